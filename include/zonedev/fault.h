@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault injection, for tests: every allocation and registration step in
+ * zonedev is a named site ("percpu_ref.data", "pcpu.area", ...).  When armed,
+ * a site can be made to fail, so that a test can prove that every failure
+ * path unwinds completely.  Disarmed, a site costs one relaxed load.
+ *
+ * The environment can arm it before main():
+ *   ZONEDEV_FAULT=nth=N[,site=PREFIX]   fail the N-th matching evaluation
+ *   ZONEDEV_FAULT=site=PREFIX           fail every matching evaluation
+ *
+ * The usual test loop counts the steps of an operation once, then fails
+ * each in turn:
+ *
+ *	zd_fault_inject_nth(0, "devres");      // count only
+ *	do_operation();
+ *	n = zd_fault_inject_calls();
+ *	for (i = 1; i <= n; i++) {
+ *		zd_fault_inject_nth(i, "devres");
+ *		assert(do_operation() < 0);
+ *		assert(nothing_left_behind());
+ *	}
+ *	zd_fault_inject_reset();
+ */
+#ifndef ZONEDEV_FAULT_H
+#define ZONEDEV_FAULT_H
+
+#include <zonedev/export.h>
+
+ZD_EXTERN_C_BEGIN
+
+/**
+ * zd_fault_inject_nth - fail the @nth evaluation of a matching site, once
+ * @nth: 1-based; 0 arms counting only, nothing fails
+ * @prefix: only sites whose name starts with @prefix count; NULL: all sites
+ *
+ * Resets the counters.  Context: any thread; the state is process-wide.
+ * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ */
+ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
+
+/**
+ * zd_fault_inject_site - fail every evaluation of a matching site
+ * @prefix: site name prefix; NULL or "" matches every site
+ *
+ * Resets the counters.  Context: any thread.
+ * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ */
+ZD_API int zd_fault_inject_site(const char *prefix);
+
+/**
+ * zd_fault_inject_reset - disarm fault injection and zero the counters
+ *
+ * Context: any thread.
+ */
+ZD_API void zd_fault_inject_reset(void);
+
+/**
+ * zd_fault_inject_calls - matching sites evaluated since the last arm
+ *
+ * Context: any thread.
+ * Return: the count.
+ */
+ZD_API unsigned long zd_fault_inject_calls(void);
+
+/**
+ * zd_fault_inject_hits - faults injected since the last arm
+ *
+ * Context: any thread.
+ * Return: the count.
+ */
+ZD_API unsigned long zd_fault_inject_hits(void);
+
+ZD_EXTERN_C_END
+
+#endif /* ZONEDEV_FAULT_H */

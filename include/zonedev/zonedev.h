@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev: Linux's ZONE_DEVICE device-memory subsystem, in userspace.
+ * This header includes every public header.
+ */
+#ifndef ZONEDEV_ZONEDEV_H
+#define ZONEDEV_ZONEDEV_H
+
+#include <zonedev/export.h>
+#include <zonedev/log.h>
+#include <zonedev/fault.h>
+#include <zonedev/completion.h>
+#include <zonedev/percpu_ref.h>
+
+#endif /* ZONEDEV_ZONEDEV_H */

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fault injection.  Armed state lives in a handful of globals; the prefix is
+ * only written while arming, which tests do between operations.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fault.h"
+#include "log.h"
+
+enum { FAULT_OFF, FAULT_NTH, FAULT_EVERY };
+
+atomic_int zd__fault_armed;
+static atomic_ulong fault_nth, fault_calls, fault_hits;
+static char fault_prefix[64];
+
+static int fault_arm(int mode, unsigned long nth, const char *prefix)
+{
+	if (prefix && strlen(prefix) >= sizeof(fault_prefix)) {
+		zd_warn("site prefix \"%.20s...\" longer than %zu bytes",
+			prefix, sizeof(fault_prefix) - 1);
+		return -EINVAL;
+	}
+	atomic_store(&zd__fault_armed, FAULT_OFF);
+	snprintf(fault_prefix, sizeof(fault_prefix), "%s", prefix ? prefix : "");
+	atomic_store(&fault_nth, nth);
+	atomic_store(&fault_calls, 0);
+	atomic_store(&fault_hits, 0);
+	atomic_store(&zd__fault_armed, mode);
+	return 0;
+}
+
+int zd_fault_inject_nth(unsigned long nth, const char *prefix)
+{
+	return fault_arm(FAULT_NTH, nth, prefix);
+}
+
+int zd_fault_inject_site(const char *prefix)
+{
+	return fault_arm(FAULT_EVERY, 0, prefix);
+}
+
+void zd_fault_inject_reset(void)
+{
+	fault_arm(FAULT_OFF, 0, NULL);
+}
+
+unsigned long zd_fault_inject_calls(void)
+{
+	return atomic_load(&fault_calls);
+}
+
+unsigned long zd_fault_inject_hits(void)
+{
+	return atomic_load(&fault_hits);
+}
+
+bool zd__fault_hit(const char *site)
+{
+	int mode = atomic_load(&zd__fault_armed);
+	unsigned long n;
+
+	if (strncmp(site, fault_prefix, strlen(fault_prefix)) != 0)
+		return false;
+	n = atomic_fetch_add(&fault_calls, 1) + 1;
+	if (mode == FAULT_NTH && n != atomic_load(&fault_nth))
+		return false;
+	atomic_fetch_add(&fault_hits, 1);
+	zd_log(ZD_LOG_DEBUG, "fault injected at %s (call %lu)", site, n);
+	return true;
+}
+
+void *zd_zalloc(const char *site, size_t size)
+{
+	if (zd_fault(site)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return calloc(1, size);
+}
+
+/* ZONEDEV_FAULT=nth=N[,site=PREFIX] | site=PREFIX, read before main(). */
+__attribute__((constructor)) static void fault_from_env(void)
+{
+	const char *env = getenv("ZONEDEV_FAULT");
+	char prefix[64] = "";
+	unsigned long nth = 0;
+	const char *s;
+
+	if (!env || !*env)
+		return;
+	s = strstr(env, "site=");
+	if (s)
+		sscanf(s + 5, "%63[^,]", prefix);
+	if (sscanf(env, "nth=%lu", &nth) == 1)
+		zd_fault_inject_nth(nth, prefix);
+	else if (s)
+		zd_fault_inject_site(prefix);
+	else
+		zd_warn("cannot parse ZONEDEV_FAULT=\"%s\"", env);
+}

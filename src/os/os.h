@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The OS layer: every system call zonedev makes goes through here, so the
+ * rest of the library reads as kernel-style code and a port (or a fault
+ * injection) has one place to hook.  Calls return 0 or -errno.
+ */
+#ifndef ZD_OS_H
+#define ZD_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Address space reserved read-write but not committed (MAP_NORESERVE). */
+void *zd_os_reserve_rw(size_t size);
+int zd_os_unmap(void *addr, size_t size);
+
+/* Block while *@addr == @val; @timeout_ns < 0 waits forever. */
+int zd_os_futex_wait(unsigned int *addr, unsigned int val, int64_t timeout_ns);
+/* Wake up to @n waiters on @addr (INT32_MAX: all). */
+void zd_os_futex_wake(unsigned int *addr, int n);
+
+/* Monotonic clock in nanoseconds. */
+int64_t zd_os_now_ns(void);
+
+/* Number of CPUs this process may run on. */
+int zd_os_ncpus(void);
+
+#endif /* ZD_OS_H */

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the cmocka tests. */
+#ifndef ZD_TEST_UTIL_H
+#define ZD_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+#include <zonedev/zonedev.h>
+
+/* Captures the last WARN so a test can assert what was reported. */
+/* Every WARN since the last reset, one per line. */
+static char test_last_warn[4096];
+
+static void test_log(enum zd_log_level level, const char *msg, void *arg)
+{
+	size_t len = strlen(test_last_warn);
+
+	if (level == ZD_LOG_WARN && len < sizeof(test_last_warn) - 1)
+		snprintf(test_last_warn + len, sizeof(test_last_warn) - len,
+			 "%s\n", msg);
+}
+
+static inline void test_capture_warnings(void)
+{
+	zd_set_log(test_log, NULL);
+	test_last_warn[0] = 0;
+}
+
+/* Asserts that @stmt printed @n WARNs, one of them mentioning @needle. */
+#define assert_warns_n(n, needle, stmt) do {				\
+	unsigned long __w = zd_warn_count();				\
+	test_last_warn[0] = 0;						\
+	stmt;								\
+	assert_int_equal(zd_warn_count(), __w + (n));			\
+	if (!strstr(test_last_warn, needle))				\
+		fail_msg("warning \"%s\" lacks \"%s\"", test_last_warn, needle); \
+} while (0)
+
+#define assert_warns(needle, stmt) assert_warns_n(1, needle, stmt)
+
+#define assert_no_warn(stmt) do {					\
+	unsigned long __w = zd_warn_count();				\
+	stmt;								\
+	if (zd_warn_count() != __w)					\
+		fail_msg("unexpected warning: %s", test_last_warn);	\
+} while (0)
+
+static inline void test_sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+#endif /* ZD_TEST_UTIL_H */
