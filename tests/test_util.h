@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,14 @@ static inline void test_capture_warnings(void)
 	if (zd_warn_count() != __w)					\
 		fail_msg("unexpected warning: %s", test_last_warn);	\
 } while (0)
+
+/* Runs @tests; ZD_TEST_FILTER=pattern runs only the matching ones. */
+#define zd_run_tests(tests) ({						\
+	const char *__f = getenv("ZD_TEST_FILTER");			\
+	if (__f)							\
+		cmocka_set_test_filter(__f);				\
+	cmocka_run_group_tests(tests, NULL, NULL);			\
+})
 
 static inline void test_sleep_us(long us)
 {

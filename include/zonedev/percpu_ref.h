@@ -13,7 +13,10 @@
  * Threads: per-thread counters live in areas that zonedev hands to threads
  * on their first get or put.  A thread that exits while its counter is
  * non-zero loses nothing: its area, counts included, is kept and summed and
- * later handed to a new thread.  fork() leaves the child with working refs.
+ * later handed to a new thread.  fork() leaves the child with working refs:
+ * every switch (kill) started before fork() has completed in both
+ * processes; one that another thread starts while fork() runs completes in
+ * the parent only.
  *
  * Where the callbacks run: confirm callbacks and a release that becomes due
  * when the switch to atomic mode completes run on zonedev's "zd-rcu" worker
@@ -197,6 +200,9 @@ ZD_API void zd_percpu_ref_switch_to_atomic(struct zd_percpu_ref *ref,
  * zd_percpu_ref_switch_to_atomic_sync - switch to atomic mode and wait
  * @ref: the ref
  *
+ * Returns with the count final (zd_percpu_ref_is_zero() is exact).  A
+ * release the switch made due may still be running on zd-rcu: to free
+ * what the release uses, wait for the release itself (a completion).
  * Context: sleeps for a grace period; not on the zd-rcu thread's callbacks
  * of this ref, not inside an RCU read section.
  */

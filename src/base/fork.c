@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * fork() support.  The prepare hook quiesces the zd-rcu worker, then takes
- * every zonedev lock in the order the code nests them (switch -> pcpu ->
- * rcu queue), then liburcu-bp's; the child re-initialises them, keeps the
- * forking thread's counters and frees the other threads' areas with their
- * counts, and restarts the worker if callbacks were queued.
+ * fork() support.  The prepare hook lets the zd-rcu worker finish every
+ * switch queued before the fork (so a kill that returned before fork() is
+ * complete in both processes), then takes every zonedev lock in the order
+ * the code nests them (switch -> pcpu -> rcu queue), then liburcu-bp's.
+ * The child re-initialises them, keeps the forking thread's counters and
+ * frees the other threads' areas with their counts.  A switch another
+ * thread starts while fork() runs completes in the parent only.
  *
  * zonedev calls liburcu-bp's fork hooks itself: an application that also
  * uses liburcu-bp must not register them a second time.
@@ -13,6 +15,7 @@
 #include <pthread.h>
 #include <urcu-bp.h>
 
+#include "fork.h"
 #include "log.h"
 #include "pcpu.h"
 #include "percpu_ref_internal.h"
@@ -43,8 +46,17 @@ static void fork_child(void)
 	zd_rcu_fork_child();
 }
 
-__attribute__((constructor)) static void fork_hooks_init(void)
+static void fork_hooks_register(void)
 {
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child))
 		zd_warn("pthread_atfork failed: fork() will not be safe");
+}
+
+/* Called before zonedev first creates state that fork must handle (a
+ * counter area, the worker), so static links need no constructor. */
+void zd_fork_hooks_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fork_hooks_register);
 }

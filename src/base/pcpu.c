@@ -10,6 +10,7 @@
 
 #include "../os/os.h"
 #include "fault.h"
+#include "fork.h"
 #include "log.h"
 #include "pcpu.h"
 
@@ -82,6 +83,7 @@ char *zd_pcpu_base_slow(void)
 {
 	struct pcpu_area *a;
 
+	zd_fork_hooks_init();
 	pthread_once(&key_once, key_init);
 	if (!key_ok)
 		return NULL;

@@ -302,6 +302,7 @@ bool zd_percpu_ref_tryget_live(struct zd_percpu_ref *ref)
 static __attribute__((noinline)) void ref_put_slow(struct zd_percpu_ref *ref,
 						   unsigned long nr)
 {
+	zd_percpu_ref_func_t *release_fn;
 	bool release;
 
 	if (unlikely(!ref))
@@ -310,11 +311,13 @@ static __attribute__((noinline)) void ref_put_slow(struct zd_percpu_ref *ref,
 	if (ref_slot_add(ref, -nr))
 		return;
 	zd_rcu_read_lock();
+	/* read before the count can reach zero and the data be freed */
+	release_fn = ref->data ? ref->data->release : NULL;
 	release = ref_atomic_sub(ref, nr, "zd_percpu_ref_put");
 	zd_rcu_read_unlock();
 	/* outside the read section: release may wait for a grace period */
-	if (release && ref->data->release)
-		ref->data->release(ref);
+	if (release && release_fn)
+		release_fn(ref);
 }
 
 void zd_percpu_ref_put_many(struct zd_percpu_ref *ref, unsigned long nr)
@@ -337,6 +340,7 @@ static void switch_to_atomic_rcu(struct zd_rcu_work *work)
 	struct zd_percpu_ref_data *data =
 		container_of(work, struct zd_percpu_ref_data, rcu);
 	struct zd_percpu_ref *ref = data->ref;
+	zd_percpu_ref_func_t *release_fn = data->release;
 	unsigned long sum = zd_pcpu_sum(slot_off(ref));
 	bool release;
 	long now;
@@ -350,8 +354,9 @@ static void switch_to_atomic_rcu(struct zd_rcu_work *work)
 	/*
 	 * Drop the reference taken when the switch started in the same step
 	 * that marks the switch done, so that whoever waited for the switch
-	 * sees the final count.  A release this makes due runs right after,
-	 * here on zd-rcu, without the lock (it may call exit).
+	 * sees the final count.  From the unlock on, that waiter may exit
+	 * and free @data: a release this made due runs from the callback
+	 * pointer read before, here on zd-rcu, without the lock.
 	 */
 	pthread_mutex_lock(&switch_lock);
 	release = ref_atomic_sub(ref, 1, "zd_percpu_ref_switch_to_atomic");
@@ -360,8 +365,8 @@ static void switch_to_atomic_rcu(struct zd_rcu_work *work)
 		ref_drop_slot(ref);
 	pthread_cond_broadcast(&switch_cond);
 	pthread_mutex_unlock(&switch_lock);
-	if (release && data->release)
-		data->release(ref);
+	if (release && release_fn)
+		release_fn(ref);
 }
 
 static void switch_to_atomic_locked(struct zd_percpu_ref *ref,

@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "fault.h"
+#include "fork.h"
 #include "log.h"
 #include "rcu.h"
 
@@ -18,6 +19,8 @@ static bool worker_running;
 /* A batch is being run; fork waits for it so that the child never holds a
  * half-run batch, and no new batch starts while a fork is pending. */
 static bool batch_in_flight, fork_pending;
+/* Callbacks queued and run so far: fork drains what was queued before it. */
+static unsigned long nr_queued, nr_run;
 static __thread bool on_worker;
 
 static struct zd_rcu_work *take_all(void)
@@ -54,14 +57,16 @@ static void *worker(void *unused)
 	pthread_mutex_lock(&queue_lock);
 	for (;;) {
 		struct zd_rcu_work *batch;
+		int n;
 
 		while (!queue_head || fork_pending)
 			pthread_cond_wait(&queue_cond, &queue_lock);
 		batch = take_all();
 		batch_in_flight = true;
 		pthread_mutex_unlock(&queue_lock);
-		run_batch(batch);
+		n = run_batch(batch);
 		pthread_mutex_lock(&queue_lock);
+		nr_run += n;
 		batch_in_flight = false;
 		pthread_cond_broadcast(&queue_cond);
 	}
@@ -78,6 +83,7 @@ static int start_worker_locked(void)
 		return 0;
 	if (zd_fault("rcu.worker"))
 		return -EAGAIN;
+	zd_fork_hooks_init();
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	err = pthread_create(&tid, &attr, worker, NULL);
@@ -101,6 +107,7 @@ int zd_rcu_call(struct zd_rcu_work *work, void (*func)(struct zd_rcu_work *))
 	if (!err) {
 		*queue_tail = work;
 		queue_tail = &work->next;
+		nr_queued++;
 		pthread_cond_signal(&queue_cond);
 	}
 	pthread_mutex_unlock(&queue_lock);
@@ -124,10 +131,14 @@ int zd_rcu_run_pending(void)
 
 void zd_rcu_fork_quiesce(void)
 {
+	unsigned long target;
+
 	pthread_mutex_lock(&queue_lock);
-	fork_pending = true;
-	while (batch_in_flight && !on_worker)
+	target = nr_queued;
+	while ((nr_run < target || batch_in_flight) && worker_running &&
+	       !on_worker)
 		pthread_cond_wait(&queue_cond, &queue_lock);
+	fork_pending = true;
 	pthread_mutex_unlock(&queue_lock);
 }
 
@@ -143,14 +154,22 @@ void zd_rcu_fork_parent(void)
 	pthread_mutex_unlock(&queue_lock);
 }
 
+/*
+ * What is still queued was queued by threads racing with the fork, which
+ * the child does not have; their refs may live on stacks that the child
+ * recycles for its own threads, so the child must not touch them.
+ */
 void zd_rcu_fork_child(void)
 {
 	pthread_mutex_init(&queue_lock, NULL);
 	pthread_cond_init(&queue_cond, NULL);
+	if (queue_head)
+		zd_log(ZD_LOG_DEBUG, "fork: %lu callbacks queued by other "
+		       "threads stay with the parent", nr_queued - nr_run);
+	take_all();
+	nr_queued = nr_run = 0;
 	fork_pending = false;
 	batch_in_flight = false;
 	worker_running = false;
 	on_worker = false;
-	if (queue_head && start_worker_locked())
-		zd_warn("callbacks queued before fork cannot run in the child");
 }

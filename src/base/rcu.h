@@ -55,11 +55,10 @@ bool zd_rcu_on_worker(void);
 int zd_rcu_run_pending(void);
 
 /*
- * Fork hooks (called from fork.c in lock order).  quiesce waits for a
- * running batch to end and holds off new ones without holding a lock;
- * prepare takes the queue lock last.  The child has no worker: it starts
- * one if callbacks queued before the fork are waiting, so they run in both
- * processes.
+ * Fork hooks (called from fork.c in lock order).  quiesce runs every
+ * callback queued before the fork began, then holds off new batches
+ * without holding a lock; prepare takes the queue lock last.  The child
+ * starts with an empty queue and no worker (one starts on first use).
  */
 void zd_rcu_fork_quiesce(void);
 void zd_rcu_fork_prepare(void);

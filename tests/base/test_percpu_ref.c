@@ -469,5 +469,5 @@ int main(void)
 		T(test_fault_injection_init),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return zd_run_tests(tests);
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The whole test suite, three ways: a normal -Werror build, an
+# AddressSanitizer+UBSan build, and a ThreadSanitizer build of the
+# concurrency tests.  Usage: scripts/test.sh [normal|asan|tsan]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+ways=("$@")
+[ ${#ways[@]} -eq 0 ] && ways=(normal asan tsan)
+
+build() {	# dir, extra cmake args...
+	local dir=$1; shift
+	cmake -S . -B "$dir" -DZD_WERROR=ON "$@" >/dev/null
+	cmake --build "$dir" -j"$jobs" >/dev/null
+}
+
+for way in "${ways[@]}"; do
+	echo "=== $way build"
+	case $way in
+	normal)
+		build build
+		ctest --test-dir build --output-on-failure -j"$jobs"
+		;;
+	asan)
+		build build-asan -DCMAKE_BUILD_TYPE=Debug \
+			-DZD_SANITIZE=address,undefined
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/ubsan.supp \
+		ZD_TEST_ROUNDS=300 \
+			ctest --test-dir build-asan --output-on-failure -j"$jobs"
+		;;
+	tsan)
+		build build-tsan -DCMAKE_BUILD_TYPE=Debug -DZD_SANITIZE=thread
+		# TSan cannot follow fork() from a threaded process: the
+		# "fork" label is left to the other builds.
+		TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		ZD_TEST_ROUNDS=200 \
+			ctest --test-dir build-tsan --output-on-failure \
+				-L concurrency -j"$jobs"
+		;;
+	*)
+		echo "unknown build '$way'" >&2; exit 2 ;;
+	esac
+done
