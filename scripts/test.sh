@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The whole test suite, three ways: a normal -Werror build, an
-# AddressSanitizer+UBSan build, and a ThreadSanitizer build of the
-# concurrency tests.  Usage: scripts/test.sh [normal|asan|tsan]...
+# The whole test suite: a normal -Werror build, an AddressSanitizer+UBSan
+# build, a ThreadSanitizer build of the concurrency tests, and the tests
+# labelled "valgrind" under memcheck (on the normal build; the spinning
+# race tests are too slow on valgrind's one-thread-at-a-time scheduler).
+# Usage: scripts/test.sh [normal|asan|tsan|valgrind]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 ways=("$@")
-[ ${#ways[@]} -eq 0 ] && ways=(normal asan tsan)
+[ ${#ways[@]} -eq 0 ] && ways=(normal asan tsan valgrind)
 
 build() {	# dir, extra cmake args...
 	local dir=$1; shift
@@ -20,7 +22,7 @@ for way in "${ways[@]}"; do
 	case $way in
 	normal)
 		build build
-		ctest --test-dir build --output-on-failure -j"$jobs"
+		ctest --test-dir build --output-on-failure -LE valgrind -j"$jobs"
 		;;
 	asan)
 		build build-asan -DCMAKE_BUILD_TYPE=Debug \
@@ -28,7 +30,8 @@ for way in "${ways[@]}"; do
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/ubsan.supp \
 		ZD_TEST_ROUNDS=300 \
-			ctest --test-dir build-asan --output-on-failure -j"$jobs"
+			ctest --test-dir build-asan --output-on-failure \
+				-LE valgrind -j"$jobs"
 		;;
 	tsan)
 		build build-tsan -DCMAKE_BUILD_TYPE=Debug -DZD_SANITIZE=thread
@@ -38,6 +41,10 @@ for way in "${ways[@]}"; do
 		ZD_TEST_ROUNDS=200 \
 			ctest --test-dir build-tsan --output-on-failure \
 				-L concurrency -j"$jobs"
+		;;
+	valgrind)
+		build build
+		ctest --test-dir build --output-on-failure -L valgrind -j"$jobs"
 		;;
 	*)
 		echo "unknown build '$way'" >&2; exit 2 ;;

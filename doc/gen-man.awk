@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: MIT
+# Man pages from the kernel-doc comments of zonedev's public headers.
+#
+#   awk -v outdir=DIR -v header=zonedev/x.h -f gen-man.awk include/zonedev/x.h
+#
+# Every ZD_API declaration must follow a comment of the form
+#   /**
+#    * name - one-line summary
+#    * @arg: description
+#    *
+#    * Paragraphs.  Context: ...  Return: ...
+#    */
+# whose name matches the declared function; otherwise this exits 1, naming
+# the declaration, so that an undocumented export fails the build.
+
+function esc(s) {
+	gsub(/\\/, "\\e", s)
+	gsub(/^\./, "\\\\\\&.", s)
+	gsub(/^'/, "\\\\\\&'", s)
+	return s
+}
+
+function flush_para() {
+	if (para != "") {
+		body = body ".PP\n" esc(para) "\n"
+		para = ""
+	}
+}
+
+function emit(decl, fname, file) {
+	file = outdir "/" name ".3"
+	printf ".TH %s 3 \"\" \"zonedev\" \"zonedev Manual\"\n", name > file
+	printf ".SH NAME\n%s \\- %s\n", name, esc(summary) > file
+	printf ".SH SYNOPSIS\n.nf\n.B #include <%s>\n.PP\n%s\n.fi\n", header, esc(decl) > file
+	if (params != "")
+		printf ".SH ARGUMENTS\n%s", params > file
+	printf ".SH DESCRIPTION\n%s", body > file
+	if (context != "")
+		printf ".SH CONTEXT\n%s\n", esc(context) > file
+	if (ret != "")
+		printf ".SH RETURN VALUE\n%s\n", esc(ret) > file
+	printf ".SH SEE ALSO\nThe header <%s>, which documents the rest of this API.\n", header > file
+	close(file)
+	pages++
+}
+
+BEGIN { in_doc = 0; have_doc = 0; errors = 0; pages = 0 }
+
+/^\/\*\*$/ {
+	in_doc = 1; have_doc = 0; name = ""; summary = ""; params = ""
+	body = ""; para = ""; context = ""; ret = ""; section = "body"
+	next
+}
+
+in_doc && /^ \*\/$/ {
+	flush_para()
+	in_doc = 0; have_doc = (name != "")
+	next
+}
+
+in_doc {
+	line = $0
+	sub(/^ \* ?/, "", line)
+	if (name == "") {
+		if (match(line, / - /)) {
+			name = substr(line, 1, RSTART - 1)
+			summary = substr(line, RSTART + 3)
+		}
+		next
+	}
+	if (match(line, /^@[A-Za-z_0-9.]+:/)) {
+		params = params ".TP\n.I " substr(line, 2, RLENGTH - 2) "\n" \
+			 esc(substr(line, RLENGTH + 2)) "\n"
+		section = "param"
+		next
+	}
+	if (line ~ /^Context:/) {
+		flush_para(); section = "context"
+		sub(/^Context: */, "", line); context = line; next
+	}
+	if (line ~ /^Return:/) {
+		flush_para(); section = "return"
+		sub(/^Return: */, "", line); ret = line; next
+	}
+	if (line == "") {
+		flush_para()
+		if (section == "param") section = "body"
+		next
+	}
+	if (section == "param") {
+		sub(/^ +/, "", line)
+		params = params esc(line) "\n"
+	} else if (section == "context") {
+		context = context " " line
+	} else if (section == "return") {
+		ret = ret " " line
+	} else {
+		para = (para == "") ? line : para "\n" line
+	}
+	next
+}
+
+/^ZD_API / {
+	decl = $0
+	while (decl !~ /;/ && (getline more) > 0)
+		decl = decl "\n" more
+	sub(/^ZD_API /, "", decl)
+	fname = decl
+	sub(/\(.*/, "", fname)
+	gsub(/\n/, " ", fname)
+	sub(/.*[ *]/, "", fname)
+	if (!have_doc || fname != name) {
+		printf "%s: %s has no kernel-doc comment%s\n", FILENAME, fname,
+		       have_doc ? " (the comment above names " name ")" : "" > "/dev/stderr"
+		errors++
+	} else {
+		emit(decl)
+	}
+	have_doc = 0
+	next
+}
+
+# anything else between a comment and its declaration detaches them
+/^[^ \t\/]/ && !/^ZD_API/ { have_doc = 0 }
+
+END {
+	if (errors)
+		exit 1
+	printf "%s: %d man pages\n", FILENAME, pages
+}

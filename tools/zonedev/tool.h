@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ZD_TOOL_H
+#define ZD_TOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tool_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+int tool_demo(int argc, char **argv);
+int tool_version(int argc, char **argv);
+
+/* Parse "--name=value" or "--name value"; returns true and sets *val. */
+bool tool_opt_ulong(int *i, int argc, char **argv, const char *name,
+		    unsigned long *val);
+
+int64_t tool_now_ns(void);
+void tool_progress(const char *label, unsigned long done, unsigned long total);
+
+#endif
