@@ -11,5 +11,10 @@
 #include <zonedev/fault.h>
 #include <zonedev/completion.h>
 #include <zonedev/percpu_ref.h>
+#include <zonedev/types.h>
+#include <zonedev/device.h>
+#include <zonedev/devres.h>
+#include <zonedev/resource.h>
+#include <zonedev/memory_hotplug.h>
 
 #endif /* ZONEDEV_ZONEDEV_H */

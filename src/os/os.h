@@ -19,6 +19,15 @@ int zd_os_futex_wait(unsigned int *addr, unsigned int val, int64_t timeout_ns);
 /* Wake up to @n waiters on @addr (INT32_MAX: all). */
 void zd_os_futex_wake(unsigned int *addr, int n);
 
+/*
+ * Process-wide memory barrier: when it returns, every thread of the
+ * process has executed a full barrier (sys_membarrier, private expedited).
+ * zd_os_membarrier_init() registers for it once: 0, or -errno where the
+ * kernel lacks it (callers then use fences on both sides instead).
+ */
+int zd_os_membarrier_init(void);
+void zd_os_membarrier(void);
+
 /* Monotonic clock in nanoseconds. */
 int64_t zd_os_now_ns(void);
 

@@ -165,6 +165,7 @@ int tool_demo(int argc, char **argv)
 		return 1;
 	ret = demo_refs(&dm);
 	free(dm.devs);
+	ret |= demo_devres();
 	printf("\ndemo %s\n", ret ? "FAILED" : "done");
 	return ret;
 }

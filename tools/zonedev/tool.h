@@ -13,6 +13,8 @@ struct tool_cmd {
 
 int tool_demo(int argc, char **argv);
 int tool_version(int argc, char **argv);
+int tool_iomem(int argc, char **argv);
+int demo_devres(void);
 
 /* Parse "--name=value" or "--name value"; returns true and sets *val. */
 bool tool_opt_ulong(int *i, int argc, char **argv, const char *name,

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Devices and drivers, after the kernel's driver core.
+ *
+ * A device is embedded in its owner's structure and reference counted;
+ * the owner's release callback frees it when the last reference goes.
+ * zd_device_add() makes it visible (listed, found by name, bindable);
+ * zd_device_del() hides it again, unbinding its driver first.
+ *
+ * Binding runs the driver's probe under the device lock; everything probe
+ * registered with devres (see devres.h) is released, newest first, when
+ * probe fails or when the driver is unbound after its remove callback.
+ */
+#ifndef ZONEDEV_DEVICE_H
+#define ZONEDEV_DEVICE_H
+
+#include <pthread.h>
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
+#include <zonedev/types.h>
+
+ZD_EXTERN_C_BEGIN
+
+#define ZD_NUMA_NO_NODE	(-1)
+
+struct zd_device;
+
+struct zd_driver {
+	const char *name;
+	/* Claim @dev: 0 to bind, -errno to refuse (devres is unwound). */
+	int (*probe)(struct zd_device *dev);
+	/* Let go of @dev; devres is released after this returns. */
+	void (*remove)(struct zd_device *dev);
+};
+
+struct zd_device {
+	/* set by the owner before zd_device_add() */
+	const char *init_name;		/* used if zd_dev_set_name() was not */
+	struct zd_device *parent;	/* held from add to del */
+	void (*release)(struct zd_device *dev);	/* frees the device */
+	int numa_node;
+
+	/* zonedev's, read through the accessors below */
+	char *name;
+	struct zd_driver *driver;
+	void *driver_data;
+	ZD_ATOMIC(int) refcount;
+	unsigned int state;
+	pthread_mutex_t mutex;		/* device lock: probe, remove */
+	pthread_mutex_t devres_lock;
+	struct zd_list_head devres_head;
+	struct zd_list_head node;	/* in the list of added devices */
+};
+
+/**
+ * zd_device_initialize - prepare @dev for use, holding one reference
+ * @dev: zero-filled device with release (and init_name, parent) set
+ *
+ * Context: any.  Drop the reference with zd_put_device(), even if
+ * zd_device_add() fails.
+ */
+ZD_API void zd_device_initialize(struct zd_device *dev);
+
+/**
+ * zd_dev_set_name - name a device, printf-style
+ * @dev: an initialised device, not yet added
+ * @fmt: format of the name
+ *
+ * Context: may sleep (allocates).
+ * Return: 0, -EINVAL for a NULL or empty name, -EBUSY after add, -ENOMEM.
+ */
+ZD_API int zd_dev_set_name(struct zd_device *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/**
+ * zd_device_add - make an initialised device visible
+ * @dev: the device
+ *
+ * Takes a reference on the parent.
+ * Context: may sleep.
+ * Return: 0, -EINVAL (no name, not initialised), -EEXIST (name taken,
+ * or already added), -ENOMEM.
+ */
+ZD_API int zd_device_add(struct zd_device *dev);
+
+/**
+ * zd_device_register - zd_device_initialize() and zd_device_add()
+ * @dev: the device
+ *
+ * Context: may sleep.
+ * Return: as zd_device_add(); on failure drop the reference with
+ * zd_put_device().
+ */
+ZD_API int zd_device_register(struct zd_device *dev);
+
+/**
+ * zd_device_del - hide a device, unbinding its driver first
+ * @dev: an added device
+ *
+ * Context: may sleep; takes the device lock.
+ */
+ZD_API void zd_device_del(struct zd_device *dev);
+
+/**
+ * zd_device_unregister - zd_device_del() and drop the registration reference
+ * @dev: an added device
+ *
+ * Context: may sleep.
+ */
+ZD_API void zd_device_unregister(struct zd_device *dev);
+
+/**
+ * zd_get_device - take a reference on a device
+ * @dev: the device, or NULL
+ *
+ * Context: any, never sleeps.
+ * Return: @dev.
+ */
+ZD_API struct zd_device *zd_get_device(struct zd_device *dev);
+
+/**
+ * zd_put_device - drop a reference on a device
+ * @dev: the device, or NULL
+ *
+ * The last put releases the device's remaining devres, then calls
+ * dev->release.
+ * Context: may sleep if the release does.
+ */
+ZD_API void zd_put_device(struct zd_device *dev);
+
+/**
+ * zd_dev_name - the device's name
+ * @dev: the device
+ *
+ * Context: any.
+ * Return: the name, init_name before zd_dev_set_name(), or "(null)".
+ */
+ZD_API const char *zd_dev_name(const struct zd_device *dev);
+
+/**
+ * zd_dev_get_drvdata - the driver's private pointer
+ * @dev: the device
+ *
+ * Context: any.
+ * Return: what the driver set, NULL when unbound.
+ */
+ZD_API void *zd_dev_get_drvdata(const struct zd_device *dev);
+
+/**
+ * zd_dev_set_drvdata - set the driver's private pointer
+ * @dev: the device
+ * @data: the pointer
+ *
+ * Context: any; normally from probe.
+ */
+ZD_API void zd_dev_set_drvdata(struct zd_device *dev, void *data);
+
+/**
+ * zd_dev_to_node - the device's NUMA node
+ * @dev: the device
+ *
+ * Context: any.
+ * Return: the node, or ZD_NUMA_NO_NODE.
+ */
+ZD_API int zd_dev_to_node(const struct zd_device *dev);
+
+/**
+ * zd_set_dev_node - set the device's NUMA node
+ * @dev: the device
+ * @node: the node, or ZD_NUMA_NO_NODE
+ *
+ * Context: any.
+ */
+ZD_API void zd_set_dev_node(struct zd_device *dev, int node);
+
+/**
+ * zd_device_bind - bind @drv to @dev, running its probe
+ * @dev: an added, unbound device
+ * @drv: the driver
+ *
+ * On probe failure every devres added since the bind began is released,
+ * newest first, and the device is left unbound.
+ * Context: may sleep; takes the device lock.
+ * Return: 0, probe's -errno, -EINVAL (NULL), -ENODEV (not added),
+ * -EBUSY (already bound).
+ */
+ZD_API int zd_device_bind(struct zd_device *dev, struct zd_driver *drv);
+
+/**
+ * zd_device_unbind - run the driver's remove, then release all devres
+ * @dev: a bound device
+ *
+ * Context: may sleep; takes the device lock.
+ * Return: 0, -EINVAL (NULL), -ENODEV (not bound).
+ */
+ZD_API int zd_device_unbind(struct zd_device *dev);
+
+/**
+ * zd_device_is_bound - whether a driver is bound
+ * @dev: the device
+ *
+ * Context: any.
+ * Return: true if bound.
+ */
+ZD_API bool zd_device_is_bound(const struct zd_device *dev);
+
+/**
+ * zd_device_find - look up an added device by name
+ * @name: the name
+ *
+ * Context: may sleep; takes the device list lock.
+ * Return: the device with a reference held (zd_put_device() it), or
+ * NULL with errno ENOENT (EINVAL for a NULL name).
+ */
+ZD_API struct zd_device *zd_device_find(const char *name);
+
+/**
+ * zd_device_for_each - call @fn on each added device, oldest first
+ * @fn: callback; a non-zero return stops the walk
+ * @arg: passed to @fn
+ *
+ * @fn runs under the device list lock: it must not add or delete devices.
+ * Context: may sleep.
+ * Return: the first non-zero value @fn returned, or 0.
+ */
+ZD_API int zd_device_for_each(int (*fn)(struct zd_device *dev, void *arg),
+			      void *arg);
+
+/**
+ * zd_lock_device_hotplug - take the device hotplug lock
+ *
+ * Serialises whole-device hotplug sequences (offline then remove, or add
+ * then online) against each other, as the kernel's lock_device_hotplug().
+ * Context: may sleep; not recursive.
+ */
+ZD_API void zd_lock_device_hotplug(void);
+
+/**
+ * zd_unlock_device_hotplug - release the device hotplug lock
+ *
+ * Context: the thread that took it.
+ */
+ZD_API void zd_unlock_device_hotplug(void);
+
+ZD_EXTERN_C_END
+
+#endif /* ZONEDEV_DEVICE_H */

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Device-managed resources (devres), after drivers/base/devres.c.
+ *
+ * A devres is a block of data with a release callback, added to a device's
+ * list.  When the driver's probe fails, or after its remove callback on
+ * unbind, every devres on the device is released, strictly newest first.
+ * Groups mark a span of the list so that it can be released (or forgotten)
+ * on its own.  The devm_* helpers build on it: actions, memory, regions.
+ *
+ * All calls take the device's devres lock briefly; release callbacks run
+ * without it, in the calling thread.  Misuse (NULL arguments, adding a
+ * devres twice) is reported and refused; a remove or release that matches
+ * nothing returns -ENOENT and says which device and callback.
+ */
+#ifndef ZONEDEV_DEVRES_H
+#define ZONEDEV_DEVRES_H
+
+#include <zonedev/device.h>
+
+ZD_EXTERN_C_BEGIN
+
+struct zd_resource;
+
+typedef void zd_dr_release_t(struct zd_device *dev, void *res);
+typedef int zd_dr_match_t(struct zd_device *dev, void *res, void *match_data);
+
+/**
+ * zd_devres_alloc - allocate a zeroed devres, not yet added
+ * @release: called with the data when the devres is released
+ * @size: bytes of data (max_align_t aligned)
+ *
+ * Context: may sleep.
+ * Return: the data, or NULL with errno ENOMEM (EINVAL for NULL @release).
+ */
+ZD_API void *zd_devres_alloc(zd_dr_release_t *release, size_t size);
+
+/**
+ * zd_devres_free - free a devres that was never added (or was removed)
+ * @res: data from zd_devres_alloc(), or NULL
+ *
+ * Context: any.
+ */
+ZD_API void zd_devres_free(void *res);
+
+/**
+ * zd_devres_add - add a devres to @dev, as the newest
+ * @dev: the device
+ * @res: data from zd_devres_alloc(), not on any list
+ *
+ * Context: any; takes the devres lock.
+ */
+ZD_API void zd_devres_add(struct zd_device *dev, void *res);
+
+/**
+ * zd_devres_find - the newest devres matching @release and @match
+ * @dev: the device
+ * @release: the release callback it was allocated with
+ * @match: extra test, or NULL to take the first with @release
+ * @match_data: passed to @match
+ *
+ * Context: any; @match runs under the devres lock.
+ * Return: its data, or NULL.
+ */
+ZD_API void *zd_devres_find(struct zd_device *dev, zd_dr_release_t *release,
+			    zd_dr_match_t *match, void *match_data);
+
+/**
+ * zd_devres_get - find a matching devres, or add @new_res
+ * @dev: the device
+ * @new_res: a fresh devres; freed if one already matches
+ * @match: extra test, or NULL
+ * @match_data: passed to @match
+ *
+ * Context: any.
+ * Return: the devres now on @dev (the old one or @new_res).
+ */
+ZD_API void *zd_devres_get(struct zd_device *dev, void *new_res,
+			   zd_dr_match_t *match, void *match_data);
+
+/**
+ * zd_devres_remove - take a matching devres off @dev, not released
+ * @dev: the device
+ * @release: its release callback
+ * @match: extra test, or NULL
+ * @match_data: passed to @match
+ *
+ * Context: any.
+ * Return: its data (the caller now owns it), or NULL.
+ */
+ZD_API void *zd_devres_remove(struct zd_device *dev, zd_dr_release_t *release,
+			      zd_dr_match_t *match, void *match_data);
+
+/**
+ * zd_devres_destroy - remove and free a matching devres, not released
+ * @dev: the device
+ * @release: its release callback (not called)
+ * @match: extra test, or NULL
+ * @match_data: passed to @match
+ *
+ * Context: any.
+ * Return: 0, or -ENOENT if nothing matched.
+ */
+ZD_API int zd_devres_destroy(struct zd_device *dev, zd_dr_release_t *release,
+			     zd_dr_match_t *match, void *match_data);
+
+/**
+ * zd_devres_release - remove a matching devres, release it now, free it
+ * @dev: the device
+ * @release: its release callback (called)
+ * @match: extra test, or NULL
+ * @match_data: passed to @match
+ *
+ * Context: may sleep if @release does.
+ * Return: 0, or -ENOENT if nothing matched.
+ */
+ZD_API int zd_devres_release(struct zd_device *dev, zd_dr_release_t *release,
+			     zd_dr_match_t *match, void *match_data);
+
+/**
+ * zd_devres_open_group - open a devres group on @dev
+ * @dev: the device
+ * @id: the group's id, or NULL to use the returned address
+ *
+ * Context: may sleep.
+ * Return: the group id, or NULL with errno ENOMEM or EINVAL.
+ */
+ZD_API void *zd_devres_open_group(struct zd_device *dev, void *id);
+
+/**
+ * zd_devres_close_group - close the group @id (NULL: the newest open one)
+ * @dev: the device
+ * @id: the group id
+ *
+ * Context: any.
+ */
+ZD_API void zd_devres_close_group(struct zd_device *dev, void *id);
+
+/**
+ * zd_devres_remove_group - forget group @id, keeping its resources
+ * @dev: the device
+ * @id: the group id (NULL: the newest open one)
+ *
+ * Context: any.
+ */
+ZD_API void zd_devres_remove_group(struct zd_device *dev, void *id);
+
+/**
+ * zd_devres_release_group - release every devres in group @id, newest first
+ * @dev: the device
+ * @id: the group id (NULL: the newest open one)
+ *
+ * Nested groups inside it go too.
+ * Context: may sleep if release callbacks do.
+ * Return: the number of devres released, or -ENOENT.
+ */
+ZD_API int zd_devres_release_group(struct zd_device *dev, void *id);
+
+/**
+ * zd_devm_add_action - run @action(@data) when @dev's devres is released
+ * @dev: the device
+ * @action: the callback
+ * @data: its argument
+ *
+ * Context: may sleep.
+ * Return: 0, -EINVAL, -ENOMEM.
+ */
+ZD_API int zd_devm_add_action(struct zd_device *dev, void (*action)(void *),
+			      void *data);
+
+/**
+ * zd_devm_add_action_or_reset - as zd_devm_add_action(); on failure runs
+ * @action(@data) at once
+ * @dev: the device
+ * @action: the callback
+ * @data: its argument
+ *
+ * Context: may sleep.
+ * Return: 0, -EINVAL, -ENOMEM.
+ */
+ZD_API int zd_devm_add_action_or_reset(struct zd_device *dev,
+				       void (*action)(void *), void *data);
+
+/**
+ * zd_devm_remove_action - forget one matching action without running it
+ * @dev: the device
+ * @action: the callback
+ * @data: its argument
+ *
+ * Context: any.
+ * Return: 0, or -ENOENT (reported) if no such action is registered.
+ */
+ZD_API int zd_devm_remove_action(struct zd_device *dev, void (*action)(void *),
+				 void *data);
+
+/**
+ * zd_devm_release_action - run one matching action now and forget it
+ * @dev: the device
+ * @action: the callback
+ * @data: its argument
+ *
+ * Context: may sleep if @action does.
+ * Return: 0, or -ENOENT (reported) if no such action is registered.
+ */
+ZD_API int zd_devm_release_action(struct zd_device *dev, void (*action)(void *),
+				  void *data);
+
+/**
+ * zd_devm_kmalloc - memory freed when @dev's devres is released
+ * @dev: the device
+ * @size: bytes
+ *
+ * Context: may sleep.
+ * Return: the memory (max_align_t aligned), or NULL with errno ENOMEM.
+ */
+ZD_API void *zd_devm_kmalloc(struct zd_device *dev, size_t size);
+
+/**
+ * zd_devm_kzalloc - zeroed zd_devm_kmalloc()
+ * @dev: the device
+ * @size: bytes
+ *
+ * Context: may sleep.
+ * Return: the memory, or NULL with errno ENOMEM.
+ */
+ZD_API void *zd_devm_kzalloc(struct zd_device *dev, size_t size);
+
+/**
+ * zd_devm_kfree - free devm memory early
+ * @dev: the device
+ * @p: memory from zd_devm_kmalloc() on @dev, or NULL
+ *
+ * Context: any.  Reports a pointer that is not @dev's devm memory.
+ */
+ZD_API void zd_devm_kfree(struct zd_device *dev, const void *p);
+
+/**
+ * zd_devm_request_mem_region - request a busy iomem region for @dev
+ * @dev: the device
+ * @start: first physical address
+ * @n: length in bytes
+ * @name: the region's name (kept by reference)
+ *
+ * Released with the device's devres.
+ * Context: may sleep.
+ * Return: the region, or NULL with errno (EBUSY, EINVAL, ENOMEM).
+ */
+ZD_API struct zd_resource *zd_devm_request_mem_region(struct zd_device *dev,
+		zd_resource_size_t start, zd_resource_size_t n, const char *name);
+
+/**
+ * zd_devm_release_mem_region - release a region of @dev early
+ * @dev: the device
+ * @start: as requested
+ * @n: as requested
+ *
+ * Context: may sleep.
+ * Return: 0, or -ENOENT (reported) if @dev holds no such region.
+ */
+ZD_API int zd_devm_release_mem_region(struct zd_device *dev,
+				      zd_resource_size_t start,
+				      zd_resource_size_t n);
+
+ZD_EXTERN_C_END
+
+#endif /* ZONEDEV_DEVRES_H */

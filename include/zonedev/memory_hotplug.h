@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory hotplug locking, after mm/memory_hotplug.c.
+ *
+ * Adding or removing memory (memremap, memunmap) is a hotplug write:
+ * writers are serialised, and each waits for the readers inside to leave
+ * while newly arriving readers wait for it.  Readers (anything that needs
+ * the memory layout to hold still: walking pgmaps, the pages of a range)
+ * cost a few nanoseconds and write no shared cache line while no writer
+ * is about.  Removal never fails: it may only wait (seed 003).
+ *
+ * A reader must not take the read side again while holding it (a writer
+ * arriving in between would deadlock both), nor take the write side.
+ */
+#ifndef ZONEDEV_MEMORY_HOTPLUG_H
+#define ZONEDEV_MEMORY_HOTPLUG_H
+
+#include <zonedev/export.h>
+
+ZD_EXTERN_C_BEGIN
+
+/**
+ * zd_mem_hotplug_begin - start a memory hotplug write
+ *
+ * Waits for other writers and for readers inside to leave.
+ * Context: may sleep; not while holding the read side.
+ */
+ZD_API void zd_mem_hotplug_begin(void);
+
+/**
+ * zd_mem_hotplug_done - end a memory hotplug write
+ *
+ * Context: the thread that called zd_mem_hotplug_begin().
+ */
+ZD_API void zd_mem_hotplug_done(void);
+
+/**
+ * zd_get_online_mems - hold the memory layout still (read side)
+ *
+ * Context: may sleep while a writer is in; not recursive.
+ */
+ZD_API void zd_get_online_mems(void);
+
+/**
+ * zd_put_online_mems - release the read side
+ *
+ * Context: any thread (need not be the one that took it).
+ */
+ZD_API void zd_put_online_mems(void);
+
+ZD_EXTERN_C_END
+
+#endif /* ZONEDEV_MEMORY_HOTPLUG_H */

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by the device core, driver binding and devres. */
+#ifndef ZD_DEVICE_INTERNAL_H
+#define ZD_DEVICE_INTERNAL_H
+
+#include <zonedev/devres.h>
+
+/* zd_device.state */
+enum {
+	ZD_DEV_INITIALIZED = 1u << 0,
+	ZD_DEV_ADDED = 1u << 1,
+};
+
+/* Release every devres of @dev, newest first.  Returns how many. */
+int zd_devres_release_all(struct zd_device *dev);
+
+/* Release [start, start + n) with @dev's devres; 0 or -ENOMEM. */
+int zd_devm_region_add(struct zd_device *dev, zd_resource_size_t start,
+		       zd_resource_size_t n);
+
+/* Name a callback for messages: its symbol if known, else its address. */
+const char *zd_func_name(void *fn, char *buf, size_t len);
+
+#endif /* ZD_DEVICE_INTERNAL_H */

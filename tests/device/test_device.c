@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/* The device core and driver binding: lifetime, names, lookup, bind. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "../test_util.h"
+
+static int released;
+
+static void dev_release(struct zd_device *dev)
+{
+	released++;
+}
+
+static int reset(void **state)
+{
+	released = 0;
+	test_capture_warnings();
+	return 0;
+}
+
+static void init_dev(struct zd_device *dev, const char *name)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->init_name = name;
+	dev->release = dev_release;
+	zd_device_initialize(dev);
+}
+
+static void test_lifetime_refcount_release(void **state)
+{
+	struct zd_device dev;
+
+	init_dev(&dev, "life0");
+	assert_int_equal(zd_device_add(&dev), 0);
+	assert_ptr_equal(zd_get_device(&dev), &dev);
+	zd_device_unregister(&dev);
+	assert_int_equal(released, 0);	/* our extra reference holds it */
+	zd_put_device(&dev);
+	assert_int_equal(released, 1);
+}
+
+static void test_names(void **state)
+{
+	struct zd_device dev;
+
+	init_dev(&dev, "init-name");
+	assert_string_equal(zd_dev_name(&dev), "init-name");
+	assert_int_equal(zd_dev_set_name(&dev, "dmirror%d", 3), 0);
+	assert_string_equal(zd_dev_name(&dev), "dmirror3");
+	assert_int_equal(zd_device_add(&dev), 0);
+	assert_warns("renamed after add",
+		     assert_int_equal(zd_dev_set_name(&dev, "x"), -EBUSY));
+	assert_warns("empty device name", ({
+		struct zd_device d2;
+		init_dev(&d2, NULL);
+		assert_int_equal(zd_dev_set_name(&d2, "%s", ""), -EINVAL);
+		zd_put_device(&d2); }));
+	zd_device_unregister(&dev);
+	assert_string_equal(zd_dev_name(NULL), "(null)");
+}
+
+static void test_add_errors(void **state)
+{
+	struct zd_device a, b, c;
+
+	init_dev(&a, "dup");
+	init_dev(&b, "dup");
+	init_dev(&c, NULL);
+	assert_int_equal(zd_device_add(&a), 0);
+	assert_warns("a device named dup exists",
+		     assert_int_equal(zd_device_add(&b), -EEXIST));
+	assert_warns("has no name", assert_int_equal(zd_device_add(&c), -EINVAL));
+	zd_fault_inject_site("device.add");
+	assert_int_equal(zd_device_add(&c), -EINVAL);	/* no name first */
+	zd_dev_set_name(&c, "c");
+	assert_int_equal(zd_device_add(&c), -ENOMEM);
+	zd_fault_inject_reset();
+	assert_null(zd_device_find("c"));
+	zd_device_unregister(&a);
+	zd_put_device(&b);
+	zd_put_device(&c);
+	assert_int_equal(released, 3);
+}
+
+static int count_fe(struct zd_device *dev, void *arg)
+{
+	if (!strncmp(zd_dev_name(dev), "fe", 2))
+		(*(int *)arg)++;
+	return 0;
+}
+
+static int stop_at_fe1(struct zd_device *dev, void *arg)
+{
+	return !strcmp(zd_dev_name(dev), "fe1") ? 42 : 0;
+}
+
+static void test_find_and_for_each(void **state)
+{
+	struct zd_device d[3];
+	char names[3][8];
+	struct zd_device *found;
+	int n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(names[i], sizeof(names[i]), "fe%d", i);
+		init_dev(&d[i], names[i]);
+		assert_int_equal(zd_device_add(&d[i]), 0);
+	}
+	found = zd_device_find("fe1");
+	assert_ptr_equal(found, &d[1]);
+	zd_put_device(found);
+	errno = 0;
+	assert_null(zd_device_find("nope"));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(zd_device_for_each(count_fe, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(zd_device_for_each(stop_at_fe1, NULL), 42);
+	for (int i = 0; i < 3; i++)
+		zd_device_unregister(&d[i]);
+	assert_null(zd_device_find("fe0"));
+	assert_int_equal(released, 3);
+}
+
+static void test_parent_held(void **state)
+{
+	struct zd_device parent, child;
+
+	init_dev(&parent, "parent");
+	init_dev(&child, "child");
+	child.parent = &parent;
+	assert_int_equal(zd_device_add(&parent), 0);
+	assert_int_equal(zd_device_add(&child), 0);
+	zd_device_unregister(&parent);
+	assert_int_equal(released, 0);	/* the child holds it */
+	zd_device_unregister(&child);
+	assert_int_equal(released, 2);
+}
+
+static void test_accessors(void **state)
+{
+	struct zd_device dev;
+	int x;
+
+	init_dev(&dev, "acc");
+	dev.numa_node = ZD_NUMA_NO_NODE;
+	assert_int_equal(zd_dev_to_node(&dev), ZD_NUMA_NO_NODE);
+	zd_set_dev_node(&dev, 1);
+	assert_int_equal(zd_dev_to_node(&dev), 1);
+	zd_dev_set_drvdata(&dev, &x);
+	assert_ptr_equal(zd_dev_get_drvdata(&dev), &x);
+	zd_put_device(&dev);
+}
+
+/* ---- binding ----------------------------------------------------------- */
+
+static int probe_calls, remove_calls;
+static int probe_ret;
+static char order[64];
+
+static void mark(void *c)
+{
+	strncat(order, c, sizeof(order) - strlen(order) - 1);
+}
+
+static int test_probe(struct zd_device *dev)
+{
+	probe_calls++;
+	zd_dev_set_drvdata(dev, &probe_calls);
+	if (zd_devm_add_action(dev, mark, "a") ||
+	    zd_devm_add_action(dev, mark, "b") ||
+	    zd_devm_add_action(dev, mark, "c"))
+		return -ENOMEM;
+	return probe_ret;
+}
+
+static void test_remove(struct zd_device *dev)
+{
+	remove_calls++;
+	/* remove runs before devres is released */
+	assert_int_equal(strlen(order), 0);
+	assert_ptr_equal(zd_dev_get_drvdata(dev), &probe_calls);
+}
+
+static struct zd_driver test_drv = { "test-drv", test_probe, test_remove };
+
+static void test_bind_unbind_order(void **state)
+{
+	struct zd_device dev;
+
+	probe_calls = remove_calls = probe_ret = 0;
+	order[0] = 0;
+	init_dev(&dev, "bind0");
+	assert_int_equal(zd_device_add(&dev), 0);
+	assert_int_equal(zd_device_bind(&dev, &test_drv), 0);
+	assert_true(zd_device_is_bound(&dev));
+	assert_ptr_equal(dev.driver, &test_drv);
+	assert_warns("already bound to test-drv",
+		     assert_int_equal(zd_device_bind(&dev, &test_drv), -EBUSY));
+	assert_int_equal(zd_device_unbind(&dev), 0);
+	assert_string_equal(order, "cba");
+	assert_int_equal(remove_calls, 1);
+	assert_false(zd_device_is_bound(&dev));
+	assert_null(zd_dev_get_drvdata(&dev));
+	assert_warns("is not bound",
+		     assert_int_equal(zd_device_unbind(&dev), -ENODEV));
+	zd_device_unregister(&dev);
+}
+
+static void test_probe_failure_unwinds(void **state)
+{
+	struct zd_device dev;
+
+	probe_calls = remove_calls = 0;
+	probe_ret = -EIO;
+	order[0] = 0;
+	init_dev(&dev, "bind1");
+	assert_int_equal(zd_device_add(&dev), 0);
+	assert_int_equal(zd_device_bind(&dev, &test_drv), -EIO);
+	assert_string_equal(order, "cba");
+	assert_int_equal(remove_calls, 0);
+	assert_false(zd_device_is_bound(&dev));
+	assert_null(zd_dev_get_drvdata(&dev));
+	/* a later bind works */
+	probe_ret = 0;
+	order[0] = 0;
+	assert_int_equal(zd_device_bind(&dev, &test_drv), 0);
+	zd_device_unregister(&dev);	/* del unbinds */
+	assert_string_equal(order, "cba");
+	assert_int_equal(remove_calls, 1);
+}
+
+static void test_bind_errors(void **state)
+{
+	struct zd_device dev;
+
+	init_dev(&dev, "bind2");
+	assert_warns("is not added",
+		     assert_int_equal(zd_device_bind(&dev, &test_drv), -ENODEV));
+	assert_warns("NULL driver",
+		     assert_int_equal(zd_device_bind(&dev, NULL), -EINVAL));
+	assert_warns("NULL device",
+		     assert_int_equal(zd_device_bind(NULL, &test_drv), -EINVAL));
+	assert_warns("NULL device", assert_int_equal(zd_device_unbind(NULL),
+						     -EINVAL));
+	zd_put_device(&dev);
+}
+
+static void test_misuse(void **state)
+{
+	struct zd_device dev;
+
+	assert_warns("NULL device", zd_device_initialize(NULL));
+	assert_warns("NULL device", assert_int_equal(zd_device_add(NULL), -EINVAL));
+	memset(&dev, 0, sizeof(dev));
+	assert_warns("uninitialised device",
+		     assert_int_equal(zd_device_add(&dev), -EINVAL));
+	init_dev(&dev, "mis");
+	assert_warns("was not added", zd_device_del(&dev));
+	zd_put_device(&dev);
+	assert_int_equal(released, 1);
+	assert_warns("uninitialised device", zd_put_device(&dev));
+	memset(&dev, 0, sizeof(dev));
+	dev.init_name = "norelease";
+	zd_device_initialize(&dev);
+	assert_warns("no release callback", zd_put_device(&dev));
+	assert_no_warn(zd_put_device(NULL));
+	assert_null(zd_get_device(NULL));
+}
+
+static atomic_int inside, overlap;
+
+static void *hotplug_worker(void *arg)
+{
+	for (int i = 0; i < 10000; i++) {
+		zd_lock_device_hotplug();
+		if (atomic_fetch_add(&inside, 1))
+			atomic_fetch_add(&overlap, 1);
+		atomic_fetch_sub(&inside, 1);
+		zd_unlock_device_hotplug();
+	}
+	return NULL;
+}
+
+static void test_device_hotplug_lock_excludes(void **state)
+{
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, hotplug_worker, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&overlap), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup(fn, reset)
+		T(test_lifetime_refcount_release),
+		T(test_names),
+		T(test_add_errors),
+		T(test_find_and_for_each),
+		T(test_parent_held),
+		T(test_accessors),
+		T(test_bind_unbind_order),
+		T(test_probe_failure_unwinds),
+		T(test_bind_errors),
+		T(test_misuse),
+		T(test_device_hotplug_lock_excludes),
+	};
+
+	return zd_run_tests(tests);
+}
