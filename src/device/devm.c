@@ -57,11 +57,17 @@ int zd_devm_add_action_or_reset(struct zd_device *dev, void (*action)(void *),
 	return err;
 }
 
-static int no_action(struct zd_device *dev, void (*action)(void *),
-		     void *data, const char *fn)
+/* Drop one matching action by @how: devres_destroy or devres_release. */
+static int drop_action(struct zd_device *dev, void (*action)(void *),
+		       void *data, const char *fn,
+		       int (*how)(struct zd_device *, zd_dr_release_t *,
+				  zd_dr_match_t *, void *))
 {
+	struct action_devres want = { action, data };
 	char name[64];
 
+	if (dev && !how(dev, action_release, action_match, &want))
+		return 0;
 	zd_log(ZD_LOG_WARN, "WARNING: %s: device %s has no action %s(%p)", fn,
 	       zd_dev_name(dev), zd_func_name((void *)action, name,
 					      sizeof(name)), data);
@@ -71,25 +77,13 @@ static int no_action(struct zd_device *dev, void (*action)(void *),
 int zd_devm_remove_action(struct zd_device *dev, void (*action)(void *),
 			  void *data)
 {
-	struct action_devres want = { action, data };
-
-	if (!dev)
-		return no_action(dev, action, data, __func__);
-	if (zd_devres_destroy(dev, action_release, action_match, &want))
-		return no_action(dev, action, data, __func__);
-	return 0;
+	return drop_action(dev, action, data, __func__, zd_devres_destroy);
 }
 
 int zd_devm_release_action(struct zd_device *dev, void (*action)(void *),
 			   void *data)
 {
-	struct action_devres want = { action, data };
-
-	if (!dev)
-		return no_action(dev, action, data, __func__);
-	if (zd_devres_release(dev, action_release, action_match, &want))
-		return no_action(dev, action, data, __func__);
-	return 0;
+	return drop_action(dev, action, data, __func__, zd_devres_release);
 }
 
 /* ---- memory ------------------------------------------------------------ */

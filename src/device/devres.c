@@ -142,17 +142,27 @@ static struct devres *find_dr(struct zd_device *dev, zd_dr_release_t *release,
 	return NULL;
 }
 
-void *zd_devres_find(struct zd_device *dev, zd_dr_release_t *release,
-		     zd_dr_match_t *match, void *match_data)
+/* The data of the newest match, unlinked from @dev if @unlink. */
+static void *lookup(struct zd_device *dev, zd_dr_release_t *release,
+		    zd_dr_match_t *match, void *match_data, bool unlink,
+		    const char *fn)
 {
 	struct devres *dr;
 
-	if (dev_bad(dev, __func__))
+	if (dev_bad(dev, fn))
 		return NULL;
 	pthread_mutex_lock(&dev->devres_lock);
 	dr = find_dr(dev, release, match, match_data);
+	if (dr && unlink)
+		zd_list_del_init(&dr->node.entry);
 	pthread_mutex_unlock(&dev->devres_lock);
 	return dr ? dr->data : NULL;
+}
+
+void *zd_devres_find(struct zd_device *dev, zd_dr_release_t *release,
+		     zd_dr_match_t *match, void *match_data)
+{
+	return lookup(dev, release, match, match_data, false, __func__);
 }
 
 void *zd_devres_get(struct zd_device *dev, void *new_res, zd_dr_match_t *match,
@@ -178,16 +188,7 @@ void *zd_devres_get(struct zd_device *dev, void *new_res, zd_dr_match_t *match,
 void *zd_devres_remove(struct zd_device *dev, zd_dr_release_t *release,
 		       zd_dr_match_t *match, void *match_data)
 {
-	struct devres *dr;
-
-	if (dev_bad(dev, __func__))
-		return NULL;
-	pthread_mutex_lock(&dev->devres_lock);
-	dr = find_dr(dev, release, match, match_data);
-	if (dr)
-		zd_list_del_init(&dr->node.entry);
-	pthread_mutex_unlock(&dev->devres_lock);
-	return dr ? dr->data : NULL;
+	return lookup(dev, release, match, match_data, true, __func__);
 }
 
 int zd_devres_destroy(struct zd_device *dev, zd_dr_release_t *release,

@@ -160,39 +160,11 @@ static bool bad_args(const struct zd_resource *root,
 	return false;
 }
 
-int zd_request_resource(struct zd_resource *root, struct zd_resource *new)
-{
-	struct zd_resource *conflict;
-
-	if (bad_args(root, new))
-		return -EINVAL;
-	zd_iomem_ensure();
-	new->child = NULL;
-	pthread_rwlock_wrlock(&zd_resource_lock);
-	conflict = zd__request_resource(root, new);
-	pthread_rwlock_unlock(&zd_resource_lock);
-	if (conflict)
-		report_conflict("request_resource", new, conflict, root);
-	return conflict ? -EBUSY : 0;
-}
-
-int zd_release_resource(struct zd_resource *old)
-{
-	int err;
-
-	if (!old) {
-		zd_warn("NULL resource");
-		return -EINVAL;
-	}
-	pthread_rwlock_wrlock(&zd_resource_lock);
-	err = zd__release_resource(old, true);
-	pthread_rwlock_unlock(&zd_resource_lock);
-	if (err)
-		zd_warn("resource \"%s\" is not in the tree", old->name);
-	return err;
-}
-
-int zd_insert_resource(struct zd_resource *parent, struct zd_resource *new)
+/* Link @new by @op (request or insert) under the write lock. */
+static int link_resource(struct zd_resource *parent, struct zd_resource *new,
+			 struct zd_resource *(*op)(struct zd_resource *,
+						   struct zd_resource *),
+			 const char *what)
 {
 	struct zd_resource *conflict;
 
@@ -201,14 +173,27 @@ int zd_insert_resource(struct zd_resource *parent, struct zd_resource *new)
 	zd_iomem_ensure();
 	new->child = NULL;
 	pthread_rwlock_wrlock(&zd_resource_lock);
-	conflict = zd__insert_resource(parent, new);
+	conflict = op(parent, new);
 	pthread_rwlock_unlock(&zd_resource_lock);
 	if (conflict)
-		report_conflict("insert_resource", new, conflict, parent);
+		report_conflict(what, new, conflict, parent);
 	return conflict ? -EBUSY : 0;
 }
 
-int zd_remove_resource(struct zd_resource *old)
+int zd_request_resource(struct zd_resource *root, struct zd_resource *new)
+{
+	return link_resource(root, new, zd__request_resource,
+			     "request_resource");
+}
+
+int zd_insert_resource(struct zd_resource *parent, struct zd_resource *new)
+{
+	return link_resource(parent, new, zd__insert_resource,
+			     "insert_resource");
+}
+
+/* Unlink @old with its children, or handing them to its parent. */
+static int unlink_resource(struct zd_resource *old, bool release_child)
 {
 	int err;
 
@@ -217,11 +202,21 @@ int zd_remove_resource(struct zd_resource *old)
 		return -EINVAL;
 	}
 	pthread_rwlock_wrlock(&zd_resource_lock);
-	err = zd__release_resource(old, false);
+	err = zd__release_resource(old, release_child);
 	pthread_rwlock_unlock(&zd_resource_lock);
 	if (err)
 		zd_warn("resource \"%s\" is not in the tree", old->name);
 	return err;
+}
+
+int zd_release_resource(struct zd_resource *old)
+{
+	return unlink_resource(old, true);
+}
+
+int zd_remove_resource(struct zd_resource *old)
+{
+	return unlink_resource(old, false);
 }
 
 /* ---- busy regions ------------------------------------------------------ */
