@@ -58,4 +58,87 @@
 #define completion_done			zd_completion_done
 #define msecs_to_jiffies(ms)		((unsigned long)(ms))
 
+/* devices and drivers */
+#define device				zd_device
+#define device_driver			zd_driver
+#define NUMA_NO_NODE			ZD_NUMA_NO_NODE
+#define device_initialize		zd_device_initialize
+#define dev_set_name			zd_dev_set_name
+#define device_add			zd_device_add
+#define device_register			zd_device_register
+#define device_del			zd_device_del
+#define device_unregister		zd_device_unregister
+#define get_device			zd_get_device
+#define put_device			zd_put_device
+#define dev_name			zd_dev_name
+#define dev_get_drvdata			zd_dev_get_drvdata
+#define dev_set_drvdata			zd_dev_set_drvdata
+#define dev_to_node			zd_dev_to_node
+#define set_dev_node			zd_set_dev_node
+#define device_bind_driver_to(dev, drv)	zd_device_bind(dev, drv)
+#define device_release_driver(dev)	((void)zd_device_unbind(dev))
+#define lock_device_hotplug		zd_lock_device_hotplug
+#define unlock_device_hotplug		zd_unlock_device_hotplug
+
+/* devres */
+#define dr_release_t			zd_dr_release_t
+#define dr_match_t			zd_dr_match_t
+#define devres_alloc(release, size, gfp) zd_devres_alloc(release, size)
+#define devres_free			zd_devres_free
+#define devres_add			zd_devres_add
+#define devres_find			zd_devres_find
+#define devres_get			zd_devres_get
+#define devres_remove			zd_devres_remove
+#define devres_destroy			zd_devres_destroy
+#define devres_release			zd_devres_release
+#define devres_open_group(dev, id, gfp)	zd_devres_open_group(dev, id)
+#define devres_close_group		zd_devres_close_group
+#define devres_remove_group		zd_devres_remove_group
+#define devres_release_group		zd_devres_release_group
+#define devm_add_action			zd_devm_add_action
+#define devm_add_action_or_reset	zd_devm_add_action_or_reset
+#define devm_remove_action(dev, action, data) \
+	((void)zd_devm_remove_action(dev, action, data))
+#define devm_release_action(dev, action, data) \
+	((void)zd_devm_release_action(dev, action, data))
+#define devm_kmalloc(dev, size, gfp)	zd_devm_kmalloc(dev, size)
+#define devm_kzalloc(dev, size, gfp)	zd_devm_kzalloc(dev, size)
+#define devm_kfree			zd_devm_kfree
+#define devm_request_mem_region		zd_devm_request_mem_region
+#define devm_release_mem_region(dev, start, n) \
+	((void)zd_devm_release_mem_region(dev, start, n))
+
+/* resources; the kernel's iomem_resource is a variable, zonedev's a call */
+#define resource			zd_resource
+#define resource_size_t			zd_resource_size_t
+#define iomem_resource			(*zd_iomem_root())
+#define IORESOURCE_MEM			ZD_IORESOURCE_MEM
+#define IORESOURCE_SYSRAM		ZD_IORESOURCE_SYSRAM
+#define IORESOURCE_BUSY			ZD_IORESOURCE_BUSY
+#define IORESOURCE_SYSTEM_RAM		ZD_IORESOURCE_SYSTEM_RAM
+#define IORES_DESC_NONE			ZD_IORES_DESC_NONE
+#define IORES_DESC_PERSISTENT_MEMORY	ZD_IORES_DESC_PERSISTENT_MEMORY
+#define IORES_DESC_DEVICE_PRIVATE_MEMORY ZD_IORES_DESC_DEVICE_PRIVATE_MEMORY
+#define IORES_DESC_RESERVED		ZD_IORES_DESC_RESERVED
+#define REGION_INTERSECTS		ZD_REGION_INTERSECTS
+#define REGION_DISJOINT			ZD_REGION_DISJOINT
+#define REGION_MIXED			ZD_REGION_MIXED
+#define resource_size			zd_resource_size
+#define request_resource		zd_request_resource
+#define release_resource		zd_release_resource
+#define insert_resource			zd_insert_resource
+#define remove_resource			zd_remove_resource
+#define request_mem_region		zd_request_mem_region
+#define release_mem_region(start, n)	((void)zd_release_mem_region(start, n))
+#define region_intersects		zd_region_intersects
+#define walk_iomem_res_desc		zd_walk_iomem_res_desc
+#define request_free_mem_region		zd_request_free_mem_region
+#define devm_request_free_mem_region	zd_devm_request_free_mem_region
+
+/* memory hotplug */
+#define mem_hotplug_begin		zd_mem_hotplug_begin
+#define mem_hotplug_done		zd_mem_hotplug_done
+#define get_online_mems			zd_get_online_mems
+#define put_online_mems			zd_put_online_mems
+
 #endif /* ZONEDEV_KERNEL_H */

@@ -4,6 +4,8 @@
  * against zonedev through <zonedev/kernel.h>.  The pattern is the pgmap
  * one: kill, wait for the release through a completion, then exit.
  */
+#include <errno.h>
+
 #include "../test_util.h"
 #include <zonedev/kernel.h>
 
@@ -37,10 +39,60 @@ static void test_ported_teardown(void **state)
 	percpu_ref_exit(&d.ref);
 }
 
+/* A driver written against the kernel's device and devres API. */
+struct my_priv {
+	struct resource *bar;
+	int actions;
+};
+
+static void my_action(void *data)
+{
+	((struct my_priv *)data)->actions--;
+}
+
+static int my_probe(struct device *dev)
+{
+	struct my_priv *p = devm_kzalloc(dev, sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	p->bar = devm_request_mem_region(dev, 0x3000000000ull, 1 << 20,
+					 dev_name(dev));
+	if (!p->bar)
+		return -EBUSY;
+	p->actions = 1;
+	dev_set_drvdata(dev, p);
+	return devm_add_action_or_reset(dev, my_action, p);
+}
+
+static void my_device_release(struct device *dev)
+{
+}
+
+static void test_ported_driver(void **state)
+{
+	struct device_driver drv = { "ported", my_probe, NULL };
+	struct device dev = { .init_name = "ported0", .release = my_device_release };
+
+	assert_int_equal(device_register(&dev), 0);
+	assert_int_equal(device_bind_driver_to(&dev, &drv), 0);
+	assert_int_equal(region_intersects(0x3000000000ull, 1 << 20,
+					   IORESOURCE_BUSY, IORES_DESC_NONE),
+			 REGION_INTERSECTS);
+	mem_hotplug_begin();
+	mem_hotplug_done();
+	device_release_driver(&dev);
+	assert_int_equal(region_intersects(0x3000000000ull, 1 << 20,
+					   IORESOURCE_BUSY, IORES_DESC_NONE),
+			 REGION_DISJOINT);
+	device_unregister(&dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ported_teardown),
+		cmocka_unit_test(test_ported_driver),
 	};
 
 	return zd_run_tests(tests);
