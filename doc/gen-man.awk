@@ -100,6 +100,31 @@ in_doc {
 	next
 }
 
+# Exported variables are described in the header's prose, not paged.
+/^ZD_API extern / { have_doc = 0; next }
+
+# An inline helper: documented like a declaration, its body left out.
+/^ZD_INLINE / {
+	decl = $0
+	while (decl !~ /\)$/ && (getline more) > 0)
+		decl = decl "\n" more
+	sub(/^ZD_INLINE /, "", decl)
+	decl = decl ";"
+	fname = decl
+	sub(/\(.*/, "", fname)
+	gsub(/\n/, " ", fname)
+	sub(/.*[ *]/, "", fname)
+	if (!have_doc || fname != name) {
+		printf "%s: %s has no kernel-doc comment\n", FILENAME, fname > "/dev/stderr"
+		errors++
+	} else {
+		emit(decl)
+		documented[fname] = 1
+	}
+	have_doc = 0
+	next
+}
+
 /^ZD_API / {
 	decl = $0
 	while (decl !~ /;/ && (getline more) > 0)
@@ -109,7 +134,9 @@ in_doc {
 	sub(/\(.*/, "", fname)
 	gsub(/\n/, " ", fname)
 	sub(/.*[ *]/, "", fname)
-	if (!have_doc || fname != name) {
+	if (!have_doc && (fname in documented)) {
+		;	# the exported twin of an inline helper
+	} else if (!have_doc || fname != name) {
 		printf "%s: %s has no kernel-doc comment%s\n", FILENAME, fname,
 		       have_doc ? " (the comment above names " name ")" : "" > "/dev/stderr"
 		errors++
@@ -121,7 +148,7 @@ in_doc {
 }
 
 # anything else between a comment and its declaration detaches them
-/^[^ \t\/]/ && !/^ZD_API/ { have_doc = 0 }
+/^[^ \t\/]/ && !/^ZD_API/ && !/^ZD_INLINE/ { have_doc = 0 }
 
 END {
 	if (errors)

@@ -39,8 +39,9 @@ ZD_EXTERN_C_BEGIN
 
 struct zd_device;
 
-/* zonedev's physical space holds struct pages up to this many bits (the
- * kernel's x86-64 value); the free-range search stays below it. */
+/* The largest physical space zonedev offers (the kernel's x86-64 value);
+ * zd_max_physmem_bits() (zonedev/mm.h) says how much this process has,
+ * and the free-range search stays below it. */
 #define ZD_MAX_PHYSMEM_BITS	46
 
 /* flags (the kernel's IORESOURCE_* values) */

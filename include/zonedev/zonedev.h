@@ -16,5 +16,7 @@
 #include <zonedev/devres.h>
 #include <zonedev/resource.h>
 #include <zonedev/memory_hotplug.h>
+#include <zonedev/mm.h>
+#include <zonedev/memremap.h>
 
 #endif /* ZONEDEV_ZONEDEV_H */

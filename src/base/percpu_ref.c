@@ -284,6 +284,20 @@ static inline bool ref_tryget(struct zd_percpu_ref *ref, unsigned long nr,
 	return ref_slot_add(ref, nr) || ref_tryget_slow(ref, nr, live, fn);
 }
 
+bool zd__percpu_ref_tryget_live_rcu(struct zd_percpu_ref *ref)
+{
+	char *base = zd_pcpu_base;
+	uintptr_t ptr = ref_ptr(ref);
+
+	if (likely(base && !(ptr & FLAG_MASK))) {
+		atomic_ulong *slot = zd_pcpu_slot(base, ptr);
+
+		WRITE_ONCE_RELAXED(slot, READ_ONCE_RELAXED(slot) + 1);
+		return true;
+	}
+	return ref_tryget_slow(ref, 1, true, "zd_percpu_ref_tryget_live");
+}
+
 bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref, unsigned long nr)
 {
 	return ref_tryget(ref, nr, false, __func__);

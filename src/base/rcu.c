@@ -12,6 +12,8 @@
 #include "log.h"
 #include "rcu.h"
 
+char zd_rcu_tsan_gp;
+
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
 static struct zd_rcu_work *queue_head, **queue_tail = &queue_head;

@@ -23,6 +23,11 @@
 
 #include "compiler.h"
 
+/* For ThreadSanitizer only: a grace period orders every read section
+ * that ended before it against what follows it; liburcu is not
+ * instrumented, so zonedev states that edge itself. */
+extern char zd_rcu_tsan_gp;
+
 static inline void zd_rcu_read_lock(void)
 {
 	urcu_bp_read_lock();
@@ -30,12 +35,14 @@ static inline void zd_rcu_read_lock(void)
 
 static inline void zd_rcu_read_unlock(void)
 {
+	zd_tsan_release(&zd_rcu_tsan_gp);
 	urcu_bp_read_unlock();
 }
 
 static inline void zd_synchronize_rcu(void)
 {
 	urcu_bp_synchronize_rcu();
+	zd_tsan_acquire(&zd_rcu_tsan_gp);
 }
 
 struct zd_rcu_work {

@@ -14,6 +14,20 @@
 void *zd_os_reserve_rw(size_t size);
 int zd_os_unmap(void *addr, size_t size);
 
+/* Address space reserved inaccessible (PROT_NONE, MAP_NORESERVE). */
+void *zd_os_reserve_none(size_t size);
+/* Inside a reservation: map fresh zeroed memory at @addr (MAP_FIXED). */
+int zd_os_map_anon_at(void *addr, size_t len);
+/* Inside a reservation: map @fd at @off shared, at @addr (MAP_FIXED). */
+int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off);
+/* Give [addr, addr + len) back to the reservation: pages dropped, any
+ * access faults again. */
+int zd_os_unmap_to_reserve(void *addr, size_t len);
+/* The host's page size. */
+unsigned long zd_os_page_size(void);
+/* Anonymous resident memory of this process, in bytes (RssAnon). */
+long zd_os_rss_anon(void);
+
 /* Block while *@addr == @val; @timeout_ns < 0 waits forever. */
 int zd_os_futex_wait(unsigned int *addr, unsigned int val, int64_t timeout_ns);
 /* Wake up to @n waiters on @addr (INT32_MAX: all). */

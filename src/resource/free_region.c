@@ -12,9 +12,11 @@
 #include "internal.h"
 #include "log.h"
 
-/* Above this zonedev has no struct pages to give (see memremap). */
-#define PHYSMEM_END	((1ull << ZD_MAX_PHYSMEM_BITS) - 1)
-#define SECTION_SIZE	(128ull << 20)
+#include <zonedev/mm.h>
+
+/* Above this zonedev has no struct pages to give (see zonedev/mm.h). */
+#define PHYSMEM_END	((1ull << zd_max_physmem_bits()) - 1)
+#define SECTION_SIZE	ZD_SECTION_SIZE
 
 /* The start of the first (lowest, siblings being sorted) child of @base
  * meeting [addr, addr + size). */

@@ -205,7 +205,9 @@ static void test_exited_threads_counts_kept(void **state)
 	zd_percpu_ref_exit(&exit_ref);
 }
 
-/* Threads exit while the kill is in flight; their counts still fold. */
+/* Threads exit while the kill is in flight; their counts still fold.  The
+ * main thread holds a reference throughout, so that no get can come after
+ * the count reached zero. */
 static void test_exit_during_kill(void **state)
 {
 	enum { THREADS = 16 };
@@ -214,14 +216,17 @@ static void test_exit_during_kill(void **state)
 	for (int round = 0; round < rounds(200); round++) {
 		atomic_store(&exit_released, 0);
 		assert_int_equal(zd_percpu_ref_init(&exit_ref, exit_release, 0), 0);
+		zd_percpu_ref_get(&exit_ref);
 		for (int i = 0; i < THREADS; i++)
 			pthread_create(&t[i], NULL, get_and_exit, (void *)1);
 		zd_percpu_ref_kill(&exit_ref);
 		for (int i = 0; i < THREADS; i++)
 			pthread_join(t[i], NULL);
 		zd_percpu_ref_switch_to_atomic_sync(&exit_ref);
-		assert_int_equal(atomic_load(&exit_released), 0);
 		zd_percpu_ref_put_many(&exit_ref, THREADS);
+		assert_int_equal(atomic_load(&exit_released), 0);
+		assert_false(zd_percpu_ref_is_zero(&exit_ref));
+		zd_percpu_ref_put(&exit_ref);
 		wait_exit_released(1);
 		zd_percpu_ref_exit(&exit_ref);
 	}

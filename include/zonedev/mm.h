@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pages: the memory model behind memremap.
+ *
+ * zonedev's physical space is (1 << zd_max_physmem_bits()) bytes of page
+ * frames.  Every frame has a 64-byte struct zd_page in one virtual array
+ * (the vmemmap), so pfn <-> page is arithmetic; the array is reserved
+ * PROT_NONE and a range's part of it is mapped in when the range is added
+ * (memremap) and unmapped when it is removed, so a stale page pointer
+ * faults instead of reading garbage.  CPU-accessible device memory is also
+ * mapped at zd_phys_to_virt(phys) (the direct map); device-private memory
+ * never is.
+ *
+ * The physical space starts at 46 bits (64 TiB, the kernel's x86-64
+ * value) and shrinks, with a message, to what the address space allows
+ * (ThreadSanitizer leaves room for 40 bits); ZONEDEV_PHYS_BITS=n (32..46)
+ * chooses it.  It is fixed at the first memremap.
+ *
+ * Page reference counts follow the kernel 6.1 ZONE_DEVICE rules: pages of
+ * FS_DAX, GENERIC and PCI_P2PDMA memory idle at one; DEVICE_PRIVATE and
+ * COHERENT pages are free at zero and handed out by the driver with
+ * zd_zone_device_page_init().  When a put takes a page to zero,
+ * free_zone_device_page runs: ops->page_free(page), then the count goes
+ * back to one (idle types) or the page's pgmap reference is dropped
+ * (private, coherent).  FS_DAX counts from one: a put to one is idle.
+ *
+ * The inline helpers below are also exported as functions of the same
+ * names, for bindings (define ZD_NO_INLINE to call those instead).
+ */
+#ifndef ZONEDEV_MM_H
+#define ZONEDEV_MM_H
+
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
+#include <zonedev/types.h>
+
+ZD_EXTERN_C_BEGIN
+
+#define ZD_SECTION_SHIFT	27	/* 128 MiB: memory hotplug granule */
+#define ZD_SUBSECTION_SHIFT	21	/* 2 MiB: range alignment */
+#define ZD_SECTION_SIZE		(1ull << ZD_SECTION_SHIFT)
+#define ZD_SUBSECTION_SIZE	(1ull << ZD_SUBSECTION_SHIFT)
+
+struct zd_dev_pagemap;
+
+/* zd_page.flags */
+enum {
+	ZD_PG_ZONE_DEVICE = 1u << 0,	/* belongs to a dev_pagemap */
+	ZD_PG_HEAD = 1u << 1,		/* first page of a compound page */
+	ZD_PG_TAIL = 1u << 2,		/* other pages of a compound page */
+	ZD_PG_LOCKED = 1u << 3,		/* taken by zd_zone_device_page_init */
+};
+
+struct zd_page {
+	ZD_ATOMIC(int) _refcount;
+	ZD_ATOMIC(unsigned int) flags;
+	struct zd_dev_pagemap *pgmap;
+	void *zone_device_data;		/* the driver's, for device pages */
+	void *mapping;			/* HMM: the mm the page is mapped in */
+	unsigned long index;		/* HMM: its page index there */
+	unsigned long page_private;	/* the kernel's page->private */
+	struct zd_page *compound_head;	/* tails: the head page */
+	unsigned long _reserved;
+};
+
+/* Set once, at the first memremap; read by the inline helpers. */
+ZD_API extern struct zd_page *zd_vmemmap;
+ZD_API extern char *zd_direct_map;
+ZD_API extern unsigned int zd_page_shift;
+
+#ifndef ZD_INLINE
+#define ZD_INLINE static inline
+#endif
+
+#ifndef ZD_NO_INLINE
+/**
+ * zd_pfn_to_page - the struct page of a page frame
+ * @pfn: page frame number (phys >> zd_page_shift)
+ *
+ * Arithmetic only: valid where a pgmap maps @pfn (see zd_pfn_valid()).
+ * Context: any.
+ * Return: the page.
+ */
+ZD_INLINE struct zd_page *zd_pfn_to_page(unsigned long pfn)
+{
+	return zd_vmemmap + pfn;
+}
+
+/**
+ * zd_page_to_pfn - the page frame of a struct page
+ * @page: a page
+ *
+ * Context: any.
+ * Return: its pfn.
+ */
+ZD_INLINE unsigned long zd_page_to_pfn(const struct zd_page *page)
+{
+	return (unsigned long)(page - zd_vmemmap);
+}
+
+/**
+ * zd_phys_to_virt - the direct-map address of a physical address
+ * @phys: a physical address
+ *
+ * Mapped only for CPU-accessible device memory that is added.
+ * Context: any.
+ * Return: the virtual address.
+ */
+ZD_INLINE void *zd_phys_to_virt(zd_phys_addr_t phys)
+{
+	return zd_direct_map + phys;
+}
+
+/**
+ * zd_virt_to_phys - the physical address of a direct-map address
+ * @addr: an address returned by zd_phys_to_virt() or zd_page_address()
+ *
+ * Context: any.
+ * Return: the physical address.
+ */
+ZD_INLINE zd_phys_addr_t zd_virt_to_phys(const void *addr)
+{
+	return (zd_phys_addr_t)((const char *)addr - zd_direct_map);
+}
+
+/**
+ * zd_page_address - the direct-map address of a page
+ * @page: a page of CPU-accessible memory
+ *
+ * Context: any.
+ * Return: the virtual address of its first byte.
+ */
+ZD_INLINE void *zd_page_address(const struct zd_page *page)
+{
+	return zd_phys_to_virt((zd_phys_addr_t)zd_page_to_pfn(page) <<
+			       zd_page_shift);
+}
+
+/**
+ * zd_page_ref_count - a page's reference count
+ * @page: the page
+ *
+ * Context: any.
+ * Return: the count.
+ */
+ZD_INLINE int zd_page_ref_count(const struct zd_page *page)
+{
+	return __atomic_load_n((const int *)&page->_refcount, __ATOMIC_RELAXED);
+}
+#else
+ZD_API struct zd_page *zd_pfn_to_page(unsigned long pfn);
+ZD_API unsigned long zd_page_to_pfn(const struct zd_page *page);
+ZD_API void *zd_phys_to_virt(zd_phys_addr_t phys);
+ZD_API zd_phys_addr_t zd_virt_to_phys(const void *addr);
+ZD_API void *zd_page_address(const struct zd_page *page);
+ZD_API int zd_page_ref_count(const struct zd_page *page);
+#endif
+
+/**
+ * zd_page_size - the page size (the host's)
+ *
+ * Context: any.
+ * Return: bytes per page.
+ */
+ZD_API unsigned long zd_page_size(void);
+
+/**
+ * zd_max_physmem_bits - the size of zonedev's physical space, in bits
+ *
+ * Fixes it if no memremap has yet (see the top of this header).
+ * Context: may sleep the first time (reserves address space).
+ * Return: 32..46, or 0 if no reservation could be made at all.
+ */
+ZD_API unsigned int zd_max_physmem_bits(void);
+
+/**
+ * zd_pfn_valid - whether @pfn has a mapped struct page
+ * @pfn: page frame number
+ *
+ * Stable only while the caller holds zd_get_online_mems() or a reference
+ * on the pgmap covering @pfn.
+ * Context: any, never sleeps.
+ * Return: true if zd_pfn_to_page(@pfn) may be dereferenced.
+ */
+ZD_API bool zd_pfn_valid(unsigned long pfn);
+
+/**
+ * zd_is_zone_device_page - whether @page belongs to a dev_pagemap
+ * @page: a page
+ *
+ * Context: any.
+ * Return: true for ZONE_DEVICE pages.
+ */
+ZD_API bool zd_is_zone_device_page(const struct zd_page *page);
+
+/**
+ * zd_is_device_private_page - whether @page is DEVICE_PRIVATE memory
+ * @page: a page
+ *
+ * Context: any.
+ * Return: true for device-private pages.
+ */
+ZD_API bool zd_is_device_private_page(const struct zd_page *page);
+
+/**
+ * zd_is_device_coherent_page - whether @page is DEVICE_COHERENT memory
+ * @page: a page
+ *
+ * Context: any.
+ * Return: true for device-coherent pages.
+ */
+ZD_API bool zd_is_device_coherent_page(const struct zd_page *page);
+
+/**
+ * zd_is_pci_p2pdma_page - whether @page is PCI peer-to-peer memory
+ * @page: a page
+ *
+ * Context: any.
+ * Return: true for p2pdma pages.
+ */
+ZD_API bool zd_is_pci_p2pdma_page(const struct zd_page *page);
+
+/**
+ * zd_get_page - take a reference on a page
+ * @page: a ZONE_DEVICE page with a non-zero count
+ *
+ * Reports (and refuses) a page that is not ZONE_DEVICE or is free.
+ * Context: any, never sleeps.
+ */
+ZD_API void zd_get_page(struct zd_page *page);
+
+/**
+ * zd_put_page - drop a reference on a page
+ * @page: a ZONE_DEVICE page
+ *
+ * On the last reference the page is freed to its driver (see above).  A
+ * put below zero, or on a page that is not ZONE_DEVICE, is reported and
+ * ignored.
+ * Context: any; sleeps only if ops->page_free does.
+ */
+ZD_API void zd_put_page(struct zd_page *page);
+
+/**
+ * zd_page_ref_add - add @nr to a page's count, without the free logic
+ * @page: the page
+ * @nr: how many
+ *
+ * Context: any.
+ */
+ZD_API void zd_page_ref_add(struct zd_page *page, int nr);
+
+/**
+ * zd_page_ref_sub - subtract @nr from a page's count, without freeing
+ * @page: the page
+ * @nr: how many
+ *
+ * Context: any.
+ */
+ZD_API void zd_page_ref_sub(struct zd_page *page, int nr);
+
+/**
+ * zd_page_ref_sub_return - subtract @nr and return the new count
+ * @page: the page
+ * @nr: how many
+ *
+ * Context: any.
+ * Return: the count after the subtraction.
+ */
+ZD_API int zd_page_ref_sub_return(struct zd_page *page, int nr);
+
+/**
+ * zd_page_ref_dec_and_test - drop one and say whether the count hit zero
+ * @page: the page
+ *
+ * Context: any.
+ * Return: true if the count is now zero.
+ */
+ZD_API bool zd_page_ref_dec_and_test(struct zd_page *page);
+
+/**
+ * zd_set_page_count - set a page's count
+ * @page: the page
+ * @v: the count
+ *
+ * Context: any; the caller owns the page.
+ */
+ZD_API void zd_set_page_count(struct zd_page *page, int v);
+
+/**
+ * zd_zone_device_page_init - hand out a free device page
+ * @page: a free DEVICE_PRIVATE or COHERENT page (count zero)
+ *
+ * Takes a reference on the page's pgmap (refused, with a warning, once
+ * the pgmap is being torn down), sets the count to one and marks the page
+ * locked, as the kernel does for a page about to be migrated into.
+ * Context: any, never sleeps.
+ * Return: 0, or -ENODEV if the pgmap is dying, -EINVAL for a bad page.
+ */
+ZD_API int zd_zone_device_page_init(struct zd_page *page);
+
+/**
+ * zd_unlock_page - clear the lock zd_zone_device_page_init() set
+ * @page: the page
+ *
+ * Context: any.
+ */
+ZD_API void zd_unlock_page(struct zd_page *page);
+
+ZD_EXTERN_C_END
+
+#endif /* ZONEDEV_MM_H */

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Page reference counts with the kernel 6.1 ZONE_DEVICE rules (see
+ * zonedev/mm.h), and the page-type predicates.
+ */
+#include <errno.h>
+#include <zonedev/memremap.h>
+
+#include "log.h"
+#include "model.h"
+
+static bool idle_at_one(const struct zd_dev_pagemap *pgmap)
+{
+	return pgmap->type != ZD_MEMORY_DEVICE_PRIVATE &&
+	       pgmap->type != ZD_MEMORY_DEVICE_COHERENT;
+}
+
+static bool page_bad(const struct zd_page *page, const char *fn)
+{
+	if (unlikely(!page)) {
+		zd_log(ZD_LOG_WARN, "WARNING: %s: NULL page", fn);
+		return true;
+	}
+	if (unlikely(!(atomic_load_explicit(&page->flags, memory_order_relaxed) &
+		       ZD_PG_ZONE_DEVICE) || !page->pgmap)) {
+		zd_log(ZD_LOG_WARN, "WARNING: %s: page %p (pfn %#lx) is not a "
+		       "ZONE_DEVICE page", fn, (void *)page, zd_page_to_pfn(page));
+		return true;
+	}
+	return false;
+}
+
+bool zd_is_zone_device_page(const struct zd_page *page)
+{
+	return page && (atomic_load(&page->flags) & ZD_PG_ZONE_DEVICE);
+}
+
+static bool page_is(const struct zd_page *page, enum zd_memory_type type)
+{
+	return zd_is_zone_device_page(page) && page->pgmap &&
+	       page->pgmap->type == type;
+}
+
+bool zd_is_device_private_page(const struct zd_page *page)
+{
+	return page_is(page, ZD_MEMORY_DEVICE_PRIVATE);
+}
+
+bool zd_is_device_coherent_page(const struct zd_page *page)
+{
+	return page_is(page, ZD_MEMORY_DEVICE_COHERENT);
+}
+
+bool zd_is_pci_p2pdma_page(const struct zd_page *page)
+{
+	return page_is(page, ZD_MEMORY_DEVICE_PCI_P2PDMA);
+}
+
+void zd_set_page_count(struct zd_page *page, int v)
+{
+	atomic_store(&page->_refcount, v);
+}
+
+void zd_page_ref_add(struct zd_page *page, int nr)
+{
+	atomic_fetch_add(&page->_refcount, nr);
+}
+
+void zd_page_ref_sub(struct zd_page *page, int nr)
+{
+	atomic_fetch_sub(&page->_refcount, nr);
+}
+
+int zd_page_ref_sub_return(struct zd_page *page, int nr)
+{
+	return atomic_fetch_sub(&page->_refcount, nr) - nr;
+}
+
+bool zd_page_ref_dec_and_test(struct zd_page *page)
+{
+	return zd_page_ref_sub_return(page, 1) == 0;
+}
+
+void zd_get_page(struct zd_page *page)
+{
+	if (page_bad(page, __func__))
+		return;
+	if (unlikely(atomic_fetch_add(&page->_refcount, 1) <= 0)) {
+		atomic_fetch_sub(&page->_refcount, 1);
+		zd_warn("page %p (pfn %#lx) is free: get refused", (void *)page,
+			zd_page_to_pfn(page));
+	}
+}
+
+/* The count reached zero: the page is the driver's again. */
+static void free_zone_device_page(struct zd_page *page)
+{
+	struct zd_dev_pagemap *pgmap = page->pgmap;
+
+	if (!pgmap->ops || !pgmap->ops->page_free) {
+		zd_warn("pgmap of page %p has no page_free", (void *)page);
+		if (idle_at_one(pgmap))
+			zd_set_page_count(page, 1);
+		return;
+	}
+	page->mapping = NULL;
+	pgmap->ops->page_free(page);
+	if (idle_at_one(pgmap))
+		zd_set_page_count(page, 1);
+	else
+		zd_put_dev_pagemap(pgmap);
+}
+
+void zd_put_page(struct zd_page *page)
+{
+	int floor, old;
+
+	if (page_bad(page, __func__))
+		return;
+	/* fsdax counts from one: one is idle, not free */
+	floor = page->pgmap->type == ZD_MEMORY_DEVICE_FS_DAX ? 1 : 0;
+	old = atomic_fetch_sub(&page->_refcount, 1);
+	if (unlikely(old <= floor)) {
+		atomic_fetch_add(&page->_refcount, 1);
+		zd_warn("page %p (pfn %#lx) put below %d; ignored",
+			(void *)page, zd_page_to_pfn(page), floor);
+		return;
+	}
+	if (old == 1)
+		free_zone_device_page(page);
+}
+
+int zd_zone_device_page_init(struct zd_page *page)
+{
+	if (page_bad(page, __func__))
+		return -EINVAL;
+	if (!zd_percpu_ref_tryget_live(&page->pgmap->ref)) {
+		zd_warn("page %p: its pgmap is being torn down", (void *)page);
+		return -ENODEV;
+	}
+	zd_set_page_count(page, 1);
+	atomic_fetch_or(&page->flags, ZD_PG_LOCKED);
+	return 0;
+}
+
+void zd_unlock_page(struct zd_page *page)
+{
+	if (!page_bad(page, __func__))
+		atomic_fetch_and(&page->flags, ~(unsigned int)ZD_PG_LOCKED);
+}

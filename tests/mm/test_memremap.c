@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: MIT
+/*
+ * memremap_pages: one test per lifetime rule of the design brief (named
+ * after it), then validation, altmap, mappings, page references, lookups.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "mm_util.h"
+
+static atomic_int page_frees;
+
+static void count_free(struct zd_page *page)
+{
+	atomic_fetch_add(&page_frees, 1);
+}
+
+static int fake_migrate(struct zd_vm_fault *vmf)
+{
+	return 0;
+}
+
+static const struct zd_dev_pagemap_ops ops = {
+	.page_free = count_free,
+	.migrate_to_ram = fake_migrate,
+};
+
+static int owner;
+
+static int reset(void **state)
+{
+	atomic_store(&page_frees, 0);
+	test_capture_warnings();
+	zd_fault_inject_reset();
+	return 0;
+}
+
+static void pgmap_init(struct zd_dev_pagemap *pgmap, enum zd_memory_type type,
+		       uint64_t start, uint64_t len)
+{
+	memset(pgmap, 0, sizeof(*pgmap));
+	pgmap->type = type;
+	pgmap->nr_range = 1;
+	pgmap->range.start = start;
+	pgmap->range.end = start + len - 1;
+	pgmap->ops = &ops;
+	pgmap->owner = &owner;
+}
+
+static void assert_gone(uint64_t start, uint64_t len)
+{
+	for (uint64_t a = start; a < start + len; a += MiB(2)) {
+		assert_null(zd_get_dev_pagemap(phys_pfn(a), NULL));
+		assert_false(zd_pfn_valid(phys_pfn(a)));
+	}
+}
+
+static void test_generic_anon_basics(void **state)
+{
+	struct zd_dev_pagemap pgmap;
+	unsigned long pfn = phys_pfn(DEV_BASE);
+	struct zd_page *page;
+	char *va, perms[8];
+
+	pgmap_init(&pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(4));
+	va = zd_memremap_pages(&pgmap, ZD_NUMA_NO_NODE);
+	assert_ptr_equal(va, zd_phys_to_virt(DEV_BASE));
+	memset(va, 0x5a, MiB(4));		/* CPU-accessible */
+	assert_string_equal(mapping_perms(va, perms), "rw-p");
+	page = zd_pfn_to_page(pfn + 3);
+	assert_true(zd_pfn_valid(pfn + 3));
+	assert_ptr_equal(page->pgmap, &pgmap);
+	assert_int_equal(zd_page_ref_count(page), 1);
+	assert_true(zd_is_zone_device_page(page));
+	assert_false(zd_is_device_private_page(page));
+	assert_int_equal(zd_page_to_pfn(page), pfn + 3);
+	assert_ptr_equal(zd_page_address(page), va + 3 * zd_page_size());
+	assert_int_equal(zd_virt_to_phys(va), DEV_BASE);
+	assert_ptr_equal(zd_get_dev_pagemap(pfn, NULL), &pgmap);
+	zd_put_dev_pagemap(&pgmap);
+	zd_get_page(page);
+	assert_int_equal(zd_pgmap_pages_in_use(&pgmap), 1);
+	zd_put_page(page);
+	assert_int_equal(zd_pgmap_pages_in_use(&pgmap), 0);
+	assert_true(zd_pgmap_pfn_valid(&pgmap, pfn));
+	assert_false(zd_pgmap_pfn_valid(&pgmap, pfn + phys_pfn(MiB(4))));
+	zd_memunmap_pages(&pgmap);
+	assert_gone(DEV_BASE, MiB(4));
+	assert_string_equal(mapping_perms(va, perms), "---p");
+}
+
+/* ---- rule 1: teardown waits for every reference before removing ------ */
+
+struct holder {
+	struct zd_dev_pagemap *pgmap;
+	atomic_int state;		/* 1: unmap started, 2: unmap done */
+};
+
+static void *unmapper(void *arg)
+{
+	struct holder *h = arg;
+
+	atomic_store(&h->state, 1);
+	zd_memunmap_pages(h->pgmap);
+	atomic_store(&h->state, 2);
+	return NULL;
+}
+
+static void test_rule1_teardown_waits_for_references(void **state)
+{
+	struct zd_dev_pagemap pgmap;
+	unsigned long pfn = phys_pfn(DEV_BASE);
+	struct holder h = { &pgmap, 0 };
+	struct zd_dev_pagemap *ref;
+	pthread_t t;
+
+	pgmap_init(&pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	assert_non_null(zd_memremap_pages(&pgmap, 0));
+	ref = zd_get_dev_pagemap(pfn, NULL);
+	assert_ptr_equal(ref, &pgmap);
+	pthread_create(&t, NULL, unmapper, &h);
+	while (!zd_percpu_ref_is_dying(&pgmap.ref))
+		test_sleep_us(100);
+	test_sleep_us(50000);
+	/* killed: no new references ... */
+	assert_null(zd_get_dev_pagemap(pfn, NULL));
+	/* ... but nothing removed while ours is out */
+	assert_int_equal(atomic_load(&h.state), 1);
+	assert_true(zd_pfn_valid(pfn));
+	assert_ptr_equal(zd_pfn_to_page(pfn)->pgmap, &pgmap);
+	zd_put_dev_pagemap(ref);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&h.state), 2);
+	assert_gone(DEV_BASE, MiB(2));
+}
+
+/* ---- rule 2: shutdown with page references out blocks, then completes -- */
+
+struct drv_state {
+	struct zd_dev_pagemap pgmap[2];
+	int nr;
+};
+
+static struct drv_state drv_state;
+
+static int two_bar_probe(struct zd_device *dev)
+{
+	for (int i = 0; i < drv_state.nr; i++) {
+		struct zd_dev_pagemap *p = &drv_state.pgmap[i];
+
+		pgmap_init(p, i ? ZD_MEMORY_DEVICE_PCI_P2PDMA :
+			   ZD_MEMORY_DEVICE_PRIVATE, DEV_BASE + i * GiB(1), MiB(4));
+		if (!zd_devm_memremap_pages(dev, p))
+			return -errno;
+	}
+	return 0;
+}
+
+static struct zd_driver two_bar = { "two-bar", two_bar_probe, NULL };
+
+static void dev_release(struct zd_device *dev)
+{
+}
+
+static void *unbinder(void *arg)
+{
+	zd_device_unbind(arg);
+	return NULL;
+}
+
+static void test_rule2_shutdown_with_page_references_out(void **state)
+{
+	struct zd_device dev = { .init_name = "rule2", .release = dev_release };
+	struct zd_dev_pagemap *priv = &drv_state.pgmap[0];
+	struct zd_page *page;
+	pthread_t t;
+
+	drv_state.nr = 1;
+	assert_int_equal(zd_device_register(&dev), 0);
+	assert_int_equal(zd_device_bind(&dev, &two_bar), 0);
+	page = zd_pfn_to_page(phys_pfn(DEV_BASE) + 7);
+	assert_int_equal(zd_page_ref_count(page), 0);		/* free */
+	assert_int_equal(zd_zone_device_page_init(page), 0);	/* handed out */
+	assert_int_equal(zd_pgmap_pages_in_use(priv), 1);
+	pthread_create(&t, NULL, unbinder, &dev);
+	while (!zd_percpu_ref_is_dying(&priv->ref))
+		test_sleep_us(100);
+	test_sleep_us(50000);
+	assert_true(zd_device_is_bound(&dev));		/* waiting, legally */
+	assert_true(zd_pfn_valid(phys_pfn(DEV_BASE)));
+	/* a new page cannot be handed out from a dying pgmap */
+	assert_warns("torn down", assert_int_equal(
+		zd_zone_device_page_init(page + 1), -ENODEV));
+	zd_put_page(page);				/* the last user */
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&page_frees), 1);
+	assert_false(zd_device_is_bound(&dev));
+	assert_gone(DEV_BASE, MiB(4));
+	zd_device_unregister(&dev);
+}
+
+/* ---- rule 3: several pgmaps of one owner each own their reference ----- */
+
+static void *hold_then_put(void *arg)
+{
+	test_sleep_us(100000);
+	zd_put_dev_pagemap(arg);
+	return NULL;
+}
+
+static void test_rule3_two_pgmaps_no_shared_reference(void **state)
+{
+	struct zd_device dev = { .init_name = "rule3", .release = dev_release };
+	struct zd_dev_pagemap *a = &drv_state.pgmap[0], *b = &drv_state.pgmap[1];
+	struct zd_dev_pagemap *ra, *rb;
+	pthread_t t, pa, pb;
+
+	drv_state.nr = 2;
+	assert_int_equal(zd_device_register(&dev), 0);
+	assert_int_equal(zd_device_bind(&dev, &two_bar), 0);
+	assert_ptr_not_equal(&a->ref, &b->ref);
+	ra = zd_get_dev_pagemap(phys_pfn(a->range.start), NULL);
+	rb = zd_get_dev_pagemap(phys_pfn(b->range.start), NULL);
+	assert_ptr_equal(ra, a);
+	assert_ptr_equal(rb, b);
+	/* the seed-000 deadlock: with one reference for both, the first
+	 * release would wait for what only the second release drops */
+	pthread_create(&t, NULL, unbinder, &dev);
+	pthread_create(&pb, NULL, hold_then_put, rb);
+	pthread_create(&pa, NULL, hold_then_put, ra);
+	for (int i = 0; i < 1000 && zd_device_is_bound(&dev); i++)
+		test_sleep_us(10000);
+	if (zd_device_is_bound(&dev))
+		fail_msg("unbind of a two-pgmap device did not finish: deadlock");
+	pthread_join(t, NULL);
+	pthread_join(pa, NULL);
+	pthread_join(pb, NULL);
+	assert_gone(a->range.start, MiB(4));
+	assert_gone(b->range.start, MiB(4));
+	zd_device_unregister(&dev);
+}
+
+/* ---- rule 4: every setup step can fail and leaves nothing behind ------ */
+
+static void multi_range(struct zd_dev_pagemap *p, int fd)
+{
+	p->type = ZD_MEMORY_DEVICE_GENERIC;
+	p->nr_range = 3;
+	for (int i = 0; i < 3; i++) {
+		p->ranges[i].start = DEV_BASE + i * MiB(256);
+		p->ranges[i].end = p->ranges[i].start + MiB(2) * (i + 1) - 1;
+	}
+	p->backing.kind = ZD_BACKING_FD;
+	p->backing.fd = fd;
+}
+
+static void assert_multi_gone(struct zd_dev_pagemap *p)
+{
+	char perms[8];
+
+	for (int i = 0; i < 3; i++) {
+		assert_gone(p->ranges[i].start, MiB(2) * (i + 1));
+		assert_string_equal(mapping_perms(zd_phys_to_virt(p->ranges[i].start),
+						  perms), "---p");
+	}
+}
+
+static void test_rule4_failure_at_every_step_unwinds(void **state)
+{
+	struct zd_dev_pagemap *p = calloc(1, sizeof(*p) + 2 * sizeof(struct zd_range));
+	int fd = memfd_of(MiB(12));
+	unsigned long steps;
+
+	/* first-use setup (address space, this thread's counters, the zd-rcu
+	 * worker) happens once: warm it up so that every step counts alike */
+	multi_range(p, fd);
+	assert_non_null(zd_memremap_pages(p, 0));
+	zd_memunmap_pages(p);
+	multi_range(p, fd);
+	zd_fault_inject_nth(0, NULL);
+	assert_non_null(zd_memremap_pages(p, 0));
+	steps = zd_fault_inject_calls();
+	zd_fault_inject_reset();
+	assert_true(steps >= 8);
+	zd_memunmap_pages(p);
+	assert_multi_gone(p);
+	for (unsigned long i = 1; i <= steps; i++) {
+		multi_range(p, fd);
+		zd_fault_inject_nth(i, NULL);
+		errno = 0;
+		assert_null(zd_memremap_pages(p, 0));
+		assert_int_equal(errno, ENOMEM);
+		assert_int_equal(zd_fault_inject_hits(), 1);
+		zd_fault_inject_reset();
+		assert_int_equal(p->nr_range, 3);	/* restored for the caller */
+		assert_multi_gone(p);
+	}
+	/* the same ranges map again, and the data path works */
+	multi_range(p, fd);
+	char *va = zd_memremap_pages(p, 0);
+	assert_non_null(va);
+	strcpy(zd_phys_to_virt(p->ranges[2].start), "third range");
+	char buf[16];
+	assert_int_equal(pread(fd, buf, 12, (off_t)MiB(6)), 12);
+	assert_string_equal(buf, "third range");
+	zd_memunmap_pages(p);
+	close(fd);
+	free(p);
+}
+
+/* ---- rule 5: System RAM, fully or partly, is refused ---------------- */
+
+static void test_rule5_system_ram_refused(void **state)
+{
+	struct zd_dev_pagemap p;
+
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, GiB(4), MiB(2));
+	errno = 0;
+	assert_warns("overlaps System RAM", assert_null(zd_memremap_pages(&p, 0)));
+	assert_int_equal(errno, ENXIO);
+	/* straddling the end of "System RAM" at 0x47fffffff */
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, 0x480000000ull - MiB(2), MiB(4));
+	errno = 0;
+	assert_warns("overlaps System RAM", assert_null(zd_memremap_pages(&p, 0)));
+	assert_int_equal(errno, ENXIO);
+	/* straddling RAM and the PCI window: mixed */
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, 0x80000000ull - MiB(2), MiB(4));
+	errno = 0;
+	assert_warns("overlaps System RAM and other resources",
+		     assert_null(zd_memremap_pages(&p, 0)));
+	assert_int_equal(errno, ENXIO);
+	assert_gone(0x480000000ull, MiB(2));
+	/* the PCI window is not RAM: BARs may be mapped there */
+	pgmap_init(&p, ZD_MEMORY_DEVICE_PCI_P2PDMA, 0xc0000000ull, MiB(2));
+	assert_non_null(zd_memremap_pages(&p, 0));
+	zd_memunmap_pages(&p);
+}
+
+/* ---- rule 6: hotplug writes are serialised against readers ----------- */
+
+static void *mapper(void *arg)
+{
+	struct holder *h = arg;
+
+	atomic_store(&h->state, 1);
+	assert_non_null(zd_memremap_pages(h->pgmap, 0));
+	atomic_store(&h->state, 2);
+	return NULL;
+}
+
+static void test_rule6_hotplug_serialised(void **state)
+{
+	struct zd_dev_pagemap a, b;
+	struct holder ha = { &a, 0 }, hb = { &b, 0 };
+	pthread_t ta, tb;
+
+	pgmap_init(&a, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	pgmap_init(&b, ZD_MEMORY_DEVICE_FS_DAX, DEV_BASE + GiB(1), MiB(2));
+	zd_get_online_mems();			/* a reader of the layout */
+	pthread_create(&ta, NULL, mapper, &ha);
+	pthread_create(&tb, NULL, mapper, &hb);
+	test_sleep_us(50000);
+	assert_int_equal(atomic_load(&ha.state), 1);	/* held off */
+	assert_int_equal(atomic_load(&hb.state), 1);
+	assert_false(zd_pfn_valid(phys_pfn(DEV_BASE)));
+	zd_put_online_mems();
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_true(zd_pfn_valid(phys_pfn(DEV_BASE)));
+	assert_true(zd_pfn_valid(phys_pfn(DEV_BASE + GiB(1))));
+	zd_memunmap_pages(&a);
+	zd_memunmap_pages(&b);
+}
+
+/* ---- validation ------------------------------------------------------ */
+
+static void expect_einval(struct zd_dev_pagemap *p, const char *why)
+{
+	errno = 0;
+	assert_warns(why, assert_null(zd_memremap_pages(p, 0)));
+	assert_int_equal(errno, EINVAL);
+}
+
+static void test_validation(void **state)
+{
+	struct zd_dev_pagemap p;
+	struct zd_dev_pagemap_ops no_free = { .migrate_to_ram = fake_migrate };
+	struct zd_dev_pagemap_ops no_migrate = { .page_free = count_free };
+
+	pgmap_init(&p, ZD_MEMORY_DEVICE_PRIVATE, DEV_BASE, MiB(2));
+	p.ops = &no_migrate;
+	expect_einval(&p, "without ops->migrate_to_ram");
+	p.ops = &no_free;
+	expect_einval(&p, "without ops->page_free");
+	p.ops = &ops;
+	p.owner = NULL;
+	expect_einval(&p, "DEVICE_PRIVATE pgmap without owner");
+	pgmap_init(&p, ZD_MEMORY_DEVICE_COHERENT, DEV_BASE, MiB(2));
+	p.ops = NULL;
+	expect_einval(&p, "DEVICE_COHERENT pgmap without ops->page_free");
+	p.ops = &ops;
+	p.owner = NULL;
+	expect_einval(&p, "DEVICE_COHERENT pgmap without owner");
+	pgmap_init(&p, (enum zd_memory_type)0, DEV_BASE, MiB(2));
+	expect_einval(&p, "invalid pgmap type 0");
+	pgmap_init(&p, (enum zd_memory_type)9, DEV_BASE, MiB(2));
+	expect_einval(&p, "invalid pgmap type 9");
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	p.nr_range = 0;
+	expect_einval(&p, "nr_range must be at least 1");
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE + 4096, MiB(2));
+	expect_einval(&p, "is not 2 MiB (subsection) aligned");
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(3));
+	expect_einval(&p, "[mem 0x1000000000-0x10002fffff] is not 2 MiB");
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC,
+		   1ull << zd_max_physmem_bits(), MiB(2));
+	errno = 0;
+	assert_warns("physical space", assert_null(zd_memremap_pages(&p, 0)));
+	assert_int_equal(errno, ERANGE);
+	assert_warns("NULL pgmap", assert_null(zd_memremap_pages(NULL, 0)));
+	assert_warns("not mapped", zd_memunmap_pages(&p));
+}
+
+static void test_conflict_names_the_other(void **state)
+{
+	struct zd_device dev = { .init_name = "owner-dev", .release = dev_release };
+	struct zd_dev_pagemap a, b;
+
+	assert_int_equal(zd_device_register(&dev), 0);
+	pgmap_init(&a, ZD_MEMORY_DEVICE_FS_DAX, DEV_BASE, MiB(8));
+	a.dev = &dev;
+	assert_non_null(zd_memremap_pages(&a, 0));
+	/* overlapping the tail, in a shared section */
+	pgmap_init(&b, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE + MiB(6), MiB(4));
+	errno = 0;
+	assert_warns("already mapped by the FS_DAX pgmap of owner-dev",
+		     assert_null(zd_memremap_pages(&b, 0)));
+	assert_int_equal(errno, EEXIST);
+	/* a neighbour in the same section is fine */
+	pgmap_init(&b, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE + MiB(8), MiB(4));
+	assert_non_null(zd_memremap_pages(&b, 0));
+	assert_ptr_equal(zd_get_dev_pagemap(phys_pfn(DEV_BASE + MiB(8)), NULL), &b);
+	zd_put_dev_pagemap(&b);
+	assert_ptr_equal(zd_get_dev_pagemap(phys_pfn(DEV_BASE + MiB(7)), NULL), &a);
+	zd_put_dev_pagemap(&a);
+	errno = 0;
+	assert_warns("is already mapped", assert_null(zd_memremap_pages(&b, 0)));
+	assert_int_equal(errno, EBUSY);
+	zd_memunmap_pages(&a);
+	assert_ptr_equal(zd_get_dev_pagemap(phys_pfn(DEV_BASE + MiB(8)), NULL), &b);
+	zd_put_dev_pagemap(&b);
+	zd_memunmap_pages(&b);
+	zd_device_unregister(&dev);
+}
+
+/* ---- altmap: the memmap in device memory, no host RAM --------------- */
+
+static long rss_anon_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void test_altmap_memmap_costs_no_host_ram(void **state)
+{
+	uint64_t len = GiB(1);
+	unsigned long nr = phys_pfn(len), memmap_pages = nr * 64 / zd_page_size();
+	int fd = memfd_of(len);
+	struct zd_dev_pagemap p;
+	long before, after;
+
+	pgmap_init(&p, ZD_MEMORY_DEVICE_FS_DAX, DEV_BASE, len);
+	p.backing.kind = ZD_BACKING_FD;
+	p.backing.fd = fd;
+	p.flags = ZD_PGMAP_ALTMAP_VALID;
+	p.altmap.base_pfn = phys_pfn(DEV_BASE);
+	p.altmap.reserve = 16;			/* a label area */
+	p.altmap.free = memmap_pages;
+	before = rss_anon_kb();
+	assert_non_null(zd_memremap_pages(&p, 0));
+	after = rss_anon_kb();
+	/* 16 MiB of memmap, none of it anonymous host memory (TSan's shadow
+	 * of the memmap is anonymous: not measured there) */
+#ifndef __SANITIZE_THREAD__
+	assert_true(after - before < 1024);
+#endif
+	(void)before;
+	(void)after;
+	assert_int_equal(p.altmap.alloc, memmap_pages);
+	assert_int_equal(zd_vmem_altmap_offset(&p.altmap), 16 + memmap_pages);
+	assert_false(zd_pgmap_pfn_valid(&p, phys_pfn(DEV_BASE)));
+	assert_true(zd_pgmap_pfn_valid(&p, phys_pfn(DEV_BASE) + 16 + memmap_pages));
+	/* the memmap really lives in the device's memory */
+	struct zd_page *page = zd_pfn_to_page(phys_pfn(DEV_BASE) + nr - 1);
+	struct zd_page copy;
+	assert_int_equal(pread(fd, &copy, sizeof(copy), (off_t)(16 * zd_page_size() +
+			 (nr - 1) * sizeof(copy))), sizeof(copy));
+	assert_ptr_equal(copy.pgmap, page->pgmap);
+	assert_ptr_equal(copy.pgmap, &p);
+	zd_memunmap_pages(&p);
+	assert_int_equal(p.altmap.alloc, 0);
+	/* too little free space for the memmap */
+	p.altmap.free = memmap_pages - 1;
+	errno = 0;
+	assert_warns("altmap: the memmap needs", assert_null(zd_memremap_pages(&p, 0)));
+	assert_int_equal(errno, ENOMEM);
+	/* an altmap needs somewhere to put the memmap */
+	p.altmap.free = memmap_pages;
+	p.backing.kind = ZD_BACKING_ANON;
+	expect_einval(&p, "altmap needs a file or memfd backing");
+	close(fd);
+}
+
+static void test_altmap_multiple_ranges_refused(void **state)
+{
+	struct zd_dev_pagemap *p = calloc(1, sizeof(*p) + 2 * sizeof(struct zd_range));
+
+	multi_range(p, memfd_of(MiB(12)));
+	p->nr_range = 2;
+	p->flags = ZD_PGMAP_ALTMAP_VALID;
+	p->altmap.base_pfn = phys_pfn(DEV_BASE);
+	p->altmap.free = 8;
+	expect_einval(p, "altmap not supported for multiple ranges");
+	close(p->backing.fd);
+	free(p);
+}
+
+/* ---- mappings: the memmap faults after teardown; files persist ------- */
+
+static void test_memmap_faults_after_teardown(void **state)
+{
+#ifdef __SANITIZE_THREAD__
+	skip();		/* fork() and SIGSEGV in a TSan child: not supported */
+#endif
+	struct zd_dev_pagemap p;
+	struct zd_page *page;
+	int status;
+	pid_t pid;
+
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	assert_non_null(zd_memremap_pages(&p, 0));
+	page = zd_pfn_to_page(phys_pfn(DEV_BASE));
+	assert_int_equal(zd_page_ref_count(page), 1);
+	zd_memunmap_pages(&p);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		volatile int v = zd_page_ref_count(page);	/* stale */
+		(void)v;
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+}
+
+static void test_fsdax_file_backing_persists(void **state)
+{
+	char path[] = "/tmp/zonedev-pmem-XXXXXX", buf[32] = "";
+	int fd = mkstemp(path);
+	struct zd_dev_pagemap p;
+	char *va;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)MiB(4)), 0);
+	pgmap_init(&p, ZD_MEMORY_DEVICE_FS_DAX, DEV_BASE, MiB(4));
+	p.backing.kind = ZD_BACKING_FD;
+	p.backing.fd = fd;
+	va = zd_memremap_pages(&p, 0);
+	strcpy(va + MiB(3), "persistent bytes");
+	zd_memunmap_pages(&p);
+	close(fd);
+	fd = open(path, O_RDONLY);
+	assert_int_equal(pread(fd, buf, 17, (off_t)MiB(3)), 17);
+	assert_string_equal(buf, "persistent bytes");
+	close(fd);
+	unlink(path);
+}
+
+/* ---- page references -------------------------------------------------- */
+
+static void test_page_refs(void **state)
+{
+	struct zd_dev_pagemap priv, dax;
+	struct zd_page *pp, *dp, fake;
+
+	pgmap_init(&priv, ZD_MEMORY_DEVICE_PRIVATE, DEV_BASE, MiB(2));
+	pgmap_init(&dax, ZD_MEMORY_DEVICE_FS_DAX, DEV_BASE + MiB(2), MiB(2));
+	assert_non_null(zd_memremap_pages(&priv, 0));
+	assert_non_null(zd_memremap_pages(&dax, 0));
+	pp = zd_pfn_to_page(phys_pfn(DEV_BASE));
+	dp = zd_pfn_to_page(phys_pfn(DEV_BASE + MiB(2)));
+	assert_true(zd_is_device_private_page(pp));
+	/* private: free at zero, handed out at one, freed back at zero */
+	assert_warns("is free", zd_get_page(pp));
+	assert_warns("put below 0", zd_put_page(pp));
+	assert_int_equal(zd_zone_device_page_init(pp), 0);
+	assert_true(atomic_load(&pp->flags) & ZD_PG_LOCKED);
+	zd_unlock_page(pp);
+	zd_get_page(pp);
+	zd_put_page(pp);
+	assert_int_equal(atomic_load(&page_frees), 0);
+	pp->mapping = (void *)0x1;
+	zd_put_page(pp);
+	assert_int_equal(atomic_load(&page_frees), 1);
+	assert_null(pp->mapping);		/* cleared for the next user */
+	assert_int_equal(zd_page_ref_count(pp), 0);
+	/* fsdax counts from one: one is idle, never free */
+	zd_get_page(dp);
+	zd_put_page(dp);
+	assert_int_equal(zd_page_ref_count(dp), 1);
+	assert_warns("put below 1", zd_put_page(dp));
+	assert_int_equal(zd_page_ref_count(dp), 1);
+	assert_int_equal(atomic_load(&page_frees), 1);
+	/* the raw counters */
+	zd_page_ref_add(dp, 3);
+	zd_page_ref_sub(dp, 1);
+	assert_int_equal(zd_page_ref_sub_return(dp, 2), 1);
+	zd_set_page_count(dp, 2);
+	assert_false(zd_page_ref_dec_and_test(dp));
+	/* not ZONE_DEVICE */
+	memset(&fake, 0, sizeof(fake));
+	assert_warns("is not a ZONE_DEVICE page", zd_put_page(&fake));
+	assert_warns("is not a ZONE_DEVICE page", zd_get_page(&fake));
+	assert_warns("NULL page", zd_put_page(NULL));
+	assert_warns("is not a ZONE_DEVICE page", assert_int_equal(
+		zd_zone_device_page_init(&fake), -EINVAL));
+	assert_false(zd_is_zone_device_page(&fake));
+	zd_memunmap_pages(&priv);
+	zd_memunmap_pages(&dax);
+}
+
+static void test_compound_pages(void **state)
+{
+	struct zd_dev_pagemap p;
+	unsigned long pfn = phys_pfn(DEV_BASE), order = 21 - zd_page_shift;
+	struct zd_page *head, *tail;
+
+	pgmap_init(&p, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(4));
+	p.vmemmap_shift = order;
+	assert_non_null(zd_memremap_pages(&p, 0));
+	head = zd_pfn_to_page(pfn + (1ul << order));
+	tail = head + 5;
+	assert_true(atomic_load(&head->flags) & ZD_PG_HEAD);
+	assert_true(atomic_load(&tail->flags) & ZD_PG_TAIL);
+	assert_ptr_equal(tail->compound_head, head);
+	assert_int_equal(zd_page_ref_count(tail), 0);
+	/* one reference per compound page: two here */
+	zd_memunmap_pages(&p);
+	assert_gone(DEV_BASE, MiB(4));
+}
+
+static void test_cached_lookup(void **state)
+{
+	struct zd_dev_pagemap a, b;
+	struct zd_dev_pagemap *got;
+
+	pgmap_init(&a, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	pgmap_init(&b, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE + GiB(2), MiB(2));
+	assert_non_null(zd_memremap_pages(&a, 0));
+	assert_non_null(zd_memremap_pages(&b, 0));
+	got = zd_get_dev_pagemap(phys_pfn(DEV_BASE), NULL);
+	assert_ptr_equal(zd_get_dev_pagemap(phys_pfn(DEV_BASE) + 1, got), &a);
+	/* not covered: the cached reference is dropped, b looked up */
+	got = zd_get_dev_pagemap(phys_pfn(DEV_BASE + GiB(2)), got);
+	assert_ptr_equal(got, &b);
+	zd_put_dev_pagemap(got);
+	assert_null(zd_get_dev_pagemap(phys_pfn(DEV_BASE + GiB(3)), NULL));
+	zd_memunmap_pages(&a);	/* would hang if a reference had leaked */
+	zd_memunmap_pages(&b);
+}
+
+static int count_pgmaps(struct zd_dev_pagemap *p, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_listing(void **state)
+{
+	struct zd_dev_pagemap a;
+	int n = 0;
+
+	pgmap_init(&a, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	assert_int_equal(zd_pgmap_for_each(count_pgmaps, &n), 0);
+	assert_int_equal(n, 0);
+	assert_non_null(zd_memremap_pages(&a, 0));
+	assert_int_equal(zd_pgmap_for_each(count_pgmaps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(zd_memory_type_name(a.type), "GENERIC");
+	assert_string_equal(zd_memory_type_name((enum zd_memory_type)42),
+			    "INVALID");
+	zd_memunmap_pages(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup(fn, reset)
+		T(test_generic_anon_basics),
+		T(test_rule1_teardown_waits_for_references),
+		T(test_rule2_shutdown_with_page_references_out),
+		T(test_rule3_two_pgmaps_no_shared_reference),
+		T(test_rule4_failure_at_every_step_unwinds),
+		T(test_rule5_system_ram_refused),
+		T(test_rule6_hotplug_serialised),
+		T(test_validation),
+		T(test_conflict_names_the_other),
+		T(test_altmap_memmap_costs_no_host_ram),
+		T(test_altmap_multiple_ranges_refused),
+		T(test_memmap_faults_after_teardown),
+		T(test_fsdax_file_backing_persists),
+		T(test_page_refs),
+		T(test_compound_pages),
+		T(test_cached_lookup),
+		T(test_listing),
+	};
+
+	return zd_run_tests(tests);
+}
