@@ -434,7 +434,11 @@ void zd_devm_memunmap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap)
 
 static bool covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn)
 {
-	for (int i = 0; i < pgmap->nr_range; i++)
+	/* the usual case first: one range */
+	if (pfn - zd_phys_pfn(pgmap->range.start) <=
+	    zd_phys_pfn(pgmap->range.end) - zd_phys_pfn(pgmap->range.start))
+		return true;
+	for (int i = 1; i < pgmap->nr_range; i++)
 		if (pfn >= zd_phys_pfn(pgmap->ranges[i].start) &&
 		    pfn <= zd_phys_pfn(pgmap->ranges[i].end))
 			return true;

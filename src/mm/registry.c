@@ -110,6 +110,9 @@ static int sections_init(void)
 		return 0;
 	nr_sections = zd_mm.nr_pfns / zd_mm.pfns_per_section;
 	table = zd_os_reserve_rw(nr_sections * sizeof(*table));
+	/* looked up at random on every get_dev_pagemap: spare the TLB */
+	if (table)
+		zd_os_advise_hugepages(table, nr_sections * sizeof(*table));
 	atomic_store_explicit(&sections, table, memory_order_release);
 	return table ? 0 : -ENOMEM;
 }

@@ -53,6 +53,11 @@ int zd_os_unmap_to_reserve(void *addr, size_t len)
 	return p == MAP_FAILED ? -errno : 0;
 }
 
+void zd_os_advise_hugepages(void *addr, size_t len)
+{
+	madvise(addr, len, MADV_HUGEPAGE);
+}
+
 unsigned long zd_os_page_size(void)
 {
 	return (unsigned long)sysconf(_SC_PAGESIZE);

@@ -23,6 +23,8 @@ int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off);
 /* Give [addr, addr + len) back to the reservation: pages dropped, any
  * access faults again. */
 int zd_os_unmap_to_reserve(void *addr, size_t len);
+/* Ask for transparent huge pages on a hot table (advice; errors ignored). */
+void zd_os_advise_hugepages(void *addr, size_t len);
 /* The host's page size. */
 unsigned long zd_os_page_size(void);
 /* Anonymous resident memory of this process, in bytes (RssAnon). */

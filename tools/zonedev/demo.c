@@ -26,7 +26,8 @@ struct demo_dev {
 
 struct demo {
 	struct demo_dev *devs;
-	unsigned long nr_devs, nr_users, hold_us;
+	unsigned long nr_devs, nr_users, hold_us, pmem_gib;
+	const char *pmem_file;
 	atomic_bool stop;
 };
 
@@ -71,9 +72,12 @@ static void *user_thread(void *arg)
 static int demo_usage(void)
 {
 	printf("usage: zonedev demo [--devices N] [--users N] [--hold-us N]\n"
-	       "  --devices N  devices, each with its own reference (default 8)\n"
-	       "  --users N    threads taking references (default 2)\n"
-	       "  --hold-us N  how long a user holds a reference (default 5)\n");
+	       "                    [--pmem-gib N] [--pmem-file PATH]\n"
+	       "  --devices N     devices, each with its own reference (default 8)\n"
+	       "  --users N       threads taking references (default 2)\n"
+	       "  --hold-us N     how long a user holds a reference (default 5)\n"
+	       "  --pmem-gib N    size of the file-backed pmem device (default 4)\n"
+	       "  --pmem-file P   its file (default: a temporary file, removed)\n");
 	return 0;
 }
 
@@ -141,7 +145,8 @@ static int demo_refs(struct demo *dm)
 
 int tool_demo(int argc, char **argv)
 {
-	struct demo dm = { .nr_devs = 8, .nr_users = 2, .hold_us = 5 };
+	struct demo dm = { .nr_devs = 8, .nr_users = 2, .hold_us = 5,
+			   .pmem_gib = 4 };
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -149,15 +154,20 @@ int tool_demo(int argc, char **argv)
 			return demo_usage();
 		if (tool_opt_ulong(&i, argc, argv, "--devices", &dm.nr_devs) ||
 		    tool_opt_ulong(&i, argc, argv, "--users", &dm.nr_users) ||
-		    tool_opt_ulong(&i, argc, argv, "--hold-us", &dm.hold_us))
+		    tool_opt_ulong(&i, argc, argv, "--hold-us", &dm.hold_us) ||
+		    tool_opt_ulong(&i, argc, argv, "--pmem-gib", &dm.pmem_gib))
 			continue;
+		if (!strcmp(argv[i], "--pmem-file") && i + 1 < argc) {
+			dm.pmem_file = argv[++i];
+			continue;
+		}
 		fprintf(stderr, "zonedev demo: unknown option '%s'\n", argv[i]);
 		return 2;
 	}
 	if (!dm.nr_devs || !dm.nr_users || dm.nr_users > 1024 ||
-	    dm.nr_devs > 100000) {
-		fprintf(stderr, "zonedev demo: --devices must be 1..100000 and "
-			"--users 1..1024\n");
+	    dm.nr_devs > 100000 || !dm.pmem_gib || dm.pmem_gib > 1024) {
+		fprintf(stderr, "zonedev demo: --devices must be 1..100000, "
+			"--users 1..1024, --pmem-gib 1..1024\n");
 		return 2;
 	}
 	dm.devs = calloc(dm.nr_devs, sizeof(*dm.devs));
@@ -166,6 +176,7 @@ int tool_demo(int argc, char **argv)
 	ret = demo_refs(&dm);
 	free(dm.devs);
 	ret |= demo_devres();
+	ret |= demo_pmem(dm.pmem_gib << 30, dm.pmem_file);
 	printf("\ndemo %s\n", ret ? "FAILED" : "done");
 	return ret;
 }

@@ -14,7 +14,13 @@ struct tool_cmd {
 int tool_demo(int argc, char **argv);
 int tool_version(int argc, char **argv);
 int tool_iomem(int argc, char **argv);
+int tool_pgmaps(int argc, char **argv);
 int demo_devres(void);
+int demo_pmem(uint64_t size, const char *path);
+int demo_sample_pgmaps(void);
+void tool_print_pgmaps(void);
+void tool_show_progress(void);
+long zd_rss_anon_kb(void);
 
 /* Parse "--name=value" or "--name value"; returns true and sets *val. */
 bool tool_opt_ulong(int *i, int argc, char **argv, const char *name,

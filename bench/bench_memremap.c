@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+/*
+ * memremap benchmark.
+ *  - zd_get_dev_pagemap + zd_put_dev_pagemap on random pfns over N pgmaps
+ *    of 2 MiB (N = 16, 1,024, 65,536), placed at random in a 34-bit pfn
+ *    space and contiguously; beside it in the same run, a binary search
+ *    over a sorted array followed by the same reference get and put.
+ *  - the cached path (the caller's pgmap covers the pfn).
+ *  - memremap of 64 GiB of DEVICE_PRIVATE memory: memmap initialisation
+ *    bandwidth against memset of as many fresh bytes; memunmap time.
+ *  - the same with an altmap: anonymous RSS growth.
+ * 65,536 scattered pgmaps need more than the default 65,530 mappings: the
+ * benchmark raises vm.max_map_count when it may, and says so.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zonedev/zonedev.h>
+
+#include "bench.h"
+
+#define MiB(x)	((uint64_t)(x) << 20)
+#define GiB(x)	((uint64_t)(x) << 30)
+
+static const struct zd_dev_pagemap_ops ops;
+static struct zd_dev_pagemap *pgmaps;
+static uint64_t *starts;	/* sorted range starts, for the baseline */
+static unsigned long nr;
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* N pgmaps of 2 MiB from 64 GiB up: contiguous, or at random 2 MiB slots
+ * of the 34-bit pfn space (without overlaps). */
+static int place(unsigned long n, int random)
+{
+	uint64_t top = 1ull << zd_max_physmem_bits(), seed = 88172645463325252ull;
+	unsigned long slots = (top - GiB(64)) / MiB(2);
+
+	pgmaps = calloc(n, sizeof(*pgmaps));
+	starts = calloc(n, sizeof(*starts));
+	for (unsigned long i = 0; i < n; i++)
+		starts[i] = GiB(64) + (random ? rnd(&seed) % slots : i) * MiB(2);
+	qsort(starts, n, sizeof(*starts), cmp_u64);
+	for (unsigned long i = 1; i < n; i++)	/* no two in one slot */
+		if (starts[i] <= starts[i - 1])
+			starts[i] = starts[i - 1] + MiB(2);
+	for (unsigned long i = 0; i < n; i++) {
+		struct zd_dev_pagemap *p = &pgmaps[i];
+
+		p->type = ZD_MEMORY_DEVICE_GENERIC;
+		p->nr_range = 1;
+		p->range.start = starts[i];
+		p->range.end = starts[i] + MiB(2) - 1;
+		p->ops = &ops;
+		if (!zd_memremap_pages(p, 0)) {
+			fprintf(stderr, "memremap %lu of %lu failed\n", i, n);
+			for (unsigned long k = 0; k < i; k++)
+				zd_memunmap_pages(&pgmaps[k]);
+			return -1;
+		}
+	}
+	nr = n;
+	return 0;
+}
+
+static void unplace(void)
+{
+	for (unsigned long i = 0; i < nr; i++)
+		zd_memunmap_pages(&pgmaps[i]);
+	free(pgmaps);
+	free(starts);
+	nr = 0;
+}
+
+#define LOOKUPS 4000000ul
+#define NR_PHYS 65536ul		/* precomputed targets, cycled */
+
+static uint64_t targets[NR_PHYS];
+
+static void make_targets(void)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	for (unsigned long i = 0; i < NR_PHYS; i++) {
+		uint64_t r = rnd(&seed);
+
+		targets[i] = starts[r % nr] + ((r >> 32) % MiB(2));
+	}
+}
+
+static double lookup_ns(int baseline)
+{
+	unsigned int shift = zd_page_shift;
+	unsigned long misses = 0;
+	int64_t t0;
+
+	make_targets();
+	t0 = bench_now_ns();
+	for (unsigned long i = 0; i < LOOKUPS; i++) {
+		uint64_t phys = targets[i % NR_PHYS];
+		unsigned long pfn = (unsigned long)(phys >> shift);
+		struct zd_dev_pagemap *p = NULL;
+
+		if (baseline) {
+			unsigned long lo = 0, hi = nr;
+
+			while (hi - lo > 1) {
+				unsigned long mid = (lo + hi) / 2;
+
+				if (starts[mid] <= phys)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			if (phys - starts[lo] < MiB(2) &&
+			    zd_percpu_ref_tryget_live(&pgmaps[lo].ref))
+				p = &pgmaps[lo];
+		} else {
+			p = zd_get_dev_pagemap(pfn, NULL);
+		}
+		if (!p)
+			misses++;
+		zd_put_dev_pagemap(p);
+	}
+	if (misses)
+		fprintf(stderr, "%lu lookups missed\n", misses);
+	return (double)(bench_now_ns() - t0) / LOOKUPS;
+}
+
+static double cached_ns(void)
+{
+	unsigned long pfn = (unsigned long)(starts[0] >> zd_page_shift);
+	struct zd_dev_pagemap *p = zd_get_dev_pagemap(pfn, NULL);
+	int64_t t0 = bench_now_ns();
+
+	for (unsigned long i = 0; i < LOOKUPS; i++) {
+		p = zd_get_dev_pagemap(pfn + (i & 511), p);
+		__asm__ volatile("" : : "r"(p) : "memory");
+	}
+	double ns = (double)(bench_now_ns() - t0) / LOOKUPS;
+
+	zd_put_dev_pagemap(p);
+	return ns;
+}
+
+static void raise_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r+");
+	long cur = 0;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%ld", &cur) == 1 && cur < 262144) {
+		rewind(f);
+		if (fprintf(f, "262144\n") > 0 && fflush(f) == 0)
+			fprintf(stderr, "bench: vm.max_map_count %ld -> 262144 "
+				"for 65,536 scattered pgmaps\n", cur);
+	}
+	fclose(f);
+}
+
+static double memset_gbps(uint64_t bytes)
+{
+	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int64_t t0 = bench_now_ns();
+
+	memset(p, 1, bytes);
+	double s = (double)(bench_now_ns() - t0) / 1e9;
+
+	munmap(p, bytes);
+	return (double)bytes / s / 1e9;
+}
+
+static int owner;
+
+static void free_page_cb(struct zd_page *page)
+{
+}
+
+static int migrate_cb(struct zd_vm_fault *vmf)
+{
+	return 0;
+}
+
+static const struct zd_dev_pagemap_ops private_ops = {
+	.page_free = free_page_cb, .migrate_to_ram = migrate_cb,
+};
+
+/* 64 GiB of device-private memory: memmap bandwidth and unmap time. */
+static void big_remap(uint64_t len, double *init_gbps, double *unmap_s,
+		      double *memset_bw)
+{
+	struct zd_dev_pagemap p = { .type = ZD_MEMORY_DEVICE_PRIVATE,
+				    .ops = &private_ops, .owner = &owner,
+				    .nr_range = 1 };
+	uint64_t memmap = (len / zd_page_size()) * sizeof(struct zd_page);
+	int64_t t0;
+
+	*memset_bw = memset_gbps(memmap);
+	p.range.start = GiB(1024);
+	p.range.end = p.range.start + len - 1;
+	t0 = bench_now_ns();
+	if (!zd_memremap_pages(&p, 0)) {
+		*init_gbps = *unmap_s = 0;
+		return;
+	}
+	*init_gbps = (double)memmap / ((double)(bench_now_ns() - t0) / 1e9) / 1e9;
+	t0 = bench_now_ns();
+	zd_memunmap_pages(&p);
+	*unmap_s = (double)(bench_now_ns() - t0) / 1e9;
+}
+
+static long rss_anon(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+static double altmap_rss_mib(uint64_t len)
+{
+	unsigned long pages = len / zd_page_size();
+	unsigned long memmap_pages = pages * sizeof(struct zd_page) / zd_page_size();
+	int fd = memfd_create("bench-pmem", 0);
+	struct zd_dev_pagemap p = { .type = ZD_MEMORY_DEVICE_FS_DAX, .nr_range = 1,
+				    .flags = ZD_PGMAP_ALTMAP_VALID };
+	long before;
+
+	if (fd < 0 || ftruncate(fd, (off_t)len))
+		return -1;
+	p.range.start = GiB(1024);
+	p.range.end = p.range.start + len - 1;
+	p.backing.kind = ZD_BACKING_FD;
+	p.backing.fd = fd;
+	p.altmap.base_pfn = p.range.start / zd_page_size();
+	p.altmap.free = memmap_pages;
+	before = rss_anon();
+	if (!zd_memremap_pages(&p, 0))
+		return -1;
+	double growth = (double)(rss_anon() - before) / (1 << 20);
+
+	zd_memunmap_pages(&p);
+	close(fd);
+	return growth;
+}
+
+int main(int argc, char **argv)
+{
+	int quick = argc > 1 && !strcmp(argv[1], "--quick");
+	unsigned long sizes[] = { 16, 1024, quick ? 4096 : 65536 };
+	double rnd_ns[3], rnd_base[3], con_ns[3], con_base[3], cached;
+	double init_gbps, unmap_s, memset_bw, rss;
+	uint64_t big = quick ? GiB(4) : GiB(64);
+
+	if (zd_max_physmem_bits() < 46)
+		fprintf(stderr, "bench: a %u-bit physical space here\n",
+			zd_max_physmem_bits());
+	raise_map_count();
+	for (int k = 0; k < 3; k++) {
+		if (place(sizes[k], 1))
+			return 1;
+		rnd_ns[k] = lookup_ns(0);
+		rnd_base[k] = lookup_ns(1);
+		if (k == 0)
+			cached = cached_ns();
+		unplace();
+		if (place(sizes[k], 0))
+			return 1;
+		con_ns[k] = lookup_ns(0);
+		con_base[k] = lookup_ns(1);
+		unplace();
+	}
+	big_remap(big, &init_gbps, &unmap_s, &memset_bw);
+	rss = altmap_rss_mib(big);
+
+	struct bench_row rows[] = {
+		{ "get_put_random_16_ns", rnd_ns[0], "ns", "<= 10, <= bsearch", rnd_ns[0] <= 10 && rnd_ns[0] <= rnd_base[0] },
+		{ "bsearch_random_16_ns", rnd_base[0], "ns", "", -1 },
+		{ "get_put_random_1024_ns", rnd_ns[1], "ns", "<= 10, <= bsearch", rnd_ns[1] <= 10 && rnd_ns[1] <= rnd_base[1] },
+		{ "bsearch_random_1024_ns", rnd_base[1], "ns", "", -1 },
+		{ quick ? "get_put_random_4096_ns" : "get_put_random_65536_ns", rnd_ns[2], "ns", "<= 25, <= bsearch", rnd_ns[2] <= 25 && rnd_ns[2] <= rnd_base[2] },
+		{ quick ? "bsearch_random_4096_ns" : "bsearch_random_65536_ns", rnd_base[2], "ns", "", -1 },
+		{ "get_put_contig_16_ns", con_ns[0], "ns", "<= 10, <= bsearch", con_ns[0] <= 10 && con_ns[0] <= con_base[0] },
+		{ "bsearch_contig_16_ns", con_base[0], "ns", "", -1 },
+		{ "get_put_contig_1024_ns", con_ns[1], "ns", "<= 10, <= bsearch", con_ns[1] <= 10 && con_ns[1] <= con_base[1] },
+		{ "bsearch_contig_1024_ns", con_base[1], "ns", "", -1 },
+		{ quick ? "get_put_contig_4096_ns" : "get_put_contig_65536_ns", con_ns[2], "ns", "<= 25, <= bsearch", con_ns[2] <= 25 && con_ns[2] <= con_base[2] },
+		{ quick ? "bsearch_contig_4096_ns" : "bsearch_contig_65536_ns", con_base[2], "ns", "", -1 },
+		{ "get_cached_ns", cached, "ns", "<= 2", cached <= 2 },
+		{ "memmap_init_GBps", init_gbps, "GB/s", ">= 50% memset", init_gbps >= memset_bw / 2 },
+		{ "memset_same_bytes_GBps", memset_bw, "GB/s", "", -1 },
+		{ "memunmap_s", unmap_s, "s", "<= 1", unmap_s <= 1 },
+		{ "altmap_rss_anon_growth_MiB", rss, "MiB", "<= 1", rss >= 0 && rss <= 1 },
+	};
+	printf("memremap of %llu GiB DEVICE_PRIVATE\n", (unsigned long long)(big >> 30));
+	bench_report("memremap", rows, sizeof(rows) / sizeof(rows[0]));
+	return 0;
+}
