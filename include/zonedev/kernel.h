@@ -141,4 +141,50 @@
 #define get_online_mems			zd_get_online_mems
 #define put_online_mems			zd_put_online_mems
 
+/* pages and memremap */
+#define page				zd_page
+#define dev_pagemap			zd_dev_pagemap
+#define dev_pagemap_ops			zd_dev_pagemap_ops
+#define vmem_altmap			zd_vmem_altmap
+#define memory_type			zd_memory_type
+#define MEMORY_DEVICE_PRIVATE		ZD_MEMORY_DEVICE_PRIVATE
+#define MEMORY_DEVICE_COHERENT		ZD_MEMORY_DEVICE_COHERENT
+#define MEMORY_DEVICE_FS_DAX		ZD_MEMORY_DEVICE_FS_DAX
+#define MEMORY_DEVICE_GENERIC		ZD_MEMORY_DEVICE_GENERIC
+#define MEMORY_DEVICE_PCI_P2PDMA	ZD_MEMORY_DEVICE_PCI_P2PDMA
+#define PGMAP_ALTMAP_VALID		ZD_PGMAP_ALTMAP_VALID
+#define PAGE_SHIFT			zd_page_shift
+#define PAGE_SIZE			zd_page_size()
+#define PHYS_PFN(x)			((unsigned long)((x) >> zd_page_shift))
+#define PFN_PHYS(x)			((zd_phys_addr_t)(x) << zd_page_shift)
+#define pfn_to_page			zd_pfn_to_page
+#define page_to_pfn			zd_page_to_pfn
+#define page_address			zd_page_address
+#define __va(phys)			zd_phys_to_virt(phys)
+#define __pa(addr)			zd_virt_to_phys(addr)
+#define pfn_valid			zd_pfn_valid
+#define get_page			zd_get_page
+#define put_page			zd_put_page
+#define page_ref_count			zd_page_ref_count
+#define page_count			zd_page_ref_count
+#define page_ref_add			zd_page_ref_add
+#define page_ref_sub			zd_page_ref_sub
+#define page_ref_sub_return		zd_page_ref_sub_return
+#define page_ref_dec_and_test		zd_page_ref_dec_and_test
+#define set_page_count			zd_set_page_count
+#define is_zone_device_page		zd_is_zone_device_page
+#define is_device_private_page		zd_is_device_private_page
+#define is_device_coherent_page		zd_is_device_coherent_page
+#define is_pci_p2pdma_page		zd_is_pci_p2pdma_page
+#define zone_device_page_init(page)	((void)zd_zone_device_page_init(page))
+#define unlock_page			zd_unlock_page
+#define memremap_pages			zd_memremap_pages
+#define memunmap_pages			zd_memunmap_pages
+#define devm_memremap_pages		zd_devm_memremap_pages
+#define devm_memunmap_pages		zd_devm_memunmap_pages
+#define get_dev_pagemap			zd_get_dev_pagemap
+#define put_dev_pagemap			zd_put_dev_pagemap
+#define pgmap_pfn_valid			zd_pgmap_pfn_valid
+#define vmem_altmap_offset		zd_vmem_altmap_offset
+
 #endif /* ZONEDEV_KERNEL_H */

@@ -88,11 +88,39 @@ static void test_ported_driver(void **state)
 	device_unregister(&dev);
 }
 
+/* memremap in kernel terms: a GENERIC pgmap, a lookup, page refs. */
+static void test_ported_memremap(void **state)
+{
+	struct dev_pagemap pgmap = { .type = MEMORY_DEVICE_GENERIC, .nr_range = 1 };
+	unsigned long pfn = PHYS_PFN(0x2000000000ull);
+	struct dev_pagemap *found;
+	struct page *page;
+
+	pgmap.range.start = PFN_PHYS(pfn);
+	pgmap.range.end = pgmap.range.start + (2 << 20) - 1;
+	void *va = memremap_pages(&pgmap, NUMA_NO_NODE);
+
+	assert_ptr_equal(va, __va(pgmap.range.start));
+	assert_true(pfn_valid(pfn));
+	page = pfn_to_page(pfn);
+	assert_int_equal(page_to_pfn(page), pfn);
+	assert_true(is_zone_device_page(page));
+	get_page(page);
+	assert_int_equal(page_count(page), 2);
+	put_page(page);
+	found = get_dev_pagemap(pfn, NULL);
+	assert_ptr_equal(found, &pgmap);
+	put_dev_pagemap(found);
+	memunmap_pages(&pgmap);
+	assert_false(pfn_valid(pfn));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ported_teardown),
 		cmocka_unit_test(test_ported_driver),
+		cmocka_unit_test(test_ported_memremap),
 	};
 
 	return zd_run_tests(tests);
