@@ -103,6 +103,14 @@ in_doc {
 # Exported variables are described in the header's prose, not paged.
 /^ZD_API extern / { have_doc = 0; next }
 
+# zd__ functions are internal halves of inline helpers: not paged.
+/^ZD_API [^(]*zd__/ {
+	while ($0 !~ /;/ && (getline more) > 0)
+		$0 = $0 more
+	have_doc = 0
+	next
+}
+
 # An inline helper: documented like a declaration, its body left out.
 /^ZD_INLINE / {
 	decl = $0

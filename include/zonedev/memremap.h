@@ -158,27 +158,55 @@ ZD_API void *zd_devm_memremap_pages(struct zd_device *dev,
 ZD_API void zd_devm_memunmap_pages(struct zd_device *dev,
 				   struct zd_dev_pagemap *pgmap);
 
+/* The lookup behind zd_get_dev_pagemap(); call that instead. */
+ZD_API struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
+		struct zd_dev_pagemap *pgmap);
+
+#ifndef ZD_NO_INLINE
 /**
  * zd_get_dev_pagemap - find the pgmap of @pfn and take a live reference
  * @pfn: page frame number
  * @pgmap: a pgmap the caller holds a reference on, or NULL
  *
- * If @pgmap covers @pfn it is returned as it is; otherwise its reference
- * is dropped and @pfn is looked up (lock-free).
+ * If @pgmap covers @pfn it is returned as it is (inline, no call);
+ * otherwise its reference is dropped and @pfn is looked up (lock-free).
  * Context: any thread, never sleeps.
  * Return: the pgmap with a reference held (drop it with
  * zd_put_dev_pagemap()), or NULL if no live pgmap covers @pfn.
  */
-ZD_API struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
-						 struct zd_dev_pagemap *pgmap);
+ZD_INLINE struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
+		struct zd_dev_pagemap *pgmap)
+{
+	if (pgmap) {
+		unsigned long first = (unsigned long)(pgmap->range.start >>
+						      zd_page_shift);
 
+		if (pfn - first <= (unsigned long)(pgmap->range.end >>
+						   zd_page_shift) - first)
+			return pgmap;
+	}
+	return zd__get_dev_pagemap_slow(pfn, pgmap);
+}
+#else
+ZD_API struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
+		struct zd_dev_pagemap *pgmap);
+#endif
+
+#ifndef ZD_NO_INLINE
 /**
  * zd_put_dev_pagemap - drop a reference from zd_get_dev_pagemap()
  * @pgmap: the pgmap, or NULL
  *
  * Context: any thread, never sleeps.
  */
+ZD_INLINE void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap)
+{
+	if (pgmap)
+		zd_percpu_ref_put(&pgmap->ref);
+}
+#else
 ZD_API void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap);
+#endif
 
 /**
  * zd_pgmap_pfn_valid - whether @pfn has a usable page in @pgmap

@@ -445,8 +445,8 @@ static bool covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn)
 	return false;
 }
 
-struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
-					  struct zd_dev_pagemap *pgmap)
+struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
+						struct zd_dev_pagemap *pgmap)
 {
 	if (pgmap) {
 		if (likely(covers(pgmap, pfn)))
@@ -459,12 +459,6 @@ struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
 		pgmap = NULL;
 	zd_rcu_read_unlock();
 	return pgmap;
-}
-
-void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap)
-{
-	if (pgmap)
-		zd_percpu_ref_put(&pgmap->ref);
 }
 
 unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap)
