@@ -18,5 +18,6 @@
 #include <zonedev/memory_hotplug.h>
 #include <zonedev/mm.h>
 #include <zonedev/memremap.h>
+#include <zonedev/genalloc.h>
 
 #endif /* ZONEDEV_ZONEDEV_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An index of a bitmap's free space: a complete binary tree over its
+ * words, each node holding the free run at its start (pre), at its end
+ * (suf) and the longest inside (max).  The leftmost free run of a given
+ * length, from any bit on, is found in O(log words).
+ */
+#ifndef ZD_GENALLOC_INDEX_H
+#define ZD_GENALLOC_INDEX_H
+
+#include <stdint.h>
+
+struct zd_run_node {
+	uint32_t pre, suf, max;
+};
+
+struct zd_run_index {
+	const unsigned long *map;
+	unsigned long leaves;		/* a power of two >= words */
+	unsigned long words;
+	struct zd_run_node *tree;	/* 1-based, 2 * leaves */
+};
+
+int zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
+		      unsigned long words);
+void zd_run_index_free(struct zd_run_index *ix);
+/* The bits [start, start + nr) changed in the bitmap. */
+void zd_run_index_update(struct zd_run_index *ix, unsigned long start,
+			 unsigned long nr);
+/* The first bit of the leftmost run of >= @nr free bits starting at or
+ * after @from, and in *@len that run's length (to the next set bit, or
+ * the end of the bitmap); -1 if none. */
+long zd_run_index_find(const struct zd_run_index *ix, unsigned long from,
+		       unsigned long nr, unsigned long *len);
+
+#endif /* ZD_GENALLOC_INDEX_H */
