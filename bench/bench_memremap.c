@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zonedev/zonedev.h>
 
+#include "../tools/common/procfs.h"
 #include "bench.h"
 
 #define MiB(x)	((uint64_t)(x) << 20)
@@ -226,20 +227,6 @@ static void big_remap(uint64_t len, double *init_gbps, double *unmap_s,
 	*unmap_s = (double)(bench_now_ns() - t0) / 1e9;
 }
 
-static long rss_anon(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	long kb = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb * 1024;
-}
-
 static double altmap_rss_mib(uint64_t len)
 {
 	unsigned long pages = len / zd_page_size();
@@ -257,10 +244,10 @@ static double altmap_rss_mib(uint64_t len)
 	p.backing.fd = fd;
 	p.altmap.base_pfn = p.range.start / zd_page_size();
 	p.altmap.free = memmap_pages;
-	before = rss_anon();
+	before = zd_rss_anon_kb();
 	if (!zd_memremap_pages(&p, 0))
 		return -1;
-	double growth = (double)(rss_anon() - before) / (1 << 20);
+	double growth = (double)(zd_rss_anon_kb() - before) / 1024;
 
 	zd_memunmap_pages(&p);
 	close(fd);

@@ -110,9 +110,6 @@ static int sections_init(void)
 		return 0;
 	nr_sections = zd_mm.nr_pfns / zd_mm.pfns_per_section;
 	table = zd_os_reserve_rw(nr_sections * sizeof(*table));
-	/* looked up at random on every get_dev_pagemap: spare the TLB */
-	if (table)
-		zd_os_advise_hugepages(table, nr_sections * sizeof(*table));
 	atomic_store_explicit(&sections, table, memory_order_release);
 	return table ? 0 : -ENOMEM;
 }
@@ -165,6 +162,21 @@ static struct subsection_table *table_from(unsigned long sec, uintptr_t e)
 	return t;
 }
 
+/*
+ * With thousands of pgmaps, lookups land all over the section table and
+ * miss the TLB: ask for huge pages then.  Not before: a huge page is 2 MiB
+ * of RSS that a process with a few pgmaps should not pay.
+ */
+#define HUGE_TABLE_AT	1024
+
+static void maybe_huge_table(void)
+{
+	static unsigned long inserted;
+
+	if (++inserted == HUGE_TABLE_AT)
+		zd_os_advise_hugepages(sections, nr_sections * sizeof(*sections));
+}
+
 int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 		       unsigned long nr)
 {
@@ -210,6 +222,7 @@ int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 		atomic_store_explicit(&sections[sec], (uintptr_t)t | TABLE_TAG,
 				      memory_order_release);
 	}
+	maybe_huge_table();
 	return 0;
 }
 

@@ -5,7 +5,6 @@
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -61,21 +60,6 @@ void zd_os_advise_hugepages(void *addr, size_t len)
 unsigned long zd_os_page_size(void)
 {
 	return (unsigned long)sysconf(_SC_PAGESIZE);
-}
-
-long zd_os_rss_anon(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	long kb = -1;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb < 0 ? -ENOENT : kb * 1024;
 }
 
 int zd_os_unmap(void *addr, size_t size)

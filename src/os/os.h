@@ -27,8 +27,6 @@ int zd_os_unmap_to_reserve(void *addr, size_t len);
 void zd_os_advise_hugepages(void *addr, size_t len);
 /* The host's page size. */
 unsigned long zd_os_page_size(void);
-/* Anonymous resident memory of this process, in bytes (RssAnon). */
-long zd_os_rss_anon(void);
 
 /* Block while *@addr == @val; @timeout_ns < 0 waits forever. */
 int zd_os_futex_wait(unsigned int *addr, unsigned int val, int64_t timeout_ns);

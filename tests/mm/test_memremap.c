@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "../../tools/common/procfs.h"
 #include "mm_util.h"
 
 static atomic_int page_frees;
@@ -457,20 +458,6 @@ static void test_conflict_names_the_other(void **state)
 
 /* ---- altmap: the memmap in device memory, no host RAM --------------- */
 
-static long rss_anon_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	long kb = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 static void test_altmap_memmap_costs_no_host_ram(void **state)
 {
 	uint64_t len = GiB(1);
@@ -486,9 +473,9 @@ static void test_altmap_memmap_costs_no_host_ram(void **state)
 	p.altmap.base_pfn = phys_pfn(DEV_BASE);
 	p.altmap.reserve = 16;			/* a label area */
 	p.altmap.free = memmap_pages;
-	before = rss_anon_kb();
+	before = zd_rss_anon_kb();
 	assert_non_null(zd_memremap_pages(&p, 0));
-	after = rss_anon_kb();
+	after = zd_rss_anon_kb();
 	/* 16 MiB of memmap, none of it anonymous host memory (TSan's shadow
 	 * of the memmap is anonymous: not measured there) */
 #ifndef __SANITIZE_THREAD__

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/procfs.h"
+
 struct tool_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -20,7 +22,6 @@ int demo_pmem(uint64_t size, const char *path);
 int demo_sample_pgmaps(void);
 void tool_print_pgmaps(void);
 void tool_show_progress(void);
-long zd_rss_anon_kb(void);
 
 /* Parse "--name=value" or "--name value"; returns true and sets *val. */
 bool tool_opt_ulong(int *i, int argc, char **argv, const char *name,

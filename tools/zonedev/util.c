@@ -58,17 +58,3 @@ void tool_progress(const char *label, unsigned long done, unsigned long total)
 	fflush(stdout);
 }
 
-/* Anonymous resident memory of this process, in KiB. */
-long zd_rss_anon_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[128];
-	long kb = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
