@@ -28,11 +28,6 @@ static inline void zd__list_insert(struct zd_list_head *n,
 	next->prev = n;
 }
 
-static inline void zd_list_add(struct zd_list_head *n, struct zd_list_head *h)
-{
-	zd__list_insert(n, h, h->next);
-}
-
 static inline void zd_list_add_tail(struct zd_list_head *n,
 				    struct zd_list_head *h)
 {

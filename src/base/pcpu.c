@@ -167,16 +167,6 @@ void zd_pcpu_zero(uintptr_t off)
 	pthread_mutex_unlock(&pcpu_lock);
 }
 
-unsigned int zd_pcpu_nr_areas(void)
-{
-	unsigned int n;
-
-	pthread_mutex_lock(&pcpu_lock);
-	n = nr_areas;
-	pthread_mutex_unlock(&pcpu_lock);
-	return n;
-}
-
 void zd_pcpu_fork_prepare(void)
 {
 	pthread_mutex_lock(&pcpu_lock);

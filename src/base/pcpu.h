@@ -42,8 +42,6 @@ void zd_pcpu_free(uintptr_t off);
  * concurrently (after a grace period, or in atomic mode). */
 unsigned long zd_pcpu_sum(uintptr_t off);
 void zd_pcpu_zero(uintptr_t off);
-/* Number of areas (threads that ever counted at once). */
-unsigned int zd_pcpu_nr_areas(void);
 
 void zd_pcpu_fork_prepare(void);
 void zd_pcpu_fork_parent(void);
