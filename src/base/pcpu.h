@@ -35,6 +35,15 @@ static inline atomic_ulong *zd_pcpu_slot(char *base, uintptr_t off)
 	return (atomic_ulong *)(base + off);
 }
 
+/* This thread's counter at @off += @v.  Only this thread writes its area,
+ * so a plain load and store do: no locked instruction. */
+static inline void zd_pcpu_add(char *base, uintptr_t off, unsigned long v)
+{
+	atomic_ulong *c = zd_pcpu_slot(base, off);
+
+	WRITE_ONCE_RELAXED(c, READ_ONCE_RELAXED(c) + v);
+}
+
 /* A zeroed slot in every area: its offset (> 0), or -ENOMEM. */
 long zd_pcpu_alloc(void);
 void zd_pcpu_free(uintptr_t off);

@@ -189,6 +189,18 @@ static bool ref_atomic_sub(struct zd_percpu_ref *ref, unsigned long nr,
 	return now == 0;
 }
 
+/* As ref_slot_add(), for a caller inside an RCU read section. */
+static inline bool slot_add_rcu(struct zd_percpu_ref *ref, unsigned long nr,
+				char *base)
+{
+	uintptr_t ptr = ref_ptr(ref);
+
+	if (unlikely(!base || (ptr & FLAG_MASK)))
+		return false;
+	zd_pcpu_add(base, ptr, nr);
+	return true;
+}
+
 /*
  * Per-thread add: true if done, false if the ref is in atomic mode (or has
  * no counter area), leaving the work to the caller's out-of-line slow path
@@ -197,20 +209,12 @@ static bool ref_atomic_sub(struct zd_percpu_ref *ref, unsigned long nr,
 static inline bool ref_slot_add(struct zd_percpu_ref *ref, unsigned long nr)
 {
 	char *base = zd_pcpu_base;
-	uintptr_t ptr;
-	atomic_ulong *slot;
-	bool done = false;
+	bool done;
 
 	if (unlikely(!ref || !base))
 		return false;
 	zd_rcu_read_lock();
-	ptr = ref_ptr(ref);
-	if (likely(!(ptr & FLAG_MASK))) {
-		/* only this thread writes its slot: no locked instruction */
-		slot = zd_pcpu_slot(base, ptr);
-		WRITE_ONCE_RELAXED(slot, READ_ONCE_RELAXED(slot) + nr);
-		done = true;
-	}
+	done = slot_add_rcu(ref, nr, base);
 	zd_rcu_read_unlock();
 	return done;
 }
@@ -286,16 +290,8 @@ static inline bool ref_tryget(struct zd_percpu_ref *ref, unsigned long nr,
 
 bool zd__percpu_ref_tryget_live_rcu(struct zd_percpu_ref *ref)
 {
-	char *base = zd_pcpu_base;
-	uintptr_t ptr = ref_ptr(ref);
-
-	if (likely(base && !(ptr & FLAG_MASK))) {
-		atomic_ulong *slot = zd_pcpu_slot(base, ptr);
-
-		WRITE_ONCE_RELAXED(slot, READ_ONCE_RELAXED(slot) + 1);
-		return true;
-	}
-	return ref_tryget_slow(ref, 1, true, "zd_percpu_ref_tryget_live");
+	return slot_add_rcu(ref, 1, zd_pcpu_base) ||
+	       ref_tryget_slow(ref, 1, true, "zd_percpu_ref_tryget_live");
 }
 
 bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref, unsigned long nr)

@@ -57,9 +57,7 @@ void zd__percpu_reader_add_shared(struct zd_percpu_rwsem *sem, long v)
 	slot = atomic_load(&sem->slot);
 	base = slot ? zd_pcpu_this() : NULL;
 	if (base) {
-		atomic_ulong *c = zd_pcpu_slot(base, slot);
-
-		WRITE_ONCE_RELAXED(c, READ_ONCE_RELAXED(c) + (unsigned long)v);
+		zd_pcpu_add(base, slot, (unsigned long)v);
 		atomic_signal_fence(memory_order_seq_cst);
 	} else {
 		atomic_fetch_add(&sem->fallback, v);	/* seq_cst: a fence */

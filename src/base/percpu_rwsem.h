@@ -48,9 +48,7 @@ static inline void zd__percpu_reader_add(struct zd_percpu_rwsem *sem, long v)
 	char *base = zd_pcpu_base;
 
 	if (likely(base && slot)) {
-		atomic_ulong *c = zd_pcpu_slot(base, slot);
-
-		WRITE_ONCE_RELAXED(c, READ_ONCE_RELAXED(c) + (unsigned long)v);
+		zd_pcpu_add(base, slot, (unsigned long)v);
 		atomic_signal_fence(memory_order_seq_cst);
 	} else {
 		zd__percpu_reader_add_shared(sem, v);

@@ -432,24 +432,11 @@ void zd_devm_memunmap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap)
 
 /* ---- lookups ----------------------------------------------------------- */
 
-static bool covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn)
-{
-	/* the usual case first: one range */
-	if (pfn - zd_phys_pfn(pgmap->range.start) <=
-	    zd_phys_pfn(pgmap->range.end) - zd_phys_pfn(pgmap->range.start))
-		return true;
-	for (int i = 1; i < pgmap->nr_range; i++)
-		if (pfn >= zd_phys_pfn(pgmap->ranges[i].start) &&
-		    pfn <= zd_phys_pfn(pgmap->ranges[i].end))
-			return true;
-	return false;
-}
-
 struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 						struct zd_dev_pagemap *pgmap)
 {
 	if (pgmap) {
-		if (likely(covers(pgmap, pfn)))
+		if (likely(zd_pgmap_covers(pgmap, pfn, pgmap->nr_range)))
 			return pgmap;
 		zd_put_dev_pagemap(pgmap);
 	}

@@ -44,13 +44,16 @@ void zd_registry_unlock(void)
 	pthread_mutex_unlock(&registry_mutex);
 }
 
-/* Whether the first @nr ranges of @pgmap hold @pfn. */
-static bool pgmap_covers(struct zd_dev_pagemap *pgmap, unsigned long pfn, int nr)
+bool zd_pgmap_covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn,
+		     int nr)
 {
-	for (int i = 0; i < nr; i++)
-		if (pfn >= zd_phys_pfn(pgmap->ranges[i].start) &&
-		    pfn <= zd_phys_pfn(pgmap->ranges[i].end))
+	for (int i = 0; i < nr; i++) {
+		unsigned long first = zd_phys_pfn(pgmap->ranges[i].start);
+
+		/* one unsigned compare: pfn below first wraps high */
+		if (pfn - first <= zd_phys_pfn(pgmap->ranges[i].end) - first)
 			return true;
+	}
 	return false;
 }
 
@@ -61,7 +64,7 @@ static bool pgmap_covers(struct zd_dev_pagemap *pgmap, unsigned long pfn, int nr
  */
 static bool published(struct zd_dev_pagemap *pgmap, unsigned long pfn)
 {
-	return pgmap && pgmap_covers(pgmap, pfn, __atomic_load_n(
+	return pgmap && zd_pgmap_covers(pgmap, pfn, __atomic_load_n(
 		&pgmap->nr_range, __ATOMIC_ACQUIRE));
 }
 
@@ -97,7 +100,7 @@ static struct zd_dev_pagemap *registered_at(unsigned long pfn)
 	else
 		pgmap = atomic_load(&((struct subsection_table *)(e & ~TABLE_TAG))
 			->map[(pfn / zd_mm.pfns_per_subsection) % SUBSECTIONS]);
-	return pgmap && pgmap_covers(pgmap, pfn, pgmap->nr_registered) ?
+	return pgmap && zd_pgmap_covers(pgmap, pfn, pgmap->nr_registered) ?
 		pgmap : NULL;
 }
 
@@ -156,7 +159,7 @@ static struct subsection_table *table_from(unsigned long sec, uintptr_t e)
 		unsigned long pfn = (sec * SUBSECTIONS + i) *
 				    zd_mm.pfns_per_subsection;
 
-		if (pgmap_covers(old, pfn, old->nr_registered))
+		if (zd_pgmap_covers(old, pfn, old->nr_registered))
 			atomic_store(&t->map[i], old);
 	}
 	return t;

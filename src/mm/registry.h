@@ -5,6 +5,10 @@
 
 #include <zonedev/memremap.h>
 
+/* Whether the first @nr ranges of @pgmap hold @pfn. */
+bool zd_pgmap_covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn,
+		     int nr);
+
 /* The live-or-dying pgmap covering @pfn; caller is in an RCU read
  * section (the pgmap stays valid until it leaves). */
 struct zd_dev_pagemap *zd_pgmap_lookup_rcu(unsigned long pfn);
