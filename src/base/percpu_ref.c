@@ -142,7 +142,10 @@ void zd_percpu_ref_exit(struct zd_percpu_ref *ref)
 		return;
 	}
 	if (data) {
-		ref_drop_slot(ref);
+		uintptr_t off = slot_off(ref);
+
+		if (off)
+			zd_pcpu_free(off);
 		/* keep the count for zd_percpu_ref_is_zero() after exit */
 		count = atomic_load(&data->count);
 		atomic_store(&ref->percpu_count_ptr, ZD_PERCPU_REF_ATOMIC_DEAD |
