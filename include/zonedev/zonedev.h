@@ -19,5 +19,7 @@
 #include <zonedev/mm.h>
 #include <zonedev/memremap.h>
 #include <zonedev/genalloc.h>
+#include <zonedev/pci.h>
+#include <zonedev/p2pdma.h>
 
 #endif /* ZONEDEV_ZONEDEV_H */

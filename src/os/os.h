@@ -23,6 +23,12 @@ int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off);
 /* Give [addr, addr + len) back to the reservation: pages dropped, any
  * access faults again. */
 int zd_os_unmap_to_reserve(void *addr, size_t len);
+/* A memfd of @size zero bytes (sparse); the fd, or -errno. */
+int zd_os_memfd(const char *name, uint64_t size);
+void zd_os_close(int fd);
+/* All of [off, off + len) of @fd, or -errno (-EIO on a short transfer). */
+int zd_os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int zd_os_pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* Ask for transparent huge pages on a hot table (advice; errors ignored). */
 void zd_os_advise_hugepages(void *addr, size_t len);
 /* The host's page size. */

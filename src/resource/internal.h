@@ -30,6 +30,11 @@ struct zd_resource *zd__request_region_locked(struct zd_resource *res,
 		struct zd_resource *parent, zd_resource_size_t start,
 		zd_resource_size_t n, const char *name, unsigned long flags);
 
+/* A claimed region made a free container (a bus window, @busy false) so
+ * devices claim their own regions inside it, and busy again before it is
+ * released.  Takes the write lock. */
+void zd_resource_set_busy(struct zd_resource *r, bool busy);
+
 /* Preorder successor, skipping @p's children if @skip_children. */
 struct zd_resource *zd_next_resource(struct zd_resource *p, bool skip_children);
 

@@ -276,6 +276,14 @@ struct zd_resource *zd_request_region(struct zd_resource *parent,
 	return res;
 }
 
+void zd_resource_set_busy(struct zd_resource *r, bool busy)
+{
+	pthread_rwlock_wrlock(&zd_resource_lock);
+	r->flags = busy ? r->flags | ZD_IORESOURCE_BUSY
+			: r->flags & ~ZD_IORESOURCE_BUSY;
+	pthread_rwlock_unlock(&zd_resource_lock);
+}
+
 int zd_release_region(struct zd_resource *parent, zd_resource_size_t start,
 		      zd_resource_size_t n)
 {
