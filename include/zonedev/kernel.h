@@ -187,4 +187,77 @@
 #define pgmap_pfn_valid			zd_pgmap_pfn_valid
 #define vmem_altmap_offset		zd_vmem_altmap_offset
 
+
+/* genalloc */
+#define gen_pool			zd_gen_pool
+#define gen_pool_create			zd_gen_pool_create
+#define gen_pool_destroy(pool)		((void)zd_gen_pool_destroy(pool))
+#define gen_pool_add			zd_gen_pool_add
+#define gen_pool_add_virt		zd_gen_pool_add_virt
+#define gen_pool_add_owner		zd_gen_pool_add_owner
+#define gen_pool_alloc			zd_gen_pool_alloc
+#define gen_pool_alloc_owner		zd_gen_pool_alloc_owner
+#define gen_pool_alloc_algo		zd_gen_pool_alloc_algo
+#define gen_pool_alloc_algo_owner	zd_gen_pool_alloc_algo_owner
+#define gen_pool_dma_alloc		zd_gen_pool_dma_alloc
+#define gen_pool_dma_zalloc		zd_gen_pool_dma_zalloc
+#define gen_pool_free(pool, addr, size)	((void)zd_gen_pool_free(pool, addr, size))
+#define gen_pool_free_owner(pool, addr, size, owner) \
+	((void)zd_gen_pool_free_owner(pool, addr, size, owner))
+#define gen_pool_virt_to_phys		zd_gen_pool_virt_to_phys
+#define gen_pool_has_addr		zd_gen_pool_has_addr
+#define gen_pool_avail			zd_gen_pool_avail
+#define gen_pool_size			zd_gen_pool_size
+#define gen_pool_set_algo		zd_gen_pool_set_algo
+#define gen_pool_first_fit		zd_gen_pool_first_fit
+#define gen_pool_first_fit_align	zd_gen_pool_first_fit_align
+#define gen_pool_first_fit_order_align	zd_gen_pool_first_fit_order_align
+#define gen_pool_fixed_alloc		zd_gen_pool_fixed_alloc
+#define gen_pool_best_fit		zd_gen_pool_best_fit
+
+/* PCI and p2pdma */
+#define pci_dev				zd_pci_dev
+#define pci_bus				zd_pci_bus
+#define pci_host_bridge			zd_pci_host_bridge
+#define pci_bus_addr_t			zd_pci_bus_addr_t
+#define PCI_DEVFN			ZD_PCI_DEVFN
+#define PCI_SLOT			ZD_PCI_SLOT
+#define PCI_FUNC			ZD_PCI_FUNC
+#define PCI_ANY_ID			ZD_PCI_ANY_ID
+#define IORESOURCE_IO			ZD_IORESOURCE_IO
+#define to_pci_dev			zd_to_pci_dev
+#define dev_is_pci			zd_dev_is_pci
+#define pci_name			zd_pci_name
+#define pci_dev_get			zd_pci_dev_get
+#define pci_dev_put			zd_pci_dev_put
+#define pci_get_device			zd_pci_get_device
+#define for_each_pci_dev(d) \
+	while ((d = zd_pci_get_device(ZD_PCI_ANY_ID, ZD_PCI_ANY_ID, d)) != NULL)
+#define pci_upstream_bridge		zd_pci_upstream_bridge
+#define pci_find_host_bridge		zd_pci_find_host_bridge
+#define pci_resource_start		zd_pci_resource_start
+#define pci_resource_len		zd_pci_resource_len
+#define pci_resource_flags		zd_pci_resource_flags
+#define pci_bus_address			zd_pci_bus_address
+#define pci_stop_and_remove_bus_device	zd_pci_stop_and_remove_bus_device
+#define scatterlist			zd_scatterlist
+#define sg_virt				zd_sg_virt
+#define pci_p2pdma_map_type		zd_pci_p2pdma_map_type
+#define PCI_P2PDMA_MAP_UNKNOWN		ZD_PCI_P2PDMA_MAP_UNKNOWN
+#define PCI_P2PDMA_MAP_NOT_SUPPORTED	ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED
+#define PCI_P2PDMA_MAP_BUS_ADDR		ZD_PCI_P2PDMA_MAP_BUS_ADDR
+#define PCI_P2PDMA_MAP_THRU_HOST_BRIDGE	ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE
+#define pci_p2pdma_add_resource		zd_pci_p2pdma_add_resource
+#define pci_p2pdma_distance_many	zd_pci_p2pdma_distance_many
+#define pci_p2pdma_distance		zd_pci_p2pdma_distance
+#define pci_has_p2pmem			zd_pci_has_p2pmem
+#define pci_p2pmem_find_many		zd_pci_p2pmem_find_many
+#define pci_p2pmem_find			zd_pci_p2pmem_find
+#define pci_alloc_p2pmem		zd_pci_alloc_p2pmem
+#define pci_free_p2pmem			zd_pci_free_p2pmem
+#define pci_p2pmem_virt_to_bus		zd_pci_p2pmem_virt_to_bus
+#define pci_p2pmem_alloc_sgl		zd_pci_p2pmem_alloc_sgl
+#define pci_p2pmem_free_sgl		zd_pci_p2pmem_free_sgl
+#define pci_p2pmem_publish		zd_pci_p2pmem_publish
+
 #endif /* ZONEDEV_KERNEL_H */

@@ -115,12 +115,42 @@ static void test_ported_memremap(void **state)
 	assert_false(pfn_valid(pfn));
 }
 
+/* A p2pdma client in kernel terms: find, allocate, translate, free. */
+static void test_ported_p2pdma(void **state)
+{
+	struct pci_host_bridge *host = zd_pci_host_bridge_create(0x60, 1ull << 30, 0);
+	struct zd_pci_dev_desc desc = { .vendor = 0x8086,
+					.bar_size = { 4 << 20 } };
+	struct pci_dev *provider, *found, *d = NULL;
+	int n = 0;
+	void *buf;
+
+	(void)state;
+	provider = zd_pci_add_device(&host->bus, PCI_DEVFN(0, 0), &desc);
+	assert_non_null(provider);
+	assert_int_equal(pci_p2pdma_add_resource(provider, 0, 0, 0), 0);
+	pci_p2pmem_publish(provider, true);
+	for_each_pci_dev(d)
+		n++;
+	assert_int_equal(n, 1);
+	found = pci_p2pmem_find(&provider->dev);
+	assert_ptr_equal(found, provider);
+	buf = pci_alloc_p2pmem(found, PAGE_SIZE);
+	assert_non_null(buf);
+	assert_true(is_pci_p2pdma_page(pfn_to_page(PHYS_PFN(__pa(buf)))));
+	assert_int_equal(pci_p2pmem_virt_to_bus(found, buf), __pa(buf));
+	pci_free_p2pmem(found, buf, PAGE_SIZE);
+	pci_dev_put(found);
+	zd_pci_host_bridge_remove(host);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ported_teardown),
 		cmocka_unit_test(test_ported_driver),
 		cmocka_unit_test(test_ported_memremap),
+		cmocka_unit_test(test_ported_p2pdma),
 	};
 
 	return zd_run_tests(tests);

@@ -177,6 +177,7 @@ int tool_demo(int argc, char **argv)
 	free(dm.devs);
 	ret |= demo_devres();
 	ret |= demo_pmem(dm.pmem_gib << 30, dm.pmem_file);
+	ret |= demo_p2p();
 	printf("\ndemo %s\n", ret ? "FAILED" : "done");
 	return ret;
 }

@@ -12,6 +12,7 @@
 static const struct tool_cmd cmds[] = {
 	{ "demo", tool_demo, "run the demonstration (see 'zonedev demo --help')" },
 	{ "iomem", tool_iomem, "print the physical resource tree (/proc/iomem format)" },
+	{ "pci", tool_pci, "print a sample PCI topology with p2p map types and distances" },
 	{ "pgmaps", tool_pgmaps, "list the pgmaps of a sample configuration" },
 	{ "version", tool_version, "print the version" },
 };
