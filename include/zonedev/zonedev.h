@@ -21,5 +21,6 @@
 #include <zonedev/genalloc.h>
 #include <zonedev/pci.h>
 #include <zonedev/p2pdma.h>
+#include <zonedev/hmm.h>
 
 #endif /* ZONEDEV_ZONEDEV_H */

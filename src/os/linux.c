@@ -2,7 +2,16 @@
 /* Linux implementation of the OS layer. */
 #include <errno.h>
 #include <limits.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <linux/futex.h>
+#include <linux/userfaultfd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -103,6 +112,234 @@ int zd_os_pread_all(int fd, void *buf, size_t len, uint64_t off)
 		off += (uint64_t)n;
 	}
 	return 0;
+}
+
+/* ---- userfaultfd ---- */
+
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
+#endif
+
+static int uffd_fd(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int dev;
+
+	if (fd >= 0)
+		return fd;
+	/* unprivileged_userfaultfd=0 and no capability: the device node */
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -errno;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	close(dev);
+	return fd < 0 ? -errno : fd;
+}
+
+int zd_os_uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = uffd_fd();
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, UFFDIO_API, &api) || (api.features & features) != features) {
+		int err = errno ? -errno : -EOPNOTSUPP;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int zd_os_uffd_register(int fd, void *addr, size_t len)
+{
+	struct uffdio_register r = {
+		.range = { (unsigned long)addr, len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+	};
+
+	return ioctl(fd, UFFDIO_REGISTER, &r) ? -errno : 0;
+}
+
+int zd_os_uffd_unregister(int fd, void *addr, size_t len)
+{
+	struct uffdio_range r = { (unsigned long)addr, len };
+
+	return ioctl(fd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
+int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake)
+{
+	struct uffdio_copy c = {
+		.dst = (unsigned long)dst, .src = (unsigned long)src, .len = len,
+		.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
+	};
+
+	/* -EAGAIN: an event (remove, unmap, remap) is waiting to be read */
+	return ioctl(fd, UFFDIO_COPY, &c) ? -errno : 0;
+}
+
+int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake)
+{
+	struct uffdio_zeropage z = {
+		.range = { (unsigned long)dst, len },
+		.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+	};
+
+	return ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+}
+
+int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp)
+{
+	struct uffdio_writeprotect w = {
+		.range = { (unsigned long)addr, len },
+		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(fd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
+}
+
+int zd_os_uffd_wake(int fd, void *addr, size_t len)
+{
+	struct uffdio_range r = { (unsigned long)addr, len };
+
+	return ioctl(fd, UFFDIO_WAKE, &r) ? -errno : 0;
+}
+
+int zd_os_discard(void *addr, size_t len)
+{
+	return madvise(addr, len, MADV_DONTNEED) ? -errno : 0;
+}
+
+int zd_os_page_populated(const void *addr)
+{
+	static int fd = -1;
+	uint64_t e;
+	off_t off = (off_t)((uintptr_t)addr / (uintptr_t)sysconf(_SC_PAGESIZE) * 8);
+
+	if (fd < 0) {
+		int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+		if (f < 0)
+			return -errno;
+		if (!__atomic_compare_exchange_n(&fd, &(int){ -1 }, f, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			close(f);
+	}
+	if (pread(fd, &e, sizeof(e), off) != sizeof(e))
+		return -EIO;
+	return (e >> 62) & 3 ? 1 : 0;	/* present or swapped */
+}
+
+int zd_os_mapped(void *addr, size_t len)
+{
+	unsigned char v[64];
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	/* mincore fails with ENOMEM on any unmapped page */
+	for (size_t off = 0; off < len; off += 64 * page) {
+		size_t n = len - off < 64 * page ? len - off : 64 * page;
+
+		if (mincore((char *)addr + off, n, v))
+			return -errno;
+	}
+	return 0;
+}
+
+int zd_os_private_anon(const void *addr, size_t len)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	uintptr_t a = (uintptr_t)addr, end = a + len;
+	char line[512];
+	int ok = 0;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, ino;
+		char perms[8], path[256] = "";
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %255s", &lo, &hi, perms,
+			   &ino, path) < 4)
+			continue;
+		if (a < lo || a >= hi)
+			continue;
+		ok = perms[3] == 'p' && ino == 0 &&
+		     (!path[0] || !strcmp(path, "[heap]")) && end <= hi;
+		break;
+	}
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+int zd_os_eventfd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+void zd_os_eventfd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0)
+		return;	/* the counter cannot overflow from our few signals */
+}
+
+int zd_os_wait2(int a, int b)
+{
+	struct pollfd p[2] = { { .fd = a, .events = POLLIN }, { .fd = b, .events = POLLIN } };
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return 2;
+		if (p[0].revents)
+			return 1;
+	}
+}
+
+ssize_t zd_os_read(int fd, void *buf, size_t len)
+{
+	ssize_t n = read(fd, buf, len);
+
+	return n < 0 ? -errno : n;
+}
+
+void *zd_os_map_pages(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int zd_os_sigbus(int tid, void *addr)
+{
+	siginfo_t si;
+
+	/* Only a thread signalling itself may use a kernel si_code: this
+	 * is SI_QUEUE, with the address where a fault puts it */
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = SI_QUEUE;
+	si.si_addr = addr;
+	return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGBUS, &si) ? -errno : 0;
+}
+
+void zd_os_yield(void)
+{
+	sched_yield();
+}
+
+int zd_os_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
 }
 
 void zd_os_advise_hugepages(void *addr, size_t len)

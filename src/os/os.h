@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Address space reserved read-write but not committed (MAP_NORESERVE). */
 void *zd_os_reserve_rw(size_t size);
@@ -29,6 +30,39 @@ void zd_os_close(int fd);
 /* All of [off, off + len) of @fd, or -errno (-EIO on a short transfer). */
 int zd_os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int zd_os_pread_all(int fd, void *buf, size_t len, uint64_t off);
+/* userfaultfd (HMM's page faults).  Open with @features (UFFD_FEATURE_*)
+ * negotiated; -errno if the kernel lacks any of them. */
+int zd_os_uffd_open(uint64_t features);
+/* Register [addr, addr + len) for missing-page and write-protect faults. */
+int zd_os_uffd_register(int fd, void *addr, size_t len);
+int zd_os_uffd_unregister(int fd, void *addr, size_t len);
+/* Place @len bytes from @src at @dst (absent pages); -EEXIST if present,
+ * -EAGAIN while an event waits to be read (copy, zeropage, writeprotect). */
+int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake);
+int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake);
+int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp);
+int zd_os_uffd_wake(int fd, void *addr, size_t len);
+/* Drop the pages of [addr, addr + len) (MADV_DONTNEED). */
+int zd_os_discard(void *addr, size_t len);
+/* 1 if the page at @addr is present or swapped, 0 if never touched (or
+ * dropped), -errno if /proc/self/pagemap cannot say. */
+int zd_os_page_populated(const void *addr);
+/* 0 if [addr, addr + len) is mapped, -ENOMEM if any of it is not. */
+int zd_os_mapped(void *addr, size_t len);
+/* Whether [addr, addr + len) is one private anonymous mapping. */
+int zd_os_private_anon(const void *addr, size_t len);
+/* An eventfd to wake a thread blocked in zd_os_wait2(). */
+int zd_os_eventfd(void);
+void zd_os_eventfd_signal(int fd);
+/* Block until @a or @b is readable: 1 for @a, 2 for @b, -errno. */
+int zd_os_wait2(int a, int b);
+ssize_t zd_os_read(int fd, void *buf, size_t len);
+/* Fresh private anonymous pages / unmap them (staging for migration). */
+void *zd_os_map_pages(size_t len);
+/* Deliver SIGBUS for @addr to thread @tid of this process, as a fault. */
+int zd_os_sigbus(int tid, void *addr);
+int zd_os_gettid(void);
+void zd_os_yield(void);
 /* Ask for transparent huge pages on a hot table (advice; errors ignored). */
 void zd_os_advise_hugepages(void *addr, size_t len);
 /* The host's page size. */

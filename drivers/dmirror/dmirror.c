@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: MIT
+/* dmirror: see dmirror.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmirror.h"
+
+/*
+ * Device memory written by one thread (a command) is read by another
+ * after a CPU page fault (migrate_to_ram on the fault thread): the kernel
+ * orders the two, which ThreadSanitizer cannot see.  Say so to it.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define dev_wrote(p)	__tsan_release(p)
+#define dev_read(p)	__tsan_acquire(p)
+#else
+#define dev_wrote(p)	((void)(p))
+#define dev_read(p)	((void)(p))
+#endif
+
+#define BATCH		512ul		/* pages per migrate_vma call */
+#define MAX_PREFETCH	512ul
+
+struct dmirror_chunk {
+	struct dmirror *dm;
+	char *mem;			/* the device memory */
+	unsigned long first_pfn, npages;
+	struct dmirror_chunk *next;
+	struct zd_dev_pagemap pgmap;	/* last */
+};
+
+struct dmirror {
+	struct zd_device dev;
+	pthread_mutex_t lock;		/* free list, chunks */
+	struct zd_page *free_pages;	/* linked by zone_device_data */
+	struct dmirror_chunk *chunks;
+	unsigned long chunk_bytes, nr_chunks, in_use;
+	atomic_ulong prefetch, page_frees, faults;
+	atomic_bool fail_faults;
+};
+
+#define PAGE		((size_t)zd_page_size())
+#define chunk_of(pg)	((struct dmirror_chunk *)((char *)(pg) - \
+			 offsetof(struct dmirror_chunk, pgmap)))
+
+static char *page_mem(struct zd_page *page)
+{
+	struct dmirror_chunk *c = chunk_of(page->pgmap);
+
+	return c->mem + (zd_page_to_pfn(page) - c->first_pfn) * PAGE;
+}
+
+static struct dmirror *page_dm(struct zd_page *page)
+{
+	return chunk_of(page->pgmap)->dm;
+}
+
+/* ---- device memory ------------------------------------------------------ */
+
+static void page_free(struct zd_page *page)
+{
+	struct dmirror *dm = page_dm(page);
+
+	pthread_mutex_lock(&dm->lock);
+	page->zone_device_data = dm->free_pages;
+	dm->free_pages = page;
+	dm->in_use--;
+	pthread_mutex_unlock(&dm->lock);
+	atomic_fetch_add(&dm->page_frees, 1);
+}
+
+static int migrate_to_ram(struct zd_vm_fault *vmf);
+
+static const struct zd_dev_pagemap_ops dmirror_ops = {
+	.page_free = page_free,
+	.migrate_to_ram = migrate_to_ram,
+};
+
+static void chunk_release(void *arg)
+{
+	struct dmirror_chunk *c = arg;
+
+	free(c->mem);
+	free(c);
+}
+
+/* A new chunk of free pages; dm->lock held. */
+static int chunk_add(struct dmirror *dm)
+{
+	struct dmirror_chunk *c = calloc(1, sizeof(*c));
+	struct zd_resource *res;
+	int err = -ENOMEM;
+
+	if (!c || !(c->mem = calloc(1, dm->chunk_bytes)))
+		goto out;
+	res = zd_devm_request_free_mem_region(&dm->dev, zd_iomem_root(), dm->chunk_bytes);
+	if (!res) {
+		err = -errno;
+		goto out;
+	}
+	c->dm = dm;
+	c->pgmap.type = ZD_MEMORY_DEVICE_PRIVATE;
+	c->pgmap.nr_range = 1;
+	c->pgmap.range.start = res->start;
+	c->pgmap.range.end = res->start + dm->chunk_bytes - 1;
+	c->pgmap.ops = &dmirror_ops;
+	c->pgmap.owner = dm;
+	c->first_pfn = (unsigned long)(res->start / PAGE);
+	c->npages = dm->chunk_bytes / PAGE;
+	/* released after the pgmap (devres runs newest first) */
+	err = zd_devm_add_action(&dm->dev, chunk_release, c);
+	if (err)
+		goto out;
+	if (!zd_devm_memremap_pages(&dm->dev, &c->pgmap)) {
+		err = -errno;
+		zd_devm_release_action(&dm->dev, chunk_release, c);
+		return err;
+	}
+	for (unsigned long i = c->npages; i-- > 0;) {
+		struct zd_page *p = zd_pfn_to_page(c->first_pfn + i);
+
+		p->zone_device_data = dm->free_pages;
+		dm->free_pages = p;
+	}
+	c->next = dm->chunks;
+	dm->chunks = c;
+	dm->nr_chunks++;
+	return 0;
+out:
+	if (c)
+		free(c->mem);
+	free(c);
+	return err;
+}
+
+static struct zd_page *page_alloc(struct dmirror *dm)
+{
+	struct zd_page *p;
+
+	pthread_mutex_lock(&dm->lock);
+	if (!dm->free_pages && chunk_add(dm)) {
+		pthread_mutex_unlock(&dm->lock);
+		return NULL;
+	}
+	p = dm->free_pages;
+	dm->free_pages = p->zone_device_data;
+	dm->in_use++;
+	pthread_mutex_unlock(&dm->lock);
+	p->zone_device_data = NULL;
+	zd_zone_device_page_init(p);
+	return p;
+}
+
+/* ---- migration ---------------------------------------------------------- */
+
+struct batch {
+	unsigned long src[BATCH], dst[BATCH];
+	struct zd_migrate_vma m;
+};
+
+static void batch_init(struct batch *b, struct zd_mm *mm, unsigned long start,
+		       unsigned long n, struct dmirror *dm, unsigned long flags)
+{
+	b->m = (struct zd_migrate_vma){
+		.mm = mm, .src = b->src, .dst = b->dst, .npages = n,
+		.start = start, .end = start + n * PAGE, .pgmap_owner = dm,
+		.flags = flags,
+	};
+}
+
+/* Pages and finalize; returns how many moved. */
+static unsigned long batch_finish(struct batch *b)
+{
+	unsigned long moved = 0;
+
+	zd_migrate_vma_pages(&b->m);
+	for (unsigned long i = 0; i < b->m.npages; i++)
+		moved += !!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE);
+	zd_migrate_vma_finalize(&b->m);
+	return moved;
+}
+
+/* Device pages (source) to host: fill @stage, point dst at it. */
+static void to_host(struct batch *b, char *stage)
+{
+	for (unsigned long i = 0; i < b->m.npages; i++) {
+		struct zd_page *spage = zd_migrate_pfn_to_page(b->src[i]);
+
+		if (!spage || !(b->src[i] & ZD_MIGRATE_PFN_MIGRATE))
+			continue;
+		dev_read(page_mem(spage));
+		memcpy(stage + i * PAGE, page_mem(spage), PAGE);
+		b->dst[i] = zd_migrate_virt(stage + i * PAGE);
+	}
+}
+
+static int migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	struct dmirror *dm = page_dm(vmf->page);
+	unsigned long n = atomic_load(&dm->prefetch);
+	unsigned long start = vmf->address & ~(n * PAGE - 1);
+	struct batch *b;
+	char *stage;
+	int err;
+
+	atomic_fetch_add(&dm->faults, 1);
+	if (atomic_load(&dm->fail_faults))
+		return -EIO;
+	b = malloc(sizeof(*b));
+	stage = aligned_alloc(PAGE, n * PAGE);
+	if (!b || !stage) {
+		free(b);
+		free(stage);
+		return -ENOMEM;
+	}
+	batch_init(b, vmf->mm, start, n, dm, ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
+	b->m.fault_page = vmf->page;
+	err = zd_migrate_vma_setup(&b->m);
+	if (!err) {
+		to_host(b, stage);
+		batch_finish(b);
+	}
+	free(stage);
+	free(b);
+	return err;
+}
+
+static bool cmd_bad(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	if (!dm || !cmd || !cmd->mm || !cmd->npages || (cmd->addr & (PAGE - 1)))
+		return true;
+	cmd->cpages = cmd->faults = 0;
+	return false;
+}
+
+/* Host (or never-touched) pages to device pages. */
+static void to_device(struct dmirror *dm, struct batch *b)
+{
+	for (unsigned long i = 0; i < b->m.npages; i++) {
+		void *src = zd_migrate_pfn_to_virt(b->src[i]);
+		struct zd_page *dpage;
+
+		if (!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE) || !(dpage = page_alloc(dm)))
+			continue;
+		if (src)
+			memcpy(page_mem(dpage), src, PAGE);
+		else
+			memset(page_mem(dpage), 0, PAGE);
+		dev_wrote(page_mem(dpage));
+		b->dst[i] = zd_migrate_pfn(zd_page_to_pfn(dpage)) | ZD_MIGRATE_PFN_WRITE;
+	}
+}
+
+int dmirror_migrate_to_device(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	struct batch *b;
+	int err = 0;
+
+	if (cmd_bad(dm, cmd) || !(b = malloc(sizeof(*b))))
+		return -EINVAL;
+	for (unsigned long done = 0; done < cmd->npages && !err;) {
+		unsigned long n = cmd->npages - done < BATCH ? cmd->npages - done : BATCH;
+
+		batch_init(b, cmd->mm, cmd->addr + done * PAGE, n, dm,
+			   ZD_MIGRATE_VMA_SELECT_SYSTEM);
+		err = zd_migrate_vma_setup(&b->m);
+		if (!err) {
+			to_device(dm, b);
+			cmd->cpages += batch_finish(b);
+		}
+		done += n;
+	}
+	free(b);
+	if (err)
+		return err;
+	/* as the kernel's: every page must now be in this device's mirror */
+	for (unsigned long i = 0; i < cmd->npages; i++) {
+		struct zd_page *p;
+
+		if (zd_mm_lookup(cmd->mm, cmd->addr + i * PAGE, &p) != ZD_MM_PAGE_DEVICE ||
+		    p->pgmap->owner != dm)
+			return -ENOENT;
+	}
+	return 0;
+}
+
+int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	struct batch *b;
+	char *stage;
+	int err = 0;
+
+	if (cmd_bad(dm, cmd))
+		return -EINVAL;
+	b = malloc(sizeof(*b));
+	stage = aligned_alloc(PAGE, BATCH * PAGE);
+	for (unsigned long done = 0; b && stage && done < cmd->npages && !err;) {
+		unsigned long n = cmd->npages - done < BATCH ? cmd->npages - done : BATCH;
+
+		batch_init(b, cmd->mm, cmd->addr + done * PAGE, n, dm,
+			   ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
+		err = zd_migrate_vma_setup(&b->m);
+		if (!err) {
+			to_host(b, stage);
+			cmd->cpages += batch_finish(b);
+		}
+		done += n;
+	}
+	if (!b || !stage)
+		err = -ENOMEM;
+	free(stage);
+	free(b);
+	return err;
+}
+
+/* ---- the device's view -------------------------------------------------- */
+
+/* The bytes of the page at @addr as the device sees them, or NULL. */
+static char *mirror_page(struct dmirror *dm, struct dmirror_cmd *cmd,
+			 unsigned long addr, int *err)
+{
+	struct zd_page *p;
+	int st = zd_mm_lookup(cmd->mm, addr, &p);
+
+	*err = 0;
+	if (st == ZD_MM_PAGE_DEVICE && p->pgmap->owner == dm)
+		return page_mem(p);
+	if (st < 0) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	cmd->faults += st == ZD_MM_PAGE_EMPTY;
+	return (char *)addr;	/* through the CPU: faults as needed */
+}
+
+static int access_range(struct dmirror *dm, struct dmirror_cmd *cmd, bool write)
+{
+	if (cmd_bad(dm, cmd) || !cmd->ptr)
+		return -EINVAL;
+	for (unsigned long i = 0; i < cmd->npages; i++) {
+		char *buf = (char *)cmd->ptr + i * PAGE;
+		int err;
+		char *mem = mirror_page(dm, cmd, cmd->addr + i * PAGE, &err);
+
+		if (!mem)
+			return err;
+		if (write) {
+			memcpy(mem, buf, PAGE);
+			dev_wrote(mem);
+		} else {
+			dev_read(mem);
+			memcpy(buf, mem, PAGE);
+		}
+		cmd->cpages++;
+	}
+	return 0;
+}
+
+int dmirror_read(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	return access_range(dm, cmd, false);
+}
+
+int dmirror_write(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	return access_range(dm, cmd, true);
+}
+
+int dmirror_transform(struct dmirror *dm, struct dmirror_cmd *cmd,
+		      void (*fn)(void *page, size_t len, void *arg), void *arg)
+{
+	if (cmd_bad(dm, cmd) || !fn)
+		return -EINVAL;
+	for (unsigned long i = 0; i < cmd->npages; i++) {
+		struct zd_page *p;
+
+		if (zd_mm_lookup(cmd->mm, cmd->addr + i * PAGE, &p) == ZD_MM_PAGE_DEVICE &&
+		    p->pgmap->owner == dm) {
+			fn(page_mem(p), PAGE, arg);
+			dev_wrote(page_mem(p));
+			cmd->cpages++;
+		}
+	}
+	return 0;
+}
+
+/* ---- unplug: every page in use comes home first ------------------------- */
+
+static void chunk_evict(struct dmirror_chunk *c)
+{
+	unsigned long *src = calloc(BATCH, sizeof(long)), *dst = calloc(BATCH, sizeof(long));
+	char *stage = aligned_alloc(PAGE, BATCH * PAGE);
+
+	for (unsigned long off = 0; src && dst && stage && off < c->npages; off += BATCH) {
+		unsigned long n = c->npages - off < BATCH ? c->npages - off : BATCH;
+
+		zd_migrate_device_range(src, c->first_pfn + off, n);
+		for (unsigned long i = 0; i < n; i++) {
+			struct zd_page *p = zd_migrate_pfn_to_page(src[i]);
+
+			dst[i] = 0;
+			if (!p || !(src[i] & ZD_MIGRATE_PFN_MIGRATE))
+				continue;
+			dev_read(page_mem(p));
+			memcpy(stage + i * PAGE, page_mem(p), PAGE);
+			dst[i] = zd_migrate_virt(stage + i * PAGE);
+		}
+		zd_migrate_device_pages(src, dst, n);
+		zd_migrate_device_finalize(src, dst, n);
+	}
+	if (!src || !dst || !stage)
+		fprintf(stderr, "dmirror: no memory to evict; pages are lost\n");
+	free(src);
+	free(dst);
+	free(stage);
+}
+
+static void dmirror_remove(struct zd_device *dev)
+{
+	struct dmirror *dm = (struct dmirror *)dev;
+
+	for (struct dmirror_chunk *c = dm->chunks; c; c = c->next)
+		chunk_evict(c);
+	/* the chunks themselves are devres: they go after this returns */
+	pthread_mutex_lock(&dm->lock);
+	dm->chunks = NULL;
+	dm->free_pages = NULL;
+	dm->nr_chunks = 0;
+	pthread_mutex_unlock(&dm->lock);
+}
+
+static int dmirror_probe(struct zd_device *dev)
+{
+	(void)dev;
+	return 0;	/* memory comes on demand */
+}
+
+static struct zd_driver dmirror_driver = {
+	.name = "dmirror",
+	.probe = dmirror_probe,
+	.remove = dmirror_remove,
+};
+
+static void dmirror_release(struct zd_device *dev)
+{
+	struct dmirror *dm = (struct dmirror *)dev;
+
+	pthread_mutex_destroy(&dm->lock);
+	free(dm);
+}
+
+struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
+{
+	struct dmirror *dm = calloc(1, sizeof(*dm));
+	int err;
+
+	if (!dm)
+		return NULL;
+	if (!chunk_bytes || chunk_bytes % ZD_SECTION_SIZE) {
+		free(dm);
+		errno = EINVAL;
+		return NULL;
+	}
+	pthread_mutex_init(&dm->lock, NULL);
+	dm->chunk_bytes = chunk_bytes;
+	atomic_store(&dm->prefetch, 1);
+	zd_device_initialize(&dm->dev);
+	dm->dev.release = dmirror_release;
+	err = zd_dev_set_name(&dm->dev, "dmirror%d", id);
+	if (!err)
+		err = zd_device_add(&dm->dev);
+	if (!err && (err = zd_device_bind(&dm->dev, &dmirror_driver)))
+		zd_device_del(&dm->dev);
+	if (err) {
+		zd_put_device(&dm->dev);
+		errno = -err;
+		return NULL;
+	}
+	return dm;
+}
+
+int dmirror_unbind(struct dmirror *dm)
+{
+	return zd_device_unbind(&dm->dev);
+}
+
+void dmirror_destroy(struct dmirror *dm)
+{
+	if (dm)
+		zd_device_unregister(&dm->dev);	/* unbinds */
+}
+
+struct zd_device *dmirror_device(struct dmirror *dm)
+{
+	return &dm->dev;
+}
+
+int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages)
+{
+	if (!pages || pages > MAX_PREFETCH || (pages & (pages - 1)))
+		return -EINVAL;
+	atomic_store(&dm->prefetch, pages);
+	return 0;
+}
+
+void dmirror_set_fail_faults(struct dmirror *dm, bool fail)
+{
+	atomic_store(&dm->fail_faults, fail);
+}
+
+void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *s)
+{
+	pthread_mutex_lock(&dm->lock);
+	s->chunks = dm->nr_chunks;
+	s->pages_in_use = dm->in_use;
+	pthread_mutex_unlock(&dm->lock);
+	s->page_free_calls = atomic_load(&dm->page_frees);
+	s->migrate_to_ram_calls = atomic_load(&dm->faults);
+}

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HMM: device-private memory that an application's pages migrate to and
+ * that faults back when the CPU touches it, after mm/migrate_device.c.
+ *
+ * A struct zd_mm is the part of this process's address space zonedev
+ * manages: private anonymous ranges registered with userfaultfd, and
+ * beside the kernel's page table a software one saying, for each page,
+ * whether it is in host memory or a device-private page (and which).  A
+ * page that moved to a device is dropped from the kernel's page table, so
+ * the next CPU touch is a real page fault: the mm's fault thread calls
+ * the page's pgmap->ops->migrate_to_ram(), which migrates it back, and
+ * the faulting thread goes on with the right bytes.  A fault on a page
+ * never touched is zero-filled.
+ *
+ * System pages have no struct zd_page here: in migrate arrays they are
+ * named by address (zd_migrate_virt(), ZD_MIGRATE_PFN_SYSTEM).  A driver
+ * copying a page back fills a staging page (its own page-aligned memory,
+ * or zd_alloc_system_page()), whose bytes zd_migrate_vma_pages() copies
+ * into place; staging pages stay the driver's, to reuse or free after
+ * finalize.  Consecutive staging pages for consecutive addresses are
+ * placed with one system call.
+ *
+ * munmap(), MADV_DONTNEED and mremap() of managed memory by the
+ * application drop (or move) the device entries of those pages; dropped
+ * device pages are freed through page_free.  fork(): device-private pages
+ * are migrated back before the fork completes, so the child sees every
+ * byte; in the child the memory is ordinary memory and the zd_mm objects
+ * must not be used.  Threads of the application may fault, migrate, map
+ * and unmap concurrently.
+ */
+#ifndef ZONEDEV_HMM_H
+#define ZONEDEV_HMM_H
+
+#include <zonedev/memremap.h>
+
+ZD_EXTERN_C_BEGIN
+
+struct zd_mm;
+
+/* What migrate_to_ram() is called with. */
+struct zd_vm_fault {
+	struct zd_mm *mm;
+	unsigned long address;		/* page-aligned */
+	struct zd_page *page;		/* the device-private page */
+	unsigned int flags;		/* ZD_FAULT_FLAG_WRITE */
+};
+
+#define ZD_FAULT_FLAG_WRITE	(1u << 0)
+
+/* Encoding of zd_migrate_vma.src/dst entries (the kernel's, plus SYSTEM). */
+#define ZD_MIGRATE_PFN_VALID	(1ul << 0)
+#define ZD_MIGRATE_PFN_MIGRATE	(1ul << 1)
+#define ZD_MIGRATE_PFN_WRITE	(1ul << 3)
+#define ZD_MIGRATE_PFN_SYSTEM	(1ul << 4)	/* a host page, by address */
+#define ZD_MIGRATE_PFN_SHIFT	6
+
+enum {
+	ZD_MIGRATE_VMA_SELECT_SYSTEM = 1 << 0,
+	ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1,
+};
+
+struct zd_migrate_vma {
+	struct zd_mm *mm;		/* the kernel has the vma */
+	unsigned long *dst, *src;	/* npages entries each */
+	unsigned long cpages;		/* pages collected by setup */
+	unsigned long npages;
+	unsigned long start, end;	/* page-aligned addresses */
+	void *pgmap_owner;		/* SELECT_DEVICE_PRIVATE: whose pages */
+	unsigned long flags;
+	struct zd_page *fault_page;	/* set by migrate_to_ram() */
+};
+
+struct zd_mm_stats {
+	unsigned long faults;		/* fault messages handled */
+	unsigned long zero_fills;	/* never-touched pages filled */
+	unsigned long device_faults;	/* migrate_to_ram() calls */
+	unsigned long sigbus;		/* faults answered with SIGBUS */
+	unsigned long dropped;		/* device pages freed by munmap etc. */
+};
+
+/**
+ * zd_mm_create - start managing memory of this process
+ *
+ * Opens a userfaultfd (syscall, or /dev/userfaultfd) and starts the fault
+ * thread.  Registers the fork hook once per process.
+ * Context: may sleep.
+ * Return: the mm, or NULL with errno (EPERM/ENOENT: no userfaultfd here,
+ * EOPNOTSUPP: the kernel lacks write-protect or event support, ENOMEM).
+ */
+ZD_API struct zd_mm *zd_mm_create(void);
+
+/**
+ * zd_mm_destroy - stop managing; device pages come back first
+ * @mm: the mm
+ *
+ * Every device-private page is migrated back (through migrate_to_ram),
+ * the ranges are unregistered (the memory stays mapped) and the fault
+ * thread stops.
+ * Context: may sleep; not from the fault thread (a migrate_to_ram).
+ */
+ZD_API void zd_mm_destroy(struct zd_mm *mm);
+
+/**
+ * zd_mm_map - map new private anonymous memory, managed
+ * @mm: the mm
+ * @len: bytes, a multiple of the page size
+ *
+ * Context: may sleep.
+ * Return: the address, or NULL with errno EINVAL (@len) or ENOMEM.
+ */
+ZD_API void *zd_mm_map(struct zd_mm *mm, size_t len);
+
+/**
+ * zd_mm_register - manage an existing private anonymous range
+ * @mm: the mm
+ * @addr: page-aligned start
+ * @len: bytes, a multiple of the page size
+ *
+ * Pages already touched keep their contents.
+ * Context: may sleep.
+ * Return: 0; -EINVAL (unaligned, not one private anonymous mapping, or
+ * overlapping a managed range), -ENOMEM, or the kernel's error.
+ */
+ZD_API int zd_mm_register(struct zd_mm *mm, void *addr, size_t len);
+
+/**
+ * zd_mm_unregister - stop managing a range; its device pages come back
+ * @mm: the mm
+ * @addr: the start given to zd_mm_register() or returned by zd_mm_map()
+ * @len: its length
+ *
+ * Context: may sleep; not from the fault thread.
+ * Return: 0, -EINVAL (no such range).
+ */
+ZD_API int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len);
+
+/**
+ * zd_mm_get_stats - counters of the fault thread
+ * @mm: the mm
+ * @stats: filled in
+ *
+ * Context: any.
+ */
+ZD_API void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *stats);
+
+/**
+ * zd_mm_device_pages - pages of @mm that are device-private now
+ * @mm: the mm
+ *
+ * Context: any.
+ * Return: the count.
+ */
+ZD_API unsigned long zd_mm_device_pages(struct zd_mm *mm);
+
+enum {
+	ZD_MM_PAGE_EMPTY = 1,		/* never touched, or dropped */
+	ZD_MM_PAGE_HOST,		/* in host memory */
+	ZD_MM_PAGE_DEVICE,		/* a device-private page */
+	ZD_MM_PAGE_BUSY,		/* under migration */
+};
+
+/**
+ * zd_mm_lookup - where a managed page is now (a device's mirror view)
+ * @mm: the mm
+ * @addr: an address in a managed range
+ * @page: set to the device page for ZD_MM_PAGE_DEVICE, else NULL
+ *
+ * A snapshot: the answer may change as soon as the lock is dropped.
+ * Context: any; does not sleep.
+ * Return: a ZD_MM_PAGE_* state, or -EFAULT if @addr is not managed.
+ */
+ZD_API int zd_mm_lookup(struct zd_mm *mm, unsigned long addr,
+			struct zd_page **page);
+
+/**
+ * zd_migrate_pfn - a migrate entry for a device page
+ * @pfn: its pfn
+ *
+ * Context: any.
+ * Return: (@pfn << ZD_MIGRATE_PFN_SHIFT) | ZD_MIGRATE_PFN_VALID.
+ */
+ZD_API unsigned long zd_migrate_pfn(unsigned long pfn);
+
+/**
+ * zd_migrate_virt - a migrate entry for a host page, by address
+ * @addr: page-aligned address (a staging page, or an application page)
+ *
+ * Context: any.
+ * Return: the entry, with ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM.
+ */
+ZD_API unsigned long zd_migrate_virt(void *addr);
+
+/**
+ * zd_migrate_pfn_to_page - the device page of a migrate entry
+ * @mpfn: the entry
+ *
+ * Context: any.
+ * Return: the page, or NULL for an invalid or system entry.
+ */
+ZD_API struct zd_page *zd_migrate_pfn_to_page(unsigned long mpfn);
+
+/**
+ * zd_migrate_pfn_to_virt - where the bytes of a system entry are
+ * @mpfn: the entry
+ *
+ * Readable during the migration (the page is write-protected).
+ * Context: any.
+ * Return: the address, or NULL for a device or invalid entry.
+ */
+ZD_API void *zd_migrate_pfn_to_virt(unsigned long mpfn);
+
+/**
+ * zd_alloc_system_page - a staging page for a page coming back
+ *
+ * Free it with zd_free_system_page() once the migration is finalized.
+ * Context: may sleep.
+ * Return: a page-aligned page, or NULL with errno ENOMEM.
+ */
+ZD_API void *zd_alloc_system_page(void);
+
+/**
+ * zd_free_system_page - free a staging page
+ * @addr: from zd_alloc_system_page(), or NULL
+ *
+ * Context: may sleep.
+ */
+ZD_API void zd_free_system_page(void *addr);
+
+/**
+ * zd_migrate_vma_setup - collect the pages of a range that can move
+ * @args: mm, start, end, src, dst, npages, flags, pgmap_owner, fault_page
+ *
+ * Selects host pages (SELECT_SYSTEM: populated ones with
+ * VALID|MIGRATE|SYSTEM and their address; never-touched ones with
+ * MIGRATE only, to be zero-filled) and/or device-private pages of
+ * @pgmap_owner (SELECT_DEVICE_PRIVATE).  Host pages are write-protected
+ * until finalize; every collected page is marked busy, so faults on it
+ * wait.  Pages that cannot move (unmanaged, busy, extra references) get
+ * src 0.  dst is zeroed.
+ * Context: may sleep; any thread, including migrate_to_ram.
+ * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EINVAL
+ * (bad arguments, or a range not mapped at all).
+ */
+ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
+
+/**
+ * zd_migrate_vma_pages - install what the driver put in dst
+ * @migrate: as filled by setup and the driver
+ *
+ * Device destinations become device-private entries (the page's count
+ * is the mapping's); system destinations are copied into place.  An
+ * entry without a valid dst does not move (MIGRATE is cleared).
+ * Context: may sleep; any thread except the fault thread when host pages
+ * go to a device (it drops them with MADV_DONTNEED).
+ */
+ZD_API void zd_migrate_vma_pages(struct zd_migrate_vma *migrate);
+
+/**
+ * zd_migrate_vma_finalize - finish: free the old pages, wake waiters
+ * @migrate: as after zd_migrate_vma_pages
+ *
+ * Old device pages are put (page_free runs); pages that did not move are
+ * restored and their unused device destinations put.  Staging pages are
+ * left to the driver.
+ * Context: may sleep.
+ */
+ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);
+
+/**
+ * zd_migrate_device_range - collect device pages by pfn, wherever mapped
+ * @src_pfns: npages entries, filled in
+ * @start: first pfn
+ * @npages: how many
+ *
+ * For unplug: each page mapped in some zd_mm gets VALID|MIGRATE (and
+ * WRITE); free pages get 0.  Then the driver fills dst with staging pages
+ * and calls zd_migrate_device_pages and _finalize.
+ * Context: may sleep.
+ * Return: 0, -EINVAL.
+ */
+ZD_API int zd_migrate_device_range(unsigned long *src_pfns, unsigned long start,
+				   unsigned long npages);
+
+/**
+ * zd_migrate_device_pages - zd_migrate_vma_pages for device_range
+ * @src_pfns: from zd_migrate_device_range
+ * @dst_pfns: system staging pages (zd_migrate_virt)
+ * @npages: how many
+ *
+ * Context: may sleep.
+ */
+ZD_API void zd_migrate_device_pages(unsigned long *src_pfns,
+				    unsigned long *dst_pfns, unsigned long npages);
+
+/**
+ * zd_migrate_device_finalize - zd_migrate_vma_finalize for device_range
+ * @src_pfns: as above
+ * @dst_pfns: as above
+ * @npages: how many
+ *
+ * Context: may sleep.
+ */
+ZD_API void zd_migrate_device_finalize(unsigned long *src_pfns,
+				       unsigned long *dst_pfns,
+				       unsigned long npages);
+
+ZD_EXTERN_C_END
+
+#endif /* ZONEDEV_HMM_H */

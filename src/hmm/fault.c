@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fault thread of a managed mm: reads userfaultfd messages in batches
+ * and answers them.  A fault on a device-private page calls the page's
+ * migrate_to_ram (the faulting thread waits in the kernel meanwhile); on
+ * a never-touched page it maps the zero page; on a page under migration
+ * it does nothing, because the migration's finalize wakes every waiter of
+ * its range.  Events: the application's MADV_DONTNEED (remove) and munmap
+ * (unmap) drop device entries, mremap (remap) moves them.
+ *
+ * This thread must never drop or unmap managed memory itself: those
+ * events wait for it to read them.
+ */
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../os/os.h"
+#include "internal.h"
+#include "list.h"
+#include "log.h"
+
+void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
+		 uintptr_t state)
+{
+	struct zd_page *stack[64], **put = stack;
+	size_t n = 0, cap = 64;
+
+	pthread_mutex_lock(&mm->lock);
+	for (uintptr_t a = start & ~(page_bytes() - 1); a < end; a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, a);
+
+		if (pte && (*pte & PTE_DISCARD) && state == PTE_EMPTY) {
+			*pte &= ~PTE_DISCARD;	/* a migration's own drop */
+			continue;
+		}
+		if (!pte || (*pte & PTE_BUSY))
+			continue;
+		if (pte_page(*pte)) {
+			if (n == cap) {
+				struct zd_page **more = malloc(2 * cap * sizeof(*more));
+
+				if (!more)
+					break;	/* leave the rest mapped */
+				memcpy(more, put, n * sizeof(*more));
+				if (put != stack)
+					free(put);
+				put = more;
+				cap *= 2;
+			}
+			put[n++] = pte_page(*pte);
+			mm->device_pages--;
+		}
+		*pte = state;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	for (size_t i = 0; i < n; i++) {
+		put[i]->mapping = NULL;
+		zd_put_page(put[i]);
+	}
+	atomic_fetch_add(&mm->stats.dropped, n);
+	if (put != stack)
+		free(put);
+}
+
+/* mremap: the range's entries at @from now live at @to. */
+static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
+{
+	struct hmm_range *r = calloc(1, sizeof(*r));
+	size_t n = len >> zd_page_shift;
+
+	if (!r || !(r->pte = calloc(n, sizeof(uintptr_t)))) {
+		free(r);
+		zd_warn("no memory to follow mremap to %#lx: its device pages "
+			"are dropped", (unsigned long)to);
+		zd_hmm_drop(mm, from, from + len, PTE_NONE);
+		return;
+	}
+	r->start = to;
+	r->end = to + len;
+	pthread_mutex_lock(&mm->lock);
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t *old = zd_hmm_pte(mm, from + (i << zd_page_shift));
+
+		r->pte[i] = old ? *old & ~PTE_BUSY : PTE_NONE;
+		if (pte_page(r->pte[i]))
+			pte_page(r->pte[i])->index = (to >> zd_page_shift) + i;
+		if (old)
+			*old = PTE_NONE;
+	}
+	zd_list_add_tail(&r->node, &mm->ranges);
+	pthread_mutex_unlock(&mm->lock);
+}
+
+static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
+{
+	atomic_fetch_add(&mm->stats.device_faults, 1);
+	if (!vmf->page->pgmap->ops->migrate_to_ram(vmf))
+		return;		/* its finalize woke the thread */
+	/* as the kernel: the faulting thread gets SIGBUS */
+	atomic_fetch_add(&mm->stats.sigbus, 1);
+	if (zd_os_sigbus(tid, (void *)vmf->address))
+		zd_warn("cannot send SIGBUS to thread %d: it will fault again", tid);
+	zd_os_uffd_wake(mm->uffd, (void *)vmf->address, page_bytes());
+}
+
+/* Map the zero page at a never-touched page.  The entry is busy
+ * meanwhile: a migration must not take the page while the fill (which
+ * may wait for events, so runs unlocked) is in flight. */
+static bool zero_fill(struct zd_mm *mm, uintptr_t a)
+{
+	uintptr_t *pte;
+	int err;
+
+	pthread_mutex_lock(&mm->lock);
+	pte = zd_hmm_pte(mm, a);
+	if (!pte || *pte != PTE_EMPTY) {
+		pthread_mutex_unlock(&mm->lock);
+		return false;
+	}
+	*pte |= PTE_BUSY;
+	pthread_mutex_unlock(&mm->lock);
+	err = UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a, page_bytes(), 0));
+	pthread_mutex_lock(&mm->lock);
+	pte = zd_hmm_pte(mm, a);
+	if (pte)
+		pte_set(pte, err && err != -EEXIST ? PTE_EMPTY : PTE_HOST);
+	pthread_mutex_unlock(&mm->lock);
+	/* woken only now, so it cannot see its page still busy */
+	zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
+	if (!err)
+		atomic_fetch_add(&mm->stats.zero_fills, 1);
+	return true;
+}
+
+static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
+{
+	uintptr_t a = m->arg.pagefault.address & ~(page_bytes() - 1);
+	bool wp = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP;
+	struct zd_vm_fault vmf = { .mm = mm, .address = a };
+	uintptr_t *pte, e;
+
+	atomic_fetch_add(&mm->stats.faults, 1);
+	pthread_mutex_lock(&mm->lock);
+	pte = zd_hmm_pte(mm, a);
+	e = pte ? *pte : PTE_NONE;
+	pthread_mutex_unlock(&mm->lock);
+	if (e & PTE_BUSY)
+		return;		/* the migration's finalize wakes it */
+	vmf.page = pte_page(e);
+	if (vmf.page) {
+		vmf.flags = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
+			    ZD_FAULT_FLAG_WRITE : 0;
+		device_fault(mm, &vmf, (int)m->arg.pagefault.feat.ptid);
+		return;
+	}
+	if (e == PTE_EMPTY && !wp && zero_fill(mm, a))
+		return;
+	/* present already, unmanaged, or a stale write-protect: retry */
+	if (wp)
+		hmm_writeprotect(mm, a, page_bytes(), 0);
+	zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
+}
+
+static void handle(struct zd_mm *mm, const struct uffd_msg *m)
+{
+	switch (m->event) {
+	case UFFD_EVENT_PAGEFAULT:
+		pagefault(mm, m);
+		break;
+	case UFFD_EVENT_REMOVE:
+		zd_hmm_drop(mm, m->arg.remove.start, m->arg.remove.end, PTE_EMPTY);
+		break;
+	case UFFD_EVENT_UNMAP:
+		zd_hmm_drop(mm, m->arg.remove.start, m->arg.remove.end, PTE_NONE);
+		break;
+	case UFFD_EVENT_REMAP:
+		remap(mm, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The mm whose fault thread this is, for zd_hmm_wait_events(). */
+static __thread struct zd_mm *fault_mm;
+
+static void queue_fault(struct zd_mm *mm, const struct uffd_msg *m)
+{
+	if (mm->nr_pending == mm->cap_pending) {
+		size_t cap = mm->cap_pending ? 2 * mm->cap_pending : 64;
+		struct uffd_msg *p = realloc(mm->pending, cap * sizeof(*p));
+
+		if (!p) {
+			/* the thread faults again once woken */
+			zd_os_uffd_wake(mm->uffd, (void *)(uintptr_t)
+					m->arg.pagefault.address, page_bytes());
+			return;
+		}
+		mm->pending = p;
+		mm->cap_pending = cap;
+	}
+	mm->pending[mm->nr_pending++] = *m;
+}
+
+/* Read what is there; handle events now, queue faults for later. */
+static ssize_t drain(struct zd_mm *mm, bool queue)
+{
+	struct uffd_msg msgs[64];
+	ssize_t n = zd_os_read(mm->uffd, msgs, sizeof(msgs));
+
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+		if (msgs[i].event == UFFD_EVENT_PAGEFAULT && queue)
+			queue_fault(mm, &msgs[i]);
+		else
+			handle(mm, &msgs[i]);
+	}
+	return n;
+}
+
+void zd_hmm_wait_events(struct zd_mm *mm)
+{
+	if (fault_mm == mm)
+		drain(mm, true);
+	else
+		zd_os_yield();
+}
+
+void *zd_hmm_fault_thread(void *arg)
+{
+	struct zd_mm *mm = arg;
+
+	fault_mm = mm;
+	while (zd_os_wait2(mm->uffd, mm->stop_fd) == 1) {
+		drain(mm, false);
+		/* faults that came in while a migrate_to_ram drained events */
+		for (size_t i = 0; i < mm->nr_pending; i++) {
+			struct uffd_msg m = mm->pending[i];
+
+			pagefault(mm, &m);
+		}
+		mm->nr_pending = 0;
+	}
+	free(mm->pending);
+	return NULL;
+}

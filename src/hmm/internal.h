@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* HMM internals: the managed mm, its ranges and software page table. */
+#ifndef ZD_HMM_INTERNAL_H
+#define ZD_HMM_INTERNAL_H
+
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <zonedev/hmm.h>
+
+#include "../os/os.h"
+
+/*
+ * A software page table entry.  Device entries hold the struct zd_page
+ * pointer (64-byte aligned) with PTE_DEVICE; the others a state.  PTE_BUSY:
+ * the page is under migration; faults on it wait for the finalize.
+ */
+#define PTE_NONE	0ul		/* not managed (unmapped meanwhile) */
+#define PTE_EMPTY	1ul		/* never touched, or dropped */
+#define PTE_HOST	2ul		/* in host memory */
+#define PTE_STATE	3ul
+#define PTE_DEVICE	4ul
+#define PTE_WRITE	8ul
+#define PTE_BUSY	16ul
+#define PTE_DISCARD	32ul		/* our own MADV_DONTNEED's remove event
+					 * is still to be read: ignore it */
+#define PTE_FLAGS	63ul
+
+static inline struct zd_page *pte_page(uintptr_t e)
+{
+	return e & PTE_DEVICE ? (struct zd_page *)(e & ~PTE_FLAGS) : NULL;
+}
+
+/* A new value, keeping PTE_DISCARD: the event it waits for comes later. */
+static inline void pte_set(uintptr_t *pte, uintptr_t v)
+{
+	*pte = v | (*pte & PTE_DISCARD);
+}
+
+/* zonedev's bit in migrate entries: setup took (and marked busy) the page */
+#define MPFN_COLLECTED	(1ul << 2)
+
+struct hmm_range {
+	struct zd_list_head node;
+	uintptr_t start, end;
+	uintptr_t *pte;			/* (end - start) >> page_shift */
+};
+
+struct zd_mm {
+	int uffd, stop_fd;
+	pthread_t thread;
+	pthread_mutex_t lock;		/* ranges and their ptes */
+	struct zd_list_head ranges;
+	struct zd_list_head node;	/* in zd_hmm_mms */
+	unsigned long device_pages;	/* lock held */
+	bool dead;			/* after fork, in the child */
+	/* faults read while draining events (fault thread only) */
+	struct uffd_msg *pending;
+	size_t nr_pending, cap_pending;
+	struct {
+		atomic_ulong faults, zero_fills, device_faults, sigbus, dropped;
+	} stats;
+};
+
+/* Every mm (fork hook); the lock is taken before any mm's. */
+extern pthread_mutex_t zd_hmm_mms_lock;
+extern struct zd_list_head zd_hmm_mms;
+
+/* The entry for @addr, or NULL if no range manages it; mm->lock held. */
+uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr);
+
+/* Bring back every device page of [start, end) through migrate_to_ram. */
+void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+
+/* An ioctl failed with -EAGAIN: an event waits to be read.  On the
+ * fault thread, read and handle events now (faults are queued); on other
+ * threads, give the fault thread a chance. */
+void zd_hmm_wait_events(struct zd_mm *mm);
+
+/* @call (a zd_os_uffd_* ioctl) until no event is in its way. */
+#define UFFD_RETRY(mm, call) ({						\
+	int __err;							\
+	while ((__err = (call)) == -EAGAIN)				\
+		zd_hmm_wait_events(mm);					\
+	__err;								\
+})
+
+static inline int hmm_copy(struct zd_mm *mm, uintptr_t dst, const void *src,
+			   size_t len)
+{
+	return UFFD_RETRY(mm, zd_os_uffd_copy(mm->uffd, (void *)dst, src, len, 0));
+}
+
+static inline int hmm_writeprotect(struct zd_mm *mm, uintptr_t a, size_t len,
+				   int wp)
+{
+	return UFFD_RETRY(mm, zd_os_uffd_writeprotect(mm->uffd, (void *)a, len, wp));
+}
+
+/* The fault thread. */
+void *zd_hmm_fault_thread(void *arg);
+
+/* Drop the device pages of [start, end): set @state, free the pages. */
+void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
+		 uintptr_t state);
+
+#define page_bytes()	((uintptr_t)1 << zd_page_shift)
+
+#endif /* ZD_HMM_INTERNAL_H */

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Migration between host memory and device-private pages, in the
+ * kernel's three steps.  setup marks the pages busy (faults on them wait)
+ * and write-protects the host ones, so the driver copies a stable
+ * snapshot; pages installs the new entries (device pages) or places the
+ * bytes (UFFDIO_COPY of staging pages) and drops the host pages that left;
+ * finalize frees what was replaced, restores what did not move, and wakes
+ * every thread that faulted on the range meanwhile.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../os/os.h"
+#include "fault.h"
+#include "internal.h"
+#include "log.h"
+
+unsigned long zd_migrate_pfn(unsigned long pfn)
+{
+	return (pfn << ZD_MIGRATE_PFN_SHIFT) | ZD_MIGRATE_PFN_VALID;
+}
+
+unsigned long zd_migrate_virt(void *addr)
+{
+	return ((uintptr_t)addr >> zd_page_shift << ZD_MIGRATE_PFN_SHIFT) |
+	       ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM;
+}
+
+struct zd_page *zd_migrate_pfn_to_page(unsigned long mpfn)
+{
+	if ((mpfn & (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM)) !=
+	    ZD_MIGRATE_PFN_VALID)
+		return NULL;
+	return zd_pfn_to_page(mpfn >> ZD_MIGRATE_PFN_SHIFT);
+}
+
+void *zd_migrate_pfn_to_virt(unsigned long mpfn)
+{
+	if (!(mpfn & ZD_MIGRATE_PFN_SYSTEM) || !(mpfn & ZD_MIGRATE_PFN_VALID))
+		return NULL;
+	return (void *)((mpfn >> ZD_MIGRATE_PFN_SHIFT) << zd_page_shift);
+}
+
+void *zd_alloc_system_page(void)
+{
+	void *p = zd_fault("hmm.system_page") ? NULL : zd_os_map_pages(page_bytes());
+
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+void zd_free_system_page(void *addr)
+{
+	if (addr)
+		zd_os_unmap(addr, page_bytes());
+}
+
+/* Calls @fn on each run of consecutive pages (and, with @src, consecutive
+ * source pages) for which @want(i) holds. */
+#define for_each_run(n, want, body) do {				\
+	for (unsigned long __i = 0, __j; __i < (n); __i = __j + 1) {	\
+		unsigned long run_first = __i, run_len;			\
+		if (!(want(__i))) { __j = __i; continue; }		\
+		for (__j = __i + 1; __j < (n) && (want(__j)); __j++)	\
+			;						\
+		run_len = __j - run_first;				\
+		body;							\
+	}								\
+} while (0)
+
+static bool migrate_bad(const struct zd_migrate_vma *m)
+{
+	uintptr_t mask = page_bytes() - 1;
+
+	if (!m || !m->mm || m->mm->dead || !m->src || !m->dst ||
+	    (m->start & mask) || (m->end & mask) || m->start >= m->end ||
+	    m->npages != (m->end - m->start) >> zd_page_shift ||
+	    !(m->flags & (ZD_MIGRATE_VMA_SELECT_SYSTEM |
+			  ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE))) {
+		zd_warn("bad migrate_vma: start %#lx end %#lx npages %lu flags "
+			"%#lx (page-aligned, npages to match, a SELECT flag)",
+			m ? m->start : 0, m ? m->end : 0, m ? m->npages : 0,
+			m ? m->flags : 0);
+		return true;
+	}
+	return false;
+}
+
+/* The src entry for one page, marking it busy; 0 if it cannot move. */
+static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
+			     uintptr_t addr)
+{
+	uintptr_t e = pte ? *pte : PTE_NONE;
+	struct zd_page *page = pte_page(e);
+	unsigned long src = 0;
+
+	if (e & PTE_BUSY)
+		return 0;
+	if (m->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) {
+		if (e == PTE_EMPTY)
+			src = ZD_MIGRATE_PFN_MIGRATE;
+		else if (e == PTE_HOST)
+			src = zd_migrate_virt((void *)addr) | ZD_MIGRATE_PFN_MIGRATE |
+			      ZD_MIGRATE_PFN_WRITE;
+	}
+	if (page && (m->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE) &&
+	    page->pgmap->owner == m->pgmap_owner &&
+	    zd_page_ref_count(page) == 1)	/* no one else holds it */
+		src = zd_migrate_pfn(zd_page_to_pfn(page)) | ZD_MIGRATE_PFN_MIGRATE |
+		      (e & PTE_WRITE ? ZD_MIGRATE_PFN_WRITE : 0);
+	if (src)
+		*pte |= PTE_BUSY;
+	return src ? src | MPFN_COLLECTED : 0;
+}
+
+int zd_migrate_vma_setup(struct zd_migrate_vma *m)
+{
+	bool managed = false;
+
+	if (migrate_bad(m))
+		return -EINVAL;
+	m->cpages = 0;
+	pthread_mutex_lock(&m->mm->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		uintptr_t a = m->start + (i << zd_page_shift);
+		uintptr_t *pte = zd_hmm_pte(m->mm, a);
+
+		managed |= pte != NULL;
+		m->dst[i] = 0;
+		m->src[i] = collect(m, pte, a);
+		m->cpages += m->src[i] != 0;
+	}
+	pthread_mutex_unlock(&m->mm->lock);
+	if (!managed && zd_os_mapped((void *)m->start, m->end - m->start)) {
+		zd_warn("[%#lx, %#lx) is not mapped", m->start, m->end);
+		return -EINVAL;
+	}
+	/* a stable snapshot for the driver's copy */
+#define host_src(i)	(m->src[i] & ZD_MIGRATE_PFN_SYSTEM)
+	for_each_run(m->npages, host_src,
+		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
+				 run_len << zd_page_shift, 1));
+	return 0;
+}
+
+/* Point the entry at a device page; false if @d is not one. */
+static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte,
+			   unsigned long d)
+{
+	struct zd_page *page = zd_migrate_pfn_to_page(d);
+
+	if (!pte || !page)
+		return false;
+	page->mapping = m->mm;
+	page->index = a >> zd_page_shift;
+	pte_set(pte, (uintptr_t)page | PTE_DEVICE | PTE_BUSY |
+		(d & ZD_MIGRATE_PFN_WRITE ? PTE_WRITE : 0));
+	m->mm->device_pages++;
+	return true;
+}
+
+static bool to_system(const struct zd_migrate_vma *m, unsigned long i)
+{
+	return (m->src[i] & ZD_MIGRATE_PFN_MIGRATE) &&
+	       (m->dst[i] & ZD_MIGRATE_PFN_SYSTEM) && (m->dst[i] & ZD_MIGRATE_PFN_VALID);
+}
+
+/* Copy the staged bytes of pages coming back into place, one ioctl per
+ * run whose staging pages are consecutive too (page by page if the run
+ * fails); MIGRATE is cleared where a copy fails.  The pages are busy: no
+ * lock is needed. */
+static void copy_back(struct zd_migrate_vma *m)
+{
+	for (unsigned long i = 0, j; i < m->npages; i = j) {
+		char *stage = zd_migrate_pfn_to_virt(m->dst[i]);
+
+		j = i + 1;
+		if (!to_system(m, i))
+			continue;
+		while (j < m->npages && to_system(m, j) &&
+		       zd_migrate_pfn_to_virt(m->dst[j]) ==
+		       stage + ((j - i) << zd_page_shift))
+			j++;
+		if (!hmm_copy(m->mm, m->start + (i << zd_page_shift), stage,
+			      (j - i) << zd_page_shift))
+			continue;
+		for (unsigned long k = i; k < j; k++) {
+			/* -EEXIST: placed by the partial run copy */
+			int err = hmm_copy(m->mm, m->start + (k << zd_page_shift),
+					   zd_migrate_pfn_to_virt(m->dst[k]), page_bytes());
+
+			if (err && err != -EEXIST)
+				m->src[k] &= ~ZD_MIGRATE_PFN_MIGRATE;
+		}
+	}
+}
+
+/* Drop host pages that moved; their remove event is ours (PTE_DISCARD),
+ * unless there is none because the discard failed. */
+static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
+{
+	if (!zd_os_discard((void *)a, len))
+		return;
+	zd_warn("MADV_DONTNEED of [%#lx, +%#zx) failed: the host copy stays",
+		(unsigned long)a, len);
+	pthread_mutex_lock(&mm->lock);
+	for (uintptr_t p = a; p < a + len; p += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, p);
+
+		if (pte)
+			*pte &= ~PTE_DISCARD;
+	}
+	pthread_mutex_unlock(&mm->lock);
+}
+
+void zd_migrate_vma_pages(struct zd_migrate_vma *m)
+{
+	if (migrate_bad(m))
+		return;
+	copy_back(m);
+	pthread_mutex_lock(&m->mm->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		uintptr_t a = m->start + (i << zd_page_shift);
+		uintptr_t *pte = zd_hmm_pte(m->mm, a);
+
+		if (!(m->src[i] & ZD_MIGRATE_PFN_MIGRATE))
+			continue;
+		if (to_system(m, i) && pte)
+			pte_set(pte, PTE_HOST | PTE_BUSY);
+		else if (!install_device(m, a, pte, m->dst[i]))
+			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
+		else if (m->src[i] & ZD_MIGRATE_PFN_SYSTEM)
+			*pte |= PTE_DISCARD;
+	}
+	pthread_mutex_unlock(&m->mm->lock);
+	/* host pages that went to a device leave the kernel's page table */
+#define host_left(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
+			 (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE))
+	for_each_run(m->npages, host_left,
+		discard(m->mm, m->start + (run_first << zd_page_shift),
+			run_len << zd_page_shift));
+}
+
+/* After the move: what the page's entry and the old/new pages become.
+ * Returns the device page to put, if any; lock held. */
+static struct zd_page *finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
+			      unsigned long d)
+{
+	bool moved = s & ZD_MIGRATE_PFN_MIGRATE;
+	unsigned long old = moved ? s : d;	/* what is left over */
+	struct zd_page *put = zd_migrate_pfn_to_page(old);
+
+	if (pte)
+		*pte &= ~PTE_BUSY;
+	if (put && moved)
+		mm->device_pages--;
+	if (put)
+		put->mapping = NULL;
+	return put;
+}
+
+void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
+{
+	if (migrate_bad(m))
+		return;
+	pthread_mutex_lock(&m->mm->lock);
+	for (unsigned long i = 0; i < m->npages; i++) {
+		uintptr_t a = m->start + (i << zd_page_shift);
+		struct zd_page *put;
+
+		if (!(m->src[i] & MPFN_COLLECTED))
+			continue;
+		put = finish(m->mm, zd_hmm_pte(m->mm, a), m->src[i], m->dst[i]);
+		if (put) {
+			pthread_mutex_unlock(&m->mm->lock);
+			zd_put_page(put);
+			pthread_mutex_lock(&m->mm->lock);
+		}
+	}
+	pthread_mutex_unlock(&m->mm->lock);
+	/* host pages that stayed become writable again (this wakes too) */
+#define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
+			 ZD_MIGRATE_PFN_SYSTEM)
+	for_each_run(m->npages, host_stayed,
+		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
+				 run_len << zd_page_shift, 0));
+	zd_os_uffd_wake(m->mm->uffd, (void *)m->start, m->end - m->start);
+}
+
+/* ---- by device pfn, wherever mapped (unplug) ---------------------------- */
+
+int zd_migrate_device_range(unsigned long *src, unsigned long start,
+			    unsigned long npages)
+{
+	if (!src) {
+		zd_warn("NULL src_pfns");
+		return -EINVAL;
+	}
+	for (unsigned long i = 0; i < npages; i++) {
+		struct zd_page *page = zd_pfn_to_page(start + i);
+		struct zd_mm *mm = page->mapping;
+		uintptr_t *pte;
+
+		src[i] = 0;
+		if (!mm)
+			continue;
+		pthread_mutex_lock(&mm->lock);
+		pte = zd_hmm_pte(mm, page->index << zd_page_shift);
+		if (pte && pte_page(*pte) == page && !(*pte & PTE_BUSY)) {
+			src[i] = zd_migrate_pfn(start + i) | ZD_MIGRATE_PFN_MIGRATE |
+				 MPFN_COLLECTED | (*pte & PTE_WRITE ? ZD_MIGRATE_PFN_WRITE : 0);
+			*pte |= PTE_BUSY;
+		}
+		pthread_mutex_unlock(&mm->lock);
+	}
+	return 0;
+}
+
+void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
+			     unsigned long npages)
+{
+	for (unsigned long i = 0; i < npages; i++) {
+		struct zd_page *page = zd_migrate_pfn_to_page(src[i]);
+		struct zd_mm *mm = page ? page->mapping : NULL;
+		uintptr_t a = page ? page->index << zd_page_shift : 0;
+		uintptr_t *pte;
+
+		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE) || !mm)
+			continue;
+		/* the page is busy: copy without the lock, which the fault
+		 * thread needs to read the events in the copy's way */
+		if (!(dst[i] & ZD_MIGRATE_PFN_SYSTEM) ||
+		    hmm_copy(mm, a, zd_migrate_pfn_to_virt(dst[i]), page_bytes())) {
+			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
+			continue;
+		}
+		pthread_mutex_lock(&mm->lock);
+		pte = zd_hmm_pte(mm, a);
+		if (pte)
+			pte_set(pte, PTE_HOST | PTE_BUSY);
+		pthread_mutex_unlock(&mm->lock);
+	}
+}
+
+void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
+				unsigned long npages)
+{
+	for (unsigned long i = 0; i < npages; i++) {
+		struct zd_page *page = zd_migrate_pfn_to_page(src[i]), *put;
+		struct zd_mm *mm = page ? page->mapping : NULL;
+		uintptr_t a = page ? page->index << zd_page_shift : 0;
+
+		if (!(src[i] & MPFN_COLLECTED) || !mm)
+			continue;
+		pthread_mutex_lock(&mm->lock);
+		put = finish(mm, zd_hmm_pte(mm, a), src[i], dst[i]);
+		pthread_mutex_unlock(&mm->lock);
+		if (put && (src[i] & ZD_MIGRATE_PFN_MIGRATE))
+			zd_put_page(put);
+		zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
+	}
+}

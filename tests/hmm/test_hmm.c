@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MIT
+/*
+ * HMM with the dmirror driver: migration both ways, real CPU faults,
+ * device writes, concurrency, munmap/DONTNEED/mremap of device pages,
+ * fork, unplug with pages out, bad input and SIGBUS.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../test_util.h"
+#include "dmirror.h"
+
+#define MiB(x)	((size_t)(x) << 20)
+
+static size_t PG;
+
+struct fx {
+	struct zd_mm *mm;
+	struct dmirror *dm;
+	char *buf;
+	size_t len;
+	unsigned long npages;
+};
+
+static int next_id;
+
+static void fx_init(struct fx *f, size_t len)
+{
+	PG = zd_page_size();
+	f->mm = zd_mm_create();
+	assert_non_null(f->mm);
+	f->dm = dmirror_create(next_id++, 256ul << 20);
+	assert_non_null(f->dm);
+	f->len = len;
+	f->npages = len / PG;
+	f->buf = zd_mm_map(f->mm, len);
+	assert_non_null(f->buf);
+}
+
+static void fx_fini(struct fx *f)
+{
+	struct dmirror_stats s;
+
+	zd_mm_destroy(f->mm);		/* brings pages home first */
+	dmirror_get_stats(f->dm, &s);
+	assert_int_equal(s.pages_in_use, 0);
+	dmirror_destroy(f->dm);
+	munmap(f->buf, f->len);
+}
+
+static struct dmirror_cmd cmd(struct fx *f, void *addr, unsigned long npages, void *ptr)
+{
+	return (struct dmirror_cmd){ .mm = f->mm, .addr = (unsigned long)addr,
+				     .npages = npages, .ptr = ptr };
+}
+
+static void fill(char *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i += sizeof(unsigned int))
+		*(unsigned int *)(p + i) = (unsigned int)i * 2654435761u + seed;
+}
+
+/* Bytes [off, off + len) of what fill(p, ..., seed) wrote. */
+static void check_off(const char *p, size_t off, size_t len, unsigned int seed)
+{
+	for (size_t i = off; i < off + len; i += sizeof(unsigned int))
+		if (*(const unsigned int *)(p + i) != (unsigned int)i * 2654435761u + seed)
+			fail_msg("byte %zu: %#x", i, *(const unsigned int *)(p + i));
+}
+
+static void check(const char *p, size_t len, unsigned int seed)
+{
+	check_off(p, 0, len, seed);
+}
+
+static void to_device(struct fx *f, void *addr, unsigned long n, int expect)
+{
+	struct dmirror_cmd c = cmd(f, addr, n, NULL);
+
+	assert_int_equal(dmirror_migrate_to_device(f->dm, &c), expect);
+	if (!expect)
+		assert_int_equal(c.cpages, n);
+}
+
+static void test_migrate_and_read_back(void **state)
+{
+	struct zd_mm_stats st;
+	struct dmirror_stats ds;
+	struct dmirror_cmd c;
+	struct fx f;
+	char *bounce;
+
+	(void)state;
+	fx_init(&f, MiB(4));
+	fill(f.buf, f.len, 1);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), f.npages);
+	/* the device reads its own memory */
+	bounce = malloc(f.len);
+	c = cmd(&f, f.buf, f.npages, bounce);
+	assert_int_equal(dmirror_read(f.dm, &c), 0);
+	assert_int_equal(c.cpages, f.npages);
+	assert_int_equal(c.faults, 0);
+	check(bounce, f.len, 1);
+	/* the CPU faults every page back */
+	check(f.buf, f.len, 1);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.device_faults, f.npages);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	dmirror_get_stats(f.dm, &ds);
+	assert_int_equal(ds.page_free_calls, f.npages);
+	assert_int_equal(ds.pages_in_use, 0);
+	free(bounce);
+	fx_fini(&f);
+}
+
+static void test_device_write_then_cpu_read(void **state)
+{
+	struct dmirror_cmd c;
+	struct fx f;
+	char *in;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 2);
+	to_device(&f, f.buf, f.npages, 0);
+	in = malloc(f.len);
+	fill(in, f.len, 3);
+	c = cmd(&f, f.buf, f.npages, in);
+	assert_int_equal(dmirror_write(f.dm, &c), 0);
+	check(f.buf, f.len, 3);
+	/* and back with migrate_to_system, no faults */
+	to_device(&f, f.buf, f.npages, 0);
+	c = cmd(&f, f.buf, f.npages, NULL);
+	assert_int_equal(dmirror_migrate_to_system(f.dm, &c), 0);
+	assert_int_equal(c.cpages, f.npages);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	check(f.buf, f.len, 3);
+	free(in);
+	fx_fini(&f);
+}
+
+static void test_untouched_and_half_touched(void **state)
+{
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	to_device(&f, f.buf, f.npages, 0);	/* never touched: zero pages */
+	for (size_t i = 0; i < f.len; i++)
+		if (f.buf[i])
+			fail_msg("byte %zu is %d", i, f.buf[i]);
+	/* the CPU touches half, then all migrates again */
+	fill(f.buf, f.len / 2, 4);
+	to_device(&f, f.buf, f.npages, 0);
+	check(f.buf, f.len / 2, 4);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.zero_fills, 0);	/* device pages came back */
+	fx_fini(&f);
+}
+
+static void test_prefetch_brings_neighbours(void **state)
+{
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 5);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(dmirror_set_prefetch(f.dm, 16), 0);
+	assert_int_equal(dmirror_set_prefetch(f.dm, 3), -EINVAL);
+	check(f.buf, f.len, 5);
+	zd_mm_get_stats(f.mm, &st);
+	/* one fault per 64 KiB window the buffer touches */
+	assert_int_equal(st.device_faults,
+			 ((uintptr_t)f.buf + f.len - 1) / (16 * PG) -
+			 (uintptr_t)f.buf / (16 * PG) + 1);
+	fx_fini(&f);
+}
+
+/* ---- concurrency --------------------------------------------------------- */
+
+struct racer {
+	struct fx *f;
+	unsigned long first, count;	/* pages this thread reads */
+	atomic_bool *stop;
+};
+
+static void *reader(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!atomic_load(r->stop))
+		for (unsigned long p = r->first; p < r->first + r->count; p++)
+			check(r->f->buf + p * PG, PG, 6);	/* page-local pattern */
+	return NULL;
+}
+
+static void test_concurrent_faults_and_migration(void **state)
+{
+	atomic_bool stop = false;
+	pthread_t t[2];
+	struct racer r[2];
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	for (unsigned long p = 0; p < f.npages; p++)
+		fill(f.buf + p * PG, PG, 6);
+	/* thread 0 reads all pages, thread 1 the first 16: same and
+	 * different pages, while this thread migrates them away again */
+	r[0] = (struct racer){ &f, 0, f.npages, &stop };
+	r[1] = (struct racer){ &f, 0, 16, &stop };
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, reader, &r[i]), 0);
+	for (int round = 0; round < 50; round++) {
+		struct dmirror_cmd c = cmd(&f, f.buf, f.npages, NULL);
+		int err = dmirror_migrate_to_device(f.dm, &c);
+
+		assert_true(err == 0 || err == -ENOENT);	/* busy pages stay */
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (unsigned long p = 0; p < f.npages; p++)
+		check(f.buf + p * PG, PG, 6);
+	fx_fini(&f);
+}
+
+/* ---- the application changes its mappings -------------------------------- */
+
+/* Waits (up to 10 s) for @n page_free calls. */
+static void wait_frees(struct dmirror *dm, unsigned long n)
+{
+	struct dmirror_stats ds;
+
+	for (int i = 0; i < 10000; i++) {
+		dmirror_get_stats(dm, &ds);
+		if (ds.page_free_calls >= n)
+			return;
+		test_sleep_us(1000);
+	}
+}
+
+static void test_munmap_frees_device_pages(void **state)
+{
+	struct dmirror_stats ds;
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 7);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(munmap(f.buf, f.len / 2), 0);
+	/* munmap returns once the event is read; the drop follows */
+	wait_frees(f.dm, f.npages / 2);
+	dmirror_get_stats(f.dm, &ds);
+	assert_int_equal(ds.page_free_calls, f.npages / 2);
+	assert_int_equal(zd_mm_device_pages(f.mm), f.npages / 2);
+	/* MADV_DONTNEED: freed, and the page reads as zero */
+	assert_int_equal(madvise(f.buf + f.len / 2, PG, MADV_DONTNEED), 0);
+	wait_frees(f.dm, f.npages / 2 + 1);
+	dmirror_get_stats(f.dm, &ds);
+	assert_int_equal(ds.page_free_calls, f.npages / 2 + 1);
+	assert_int_equal(f.buf[f.len / 2], 0);
+	check_off(f.buf, f.len / 2 + PG, f.len / 2 - PG, 7);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.dropped, f.npages / 2 + 1);
+	/* the rest of the pages are still right */
+	munmap(f.buf + f.len / 2, f.len / 2);
+	wait_frees(f.dm, f.npages);
+	dmirror_get_stats(f.dm, &ds);
+	assert_int_equal(ds.page_free_calls, f.npages);
+	assert_int_equal(ds.pages_in_use, 0);
+	f.buf = mmap(NULL, f.len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fx_fini(&f);
+}
+
+static void test_mremap_moves_device_pages(void **state)
+{
+	struct fx f;
+	char *to;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 8);
+	to_device(&f, f.buf, f.npages, 0);
+	to = mmap(NULL, f.len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	to = mremap(f.buf, f.len, f.len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	assert_true(to != MAP_FAILED);
+	assert_int_equal(zd_mm_device_pages(f.mm), f.npages);
+	check(to, f.len, 8);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	f.buf = to;
+	fx_fini(&f);
+}
+
+static void test_fork_after_migration(void **state)
+{
+	int status;
+	pid_t pid;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 9);
+	to_device(&f, f.buf, f.npages, 0);
+	pid = fork();
+	if (pid == 0) {
+		for (size_t i = 0; i < f.len; i += 4)
+			if (*(unsigned int *)(f.buf + i) != (unsigned int)i * 2654435761u + 9)
+				_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);	/* came home first */
+	check(f.buf, f.len, 9);
+	fx_fini(&f);
+}
+
+static void test_unplug_with_pages_out_loses_nothing(void **state)
+{
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(8));
+	fill(f.buf, f.len, 10);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(dmirror_unbind(f.dm), 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	check(f.buf, f.len, 10);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.device_faults, 0);	/* migrated, not faulted */
+	fx_fini(&f);
+}
+
+/* ---- bad input ------------------------------------------------------------ */
+
+static void test_bad_input(void **state)
+{
+	struct zd_migrate_vma m = { 0 };
+	unsigned long src[4], dst[4];
+	struct dmirror_cmd c;
+	struct fx f;
+	char *shared;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	assert_warns("bad argument", assert_int_equal(zd_mm_register(f.mm, f.buf + 1, PG), -EINVAL));
+	assert_warns("overlaps", assert_int_equal(zd_mm_register(f.mm, f.buf, PG), -EINVAL));
+	shared = mmap(NULL, MiB(1), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_warns("private anonymous",
+		     assert_int_equal(zd_mm_register(f.mm, shared, MiB(1)), -EINVAL));
+	/* migrating shared (unmanaged) memory: nothing moves */
+	shared[0] = 1;
+	c = cmd(&f, shared, 4, NULL);
+	assert_int_equal(dmirror_migrate_to_device(f.dm, &c), -ENOENT);
+	assert_int_equal(c.cpages, 0);
+	assert_int_equal(shared[0], 1);
+	munmap(shared, MiB(1));
+	/* a range not mapped at all */
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst, .npages = 4,
+				     .start = (unsigned long)shared,
+				     .end = (unsigned long)shared + 4 * PG,
+				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	assert_warns("not mapped", assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
+	m.npages = 3;
+	assert_warns("bad migrate_vma", assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
+	assert_warns("not a managed range", assert_int_equal(zd_mm_unregister(f.mm, f.buf, PG), -EINVAL));
+	c = cmd(&f, f.buf + 1, 1, NULL);
+	assert_int_equal(dmirror_migrate_to_device(f.dm, &c), -EINVAL);
+	fx_fini(&f);
+}
+
+/* The driver's migrate_to_ram fails: the faulting thread gets SIGBUS at
+ * the address, and everything else goes on. */
+static sigjmp_buf bus_jmp;
+static void *volatile bus_addr;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	bus_addr = si->si_addr;
+	siglongjmp(bus_jmp, 1);
+}
+
+static void test_failed_migrate_to_ram_is_sigbus(void **state)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO }, old;
+	volatile int got = 0;
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 11);
+	to_device(&f, f.buf, f.npages, 0);
+	dmirror_set_fail_faults(f.dm, true);
+	sigaction(SIGBUS, &sa, &old);
+	if (!sigsetjmp(bus_jmp, 1))
+		got = f.buf[PG * 3 + 5];
+	else
+		got = -1;
+	sigaction(SIGBUS, &old, NULL);
+	assert_int_equal(got, -1);
+	assert_ptr_equal(bus_addr, f.buf + PG * 3);
+	zd_mm_get_stats(f.mm, &st);
+	assert_true(st.sigbus >= 1);
+	dmirror_set_fail_faults(f.dm, false);
+	check(f.buf, f.len, 11);	/* and now it works */
+	fx_fini(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrate_and_read_back),
+		cmocka_unit_test(test_device_write_then_cpu_read),
+		cmocka_unit_test(test_untouched_and_half_touched),
+		cmocka_unit_test(test_prefetch_brings_neighbours),
+		cmocka_unit_test(test_concurrent_faults_and_migration),
+		cmocka_unit_test(test_munmap_frees_device_pages),
+		cmocka_unit_test(test_mremap_moves_device_pages),
+		cmocka_unit_test(test_fork_after_migration),
+		cmocka_unit_test(test_unplug_with_pages_out_loses_nothing),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
+	};
+
+	test_capture_warnings();
+	return zd_run_tests(tests);
+}
