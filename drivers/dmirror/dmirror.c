@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dmirror.h"
 
@@ -85,7 +86,7 @@ static void chunk_release(void *arg)
 {
 	struct dmirror_chunk *c = arg;
 
-	free(c->mem);
+	munmap(c->mem, c->dm->chunk_bytes);
 	free(c);
 }
 
@@ -96,8 +97,15 @@ static int chunk_add(struct dmirror *dm)
 	struct zd_resource *res;
 	int err = -ENOMEM;
 
-	if (!c || !(c->mem = calloc(1, dm->chunk_bytes)))
+	if (!c)
 		goto out;
+	/* device memory: committed as it is used */
+	c->mem = mmap(NULL, dm->chunk_bytes, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c->mem == MAP_FAILED) {
+		c->mem = NULL;
+		goto out;
+	}
 	res = zd_devm_request_free_mem_region(&dm->dev, zd_iomem_root(), dm->chunk_bytes);
 	if (!res) {
 		err = -errno;
@@ -132,8 +140,8 @@ static int chunk_add(struct dmirror *dm)
 	dm->nr_chunks++;
 	return 0;
 out:
-	if (c)
-		free(c->mem);
+	if (c && c->mem)
+		munmap(c->mem, dm->chunk_bytes);
 	free(c);
 	return err;
 }

@@ -260,4 +260,23 @@
 #define pci_p2pmem_free_sgl		zd_pci_p2pmem_free_sgl
 #define pci_p2pmem_publish		zd_pci_p2pmem_publish
 
+
+/* HMM migration */
+#define vm_fault			zd_vm_fault
+#define migrate_vma			zd_migrate_vma
+#define MIGRATE_PFN_VALID		ZD_MIGRATE_PFN_VALID
+#define MIGRATE_PFN_MIGRATE		ZD_MIGRATE_PFN_MIGRATE
+#define MIGRATE_PFN_WRITE		ZD_MIGRATE_PFN_WRITE
+#define MIGRATE_PFN_SHIFT		ZD_MIGRATE_PFN_SHIFT
+#define MIGRATE_VMA_SELECT_SYSTEM	ZD_MIGRATE_VMA_SELECT_SYSTEM
+#define MIGRATE_VMA_SELECT_DEVICE_PRIVATE ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE
+#define migrate_pfn			zd_migrate_pfn
+#define migrate_pfn_to_page		zd_migrate_pfn_to_page
+#define migrate_vma_setup		zd_migrate_vma_setup
+#define migrate_vma_pages		zd_migrate_vma_pages
+#define migrate_vma_finalize		zd_migrate_vma_finalize
+#define migrate_device_range		zd_migrate_device_range
+#define migrate_device_pages		zd_migrate_device_pages
+#define migrate_device_finalize		zd_migrate_device_finalize
+
 #endif /* ZONEDEV_KERNEL_H */

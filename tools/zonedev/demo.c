@@ -26,7 +26,7 @@ struct demo_dev {
 
 struct demo {
 	struct demo_dev *devs;
-	unsigned long nr_devs, nr_users, hold_us, pmem_gib;
+	unsigned long nr_devs, nr_users, hold_us, pmem_gib, hmm_mib;
 	const char *pmem_file;
 	atomic_bool stop;
 };
@@ -72,12 +72,13 @@ static void *user_thread(void *arg)
 static int demo_usage(void)
 {
 	printf("usage: zonedev demo [--devices N] [--users N] [--hold-us N]\n"
-	       "                    [--pmem-gib N] [--pmem-file PATH]\n"
+	       "                    [--pmem-gib N] [--pmem-file PATH] [--hmm-mib N]\n"
 	       "  --devices N     devices, each with its own reference (default 8)\n"
 	       "  --users N       threads taking references (default 2)\n"
 	       "  --hold-us N     how long a user holds a reference (default 5)\n"
 	       "  --pmem-gib N    size of the file-backed pmem device (default 4)\n"
-	       "  --pmem-file P   its file (default: a temporary file, removed)\n");
+	       "  --pmem-file P   its file (default: a temporary file, removed)\n"
+	       "  --hmm-mib N     the array that migrates to a device (default 1024)\n");
 	return 0;
 }
 
@@ -146,7 +147,7 @@ static int demo_refs(struct demo *dm)
 int tool_demo(int argc, char **argv)
 {
 	struct demo dm = { .nr_devs = 8, .nr_users = 2, .hold_us = 5,
-			   .pmem_gib = 4 };
+			   .pmem_gib = 4, .hmm_mib = 1024 };
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -155,7 +156,8 @@ int tool_demo(int argc, char **argv)
 		if (tool_opt_ulong(&i, argc, argv, "--devices", &dm.nr_devs) ||
 		    tool_opt_ulong(&i, argc, argv, "--users", &dm.nr_users) ||
 		    tool_opt_ulong(&i, argc, argv, "--hold-us", &dm.hold_us) ||
-		    tool_opt_ulong(&i, argc, argv, "--pmem-gib", &dm.pmem_gib))
+		    tool_opt_ulong(&i, argc, argv, "--pmem-gib", &dm.pmem_gib) ||
+		    tool_opt_ulong(&i, argc, argv, "--hmm-mib", &dm.hmm_mib))
 			continue;
 		if (!strcmp(argv[i], "--pmem-file") && i + 1 < argc) {
 			dm.pmem_file = argv[++i];
@@ -165,9 +167,10 @@ int tool_demo(int argc, char **argv)
 		return 2;
 	}
 	if (!dm.nr_devs || !dm.nr_users || dm.nr_users > 1024 ||
-	    dm.nr_devs > 100000 || !dm.pmem_gib || dm.pmem_gib > 1024) {
+	    dm.nr_devs > 100000 || !dm.pmem_gib || dm.pmem_gib > 1024 ||
+	    dm.hmm_mib < 2 || dm.hmm_mib > 65536) {
 		fprintf(stderr, "zonedev demo: --devices must be 1..100000, "
-			"--users 1..1024, --pmem-gib 1..1024\n");
+			"--users 1..1024, --pmem-gib 1..1024, --hmm-mib 2..65536\n");
 		return 2;
 	}
 	dm.devs = calloc(dm.nr_devs, sizeof(*dm.devs));
@@ -178,6 +181,7 @@ int tool_demo(int argc, char **argv)
 	ret |= demo_devres();
 	ret |= demo_pmem(dm.pmem_gib << 30, dm.pmem_file);
 	ret |= demo_p2p();
+	ret |= demo_hmm(dm.hmm_mib);
 	printf("\ndemo %s\n", ret ? "FAILED" : "done");
 	return ret;
 }

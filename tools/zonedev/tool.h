@@ -19,6 +19,7 @@ int tool_iomem(int argc, char **argv);
 int tool_pgmaps(int argc, char **argv);
 int tool_pci(int argc, char **argv);
 int demo_p2p(void);
+int demo_hmm(unsigned long mib);
 int demo_devres(void);
 int demo_pmem(uint64_t size, const char *path);
 int demo_sample_pgmaps(void);

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+/*
+ * HMM with dmirror, as ratios against baselines measured in the same run:
+ *  - migration to the device and back in 2 MiB batches, against memcpy
+ *    of the same bytes between warm buffers;
+ *  - one CPU fault on a device-private page (no prefetch), against a raw
+ *    userfaultfd round trip (fault + UFFDIO_COPY of one page by a thread);
+ *  - a sequential CPU read of device-private memory with 64 KiB prefetch.
+ */
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "dmirror.h"
+
+static size_t PG;
+
+static double memcpy_gbs(size_t len)
+{
+	char *a = malloc(len), *b = malloc(len);
+	int64_t t0;
+	double best = 0;
+
+	memset(a, 1, len);
+	memset(b, 2, len);
+	for (int r = 0; r < 3; r++) {
+		t0 = bench_now_ns();
+		memcpy(b, a, len);
+		double gbs = (double)len / (double)(bench_now_ns() - t0);
+
+		best = gbs > best ? gbs : best;
+	}
+	free(a);
+	free(b);
+	return best;
+}
+
+/* ---- the raw userfaultfd round trip ------------------------------------ */
+
+struct raw {
+	int uffd;
+	char *page;
+	volatile int stop;
+};
+
+static void *raw_handler(void *arg)
+{
+	struct raw *r = arg;
+	struct uffd_msg m;
+
+	while (!r->stop) {
+		struct pollfd p = { r->uffd, POLLIN, 0 };
+
+		if (poll(&p, 1, 100) <= 0 || read(r->uffd, &m, sizeof(m)) != sizeof(m))
+			continue;
+		struct uffdio_copy c = {
+			.dst = m.arg.pagefault.address & ~(PG - 1),
+			.src = (unsigned long)r->page, .len = PG,
+		};
+		ioctl(r->uffd, UFFDIO_COPY, &c);
+	}
+	return NULL;
+}
+
+static double raw_fault_ns(unsigned long n)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct raw r = { .page = aligned_alloc(PG, PG) };
+	char *area = mmap(NULL, n * PG, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t t;
+	int64_t t0;
+	long sum = 0;
+
+	r.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (r.uffd < 0) {
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+		r.uffd = dev < 0 ? -1 : ioctl(dev, _IO(0xAA, 0), O_CLOEXEC | O_NONBLOCK);
+	}
+	struct uffdio_register reg = { .range = { (unsigned long)area, n * PG },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	if (r.uffd < 0 || ioctl(r.uffd, UFFDIO_API, &api) ||
+	    ioctl(r.uffd, UFFDIO_REGISTER, &reg))
+		return -1;
+	memset(r.page, 7, PG);
+	pthread_create(&t, NULL, raw_handler, &r);
+	t0 = bench_now_ns();
+	for (unsigned long i = 0; i < n; i++)
+		sum += area[i * PG];
+	double ns = (double)(bench_now_ns() - t0) / (double)n;
+
+	r.stop = 1;
+	pthread_join(t, NULL);
+	close(r.uffd);
+	munmap(area, n * PG);
+	free(r.page);
+	return sum == 7l * (long)n ? ns : -1;
+}
+
+/* ---- zonedev ------------------------------------------------------------ */
+
+static struct dmirror_cmd cmd(struct zd_mm *mm, char *p, size_t len)
+{
+	return (struct dmirror_cmd){ .mm = mm, .addr = (unsigned long)p,
+				     .npages = len / PG };
+}
+
+int main(int argc, char **argv)
+{
+	int quick = argc > 1 && !strcmp(argv[1], "--quick");
+	size_t len = quick ? (64ul << 20) : (1ul << 30);
+	unsigned long nfault = quick ? 2048 : 16384;
+	struct zd_mm *mm = zd_mm_create();
+	struct dmirror *dm = dmirror_create(0, 256ul << 20);
+	struct dmirror_cmd c;
+	char *buf;
+	int64_t t0;
+	long sum = 0;
+
+	PG = zd_page_size();
+	if (!mm || !dm || !(buf = zd_mm_map(mm, len))) {
+		fprintf(stderr, "bench_hmm: no userfaultfd or device memory here\n");
+		return 1;
+	}
+	double copy = memcpy_gbs(len);
+
+	memset(buf, 3, len);
+	c = cmd(mm, buf, len);
+	t0 = bench_now_ns();
+	int err = dmirror_migrate_to_device(dm, &c);
+	double to_dev = (double)len / (double)(bench_now_ns() - t0);
+
+	c = cmd(mm, buf, len);
+	t0 = bench_now_ns();
+	err |= dmirror_migrate_to_system(dm, &c);
+	double to_sys = (double)len / (double)(bench_now_ns() - t0);
+
+	/* single faults, no prefetch */
+	c = cmd(mm, buf, nfault * PG);
+	err |= dmirror_migrate_to_device(dm, &c);
+	t0 = bench_now_ns();
+	for (unsigned long i = 0; i < nfault; i++)
+		sum += buf[i * PG];
+	double fault = (double)(bench_now_ns() - t0) / (double)nfault;
+	double raw = raw_fault_ns(nfault);
+
+	/* sequential read with 64 KiB prefetch */
+	dmirror_set_prefetch(dm, 16);
+	c = cmd(mm, buf, len);
+	err |= dmirror_migrate_to_device(dm, &c);
+	t0 = bench_now_ns();
+	for (size_t i = 0; i < len; i += PG)
+		sum += buf[i];
+	double seq = (double)(bench_now_ns() - t0) / (double)(len / PG);
+
+	if (err || sum != 3l * (long)(nfault + len / PG)) {
+		fprintf(stderr, "bench_hmm: migration failed or wrong bytes\n");
+		return 1;
+	}
+	struct bench_row rows[] = {
+		{ "memcpy_gbs", copy, "GB/s", "", -1 },
+		{ "to_device_gbs", to_dev, "GB/s", ">= 50% memcpy", to_dev >= copy / 2 },
+		{ "to_system_gbs", to_sys, "GB/s", ">= 50% memcpy", to_sys >= copy / 2 },
+		{ "raw_uffd_fault_ns", raw, "ns", "", -1 },
+		{ "device_fault_ns", fault, "ns", "<= 1.5x raw", fault <= 1.5 * raw },
+		{ "seq_read_64k_prefetch_ns_per_page", seq, "ns", "<= 2000", seq <= 2000 },
+	};
+	bench_report("hmm", rows, sizeof(rows) / sizeof(rows[0]));
+	zd_mm_destroy(mm);
+	dmirror_destroy(dm);
+	munmap(buf, len);
+	return 0;
+}
