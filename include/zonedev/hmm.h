@@ -120,7 +120,9 @@ ZD_API void *zd_mm_map(struct zd_mm *mm, size_t len);
  * Pages already touched keep their contents.
  * Context: may sleep.
  * Return: 0; -EINVAL (unaligned, not one private anonymous mapping, or
- * overlapping a managed range), -ENOMEM, or the kernel's error.
+ * overlapping a managed range), -ENOMEM, an error reading
+ * /proc/self/pagemap (which says which pages were touched), or the
+ * kernel's error.
  */
 ZD_API int zd_mm_register(struct zd_mm *mm, void *addr, size_t len);
 

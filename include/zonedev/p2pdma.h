@@ -57,7 +57,8 @@ struct zd_p2pmem_attrs {
  * ZD_MEMORY_DEVICE_PCI_P2PDMA pgmap and adds it to @pdev's pool with the
  * pgmap's reference as owner.  On any failure nothing of this call
  * remains (the pages are unmapped again if adding the chunk fails).
- * Context: may sleep; the provider's driver calls it (probe, usually).
+ * Context: may sleep; the provider's driver calls it (probe, usually),
+ * not from two threads at once for one device.
  * Return: 0; -EINVAL (I/O or absent BAR, @offset at or past the end,
  * @offset + @size past the end, range not 2 MiB aligned), -ENODEV (no
  * driver bound), -ENOMEM, or an error of zd_devm_memremap_pages().

@@ -146,8 +146,15 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;
 	pthread_mutex_unlock(&mm->lock);
-	if (e & PTE_BUSY)
-		return;		/* the migration's finalize wakes it */
+	if (e & PTE_BUSY) {
+		/* A host page under migration should be present; if the kernel
+		 * reclaimed it (MADV_FREE sends no event) it reads as zero, and
+		 * the driver copying it must not wait for a finalize. */
+		if ((e & PTE_STATE) == PTE_HOST && !pte_page(e) && !wp)
+			UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a,
+							   page_bytes(), 1));
+		return;		/* else the migration's finalize wakes it */
+	}
 	vmf.page = pte_page(e);
 	if (vmf.page) {
 		vmf.flags = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?

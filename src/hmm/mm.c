@@ -210,9 +210,21 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 	}
 	r->start = s;
 	r->end = s + len;
-	for (uintptr_t i = 0; i < n; i++)
-		r->pte[i] = fresh || zd_os_page_populated((char *)addr +
-				(i << zd_page_shift)) <= 0 ? PTE_EMPTY : PTE_HOST;
+	/* guessing wrong either way loses data or deadlocks: ask the kernel */
+	for (uintptr_t i = 0; i < n && !err; i++) {
+		int pop = fresh ? 0 : zd_os_page_populated((char *)addr +
+							   (i << zd_page_shift));
+
+		r->pte[i] = pop > 0 ? PTE_HOST : PTE_EMPTY;
+		if (pop < 0)
+			err = pop;
+	}
+	if (err) {
+		zd_warn("cannot read /proc/self/pagemap (error %d)", -err);
+		free(r->pte);
+		free(r);
+		return err;
+	}
 	pthread_mutex_lock(&mm->lock);
 	if (overlaps_locked(mm, r->start, r->end))
 		err = -EINVAL;

@@ -165,6 +165,29 @@ static void test_untouched_and_half_touched(void **state)
 	fx_fini(&f);
 }
 
+/* Memory the application filled before handing it over keeps its bytes;
+ * its untouched pages migrate as zero. */
+static void test_register_existing_memory(void **state)
+{
+	struct fx f;
+	size_t len = MiB(2);
+	char *own = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(own, len / 2, 12);
+	assert_int_equal(zd_mm_register(f.mm, own, len), 0);
+	to_device(&f, own, len / PG, 0);
+	check(own, len / 2, 12);
+	for (size_t i = len / 2; i < len; i++)
+		if (own[i])
+			fail_msg("byte %zu is %d", i, own[i]);
+	assert_int_equal(zd_mm_unregister(f.mm, own, len), 0);
+	munmap(own, len);
+	fx_fini(&f);
+}
+
 static void test_prefetch_brings_neighbours(void **state)
 {
 	struct zd_mm_stats st;
@@ -429,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_and_read_back),
 		cmocka_unit_test(test_device_write_then_cpu_read),
 		cmocka_unit_test(test_untouched_and_half_touched),
+		cmocka_unit_test(test_register_existing_memory),
 		cmocka_unit_test(test_prefetch_brings_neighbours),
 		cmocka_unit_test(test_concurrent_faults_and_migration),
 		cmocka_unit_test(test_munmap_frees_device_pages),
