@@ -207,37 +207,6 @@ static void to_host(struct batch *b, char *stage)
 	}
 }
 
-static int migrate_to_ram(struct zd_vm_fault *vmf)
-{
-	struct dmirror *dm = page_dm(vmf->page);
-	unsigned long n = atomic_load(&dm->prefetch);
-	unsigned long start = vmf->address & ~(n * PAGE - 1);
-	struct batch *b;
-	char *stage;
-	int err;
-
-	atomic_fetch_add(&dm->faults, 1);
-	if (atomic_load(&dm->fail_faults))
-		return -EIO;
-	b = malloc(sizeof(*b));
-	stage = aligned_alloc(PAGE, n * PAGE);
-	if (!b || !stage) {
-		free(b);
-		free(stage);
-		return -ENOMEM;
-	}
-	batch_init(b, vmf->mm, start, n, dm, ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
-	b->m.fault_page = vmf->page;
-	err = zd_migrate_vma_setup(&b->m);
-	if (!err) {
-		to_host(b, stage);
-		batch_finish(b);
-	}
-	free(stage);
-	free(b);
-	return err;
-}
-
 static bool cmd_bad(struct dmirror *dm, struct dmirror_cmd *cmd)
 {
 	if (!dm || !cmd || !cmd->mm || !cmd->npages || (cmd->addr & (PAGE - 1)))
@@ -264,26 +233,63 @@ static void to_device(struct dmirror *dm, struct batch *b)
 	}
 }
 
-int dmirror_migrate_to_device(struct dmirror *dm, struct dmirror_cmd *cmd)
+/*
+ * Migrate [start, start + npages) in batches: to this device
+ * (SELECT_SYSTEM) or from it to host memory (SELECT_DEVICE_PRIVATE,
+ * through a staging buffer).  Counts the pages moved in *@moved.
+ */
+static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
+			 unsigned long start, unsigned long npages,
+			 unsigned long flags, struct zd_page *fault_page,
+			 unsigned long *moved)
 {
-	struct batch *b;
+	bool to_dev = flags & ZD_MIGRATE_VMA_SELECT_SYSTEM;
+	unsigned long per = npages < BATCH ? npages : BATCH;
+	struct batch *b = malloc(sizeof(*b));
+	char *stage = to_dev ? NULL : aligned_alloc(PAGE, per * PAGE);
 	int err = 0;
 
-	if (cmd_bad(dm, cmd) || !(b = malloc(sizeof(*b))))
-		return -EINVAL;
-	for (unsigned long done = 0; done < cmd->npages && !err;) {
-		unsigned long n = cmd->npages - done < BATCH ? cmd->npages - done : BATCH;
+	if (!b || (!to_dev && !stage))
+		err = -ENOMEM;
+	for (unsigned long done = 0; done < npages && !err; done += per) {
+		unsigned long n = npages - done < per ? npages - done : per;
 
-		batch_init(b, cmd->mm, cmd->addr + done * PAGE, n, dm,
-			   ZD_MIGRATE_VMA_SELECT_SYSTEM);
+		batch_init(b, mm, start + done * PAGE, n, dm, flags);
+		b->m.fault_page = fault_page;
 		err = zd_migrate_vma_setup(&b->m);
-		if (!err) {
+		if (err)
+			break;
+		if (to_dev)
 			to_device(dm, b);
-			cmd->cpages += batch_finish(b);
-		}
-		done += n;
+		else
+			to_host(b, stage);
+		*moved += batch_finish(b);
 	}
+	free(stage);
 	free(b);
+	return err;
+}
+
+static int migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	struct dmirror *dm = page_dm(vmf->page);
+	unsigned long n = atomic_load(&dm->prefetch), moved = 0;
+
+	atomic_fetch_add(&dm->faults, 1);
+	if (atomic_load(&dm->fail_faults))
+		return -EIO;
+	return migrate_range(dm, vmf->mm, vmf->address & ~(n * PAGE - 1), n,
+			     ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, vmf->page, &moved);
+}
+
+int dmirror_migrate_to_device(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	int err;
+
+	if (cmd_bad(dm, cmd))
+		return -EINVAL;
+	err = migrate_range(dm, cmd->mm, cmd->addr, cmd->npages,
+			    ZD_MIGRATE_VMA_SELECT_SYSTEM, NULL, &cmd->cpages);
 	if (err)
 		return err;
 	/* as the kernel's: every page must now be in this device's mirror */
@@ -299,31 +305,10 @@ int dmirror_migrate_to_device(struct dmirror *dm, struct dmirror_cmd *cmd)
 
 int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
 {
-	struct batch *b;
-	char *stage;
-	int err = 0;
-
 	if (cmd_bad(dm, cmd))
 		return -EINVAL;
-	b = malloc(sizeof(*b));
-	stage = aligned_alloc(PAGE, BATCH * PAGE);
-	for (unsigned long done = 0; b && stage && done < cmd->npages && !err;) {
-		unsigned long n = cmd->npages - done < BATCH ? cmd->npages - done : BATCH;
-
-		batch_init(b, cmd->mm, cmd->addr + done * PAGE, n, dm,
-			   ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
-		err = zd_migrate_vma_setup(&b->m);
-		if (!err) {
-			to_host(b, stage);
-			cmd->cpages += batch_finish(b);
-		}
-		done += n;
-	}
-	if (!b || !stage)
-		err = -ENOMEM;
-	free(stage);
-	free(b);
-	return err;
+	return migrate_range(dm, cmd->mm, cmd->addr, cmd->npages,
+			     ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, NULL, &cmd->cpages);
 }
 
 /* ---- the device's view -------------------------------------------------- */
