@@ -115,10 +115,15 @@ struct dma_target {
 	struct zd_pci_dev *pdev;	/* referenced */
 	int bar;
 	uint64_t off;
-	bool by_bus;			/* matched as a bus address */
 };
 
-/* The memory BAR containing [addr, addr + len) as a bus or CPU address. */
+static bool in_bar(uint64_t addr, size_t len, uint64_t base, uint64_t n)
+{
+	return addr - base < n && len <= n - (addr - base);
+}
+
+/* A device with a memory BAR holding [addr, addr + len) as a bus or a
+ * CPU address, referenced. */
 static bool dma_find(uint64_t addr, size_t len, struct dma_target *t)
 {
 	bool found = false;
@@ -130,16 +135,12 @@ static bool dma_find(uint64_t addr, size_t len, struct dma_target *t)
 
 		for (int i = 0; i < ZD_PCI_STD_NUM_BARS && !p->removed && !found; i++) {
 			uint64_t n = zd_pci_resource_len(p, i);
-			uint64_t bus = zd_pci_bus_address(p, i);
-			uint64_t cpu = zd_pci_resource_start(p, i);
-			bool in_bus = addr - bus < n && len <= n - (addr - bus);
-			bool in_cpu = addr - cpu < n && len <= n - (addr - cpu);
 
 			if (!(zd_pci_resource_flags(p, i) & ZD_IORESOURCE_MEM) ||
-			    !(in_bus || in_cpu))
+			    !(in_bar(addr, len, zd_pci_bus_address(p, i), n) ||
+			      in_bar(addr, len, zd_pci_resource_start(p, i), n)))
 				continue;
-			*t = (struct dma_target){ zd_pci_dev_get(p), i,
-						  addr - (in_bus ? bus : cpu), in_bus };
+			*t = (struct dma_target){ zd_pci_dev_get(p), i, 0 };
 			found = true;
 		}
 	}
@@ -154,15 +155,19 @@ static int dma_route(struct zd_pci_dev *initiator, uint64_t addr, size_t len,
 		     struct dma_target *t)
 {
 	enum zd_pci_p2pdma_map_type m;
+	uint64_t base;
 	int dist;
 
 	if (!dma_find(addr, len, t))
 		return -EFAULT;
 	m = zd_pci_p2pdma_map_type_dist(t->pdev, initiator, &dist);
-	if ((m == ZD_PCI_P2PDMA_MAP_BUS_ADDR && t->by_bus) ||
-	    (m == ZD_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE && !t->by_bus) ||
-	    (m != ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED && t->pdev->bus->host->bus_offset == 0))
+	base = m == ZD_PCI_P2PDMA_MAP_BUS_ADDR ? zd_pci_bus_address(t->pdev, t->bar)
+					       : zd_pci_resource_start(t->pdev, t->bar);
+	if (m != ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED &&
+	    in_bar(addr, len, base, zd_pci_resource_len(t->pdev, t->bar))) {
+		t->off = addr - base;
 		return 0;
+	}
 	zd_pci_dev_put(t->pdev);
 	return -EREMOTEIO;
 }
