@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "../os/os.h"
 #include "internal.h"
@@ -24,12 +23,10 @@
 void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		 uintptr_t state)
 {
-	struct zd_page *stack[64], **put = stack;
-	size_t n = 0, cap = 64;
-
 	pthread_mutex_lock(&mm->lock);
 	for (uintptr_t a = start & ~(page_bytes() - 1); a < end; a += page_bytes()) {
 		uintptr_t *pte = zd_hmm_pte(mm, a);
+		struct zd_page *page;
 
 		if (pte && (*pte & PTE_DISCARD) && state == PTE_EMPTY) {
 			*pte &= ~PTE_DISCARD;	/* a migration's own drop */
@@ -37,31 +34,19 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		}
 		if (!pte || (*pte & PTE_BUSY))
 			continue;
-		if (pte_page(*pte)) {
-			if (n == cap) {
-				struct zd_page **more = malloc(2 * cap * sizeof(*more));
-
-				if (!more)
-					break;	/* leave the rest mapped */
-				memcpy(more, put, n * sizeof(*more));
-				if (put != stack)
-					free(put);
-				put = more;
-				cap *= 2;
-			}
-			put[n++] = pte_page(*pte);
-			mm->device_pages--;
-		}
+		page = pte_page(*pte);
 		*pte = state;
+		if (!page)
+			continue;
+		mm->device_pages--;
+		page->mapping = NULL;
+		/* page_free is the driver's: not under our lock (as finalize) */
+		pthread_mutex_unlock(&mm->lock);
+		zd_put_page(page);
+		atomic_fetch_add(&mm->stats.dropped, 1);
+		pthread_mutex_lock(&mm->lock);
 	}
 	pthread_mutex_unlock(&mm->lock);
-	for (size_t i = 0; i < n; i++) {
-		put[i]->mapping = NULL;
-		zd_put_page(put[i]);
-	}
-	atomic_fetch_add(&mm->stats.dropped, n);
-	if (put != stack)
-		free(put);
 }
 
 /* mremap: the range's entries at @from now live at @to. */

@@ -357,7 +357,7 @@ void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
 		pthread_mutex_lock(&mm->lock);
 		put = finish(mm, zd_hmm_pte(mm, a), src[i], dst[i]);
 		pthread_mutex_unlock(&mm->lock);
-		if (put && (src[i] & ZD_MIGRATE_PFN_MIGRATE))
+		if (put)
 			zd_put_page(put);
 		zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
 	}
