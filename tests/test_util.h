@@ -68,4 +68,12 @@ static inline void test_sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
+/* Polls @cond every millisecond for up to 10 s; its last value. */
+#define wait_for(cond) ({						\
+	int __n = 0;							\
+	while (!(cond) && __n++ < 10000)				\
+		test_sleep_us(1000);					\
+	(cond);								\
+})
+
 #endif /* ZD_TEST_UTIL_H */

@@ -291,14 +291,6 @@ static void unbind_start(struct unbinder *u, struct zd_pci_dev *pdev)
 	assert_int_equal(pthread_create(&u->thread, NULL, unbind_thread, u), 0);
 }
 
-/* Waits up to 10 s for @cond; false on timeout. */
-#define wait_for(cond) ({						\
-	int __n = 0;							\
-	while (!(cond) && __n++ < 10000)				\
-		test_sleep_us(1000);					\
-	(cond);								\
-})
-
 static void test_unbind_waits_for_frees(void **state)
 {
 	struct unbinder u;
