@@ -82,36 +82,32 @@ void zd_os_close(int fd)
 		close(fd);
 }
 
-int zd_os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+/* All of [off, off + len): pread or pwrite until done. */
+static int rw_all(int fd, char *buf, size_t len, uint64_t off, bool is_write)
 {
 	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+		ssize_t n = is_write ? pwrite(fd, buf, len, (off_t)off)
+				     : pread(fd, buf, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		buf = (const char *)buf + n;
+		buf += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
 	return 0;
 }
 
+int zd_os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	return rw_all(fd, (char *)buf, len, off, true);
+}
+
 int zd_os_pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	while (len) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (char *)buf + n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return rw_all(fd, buf, len, off, false);
 }
 
 /* ---- userfaultfd ---- */
