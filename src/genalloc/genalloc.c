@@ -348,6 +348,11 @@ static unsigned long pick(struct zd_gen_pool *pool, struct chunk *c,
 	unsigned long mask, off;
 	long s;
 
+	if (nr == 1 && (algo == zd_gen_pool_first_fit ||
+			algo == zd_gen_pool_first_fit_order_align)) {
+		s = zd_run_index_first_free(&c->ix);
+		return s < 0 ? c->nbits : (unsigned long)s;
+	}
 	if (algo == zd_gen_pool_first_fit) {
 		s = zd_run_index_find(&c->ix, 0, nr, NULL);
 		return s < 0 ? c->nbits : (unsigned long)s;
@@ -396,7 +401,9 @@ unsigned long zd_gen_pool_alloc_algo_owner(struct zd_gen_pool *pool,
 		struct chunk *c = pool->chunks[i];
 		unsigned long bit;
 
-		if (size > c->pub.avail || c->ix.tree[1].max < nr)
+		/* avail is exact: one granule of it is a free bit */
+		if (size > c->pub.avail ||
+		    (nr > 1 && zd_run_index_longest(&c->ix) < nr))
 			continue;
 		bit = pick(pool, c, algo, data, nr);
 		if (bit >= c->nbits || nr > c->nbits - bit)

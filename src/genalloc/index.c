@@ -61,8 +61,13 @@ int zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
 		leaves *= 2;
 	ix->tree = zd_fault("genalloc.index") ? NULL :
 		calloc(2 * leaves, sizeof(*ix->tree));
-	if (!ix->tree)
+	ix->queued = calloc(WORDS(words), sizeof(long));
+	if (!ix->tree || !ix->queued) {
+		zd_run_index_free(ix);
 		return -ENOMEM;
+	}
+	ix->nr_stale = 0;
+	ix->hint = 0;
 	ix->map = map;
 	ix->leaves = leaves;
 	ix->words = words;
@@ -81,7 +86,56 @@ int zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
 void zd_run_index_free(struct zd_run_index *ix)
 {
 	free(ix->tree);
+	free(ix->queued);
 	ix->tree = NULL;
+	ix->queued = NULL;
+}
+
+static bool same(struct zd_run_node a, struct zd_run_node b)
+{
+	return a.pre == b.pre && a.suf == b.suf && a.max == b.max;
+}
+
+/*
+ * Bring word @w's leaf up to date and walk up while nodes change.  Every
+ * inner node always equals the combination of its children as stored,
+ * so a node that comes out unchanged leaves its ancestors right.
+ */
+static void refresh(struct zd_run_index *ix, unsigned long w)
+{
+	unsigned long i = ix->leaves + w;
+	struct zd_run_node old = ix->tree[i];
+
+	ix->tree[i] = leaf_of(word(ix, w));
+	for (uint32_t half = 64; i > 1 && !same(old, ix->tree[i]); half *= 2) {
+		i /= 2;
+		old = ix->tree[i];
+		combine(ix->tree, i, half);
+	}
+}
+
+static void flush(struct zd_run_index *ix)
+{
+	for (unsigned int k = 0; k < ix->nr_stale; k++) {
+		unsigned long w = ix->stale[k];
+
+		ix->queued[w / BITS_PER_WORD] &= ~(1ul << (w % BITS_PER_WORD));
+		refresh(ix, w);
+	}
+	ix->nr_stale = 0;
+}
+
+static void queue(struct zd_run_index *ix, unsigned long w)
+{
+	unsigned long *q = &ix->queued[w / BITS_PER_WORD];
+	unsigned long bit = 1ul << (w % BITS_PER_WORD);
+
+	if (*q & bit)
+		return;
+	if (ix->nr_stale == ZD_RUN_STALE)
+		flush(ix);
+	*q |= bit;
+	ix->stale[ix->nr_stale++] = w;
 }
 
 void zd_run_index_update(struct zd_run_index *ix, unsigned long start,
@@ -90,6 +144,14 @@ void zd_run_index_update(struct zd_run_index *ix, unsigned long start,
 	unsigned long first = start / BITS_PER_WORD;
 	unsigned long last = (start + nr - 1) / BITS_PER_WORD;
 
+	/* bits may have come free below the hint */
+	if (first < ix->hint)
+		ix->hint = first;
+	if (nr == 1) {
+		queue(ix, first);
+		return;
+	}
+	/* wider changes walk their span's levels once, together */
 	for (unsigned long w = first; w <= last; w++)
 		ix->tree[ix->leaves + w] = leaf_of(word(ix, w));
 	/* walk the changed span up, level by level */
@@ -158,14 +220,45 @@ static long find(const struct zd_run_index *ix, unsigned long i,
 				 nr, carry);
 }
 
-long zd_run_index_find(const struct zd_run_index *ix, unsigned long from,
+long zd_run_index_find(struct zd_run_index *ix, unsigned long from,
 		       unsigned long nr, unsigned long *len)
 {
 	unsigned long carry = 0, size = ix->words * BITS_PER_WORD;
-	long start = find(ix, 1, 0, ix->leaves * BITS_PER_WORD, from, nr, &carry);
+	long start;
 
+	flush(ix);
+	start = find(ix, 1, 0, ix->leaves * BITS_PER_WORD, from, nr, &carry);
 	if (start >= 0 && len)
 		*len = zd_bitmap_next_set(ix->map, size, (unsigned long)start) -
 		       (unsigned long)start;
 	return start;
+}
+
+/* How many words past the hint first_free looks before asking the tree. */
+#define HINT_SCAN	4
+
+long zd_run_index_first_free(struct zd_run_index *ix)
+{
+	unsigned long w = ix->hint, end = w + HINT_SCAN;
+	long s;
+
+	for (; w < ix->words && w < end; w++)
+		if (~ix->map[w]) {
+			ix->hint = w;
+			return (long)(w * BITS_PER_WORD) +
+			       __builtin_ctzl(~ix->map[w]);
+		}
+	if (w >= ix->words) {
+		ix->hint = w;
+		return -1;
+	}
+	s = zd_run_index_find(ix, end * BITS_PER_WORD, 1, NULL);
+	ix->hint = s < 0 ? ix->words : (unsigned long)s / BITS_PER_WORD;
+	return s;
+}
+
+unsigned long zd_run_index_longest(struct zd_run_index *ix)
+{
+	flush(ix);
+	return ix->tree[1].max;
 }

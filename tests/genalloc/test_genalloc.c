@@ -146,6 +146,47 @@ static void test_placement_examples(void **state)
 	assert_int_equal(zd_gen_pool_destroy(p), 0);
 }
 
+/*
+ * Single granules take the lowest free bit without the summary tree; the
+ * tree catches up before a wider search.  Holes far apart (past the
+ * hint's short scan), freed out of order, mixed with wider allocations.
+ */
+static void test_single_granules_stay_first_fit(void **state)
+{
+	enum { N = 16384 };
+	struct zd_gen_pool *p = zd_gen_pool_create(ORDER, -1);
+	static const unsigned long holes[] = { 9000, 17, 16383, 640, 641, 5000 };
+	static const unsigned long sorted[] = { 17, 640, 641, 5000, 9000, 16383 };
+
+	assert_int_equal(zd_gen_pool_add(p, BASE, N * G, -1), 0);
+	for (unsigned long i = 0; i < N; i++)
+		assert_int_equal(zd_gen_pool_alloc(p, G), BASE + i * G);
+	assert_int_equal(zd_gen_pool_alloc(p, G), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(zd_gen_pool_free(p, BASE + holes[i] * G, G), 0);
+	/* two granules fit only at 640 */
+	assert_int_equal(zd_gen_pool_alloc(p, 2 * G), BASE + 640 * G);
+	for (int i = 0; i < 6; i++) {
+		if (sorted[i] == 640 || sorted[i] == 641)
+			continue;
+		assert_int_equal(zd_gen_pool_alloc(p, G), BASE + sorted[i] * G);
+	}
+	assert_int_equal(zd_gen_pool_alloc(p, G), 0);
+	/* many more frees than the tree's queue holds, then a wide search */
+	for (unsigned long i = 100; i < 164; i++)
+		assert_int_equal(zd_gen_pool_free(p, BASE + i * G, G), 0);
+	assert_int_equal(zd_gen_pool_alloc(p, 64 * G), BASE + 100 * G);
+	assert_int_equal(zd_gen_pool_free(p, BASE + 3 * G, G), 0);
+	assert_int_equal(zd_gen_pool_alloc(p, G), BASE + 3 * G);
+	assert_int_equal(zd_gen_pool_avail(p), 0);
+	assert_int_equal(zd_gen_pool_free(p, BASE + 100 * G, 64 * G), 0);
+	assert_int_equal(zd_gen_pool_free(p, BASE + 640 * G, 2 * G), 0);
+	for (unsigned long i = 0; i < N; i++)
+		if ((i < 100 || i >= 164) && i != 640 && i != 641)
+			assert_int_equal(zd_gen_pool_free(p, BASE + i * G, G), 0);
+	assert_int_equal(zd_gen_pool_destroy(p), 0);
+}
+
 /* Best fit: of equal holes the lowest; the smallest hole that fits. */
 static void test_best_fit_ties(void **state)
 {
@@ -395,6 +436,7 @@ int main(void)
 		T(test_order_align_matches_kernel),
 		T(test_best_fit_matches_kernel),
 		T(test_placement_examples),
+		T(test_single_granules_stay_first_fit),
 		T(test_best_fit_ties),
 		T(test_owners),
 		T(test_dma_alloc),
