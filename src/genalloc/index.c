@@ -220,6 +220,37 @@ static long find(const struct zd_run_index *ix, unsigned long i,
 				 nr, carry);
 }
 
+/*
+ * find() from bit 0, as a loop: the answer lies under node i given the
+ * @carry free bits before it; it starts in the carry, inside the left
+ * child, across the middle, or inside the right child, in that order.
+ */
+static long find_first(const struct zd_run_index *ix, unsigned long nr)
+{
+	const struct zd_run_node *t = ix->tree;
+	unsigned long i = 1, lo = 0, half = ix->leaves * BITS_PER_WORD / 2;
+	unsigned long carry = 0;
+
+	if (t[1].max < nr)
+		return -1;
+	for (; i < ix->leaves; half /= 2) {
+		const struct zd_run_node *l = &t[2 * i], *r = &t[2 * i + 1];
+
+		if (carry + t[i].pre >= nr)
+			return (long)(lo - carry);
+		if (l->max >= nr) {
+			i = 2 * i;
+			continue;
+		}
+		if (l->suf + r->pre >= nr)
+			return (long)(lo + half - l->suf);
+		carry = l->suf;
+		lo += half;
+		i = 2 * i + 1;
+	}
+	return scan_word(word(ix, i - ix->leaves), lo, 0, nr, &carry);
+}
+
 long zd_run_index_find(struct zd_run_index *ix, unsigned long from,
 		       unsigned long nr, unsigned long *len)
 {
@@ -227,7 +258,8 @@ long zd_run_index_find(struct zd_run_index *ix, unsigned long from,
 	long start;
 
 	flush(ix);
-	start = find(ix, 1, 0, ix->leaves * BITS_PER_WORD, from, nr, &carry);
+	start = from ? find(ix, 1, 0, ix->leaves * BITS_PER_WORD, from, nr,
+			    &carry) : find_first(ix, nr);
 	if (start >= 0 && len)
 		*len = zd_bitmap_next_set(ix->map, size, (unsigned long)start) -
 		       (unsigned long)start;
