@@ -31,6 +31,24 @@ static inline int64_t bench_quantile(int64_t *v, size_t n, double q)
 	return v[(size_t)(q * (double)(n - 1))];
 }
 
+/*
+ * The median ns per round over @batches runs of @fn(@arg, @rounds), each
+ * returning ns per round: a VM's scheduling noise lands in a batch or
+ * two, not in the figure.
+ */
+static inline double bench_median_ns(double (*fn)(void *, unsigned long),
+				     void *arg, unsigned long rounds,
+				     int batches)
+{
+	int64_t ps[16];
+
+	if (batches > 16)
+		batches = 16;
+	for (int i = 0; i < batches; i++)
+		ps[i] = (int64_t)(fn(arg, rounds) * 1000);
+	return (double)bench_quantile(ps, (size_t)batches, 0.5) / 1000;
+}
+
 struct bench_row {
 	const char *name;	/* metric key in the JSON */
 	double value;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * genalloc benchmark: 4 KiB alloc+free pairs; and with 1,000 live
- * allocations of random sizes (4 KiB..1 MiB, log-uniform) in a 256 MiB
- * pool, the cost of one allocation, beside the same workload run through
+ * genalloc benchmark: 4 KiB alloc+free pairs (median of five batches);
+ * and with 1,000 live allocations of random sizes (4 KiB..1 MiB,
+ * log-uniform) in a 256 MiB pool, the cost of one allocation, beside the same workload run through
  * the kernel-style bitmap scan (a custom algorithm gets the raw bitmap)
  * in the same run; the two must place every allocation identically.
  */
@@ -23,7 +23,7 @@ static unsigned long scan_first_fit(unsigned long *map, unsigned long size,
 				     start_addr);
 }
 
-static double pair_ns(unsigned long rounds)
+static double pair_ns(void *unused, unsigned long rounds)
 {
 	struct zd_gen_pool *p = zd_gen_pool_create(12, -1);
 	int64_t t0;
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	double pair, rnd, rnd_scan;
 	unsigned long same = 0;
 
-	pair = pair_ns(quick ? 1000000 : 10000000);
+	pair = bench_median_ns(pair_ns, NULL, quick ? 200000 : 2000000, 5);
 	rnd = random_ns(zd_gen_pool_first_fit, rounds, fast);
 	rnd_scan = random_ns(scan_first_fit, rounds, scan);
 	for (unsigned long i = 0; i < rounds; i++)

@@ -2,7 +2,8 @@
 /*
  * p2pmem allocation: zd_pci_alloc_p2pmem + zd_pci_free_p2pmem of 4 KiB
  * from a 64 MiB BAR, against the bare gen_pool pair underneath it (the
- * difference is the owner reference and the RCU read section).
+ * difference is the owner reference and the RCU read section).  Each
+ * figure is the median of five batches.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 
 #include "bench.h"
 
-static double p2p_pair_ns(struct zd_pci_dev *pdev, unsigned long rounds)
+static double p2p_pair_ns(void *pdev, unsigned long rounds)
 {
 	int64_t t0 = bench_now_ns();
 
@@ -19,7 +20,7 @@ static double p2p_pair_ns(struct zd_pci_dev *pdev, unsigned long rounds)
 	return (double)(bench_now_ns() - t0) / rounds;
 }
 
-static double pool_pair_ns(unsigned long rounds)
+static double pool_pair_ns(void *unused, unsigned long rounds)
 {
 	struct zd_gen_pool *p = zd_gen_pool_create(12, -1);
 	int64_t t0;
@@ -48,8 +49,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	p2p_pair_ns(pdev, rounds / 10);		/* warm up */
-	p2p = p2p_pair_ns(pdev, rounds);
-	pool = pool_pair_ns(rounds);
+	p2p = bench_median_ns(p2p_pair_ns, pdev, rounds / 5, 5);
+	pool = bench_median_ns(pool_pair_ns, NULL, rounds / 5, 5);
 
 	struct bench_row rows[] = {
 		{ "p2pmem_alloc_free_4k_pair_ns", p2p, "ns", "<= 60", p2p <= 60 },
