@@ -38,7 +38,10 @@ struct dmirror_chunk {
 struct dmirror {
 	struct zd_device dev;
 	pthread_mutex_t lock;		/* free list, chunks */
-	struct zd_page *free_pages;	/* linked by zone_device_data */
+	/* FIFO, linked by zone_device_data: pages freed in address order
+	 * come back in it, so a batch's device pages stay consecutive and
+	 * go home in one copy */
+	struct zd_page *free_pages, *free_tail;
 	struct dmirror_chunk *chunks;
 	unsigned long chunk_bytes, nr_chunks, in_use;
 	atomic_ulong prefetch, page_frees, faults;
@@ -63,13 +66,23 @@ static struct dmirror *page_dm(struct zd_page *page)
 
 /* ---- device memory ------------------------------------------------------ */
 
+/* dm->lock held */
+static void free_append(struct dmirror *dm, struct zd_page *page)
+{
+	page->zone_device_data = NULL;
+	if (dm->free_tail)
+		dm->free_tail->zone_device_data = page;
+	else
+		dm->free_pages = page;
+	dm->free_tail = page;
+}
+
 static void page_free(struct zd_page *page)
 {
 	struct dmirror *dm = page_dm(page);
 
 	pthread_mutex_lock(&dm->lock);
-	page->zone_device_data = dm->free_pages;
-	dm->free_pages = page;
+	free_append(dm, page);
 	dm->in_use--;
 	pthread_mutex_unlock(&dm->lock);
 	atomic_fetch_add(&dm->page_frees, 1);
@@ -129,12 +142,8 @@ static int chunk_add(struct dmirror *dm)
 		zd_devm_release_action(&dm->dev, chunk_release, c);
 		return err;
 	}
-	for (unsigned long i = c->npages; i-- > 0;) {
-		struct zd_page *p = zd_pfn_to_page(c->first_pfn + i);
-
-		p->zone_device_data = dm->free_pages;
-		dm->free_pages = p;
-	}
+	for (unsigned long i = 0; i < c->npages; i++)
+		free_append(dm, zd_pfn_to_page(c->first_pfn + i));
 	c->next = dm->chunks;
 	dm->chunks = c;
 	dm->nr_chunks++;
@@ -157,6 +166,8 @@ static struct zd_page *page_alloc(struct dmirror *dm)
 	}
 	p = dm->free_pages;
 	dm->free_pages = p->zone_device_data;
+	if (!dm->free_pages)
+		dm->free_tail = NULL;
 	dm->in_use++;
 	pthread_mutex_unlock(&dm->lock);
 	p->zone_device_data = NULL;
@@ -193,8 +204,9 @@ static unsigned long batch_finish(struct batch *b)
 	return moved;
 }
 
-/* Device pages (source) to host: fill @stage, point dst at it. */
-static void to_host(struct batch *b, char *stage)
+/* Device pages (source) to host: the copy into place reads the device
+ * memory itself, as the kernel's driver copies from its page. */
+static void to_host(struct batch *b)
 {
 	for (unsigned long i = 0; i < b->m.npages; i++) {
 		struct zd_page *spage = zd_migrate_pfn_to_page(b->src[i]);
@@ -202,8 +214,7 @@ static void to_host(struct batch *b, char *stage)
 		if (!spage || !(b->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
 		dev_read(page_mem(spage));
-		memcpy(stage + i * PAGE, page_mem(spage), PAGE);
-		b->dst[i] = zd_migrate_virt(stage + i * PAGE);
+		b->dst[i] = zd_migrate_virt(page_mem(spage));
 	}
 }
 
@@ -235,8 +246,8 @@ static void to_device(struct dmirror *dm, struct batch *b)
 
 /*
  * Migrate [start, start + npages) in batches: to this device
- * (SELECT_SYSTEM) or from it to host memory (SELECT_DEVICE_PRIVATE,
- * through a staging buffer).  Counts the pages moved in *@moved.
+ * (SELECT_SYSTEM) or from it to host memory (SELECT_DEVICE_PRIVATE).
+ * Counts the pages moved in *@moved.
  */
 static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
 			 unsigned long start, unsigned long npages,
@@ -246,11 +257,8 @@ static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
 	bool to_dev = flags & ZD_MIGRATE_VMA_SELECT_SYSTEM;
 	unsigned long per = npages < BATCH ? npages : BATCH;
 	struct batch *b = malloc(sizeof(*b));
-	char *stage = to_dev ? NULL : aligned_alloc(PAGE, per * PAGE);
-	int err = 0;
+	int err = b ? 0 : -ENOMEM;
 
-	if (!b || (!to_dev && !stage))
-		err = -ENOMEM;
 	for (unsigned long done = 0; done < npages && !err; done += per) {
 		unsigned long n = npages - done < per ? npages - done : per;
 
@@ -262,10 +270,9 @@ static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
 		if (to_dev)
 			to_device(dm, b);
 		else
-			to_host(b, stage);
+			to_host(b);
 		*moved += batch_finish(b);
 	}
-	free(stage);
 	free(b);
 	return err;
 }
@@ -387,9 +394,8 @@ int dmirror_transform(struct dmirror *dm, struct dmirror_cmd *cmd,
 static void chunk_evict(struct dmirror_chunk *c)
 {
 	unsigned long *src = calloc(BATCH, sizeof(long)), *dst = calloc(BATCH, sizeof(long));
-	char *stage = aligned_alloc(PAGE, BATCH * PAGE);
 
-	for (unsigned long off = 0; src && dst && stage && off < c->npages; off += BATCH) {
+	for (unsigned long off = 0; src && dst && off < c->npages; off += BATCH) {
 		unsigned long n = c->npages - off < BATCH ? c->npages - off : BATCH;
 
 		zd_migrate_device_range(src, c->first_pfn + off, n);
@@ -400,17 +406,15 @@ static void chunk_evict(struct dmirror_chunk *c)
 			if (!p || !(src[i] & ZD_MIGRATE_PFN_MIGRATE))
 				continue;
 			dev_read(page_mem(p));
-			memcpy(stage + i * PAGE, page_mem(p), PAGE);
-			dst[i] = zd_migrate_virt(stage + i * PAGE);
+			dst[i] = zd_migrate_virt(page_mem(p));
 		}
 		zd_migrate_device_pages(src, dst, n);
 		zd_migrate_device_finalize(src, dst, n);
 	}
-	if (!src || !dst || !stage)
+	if (!src || !dst)
 		fprintf(stderr, "dmirror: no memory to evict; pages are lost\n");
 	free(src);
 	free(dst);
-	free(stage);
 }
 
 static void dmirror_remove(struct zd_device *dev)
@@ -422,7 +426,7 @@ static void dmirror_remove(struct zd_device *dev)
 	/* the chunks themselves are devres: they go after this returns */
 	pthread_mutex_lock(&dm->lock);
 	dm->chunks = NULL;
-	dm->free_pages = NULL;
+	dm->free_pages = dm->free_tail = NULL;
 	dm->nr_chunks = 0;
 	pthread_mutex_unlock(&dm->lock);
 }

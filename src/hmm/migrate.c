@@ -167,34 +167,58 @@ static bool to_system(const struct zd_migrate_vma *m, unsigned long i)
 	       (m->dst[i] & ZD_MIGRATE_PFN_SYSTEM) && (m->dst[i] & ZD_MIGRATE_PFN_VALID);
 }
 
-/* Copy the staged bytes of pages coming back into place, one ioctl per
- * run whose staging pages are consecutive too (page by page if the run
- * fails); MIGRATE is cleared where a copy fails.  The pages are busy: no
- * lock is needed. */
-static void copy_back(struct zd_migrate_vma *m)
-{
-	for (unsigned long i = 0, j; i < m->npages; i = j) {
-		char *stage = zd_migrate_pfn_to_virt(m->dst[i]);
+/* Where one page coming back goes, and where its bytes are staged. */
+struct place {
+	struct zd_mm *mm;
+	uintptr_t addr;
+	const char *stage;
+};
 
+/* Fills *@p for page @i of a batch; false if it is not coming back. */
+typedef bool place_fn(void *ctx, unsigned long i, struct place *p);
+
+/*
+ * Copy the staged bytes of pages coming back into place: one ioctl per run
+ * whose addresses and staging pages both step by one page (page by page
+ * if the run fails); MIGRATE is cleared in @src where a copy fails.  The
+ * pages are busy: no lock is held, since the fault thread needs it to read
+ * the events in the copy's way.
+ */
+static void copy_runs(unsigned long *src, unsigned long n, place_fn *at,
+		      void *ctx)
+{
+	struct place p, q;
+
+	for (unsigned long i = 0, j; i < n; i = j) {
 		j = i + 1;
-		if (!to_system(m, i))
+		if (!at(ctx, i, &p))
 			continue;
-		while (j < m->npages && to_system(m, j) &&
-		       zd_migrate_pfn_to_virt(m->dst[j]) ==
-		       stage + ((j - i) << zd_page_shift))
+		while (j < n && at(ctx, j, &q) && q.mm == p.mm &&
+		       q.addr == p.addr + ((j - i) << zd_page_shift) &&
+		       q.stage == p.stage + ((j - i) << zd_page_shift))
 			j++;
-		if (!hmm_copy(m->mm, m->start + (i << zd_page_shift), stage,
-			      (j - i) << zd_page_shift))
+		if (!hmm_copy(p.mm, p.addr, p.stage, (j - i) << zd_page_shift))
 			continue;
 		for (unsigned long k = i; k < j; k++) {
+			at(ctx, k, &q);
 			/* -EEXIST: placed by the partial run copy */
-			int err = hmm_copy(m->mm, m->start + (k << zd_page_shift),
-					   zd_migrate_pfn_to_virt(m->dst[k]), page_bytes());
+			int err = hmm_copy(q.mm, q.addr, q.stage, page_bytes());
 
 			if (err && err != -EEXIST)
-				m->src[k] &= ~ZD_MIGRATE_PFN_MIGRATE;
+				src[k] &= ~ZD_MIGRATE_PFN_MIGRATE;
 		}
 	}
+}
+
+static bool vma_place(void *ctx, unsigned long i, struct place *p)
+{
+	const struct zd_migrate_vma *m = ctx;
+
+	if (!to_system(m, i))
+		return false;
+	*p = (struct place){ m->mm, m->start + (i << zd_page_shift),
+			     zd_migrate_pfn_to_virt(m->dst[i]) };
+	return true;
 }
 
 /* Drop host pages that moved; their remove event is ours (PTE_DISCARD),
@@ -219,7 +243,7 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m))
 		return;
-	copy_back(m);
+	copy_runs(m->src, m->npages, vma_place, m);
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uintptr_t a = m->start + (i << zd_page_shift);
@@ -318,35 +342,52 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 	return 0;
 }
 
+struct device_batch {
+	const unsigned long *src, *dst;
+};
+
+static bool device_place(void *ctx, unsigned long i, struct place *p)
+{
+	const struct device_batch *b = ctx;
+	struct zd_page *page = zd_migrate_pfn_to_page(b->src[i]);
+
+	if (!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE) || !page || !page->mapping)
+		return false;
+	*p = (struct place){ page->mapping, page->index << zd_page_shift,
+			     zd_migrate_pfn_to_virt(b->dst[i]) };
+	return true;
+}
+
 void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
 			     unsigned long npages)
 {
+	struct device_batch b = { src, dst };
+
+	/* a device page has no device page to go to here */
+	for (unsigned long i = 0; i < npages; i++)
+		if (!(dst[i] & ZD_MIGRATE_PFN_SYSTEM))
+			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
+	copy_runs(src, npages, device_place, &b);
 	for (unsigned long i = 0; i < npages; i++) {
-		struct zd_page *page = zd_migrate_pfn_to_page(src[i]);
-		struct zd_mm *mm = page ? page->mapping : NULL;
-		uintptr_t a = page ? page->index << zd_page_shift : 0;
+		struct place p;
 		uintptr_t *pte;
 
-		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE) || !mm)
+		if (!device_place(&b, i, &p))
 			continue;
-		/* the page is busy: copy without the lock, which the fault
-		 * thread needs to read the events in the copy's way */
-		if (!(dst[i] & ZD_MIGRATE_PFN_SYSTEM) ||
-		    hmm_copy(mm, a, zd_migrate_pfn_to_virt(dst[i]), page_bytes())) {
-			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
-			continue;
-		}
-		pthread_mutex_lock(&mm->lock);
-		pte = zd_hmm_pte(mm, a);
+		pthread_mutex_lock(&p.mm->lock);
+		pte = zd_hmm_pte(p.mm, p.addr);
 		if (pte)
 			pte_set(pte, PTE_HOST | PTE_BUSY);
-		pthread_mutex_unlock(&mm->lock);
+		pthread_mutex_unlock(&p.mm->lock);
 	}
 }
 
 void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
 				unsigned long npages)
 {
+	struct zd_mm *wake_mm = NULL;
+	uintptr_t wake_start = 0, wake_end = 0;
+
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *page = zd_migrate_pfn_to_page(src[i]), *put;
 		struct zd_mm *mm = page ? page->mapping : NULL;
@@ -359,6 +400,19 @@ void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
 		pthread_mutex_unlock(&mm->lock);
 		if (put)
 			zd_put_page(put);
-		zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
+		/* one wake per run of neighbouring pages */
+		if (mm == wake_mm && a == wake_end) {
+			wake_end += page_bytes();
+			continue;
+		}
+		if (wake_mm)
+			zd_os_uffd_wake(wake_mm->uffd, (void *)wake_start,
+					wake_end - wake_start);
+		wake_mm = mm;
+		wake_start = a;
+		wake_end = a + page_bytes();
 	}
+	if (wake_mm)
+		zd_os_uffd_wake(wake_mm->uffd, (void *)wake_start,
+				wake_end - wake_start);
 }
