@@ -38,10 +38,12 @@ struct dmirror_chunk {
 struct dmirror {
 	struct zd_device dev;
 	pthread_mutex_t lock;		/* free list, chunks */
-	/* FIFO, linked by zone_device_data: pages freed in address order
-	 * come back in it, so a batch's device pages stay consecutive and
-	 * go home in one copy */
-	struct zd_page *free_pages, *free_tail;
+	/* A stack linked by zone_device_data: the warmest memory first.
+	 * Pages leave it in the reverse of the order they were freed in,
+	 * so to_device() fills a batch from its last page down and the
+	 * batch's device pages ascend with its addresses: its trip home
+	 * is then one copy. */
+	struct zd_page *free_pages;
 	struct dmirror_chunk *chunks;
 	unsigned long chunk_bytes, nr_chunks, in_use;
 	atomic_ulong prefetch, page_frees, faults;
@@ -67,14 +69,10 @@ static struct dmirror *page_dm(struct zd_page *page)
 /* ---- device memory ------------------------------------------------------ */
 
 /* dm->lock held */
-static void free_append(struct dmirror *dm, struct zd_page *page)
+static void free_push(struct dmirror *dm, struct zd_page *page)
 {
-	page->zone_device_data = NULL;
-	if (dm->free_tail)
-		dm->free_tail->zone_device_data = page;
-	else
-		dm->free_pages = page;
-	dm->free_tail = page;
+	page->zone_device_data = dm->free_pages;
+	dm->free_pages = page;
 }
 
 static void page_free(struct zd_page *page)
@@ -82,7 +80,7 @@ static void page_free(struct zd_page *page)
 	struct dmirror *dm = page_dm(page);
 
 	pthread_mutex_lock(&dm->lock);
-	free_append(dm, page);
+	free_push(dm, page);
 	dm->in_use--;
 	pthread_mutex_unlock(&dm->lock);
 	atomic_fetch_add(&dm->page_frees, 1);
@@ -143,7 +141,7 @@ static int chunk_add(struct dmirror *dm)
 		return err;
 	}
 	for (unsigned long i = 0; i < c->npages; i++)
-		free_append(dm, zd_pfn_to_page(c->first_pfn + i));
+		free_push(dm, zd_pfn_to_page(c->first_pfn + i));
 	c->next = dm->chunks;
 	dm->chunks = c;
 	dm->nr_chunks++;
@@ -166,8 +164,6 @@ static struct zd_page *page_alloc(struct dmirror *dm)
 	}
 	p = dm->free_pages;
 	dm->free_pages = p->zone_device_data;
-	if (!dm->free_pages)
-		dm->free_tail = NULL;
 	dm->in_use++;
 	pthread_mutex_unlock(&dm->lock);
 	p->zone_device_data = NULL;
@@ -226,21 +222,28 @@ static bool cmd_bad(struct dmirror *dm, struct dmirror_cmd *cmd)
 	return false;
 }
 
-/* Host (or never-touched) pages to device pages. */
+/* Host (or never-touched) pages to device pages: allocated last page
+ * first (see free_pages), then copied in address order. */
 static void to_device(struct dmirror *dm, struct batch *b)
 {
-	for (unsigned long i = 0; i < b->m.npages; i++) {
-		void *src = zd_migrate_pfn_to_virt(b->src[i]);
+	for (unsigned long i = b->m.npages; i-- > 0;) {
 		struct zd_page *dpage;
 
-		if (!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE) || !(dpage = page_alloc(dm)))
+		if ((b->src[i] & ZD_MIGRATE_PFN_MIGRATE) && (dpage = page_alloc(dm)))
+			b->dst[i] = zd_migrate_pfn(zd_page_to_pfn(dpage)) |
+				    ZD_MIGRATE_PFN_WRITE;
+	}
+	for (unsigned long i = 0; i < b->m.npages; i++) {
+		void *src = zd_migrate_pfn_to_virt(b->src[i]);
+		struct zd_page *dpage = zd_migrate_pfn_to_page(b->dst[i]);
+
+		if (!dpage)
 			continue;
 		if (src)
 			memcpy(page_mem(dpage), src, PAGE);
 		else
 			memset(page_mem(dpage), 0, PAGE);
 		dev_wrote(page_mem(dpage));
-		b->dst[i] = zd_migrate_pfn(zd_page_to_pfn(dpage)) | ZD_MIGRATE_PFN_WRITE;
 	}
 }
 
@@ -426,7 +429,7 @@ static void dmirror_remove(struct zd_device *dev)
 	/* the chunks themselves are devres: they go after this returns */
 	pthread_mutex_lock(&dm->lock);
 	dm->chunks = NULL;
-	dm->free_pages = dm->free_tail = NULL;
+	dm->free_pages = NULL;
 	dm->nr_chunks = 0;
 	pthread_mutex_unlock(&dm->lock);
 }
