@@ -73,7 +73,7 @@ struct zd_migrate_vma {
 
 struct zd_mm_stats {
 	unsigned long faults;		/* fault messages handled */
-	unsigned long zero_fills;	/* never-touched pages filled */
+	unsigned long zero_fills;	/* never-touched pages given the zero page */
 	unsigned long device_faults;	/* migrate_to_ram() calls */
 	unsigned long sigbus;		/* faults answered with SIGBUS */
 	unsigned long dropped;		/* device pages freed by munmap etc. */
@@ -106,6 +106,11 @@ ZD_API void zd_mm_destroy(struct zd_mm *mm);
  * @mm: the mm
  * @len: bytes, a multiple of the page size
  *
+ * The first CPU touch of a never-touched page is a fault the mm's fault
+ * thread answers by mapping the zero page there and on the never-touched
+ * pages after it, up to the next 2 MiB boundary; writes then take the
+ * kernel's own copy-on-write fault.  Memory touched in order pays one
+ * userfaultfd round trip per 2 MiB.
  * Context: may sleep.
  * Return: the address, or NULL with errno EINVAL (@len) or ENOMEM.
  */

@@ -3,7 +3,8 @@
  * The fault thread of a managed mm: reads userfaultfd messages in batches
  * and answers them.  A fault on a device-private page calls the page's
  * migrate_to_ram (the faulting thread waits in the kernel meanwhile); on
- * a never-touched page it maps the zero page; on a page under migration
+ * a never-touched page it maps the zero page (there and ahead); on a page
+ * under migration
  * it does nothing, because the migration's finalize wakes every waiter of
  * its range.  Events: the application's MADV_DONTNEED (remove) and munmap
  * (unmap) drop device entries, mremap (remap) moves them.
@@ -90,32 +91,60 @@ static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
 	zd_os_uffd_wake(mm->uffd, (void *)vmf->address, page_bytes());
 }
 
-/* Map the zero page at a never-touched page.  The entry is busy
- * meanwhile: a migration must not take the page while the fill (which
- * may wait for events, so runs unlocked) is in flight. */
+/* How far a fault on a never-touched page maps the zero page ahead. */
+#define ZERO_AHEAD	((uintptr_t)2 << 20)
+
+/* Mark [a, end) busy, stopping at the first page that is not never-touched;
+ * returns where the run ends (a if @a itself is not one).  Lock held. */
+static uintptr_t claim_empty(struct zd_mm *mm, uintptr_t a, uintptr_t end)
+{
+	for (; a < end; a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, a);
+
+		if (!pte || *pte != PTE_EMPTY)
+			break;
+		*pte |= PTE_BUSY;
+	}
+	return a;
+}
+
+/*
+ * Map the zero page at a never-touched page and at the never-touched pages
+ * after it up to the next 2 MiB boundary: one round trip instead of one
+ * per page for memory touched in order (a write later is the kernel's own
+ * copy-on-write fault, not ours).  The entries are busy meanwhile: a
+ * migration must not take the pages while the fill (which may wait for
+ * events, so runs unlocked) is in flight.
+ */
 static bool zero_fill(struct zd_mm *mm, uintptr_t a)
 {
-	uintptr_t *pte;
+	uintptr_t end = (a | (ZERO_AHEAD - 1)) + 1, stop;
 	int err;
 
 	pthread_mutex_lock(&mm->lock);
-	pte = zd_hmm_pte(mm, a);
-	if (!pte || *pte != PTE_EMPTY) {
-		pthread_mutex_unlock(&mm->lock);
+	stop = claim_empty(mm, a, end);
+	pthread_mutex_unlock(&mm->lock);
+	if (stop == a)
 		return false;
+	err = UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a, stop - a, 0));
+	for (uintptr_t p = a; p < stop; p += page_bytes()) {
+		uintptr_t *pte;
+		int e = err;
+
+		/* -EEXIST: the run stopped at a page the kernel has */
+		if (err)
+			e = UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)p,
+							       page_bytes(), 0));
+		pthread_mutex_lock(&mm->lock);
+		pte = zd_hmm_pte(mm, p);
+		if (pte)
+			pte_set(pte, e && e != -EEXIST ? PTE_EMPTY : PTE_HOST);
+		pthread_mutex_unlock(&mm->lock);
+		if (!e)
+			atomic_fetch_add(&mm->stats.zero_fills, 1);
 	}
-	*pte |= PTE_BUSY;
-	pthread_mutex_unlock(&mm->lock);
-	err = UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a, page_bytes(), 0));
-	pthread_mutex_lock(&mm->lock);
-	pte = zd_hmm_pte(mm, a);
-	if (pte)
-		pte_set(pte, err && err != -EEXIST ? PTE_EMPTY : PTE_HOST);
-	pthread_mutex_unlock(&mm->lock);
-	/* woken only now, so it cannot see its page still busy */
-	zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
-	if (!err)
-		atomic_fetch_add(&mm->stats.zero_fills, 1);
+	/* woken only now, so no thread sees its page still busy */
+	zd_os_uffd_wake(mm->uffd, (void *)a, stop - a);
 	return true;
 }
 

@@ -165,6 +165,32 @@ static void test_untouched_and_half_touched(void **state)
 	fx_fini(&f);
 }
 
+/* First touch in order: one fault maps the zero page up to the next
+ * 2 MiB boundary; writes then copy-on-write in the kernel, not here. */
+static void test_first_touch_fills_ahead(void **state)
+{
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(8));
+	for (size_t i = 0; i < f.len; i += PG)
+		assert_int_equal(f.buf[i], 0);
+	fill(f.buf, f.len, 6);
+	check(f.buf, f.len, 6);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.zero_fills, f.npages);
+	/* 8 MiB is four or five 2 MiB blocks, however it is aligned */
+	assert_true(st.faults <= 5);
+	/* a fill ahead stops at pages that are not never-touched */
+	to_device(&f, f.buf + MiB(4), MiB(1) / PG, 0);
+	assert_int_equal(madvise(f.buf, MiB(4), MADV_DONTNEED), 0);
+	check_off(f.buf, MiB(4), MiB(1), 6);
+	for (size_t i = 0; i < MiB(4); i += PG)
+		assert_int_equal(f.buf[i], 0);
+	fx_fini(&f);
+}
+
 /* Memory the application filled before handing it over keeps its bytes;
  * its untouched pages migrate as zero. */
 static void test_register_existing_memory(void **state)
@@ -447,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_and_read_back),
 		cmocka_unit_test(test_device_write_then_cpu_read),
 		cmocka_unit_test(test_untouched_and_half_touched),
+		cmocka_unit_test(test_first_touch_fills_ahead),
 		cmocka_unit_test(test_register_existing_memory),
 		cmocka_unit_test(test_prefetch_brings_neighbours),
 		cmocka_unit_test(test_concurrent_faults_and_migration),
