@@ -2,9 +2,10 @@
 /*
  * genalloc benchmark: 4 KiB alloc+free pairs (median of five batches);
  * and with 1,000 live allocations of random sizes (4 KiB..1 MiB,
- * log-uniform) in a 256 MiB pool, the cost of one allocation, beside the same workload run through
- * the kernel-style bitmap scan (a custom algorithm gets the raw bitmap)
- * in the same run; the two must place every allocation identically.
+ * log-uniform) in a 256 MiB pool, the cost of one allocation, beside the
+ * same workload run through the kernel-style bitmap scan (a custom
+ * algorithm gets the raw bitmap) in the same run; the two must place
+ * every allocation identically.
  */
 #include <stdio.h>
 #include <zonedev/zonedev.h>

@@ -4,9 +4,8 @@
  * and answers them.  A fault on a device-private page calls the page's
  * migrate_to_ram (the faulting thread waits in the kernel meanwhile); on
  * a never-touched page it maps the zero page (there and ahead); on a page
- * under migration
- * it does nothing, because the migration's finalize wakes every waiter of
- * its range.  Events: the application's MADV_DONTNEED (remove) and munmap
+ * under migration it does nothing, because the migration's finalize wakes
+ * every waiter of its range.  Events: the application's MADV_DONTNEED (remove) and munmap
  * (unmap) drop device entries, mremap (remap) moves them.
  *
  * This thread must never drop or unmap managed memory itself: those
