@@ -97,6 +97,7 @@ static void chunk_release(void *arg)
 {
 	struct dmirror_chunk *c = arg;
 
+	zd_hmm_unregister_staging(c->mem, c->dm->chunk_bytes);
 	munmap(c->mem, c->dm->chunk_bytes);
 	free(c);
 }
@@ -117,6 +118,12 @@ static int chunk_add(struct dmirror *dm)
 		c->mem = NULL;
 		goto out;
 	}
+	/* host pages move in and out without a copy; not the child's after
+	 * fork() (shared pages could not move) */
+	madvise(c->mem, dm->chunk_bytes, MADV_DONTFORK);
+	err = zd_hmm_register_staging(c->mem, dm->chunk_bytes);
+	if (err)
+		goto out;
 	res = zd_devm_request_free_mem_region(&dm->dev, zd_iomem_root(), dm->chunk_bytes);
 	if (!res) {
 		err = -errno;
@@ -200,8 +207,9 @@ static unsigned long batch_finish(struct batch *b)
 	return moved;
 }
 
-/* Device pages (source) to host: the copy into place reads the device
- * memory itself, as the kernel's driver copies from its page. */
+/* Device pages (source) to host: the device memory itself is the
+ * staging page, given away (moved into place) where the kernel can; a
+ * device page's memory is written in full before it is used again. */
 static void to_host(struct batch *b)
 {
 	for (unsigned long i = 0; i < b->m.npages; i++) {
@@ -210,7 +218,7 @@ static void to_host(struct batch *b)
 		if (!spage || !(b->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
 		dev_read(page_mem(spage));
-		b->dst[i] = zd_migrate_virt(page_mem(spage));
+		b->dst[i] = zd_migrate_virt(page_mem(spage)) | ZD_MIGRATE_PFN_DONATE;
 	}
 }
 
@@ -222,8 +230,26 @@ static bool cmd_bad(struct dmirror *dm, struct dmirror_cmd *cmd)
 	return false;
 }
 
+static struct zd_page *dst_page(const struct batch *b, unsigned long i)
+{
+	return zd_migrate_pfn_to_page(b->dst[i]);
+}
+
+/* Pages [i, j) are host pages whose device pages are adjacent in memory. */
+static unsigned long host_run(const struct batch *b, unsigned long i)
+{
+	unsigned long j = i + 1;
+
+	while (j < b->m.npages && zd_migrate_pfn_to_virt(b->src[j]) && dst_page(b, j) &&
+	       page_mem(dst_page(b, j)) == page_mem(dst_page(b, i)) + (j - i) * PAGE)
+		j++;
+	return j;
+}
+
 /* Host (or never-touched) pages to device pages: allocated last page
- * first (see free_pages), then copied in address order. */
+ * first (see free_pages), then the host pages themselves are taken into
+ * device memory a run at a time (copied where the kernel cannot move
+ * them), and never-touched ones zeroed there. */
 static void to_device(struct dmirror *dm, struct batch *b)
 {
 	for (unsigned long i = b->m.npages; i-- > 0;) {
@@ -233,17 +259,19 @@ static void to_device(struct dmirror *dm, struct batch *b)
 			b->dst[i] = zd_migrate_pfn(zd_page_to_pfn(dpage)) |
 				    ZD_MIGRATE_PFN_WRITE;
 	}
-	for (unsigned long i = 0; i < b->m.npages; i++) {
-		void *src = zd_migrate_pfn_to_virt(b->src[i]);
-		struct zd_page *dpage = zd_migrate_pfn_to_page(b->dst[i]);
+	for (unsigned long i = 0, j; i < b->m.npages; i = j) {
+		char *mem = dst_page(b, i) ? page_mem(dst_page(b, i)) : NULL;
+		const char *src = zd_migrate_pfn_to_virt(b->src[i]);
 
-		if (!dpage)
+		j = src && mem ? host_run(b, i) : i + 1;
+		if (!mem)
 			continue;
-		if (src)
-			memcpy(page_mem(dpage), src, PAGE);
-		else
-			memset(page_mem(dpage), 0, PAGE);
-		dev_wrote(page_mem(dpage));
+		if (!src)
+			memset(mem, 0, PAGE);
+		else if (zd_migrate_vma_move(&b->m, i, j - i, mem))
+			memcpy(mem, src, (j - i) * PAGE);	/* cannot happen */
+		for (unsigned long k = i; k < j; k++)
+			dev_wrote(page_mem(dst_page(b, k)));
 	}
 }
 
@@ -409,7 +437,7 @@ static void chunk_evict(struct dmirror_chunk *c)
 			if (!p || !(src[i] & ZD_MIGRATE_PFN_MIGRATE))
 				continue;
 			dev_read(page_mem(p));
-			dst[i] = zd_migrate_virt(page_mem(p));
+			dst[i] = zd_migrate_virt(page_mem(p)) | ZD_MIGRATE_PFN_DONATE;
 		}
 		zd_migrate_device_pages(src, dst, n);
 		zd_migrate_device_finalize(src, dst, n);

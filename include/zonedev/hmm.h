@@ -21,6 +21,17 @@
  * finalize.  Consecutive staging pages for consecutive addresses are
  * placed with one system call.
  *
+ * Zero copy, where the kernel can move pages (UFFDIO_MOVE, Linux 6.8):
+ * a driver whose device memory is host memory registers it as staging
+ * memory (zd_hmm_register_staging()).  Going to the device, it takes the
+ * host pages themselves with zd_migrate_vma_move() instead of copying
+ * their bytes; coming back, a staging page whose dst entry has
+ * ZD_MIGRATE_PFN_DONATE goes into place itself, and its old address
+ * reads zeros until written again.  Elsewhere, and wherever the kernel
+ * refuses a move (memory that is not private anonymous read-write, or is
+ * shared with a child: map staging memory MADV_DONTFORK), the same calls
+ * copy the bytes.  zd_mm_get_stats() tells which happened.
+ *
  * munmap(), MADV_DONTNEED and mremap() of managed memory by the
  * application drop (or move) the device entries of those pages; dropped
  * device pages are freed through page_free.  fork(): device-private pages
@@ -53,6 +64,9 @@ struct zd_vm_fault {
 #define ZD_MIGRATE_PFN_MIGRATE	(1ul << 1)
 #define ZD_MIGRATE_PFN_WRITE	(1ul << 3)
 #define ZD_MIGRATE_PFN_SYSTEM	(1ul << 4)	/* a host page, by address */
+#define ZD_MIGRATE_PFN_DONATE	(1ul << 5)	/* dst: the staging page may
+						 * itself go into place; src:
+						 * the page was moved here */
 #define ZD_MIGRATE_PFN_SHIFT	6
 
 enum {
@@ -77,6 +91,10 @@ struct zd_mm_stats {
 	unsigned long device_faults;	/* migrate_to_ram() calls */
 	unsigned long sigbus;		/* faults answered with SIGBUS */
 	unsigned long dropped;		/* device pages freed by munmap etc. */
+	unsigned long pages_moved;	/* host pages moved without a copy,
+					 * to staging memory or home */
+	unsigned long pages_copied;	/* host pages whose bytes were copied
+					 * instead (home, or by _vma_move) */
 };
 
 /**
@@ -252,12 +270,58 @@ ZD_API void zd_free_system_page(void *addr);
 ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
 
 /**
+ * zd_migrate_vma_move - give host pages to the driver without a copy
+ * @migrate: after zd_migrate_vma_setup
+ * @i: first page; pages [@i, @i + @n) must be collected host pages
+ *     (VALID|MIGRATE|SYSTEM in src) not taken before
+ * @n: how many
+ * @to: page-aligned driver memory for them, registered with
+ *      zd_hmm_register_staging() (else the bytes are copied)
+ *
+ * The zero-copy form of copying the pages' bytes to @to: the pages
+ * themselves move there where the kernel can (their src entries then
+ * name their new address and carry ZD_MIGRATE_PFN_DONATE), and are
+ * copied where it cannot.  The driver must then give each a device dst;
+ * a taken page left without one is put back by finalize.
+ * Context: may sleep; no locks held.
+ * Return: 0, or -EINVAL (bad arguments, a page that is not a collected
+ * host page or was taken already).
+ */
+ZD_API int zd_migrate_vma_move(struct zd_migrate_vma *migrate, unsigned long i,
+			       unsigned long n, void *to);
+
+/**
+ * zd_hmm_register_staging - let host pages move into driver memory
+ * @addr: page-aligned start of private anonymous read-write memory
+ * @len: page-aligned length
+ *
+ * Pages can then move into the range without a copy
+ * (zd_migrate_vma_move()) and out of it (ZD_MIGRATE_PFN_DONATE).  The
+ * memory behaves as before otherwise.  Unregister before unmapping it.
+ * Context: may sleep.
+ * Return: 0 (also when the kernel cannot move pages: they are copied),
+ * -EINVAL (bad range; memory that cannot be registered, with a warning).
+ */
+ZD_API int zd_hmm_register_staging(void *addr, size_t len);
+
+/**
+ * zd_hmm_unregister_staging - undo zd_hmm_register_staging
+ * @addr: as registered
+ * @len: as registered
+ *
+ * Context: may sleep.
+ * Return: 0, or -EINVAL (bad range, or not registered).
+ */
+ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
+
+/**
  * zd_migrate_vma_pages - install what the driver put in dst
  * @migrate: as filled by setup and the driver
  *
  * Device destinations become device-private entries (the page's count
- * is the mapping's); system destinations are copied into place.  An
- * entry without a valid dst does not move (MIGRATE is cleared).
+ * is the mapping's); system destinations are copied (or, with
+ * ZD_MIGRATE_PFN_DONATE, moved) into place.  An entry without a valid
+ * dst does not move (MIGRATE is cleared).
  * Context: may sleep; any thread except the fault thread when host pages
  * go to a device (it drops them with MADV_DONTNEED).
  */
@@ -268,8 +332,8 @@ ZD_API void zd_migrate_vma_pages(struct zd_migrate_vma *migrate);
  * @migrate: as after zd_migrate_vma_pages
  *
  * Old device pages are put (page_free runs); pages that did not move are
- * restored and their unused device destinations put.  Staging pages are
- * left to the driver.
+ * restored (host pages the driver took are put back) and their unused
+ * device destinations put.  Staging pages are left to the driver.
  * Context: may sleep.
  */
 ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);

@@ -115,33 +115,38 @@ static uintptr_t claim_empty(struct zd_mm *mm, uintptr_t a, uintptr_t end)
  * migration must not take the pages while the fill (which may wait for
  * events, so runs unlocked) is in flight.
  */
+struct zero_run {
+	uintptr_t start;
+	bool failed[ZERO_AHEAD / 4096];	/* pages are at least 4 KiB */
+};
+
+static void zero_failed(void *ctx, uintptr_t addr)
+{
+	struct zero_run *z = ctx;
+
+	z->failed[(addr - z->start) >> zd_page_shift] = true;
+}
+
 static bool zero_fill(struct zd_mm *mm, uintptr_t a)
 {
 	uintptr_t end = (a | (ZERO_AHEAD - 1)) + 1, stop;
-	int err;
+	struct zero_run z = { .start = a };
 
 	pthread_mutex_lock(&mm->lock);
 	stop = claim_empty(mm, a, end);
 	pthread_mutex_unlock(&mm->lock);
 	if (stop == a)
 		return false;
-	err = UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a, stop - a, 0));
+	hmm_fill(mm, a, NULL, stop - a, false, zero_failed, &z);
+	pthread_mutex_lock(&mm->lock);
 	for (uintptr_t p = a; p < stop; p += page_bytes()) {
-		uintptr_t *pte;
-		int e = err;
+		uintptr_t *pte = zd_hmm_pte(mm, p);
 
-		/* -EEXIST: the run stopped at a page the kernel has */
-		if (err)
-			e = UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)p,
-							       page_bytes(), 0));
-		pthread_mutex_lock(&mm->lock);
-		pte = zd_hmm_pte(mm, p);
 		if (pte)
-			pte_set(pte, e && e != -EEXIST ? PTE_EMPTY : PTE_HOST);
-		pthread_mutex_unlock(&mm->lock);
-		if (!e)
-			atomic_fetch_add(&mm->stats.zero_fills, 1);
+			pte_set(pte, z.failed[(p - a) >> zd_page_shift] ?
+				     PTE_EMPTY : PTE_HOST);
 	}
+	pthread_mutex_unlock(&mm->lock);
 	/* woken only now, so no thread sees its page still busy */
 	zd_os_uffd_wake(mm->uffd, (void *)a, stop - a);
 	return true;
@@ -163,9 +168,9 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 		/* A host page under migration should be present; if the kernel
 		 * reclaimed it (MADV_FREE sends no event) it reads as zero, and
 		 * the driver copying it must not wait for a finalize. */
-		if ((e & PTE_STATE) == PTE_HOST && !pte_page(e) && !wp)
+		if ((e & (PTE_STATE | PTE_DEVICE | PTE_TAKEN)) == PTE_HOST && !wp)
 			UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a,
-							   page_bytes(), 1));
+							   page_bytes(), 1, &(size_t){ 0 }));
 		return;		/* else the migration's finalize wakes it */
 	}
 	vmf.page = pte_page(e);

@@ -26,6 +26,9 @@
 #define PTE_DISCARD	32ul		/* our own MADV_DONTNEED's remove event
 					 * is still to be read: ignore it */
 #define PTE_FLAGS	63ul
+/* Host entries only (device ones hold a pointer here): the page left for
+ * a driver's memory mid-migration, so its absence is not a reclaim. */
+#define PTE_TAKEN	64ul
 
 static inline struct zd_page *pte_page(uintptr_t e)
 {
@@ -55,11 +58,13 @@ struct zd_mm {
 	struct zd_list_head node;	/* in zd_hmm_mms */
 	unsigned long device_pages;	/* lock held */
 	bool dead;			/* after fork, in the child */
+	bool can_move;			/* UFFDIO_MOVE (Linux 6.8) */
 	/* faults read while draining events (fault thread only) */
 	struct uffd_msg *pending;
 	size_t nr_pending, cap_pending;
 	struct {
 		atomic_ulong faults, zero_fills, device_faults, sigbus, dropped;
+		atomic_ulong pages_moved, pages_copied;
 	} stats;
 };
 
@@ -86,17 +91,28 @@ void zd_hmm_wait_events(struct zd_mm *mm);
 	__err;								\
 })
 
-static inline int hmm_copy(struct zd_mm *mm, uintptr_t dst, const void *src,
-			   size_t len)
-{
-	return UFFD_RETRY(mm, zd_os_uffd_copy(mm->uffd, (void *)dst, src, len, 0));
-}
+/* Told the address of each page hmm_fill() could not fill. */
+typedef void hmm_fill_failed(void *ctx, uintptr_t addr);
+
+/*
+ * Fill the absent pages [dst, dst + len): with the zero page (@src NULL),
+ * a copy of @src's bytes, or (@move, where the kernel can) @src's pages
+ * themselves, copying instead where a move is refused.  Pages found
+ * present count as filled.  Counts into mm->stats; never takes mm->lock
+ * (the fault thread needs it to read the events in the way).
+ */
+void hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len, bool move,
+	      hmm_fill_failed *failed, void *ctx);
 
 static inline int hmm_writeprotect(struct zd_mm *mm, uintptr_t a, size_t len,
 				   int wp)
 {
 	return UFFD_RETRY(mm, zd_os_uffd_writeprotect(mm->uffd, (void *)a, len, wp));
 }
+
+/* The userfaultfd that staging memory is registered with; -1 if the
+ * kernel cannot move pages (then they are copied). */
+int zd_hmm_staging_fd(void);
 
 /* The fault thread. */
 void *zd_hmm_fault_thread(void *arg);

@@ -4,12 +4,14 @@
  * kernel's three steps.  setup marks the pages busy (faults on them wait)
  * and write-protects the host ones, so the driver copies a stable
  * snapshot; pages installs the new entries (device pages) or places the
- * bytes (UFFDIO_COPY of staging pages) and drops the host pages that left;
+ * pages coming home (copying their staging bytes, or moving the staging
+ * pages themselves) and drops the host pages that left;
  * finalize frees what was replaced, restores what did not move, and wakes
  * every thread that faulted on the range meanwhile.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -145,6 +147,74 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 	return 0;
 }
 
+/* A collected host page still in place (not taken yet)? */
+static bool host_in_place(unsigned long s)
+{
+	return (s & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE |
+		     ZD_MIGRATE_PFN_DONATE | MPFN_COLLECTED)) ==
+	       (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE | MPFN_COLLECTED);
+}
+
+/* Pages [i, i + n) now live at @to: say so in their src entries. */
+static void taken(struct zd_migrate_vma *m, unsigned long i, unsigned long n,
+		  char *to)
+{
+	const unsigned long flags = (1ul << ZD_MIGRATE_PFN_SHIFT) - 1;
+
+	for (unsigned long k = 0; k < n; k++)
+		m->src[i + k] = zd_migrate_virt(to + (k << zd_page_shift)) |
+				(m->src[i + k] & flags) | ZD_MIGRATE_PFN_DONATE;
+	atomic_fetch_add(&m->mm->stats.pages_moved, n);
+}
+
+int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
+			unsigned long n, void *to)
+{
+	int fd = zd_hmm_staging_fd();
+	char *from;
+	size_t len, off = 0;
+
+	if (migrate_bad(m))
+		return -EINVAL;
+	for (unsigned long k = i; k < i + n && k < m->npages; k++)
+		if (!host_in_place(m->src[k]))
+			n = 0;
+	if (!n || i + n > m->npages || !to || ((uintptr_t)to & (page_bytes() - 1))) {
+		zd_warn("bad move: pages [%lu, +%lu) of %lu to %p (collected host "
+			"pages, not taken yet, to page-aligned memory)", i, n,
+			m->npages, to);
+		return -EINVAL;
+	}
+	from = (char *)m->start + (i << zd_page_shift);
+	len = n << zd_page_shift;
+	/* before they go: a fault on them must wait, not zero-fill */
+	pthread_mutex_lock(&m->mm->lock);
+	for (uintptr_t a = (uintptr_t)from; a < (uintptr_t)from + len; a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(m->mm, a);
+
+		if (pte)
+			*pte |= PTE_TAKEN;
+	}
+	pthread_mutex_unlock(&m->mm->lock);
+	while (fd >= 0 && off < len && !zd_fault("hmm.move")) {
+		size_t done;
+		int err = zd_os_uffd_move(fd, (char *)to + off, from + off,
+					  len - off, 0, &done);
+
+		if (!err)
+			done = len - off;
+		taken(m, i + (off >> zd_page_shift), done >> zd_page_shift,
+		      (char *)to + off);
+		off += done;
+		if (err && (err != -EAGAIN || !done))
+			break;		/* not staging memory, shared page, ... */
+	}
+	/* the rest is copied: the snapshot is write-protected */
+	memcpy((char *)to + off, from + off, len - off);
+	atomic_fetch_add(&m->mm->stats.pages_copied, (len - off) >> zd_page_shift);
+	return 0;
+}
+
 /* Point the entry at a device page; false if @d is not one. */
 static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte,
 			   unsigned long d)
@@ -171,18 +241,38 @@ static bool to_system(const struct zd_migrate_vma *m, unsigned long i)
 struct place {
 	struct zd_mm *mm;
 	uintptr_t addr;
-	const char *stage;
+	char *stage;
+	bool donate;			/* the staging page may be moved */
 };
 
 /* Fills *@p for page @i of a batch; false if it is not coming back. */
 typedef bool place_fn(void *ctx, unsigned long i, struct place *p);
 
+static bool place_follows(const struct place *p, const struct place *q,
+			  unsigned long k)
+{
+	return q->mm == p->mm && q->donate == p->donate &&
+	       q->addr == p->addr + (k << zd_page_shift) &&
+	       q->stage == p->stage + (k << zd_page_shift);
+}
+
+struct run_failed {
+	unsigned long *src;
+	uintptr_t addr;			/* of page 0 of the batch */
+};
+
+static void run_failed(void *ctx, uintptr_t addr)
+{
+	struct run_failed *f = ctx;
+
+	f->src[(addr - f->addr) >> zd_page_shift] &= ~ZD_MIGRATE_PFN_MIGRATE;
+}
+
 /*
- * Copy the staged bytes of pages coming back into place: one ioctl per run
- * whose addresses and staging pages both step by one page (page by page
- * if the run fails); MIGRATE is cleared in @src where a copy fails.  The
- * pages are busy: no lock is held, since the fault thread needs it to read
- * the events in the copy's way.
+ * Put the pages coming back into place, a run at a time: a run's
+ * addresses and staging pages both step by one page.  MIGRATE is cleared
+ * in @src where a page cannot be placed.  The pages are busy: no lock is
+ * held, since the fault thread needs it to read the events in the way.
  */
 static void copy_runs(unsigned long *src, unsigned long n, place_fn *at,
 		      void *ctx)
@@ -193,20 +283,11 @@ static void copy_runs(unsigned long *src, unsigned long n, place_fn *at,
 		j = i + 1;
 		if (!at(ctx, i, &p))
 			continue;
-		while (j < n && at(ctx, j, &q) && q.mm == p.mm &&
-		       q.addr == p.addr + ((j - i) << zd_page_shift) &&
-		       q.stage == p.stage + ((j - i) << zd_page_shift))
+		while (j < n && at(ctx, j, &q) && place_follows(&p, &q, j - i))
 			j++;
-		if (!hmm_copy(p.mm, p.addr, p.stage, (j - i) << zd_page_shift))
-			continue;
-		for (unsigned long k = i; k < j; k++) {
-			at(ctx, k, &q);
-			/* -EEXIST: placed by the partial run copy */
-			int err = hmm_copy(q.mm, q.addr, q.stage, page_bytes());
-
-			if (err && err != -EEXIST)
-				src[k] &= ~ZD_MIGRATE_PFN_MIGRATE;
-		}
+		hmm_fill(p.mm, p.addr, p.stage, (j - i) << zd_page_shift, p.donate,
+			 run_failed, &(struct run_failed){
+				 src, p.addr - (i << zd_page_shift) });
 	}
 }
 
@@ -217,7 +298,8 @@ static bool vma_place(void *ctx, unsigned long i, struct place *p)
 	if (!to_system(m, i))
 		return false;
 	*p = (struct place){ m->mm, m->start + (i << zd_page_shift),
-			     zd_migrate_pfn_to_virt(m->dst[i]) };
+			     zd_migrate_pfn_to_virt(m->dst[i]),
+			     m->dst[i] & ZD_MIGRATE_PFN_DONATE };
 	return true;
 }
 
@@ -239,6 +321,11 @@ static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
 	pthread_mutex_unlock(&mm->lock);
 }
 
+/* A host page going to a device, still in the kernel's page table */
+#define host_left(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE | \
+				       ZD_MIGRATE_PFN_DONATE)) == \
+			 (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE))
+
 void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m))
@@ -255,13 +342,12 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 			pte_set(pte, PTE_HOST | PTE_BUSY);
 		else if (!install_device(m, a, pte, m->dst[i]))
 			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
-		else if (m->src[i] & ZD_MIGRATE_PFN_SYSTEM)
+		else if (host_left(i))
 			*pte |= PTE_DISCARD;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
-	/* host pages that went to a device leave the kernel's page table */
-#define host_left(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
-			 (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE))
+	/* host pages that went to a device leave the kernel's page table
+	 * (those the driver took have left already) */
 	for_each_run(m->npages, host_left,
 		discard(m->mm, m->start + (run_first << zd_page_shift),
 			run_len << zd_page_shift));
@@ -277,7 +363,7 @@ static struct zd_page *finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 	struct zd_page *put = zd_migrate_pfn_to_page(old);
 
 	if (pte)
-		*pte &= ~PTE_BUSY;
+		*pte &= ~(PTE_BUSY | (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
 	if (put && moved)
 		mm->device_pages--;
 	if (put)
@@ -285,10 +371,24 @@ static struct zd_page *finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 	return put;
 }
 
+static void restore_failed(void *ctx, uintptr_t addr)
+{
+	(void)ctx;
+	zd_warn("cannot put back the page at %#lx the driver took: its bytes "
+		"stay in the driver's memory", (unsigned long)addr);
+}
+
 void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m))
 		return;
+	/* pages the driver took but did not migrate go back first */
+	for (unsigned long i = 0; i < m->npages; i++)
+		if ((m->src[i] & (ZD_MIGRATE_PFN_DONATE | ZD_MIGRATE_PFN_MIGRATE)) ==
+		    ZD_MIGRATE_PFN_DONATE)
+			hmm_fill(m->mm, m->start + (i << zd_page_shift),
+				 zd_migrate_pfn_to_virt(m->src[i]), page_bytes(),
+				 true, restore_failed, NULL);
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uintptr_t a = m->start + (i << zd_page_shift);
@@ -354,7 +454,8 @@ static bool device_place(void *ctx, unsigned long i, struct place *p)
 	if (!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE) || !page || !page->mapping)
 		return false;
 	*p = (struct place){ page->mapping, page->index << zd_page_shift,
-			     zd_migrate_pfn_to_virt(b->dst[i]) };
+			     zd_migrate_pfn_to_virt(b->dst[i]),
+			     b->dst[i] & ZD_MIGRATE_PFN_DONATE };
 	return true;
 }
 

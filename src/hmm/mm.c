@@ -129,6 +129,7 @@ struct zd_mm *zd_mm_create(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct zd_mm *mm = zd_zalloc("hmm.mm", sizeof(*mm));
+	uint64_t features = 0;
 	int err;
 
 	if (!mm)
@@ -137,7 +138,8 @@ struct zd_mm *zd_mm_create(void)
 	zd_list_init(&mm->ranges);
 	pthread_mutex_init(&mm->lock, NULL);
 	mm->stop_fd = -1;
-	mm->uffd = zd_os_uffd_open(UFFD_FEATURES);
+	mm->uffd = zd_os_uffd_open(UFFD_FEATURES, ZD_UFFD_FEATURE_MOVE, &features);
+	mm->can_move = features & ZD_UFFD_FEATURE_MOVE;
 	err = mm->uffd < 0 ? mm->uffd : zd_os_eventfd();
 	if (err >= 0) {
 		mm->stop_fd = err;
@@ -228,7 +230,7 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 	pthread_mutex_lock(&mm->lock);
 	if (overlaps_locked(mm, r->start, r->end))
 		err = -EINVAL;
-	else if (!(err = zd_os_uffd_register(mm->uffd, addr, len)))
+	else if (!(err = zd_os_uffd_register(mm->uffd, addr, len, 1)))
 		zd_list_add_tail(&r->node, &mm->ranges);
 	pthread_mutex_unlock(&mm->lock);
 	if (err) {
@@ -316,6 +318,8 @@ void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *s)
 	s->device_faults = atomic_load(&mm->stats.device_faults);
 	s->sigbus = atomic_load(&mm->stats.sigbus);
 	s->dropped = atomic_load(&mm->stats.dropped);
+	s->pages_moved = atomic_load(&mm->stats.pages_moved);
+	s->pages_copied = atomic_load(&mm->stats.pages_copied);
 }
 
 unsigned long zd_mm_device_pages(struct zd_mm *mm)

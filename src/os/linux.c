@@ -132,27 +132,53 @@ static int uffd_fd(void)
 	return fd < 0 ? -errno : fd;
 }
 
-int zd_os_uffd_open(uint64_t features)
+/* What this kernel's userfaultfd offers (asked once, on a throwaway fd:
+ * the handshake can be done only once per fd). */
+static uint64_t uffd_supported(void)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	const uint64_t asked = 1ull << 63;	/* no feature's bit */
+	static _Atomic uint64_t known;
+	struct uffdio_api api = { .api = UFFD_API };
+	uint64_t f = known;
+	int fd;
+
+	if (f)
+		return f & ~asked;
+	fd = uffd_fd();
+	if (fd < 0)
+		return 0;
+	f = (ioctl(fd, UFFDIO_API, &api) ? 0 : api.features) | asked;
+	close(fd);
+	known = f;
+	return f & ~asked;
+}
+
+int zd_os_uffd_open(uint64_t features, uint64_t optional, uint64_t *got)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API, .features = features | (optional & uffd_supported()),
+	};
+	uint64_t want = api.features;
 	int fd = uffd_fd();
 
 	if (fd < 0)
 		return fd;
-	if (ioctl(fd, UFFDIO_API, &api) || (api.features & features) != features) {
+	if (ioctl(fd, UFFDIO_API, &api) || (api.features & want) != want) {
 		int err = errno ? -errno : -EOPNOTSUPP;
 
 		close(fd);
 		return err;
 	}
+	*got = want;
 	return fd;
 }
 
-int zd_os_uffd_register(int fd, void *addr, size_t len)
+int zd_os_uffd_register(int fd, void *addr, size_t len, int missing)
 {
 	struct uffdio_register r = {
 		.range = { (unsigned long)addr, len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
+		.mode = UFFDIO_REGISTER_MODE_WP |
+			(missing ? UFFDIO_REGISTER_MODE_MISSING : 0),
 	};
 
 	return ioctl(fd, UFFDIO_REGISTER, &r) ? -errno : 0;
@@ -165,25 +191,51 @@ int zd_os_uffd_unregister(int fd, void *addr, size_t len)
 	return ioctl(fd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
 }
 
-int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake)
+int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake,
+		    size_t *done)
 {
 	struct uffdio_copy c = {
 		.dst = (unsigned long)dst, .src = (unsigned long)src, .len = len,
 		.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
 	};
+	int err = ioctl(fd, UFFDIO_COPY, &c) ? -errno : 0;
 
-	/* -EAGAIN: an event (remove, unmap, remap) is waiting to be read */
-	return ioctl(fd, UFFDIO_COPY, &c) ? -errno : 0;
+	*done = c.copy > 0 ? (size_t)c.copy : 0;
+	return err;
 }
 
-int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake)
+int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake, size_t *done)
 {
 	struct uffdio_zeropage z = {
 		.range = { (unsigned long)dst, len },
 		.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,
 	};
+	int err = ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
 
-	return ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+	*done = z.zeropage > 0 ? (size_t)z.zeropage : 0;
+	return err;
+}
+
+#ifndef UFFDIO_MOVE
+struct uffdio_move {
+	__u64 dst, src, len, mode;
+	__s64 move;
+};
+#define UFFDIO_MOVE_MODE_DONTWAKE	((__u64)1 << 0)
+#define UFFDIO_MOVE	_IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
+
+int zd_os_uffd_move(int fd, void *dst, void *src, size_t len, int wake,
+		    size_t *done)
+{
+	struct uffdio_move m = {
+		.dst = (unsigned long)dst, .src = (unsigned long)src, .len = len,
+		.mode = wake ? 0 : UFFDIO_MOVE_MODE_DONTWAKE,
+	};
+	int err = ioctl(fd, UFFDIO_MOVE, &m) ? -errno : 0;
+
+	*done = m.move > 0 ? (size_t)m.move : 0;
+	return err;
 }
 
 int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp)

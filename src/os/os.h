@@ -31,15 +31,27 @@ void zd_os_close(int fd);
 int zd_os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int zd_os_pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* userfaultfd (HMM's page faults).  Open with @features (UFFD_FEATURE_*)
- * negotiated; -errno if the kernel lacks any of them. */
-int zd_os_uffd_open(uint64_t features);
-/* Register [addr, addr + len) for missing-page and write-protect faults. */
-int zd_os_uffd_register(int fd, void *addr, size_t len);
+ * negotiated, -errno if the kernel lacks any of them, and those of
+ * @optional it has; *@got: the features negotiated. */
+int zd_os_uffd_open(uint64_t features, uint64_t optional, uint64_t *got);
+/* UFFD_FEATURE_MOVE (Linux 6.8), newer than Debian 12's headers */
+#define ZD_UFFD_FEATURE_MOVE	(1ull << 10)
+/* Register [addr, addr + len) for write-protect faults and, with
+ * @missing, missing-page faults.  Registered without @missing, memory
+ * behaves as before (no fault reaches the reader while no page is
+ * write-protected) but can receive moved pages. */
+int zd_os_uffd_register(int fd, void *addr, size_t len, int missing);
 int zd_os_uffd_unregister(int fd, void *addr, size_t len);
-/* Place @len bytes from @src at @dst (absent pages); -EEXIST if present,
- * -EAGAIN while an event waits to be read (copy, zeropage, writeprotect). */
-int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake);
-int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake);
+/* Fill absent pages (-EEXIST at a present one) with a copy of @src's
+ * bytes, the zero page, or @src's pages themselves (moved without a
+ * copy, leaving holes; -EBUSY: a page is shared or pinned, -ENOENT: @src
+ * has a hole).  *@done: bytes filled, also when the call stops early.
+ * -EAGAIN: an event (remove, unmap, remap) waits to be read. */
+int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake,
+		    size_t *done);
+int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake, size_t *done);
+int zd_os_uffd_move(int fd, void *dst, void *src, size_t len, int wake,
+		    size_t *done);
 int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp);
 int zd_os_uffd_wake(int fd, void *addr, size_t len);
 /* Drop the pages of [addr, addr + len) (MADV_DONTNEED). */

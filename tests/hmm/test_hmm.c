@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -427,6 +429,115 @@ static void test_bad_input(void **state)
 	fx_fini(&f);
 }
 
+/* ---- zero copy ---------------------------------------------------------- */
+
+/* Linux 6.8 and later move pages (UFFDIO_MOVE); older ones copy. */
+static bool kernel_moves_pages(void)
+{
+	struct utsname u;
+	int major, minor;
+
+	return !uname(&u) && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+	       (major > 6 || (major == 6 && minor >= 8));
+}
+
+/* Out to the device, written there, and home: @moved and @copied pages
+ * placed each way. */
+static void round_trip(struct fx *f, unsigned long moved, unsigned long copied)
+{
+	char *bounce = malloc(f->len);
+	struct zd_mm_stats st;
+	struct dmirror_cmd c;
+
+	fill(f->buf, f->len, 21);
+	to_device(f, f->buf, f->npages, 0);
+	c = cmd(f, f->buf, f->npages, bounce);
+	assert_int_equal(dmirror_read(f->dm, &c), 0);
+	check(bounce, f->len, 21);
+	/* device memory that pages moved into is plain writable memory */
+	fill(bounce, f->len, 22);
+	c = cmd(f, f->buf, f->npages, bounce);
+	assert_int_equal(dmirror_write(f->dm, &c), 0);
+	c = cmd(f, f->buf, f->npages, NULL);
+	assert_int_equal(dmirror_migrate_to_system(f->dm, &c), 0);
+	assert_int_equal(c.cpages, f->npages);
+	check(f->buf, f->len, 22);
+	zd_mm_get_stats(f->mm, &st);
+	assert_int_equal(st.device_faults, 0);
+	assert_int_equal(st.pages_moved, 2 * moved);
+	assert_int_equal(st.pages_copied, 2 * copied);
+	free(bounce);
+}
+
+static void test_pages_move_without_copy(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(4));
+	if (kernel_moves_pages())
+		round_trip(&f, f.npages, 0);
+	else
+		round_trip(&f, 0, f.npages);
+	fx_fini(&f);
+}
+
+static void test_refused_moves_copy(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(4));
+	assert_int_equal(zd_fault_inject_site("hmm.move"), 0);
+	round_trip(&f, 0, f.npages);
+	zd_fault_inject_reset();
+	fx_fini(&f);
+}
+
+/* A driver takes host pages, then does not migrate them: finalize puts
+ * them back.  And zd_migrate_vma_move's bad input. */
+static void test_taken_pages_without_dst_are_put_back(void **state)
+{
+	unsigned long src[512], dst[512];
+	struct zd_migrate_vma m;
+	char *stage;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	assert_true(f.npages <= 512);
+	stage = mmap(NULL, f.len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_int_equal(zd_hmm_register_staging(stage, f.len), 0);
+	fill(f.buf, f.len, 23);
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
+				     .npages = f.npages, .start = (unsigned long)f.buf,
+				     .end = (unsigned long)f.buf + f.len,
+				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	assert_int_equal(zd_migrate_vma_setup(&m), 0);
+	assert_int_equal(m.cpages, f.npages);
+	assert_warns("bad move", assert_int_equal(zd_migrate_vma_move(&m, f.npages - 1, 2, stage), -EINVAL));
+	assert_warns("bad move", assert_int_equal(zd_migrate_vma_move(&m, 0, 1, stage + 1), -EINVAL));
+	assert_warns("bad move", assert_int_equal(zd_migrate_vma_move(&m, 0, 0, stage), -EINVAL));
+	assert_int_equal(zd_migrate_vma_move(&m, 0, f.npages, stage), 0);
+	check(stage, f.len, 23);
+	if (kernel_moves_pages()) {
+		assert_true(src[1] & ZD_MIGRATE_PFN_DONATE);
+		assert_ptr_equal(zd_migrate_pfn_to_virt(src[1]), stage + PG);
+	}
+	assert_warns("bad move", assert_int_equal(zd_migrate_vma_move(&m, 1, 1, stage), -EINVAL));
+	zd_migrate_vma_pages(&m);		/* no dst: nothing migrates */
+	assert_int_equal(src[0] & ZD_MIGRATE_PFN_MIGRATE, 0);
+	zd_migrate_vma_finalize(&m);
+	check(f.buf, f.len, 23);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	assert_int_equal(zd_hmm_unregister_staging(stage, f.len), 0);
+	assert_warns("bad range", assert_int_equal(zd_hmm_register_staging(stage + 1, PG), -EINVAL));
+	assert_warns("bad range", assert_int_equal(zd_hmm_register_staging(NULL, PG), -EINVAL));
+	munmap(stage, f.len);
+	fx_fini(&f);
+}
+
 /* The driver's migrate_to_ram fails: the faulting thread gets SIGBUS at
  * the address, and everything else goes on. */
 static sigjmp_buf bus_jmp;
@@ -482,6 +593,9 @@ int main(void)
 		cmocka_unit_test(test_fork_after_migration),
 		cmocka_unit_test(test_unplug_with_pages_out_loses_nothing),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_pages_move_without_copy),
+		cmocka_unit_test(test_refused_moves_copy),
+		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
 	};
 

@@ -113,6 +113,10 @@ int demo_hmm(unsigned long mib)
 	if (bad < 0)
 		bad = verify("CPU checks all", v, 0, n);
 	printf("  every byte checked: %s\n", bad < 0 ? "all correct" : "MISMATCH");
+	zd_mm_get_stats(mm, &st);
+	printf("  pages that moved without a copy: %lu, copied: %lu%s\n",
+	       st.pages_moved, st.pages_copied,
+	       st.pages_moved ? "" : " (none moved: kernels before 6.8 copy)");
 	zd_mm_destroy(mm);
 	dmirror_destroy(dm);
 	munmap(v, len);

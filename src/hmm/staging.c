@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Staging memory: driver memory that host pages can move into without a
+ * copy.  UFFDIO_MOVE only moves into memory registered with the
+ * userfaultfd doing the move, and one range can be registered with one
+ * userfaultfd only, while a driver's memory serves every zd_mm.  So one
+ * userfaultfd of the process holds every staging range, registered for
+ * write-protect faults only: no page there is ever write-protected, so
+ * the memory behaves as plain memory and the descriptor needs no reader.
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "../os/os.h"
+#include "internal.h"
+#include "log.h"
+
+static pthread_once_t staging_once = PTHREAD_ONCE_INIT;
+static int staging = -1;
+
+static void staging_open(void)
+{
+	uint64_t got;
+	int fd = zd_os_uffd_open(ZD_UFFD_FEATURE_MOVE, 0, &got);
+
+	if (fd >= 0)
+		staging = fd;
+	else
+		zd_log(ZD_LOG_INFO, "no UFFDIO_MOVE (error %d): pages moving "
+		       "between host and driver memory are copied", -fd);
+}
+
+int zd_hmm_staging_fd(void)
+{
+	pthread_once(&staging_once, staging_open);
+	return staging;
+}
+
+static int staging_args(const char *fn, void *addr, size_t len)
+{
+	if (!addr || !len || ((uintptr_t)addr | len) & (page_bytes() - 1)) {
+		zd_warn("%s: bad range [%p, +%#zx) (page-aligned, not empty)",
+			fn, addr, len);
+		return -EINVAL;
+	}
+	return zd_hmm_staging_fd() < 0 ? 1 : 0;
+}
+
+int zd_hmm_register_staging(void *addr, size_t len)
+{
+	int err = staging_args(__func__, addr, len);
+
+	if (err)
+		return err < 0 ? err : 0;	/* nothing to do: copies */
+	err = zd_os_uffd_register(staging, addr, len, 0);
+	if (err)
+		zd_warn("cannot register staging memory [%p, +%#zx): error %d "
+			"(private anonymous read-write memory only)", addr, len, -err);
+	return err;
+}
+
+int zd_hmm_unregister_staging(void *addr, size_t len)
+{
+	int err = staging_args(__func__, addr, len);
+
+	if (err)
+		return err < 0 ? err : 0;
+	return zd_os_uffd_unregister(staging, addr, len);
+}
