@@ -167,19 +167,33 @@ static void taken(struct zd_migrate_vma *m, unsigned long i, unsigned long n,
 	atomic_fetch_add(&m->mm->stats.pages_moved, n);
 }
 
+static void mark_taken(struct zd_mm *mm, uintptr_t a, size_t len, bool on)
+{
+	pthread_mutex_lock(&mm->lock);
+	for (uintptr_t end = a + len; a < end; a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, a);
+
+		if (pte)
+			*pte = on ? *pte | PTE_TAKEN : *pte & ~PTE_TAKEN;
+	}
+	pthread_mutex_unlock(&mm->lock);
+}
+
 int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 			unsigned long n, void *to)
 {
 	int fd = zd_hmm_staging_fd();
 	char *from;
 	size_t len, off = 0;
+	bool ok;
 
 	if (migrate_bad(m))
 		return -EINVAL;
-	for (unsigned long k = i; k < i + n && k < m->npages; k++)
-		if (!host_in_place(m->src[k]))
-			n = 0;
-	if (!n || i + n > m->npages || !to || ((uintptr_t)to & (page_bytes() - 1))) {
+	ok = n && i < m->npages && n <= m->npages - i && to &&
+	     !((uintptr_t)to & (page_bytes() - 1));
+	for (unsigned long k = i; ok && k < i + n; k++)
+		ok = host_in_place(m->src[k]);
+	if (!ok) {
 		zd_warn("bad move: pages [%lu, +%lu) of %lu to %p (collected host "
 			"pages, not taken yet, to page-aligned memory)", i, n,
 			m->npages, to);
@@ -188,14 +202,7 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 	from = (char *)m->start + (i << zd_page_shift);
 	len = n << zd_page_shift;
 	/* before they go: a fault on them must wait, not zero-fill */
-	pthread_mutex_lock(&m->mm->lock);
-	for (uintptr_t a = (uintptr_t)from; a < (uintptr_t)from + len; a += page_bytes()) {
-		uintptr_t *pte = zd_hmm_pte(m->mm, a);
-
-		if (pte)
-			*pte |= PTE_TAKEN;
-	}
-	pthread_mutex_unlock(&m->mm->lock);
+	mark_taken(m->mm, (uintptr_t)from, len, true);
 	while (fd >= 0 && off < len && !zd_fault("hmm.move")) {
 		size_t done;
 		int err = zd_os_uffd_move(fd, (char *)to + off, from + off,
@@ -209,7 +216,9 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 		if (err && (err != -EAGAIN || !done))
 			break;		/* not staging memory, shared page, ... */
 	}
-	/* the rest is copied: the snapshot is write-protected */
+	/* the rest is copied (the snapshot is write-protected); a page the
+	 * kernel reclaimed reads as zeros through a fault, as before */
+	mark_taken(m->mm, (uintptr_t)from + off, len - off, false);
 	memcpy((char *)to + off, from + off, len - off);
 	atomic_fetch_add(&m->mm->stats.pages_copied, (len - off) >> zd_page_shift);
 	return 0;

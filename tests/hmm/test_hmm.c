@@ -494,6 +494,40 @@ static void test_refused_moves_copy(void **state)
 	fx_fini(&f);
 }
 
+/* Pages a child shares cannot move (the kernel refuses): they are copied
+ * out; device memory is not the child's, so they move home. */
+static void test_shared_pages_are_copied(void **state)
+{
+	struct zd_mm_stats st;
+	int go[2], status;
+	struct fx f;
+	pid_t pid;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 24);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		_exit(read(go[0], &c, 1) == 0 ? 0 : 1);	/* until the parent closes */
+	}
+	assert_true(pid > 0);
+	close(go[0]);
+	to_device(&f, f.buf, f.npages, 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.pages_copied, f.npages);
+	assert_int_equal(st.pages_moved, 0);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	check(f.buf, f.len, 24);		/* home through faults */
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.pages_moved, kernel_moves_pages() ? f.npages : 0);
+	fx_fini(&f);
+}
+
 /* A driver takes host pages, then does not migrate them: finalize puts
  * them back.  And zd_migrate_vma_move's bad input. */
 static void test_taken_pages_without_dst_are_put_back(void **state)
@@ -595,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_pages_move_without_copy),
 		cmocka_unit_test(test_refused_moves_copy),
+		cmocka_unit_test(test_shared_pages_are_copied),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
 	};
