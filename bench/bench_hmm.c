@@ -124,6 +124,19 @@ static struct dmirror_cmd cmd(struct zd_mm *mm, char *p, size_t len)
 				     .npages = len / PG };
 }
 
+typedef int migrate_cmd(struct dmirror *dm, struct dmirror_cmd *cmd);
+
+/* One migration of [buf, buf + len) in GB/s; its error ORed into *@err. */
+static double migrate_gbs(migrate_cmd *fn, struct dmirror *dm, struct zd_mm *mm,
+			  char *buf, size_t len, int *err)
+{
+	struct dmirror_cmd c = cmd(mm, buf, len);
+	int64_t t0 = bench_now_ns();
+
+	*err |= fn(dm, &c);
+	return (double)len / (double)(bench_now_ns() - t0);
+}
+
 int main(int argc, char **argv)
 {
 	int quick = 0, spread = 0, cpu = sched_getcpu();
@@ -143,7 +156,6 @@ int main(int argc, char **argv)
 	unsigned long nfault = quick ? 2048 : 16384;
 	struct zd_mm *mm = zd_mm_create();
 	struct dmirror *dm = dmirror_create(0, 256ul << 20);
-	struct dmirror_cmd c;
 	char *buf;
 	int64_t t0;
 	long sum = 0;
@@ -159,19 +171,12 @@ int main(int argc, char **argv)
 	/* A device's memory exists before its first migration; dmirror's
 	 * is host memory it maps on demand.  One untimed round trip maps it
 	 * (and faults it in), so the timed one measures migration. */
-	c = cmd(mm, buf, len);
-	int err = dmirror_migrate_to_device(dm, &c);
-	c = cmd(mm, buf, len);
-	err |= dmirror_migrate_to_system(dm, &c);
-	c = cmd(mm, buf, len);
-	t0 = bench_now_ns();
-	err |= dmirror_migrate_to_device(dm, &c);
-	double to_dev = (double)len / (double)(bench_now_ns() - t0);
+	int err = 0;
 
-	c = cmd(mm, buf, len);
-	t0 = bench_now_ns();
-	err |= dmirror_migrate_to_system(dm, &c);
-	double to_sys = (double)len / (double)(bench_now_ns() - t0);
+	migrate_gbs(dmirror_migrate_to_device, dm, mm, buf, len, &err);
+	migrate_gbs(dmirror_migrate_to_system, dm, mm, buf, len, &err);
+	double to_dev = migrate_gbs(dmirror_migrate_to_device, dm, mm, buf, len, &err);
+	double to_sys = migrate_gbs(dmirror_migrate_to_system, dm, mm, buf, len, &err);
 	struct zd_mm_stats st;
 
 	zd_mm_get_stats(mm, &st);
@@ -182,24 +187,14 @@ int main(int argc, char **argv)
 	 * after an untimed round trip, since the moves left device memory
 	 * and these pages to be faulted in again */
 	zd_fault_inject_site("hmm.move");
-	c = cmd(mm, buf, len);
-	err |= dmirror_migrate_to_device(dm, &c);
-	c = cmd(mm, buf, len);
-	err |= dmirror_migrate_to_system(dm, &c);
-	c = cmd(mm, buf, len);
-	t0 = bench_now_ns();
-	err |= dmirror_migrate_to_device(dm, &c);
-	double to_dev_copy = (double)len / (double)(bench_now_ns() - t0);
-
-	c = cmd(mm, buf, len);
-	t0 = bench_now_ns();
-	err |= dmirror_migrate_to_system(dm, &c);
-	double to_sys_copy = (double)len / (double)(bench_now_ns() - t0);
+	migrate_gbs(dmirror_migrate_to_device, dm, mm, buf, len, &err);
+	migrate_gbs(dmirror_migrate_to_system, dm, mm, buf, len, &err);
+	double to_dev_copy = migrate_gbs(dmirror_migrate_to_device, dm, mm, buf, len, &err);
+	double to_sys_copy = migrate_gbs(dmirror_migrate_to_system, dm, mm, buf, len, &err);
 	zd_fault_inject_reset();
 
 	/* single faults, no prefetch */
-	c = cmd(mm, buf, nfault * PG);
-	err |= dmirror_migrate_to_device(dm, &c);
+	migrate_gbs(dmirror_migrate_to_device, dm, mm, buf, nfault * PG, &err);
 	t0 = bench_now_ns();
 	for (unsigned long i = 0; i < nfault; i++)
 		sum += buf[i * PG];
@@ -208,8 +203,7 @@ int main(int argc, char **argv)
 
 	/* sequential read with 64 KiB prefetch */
 	dmirror_set_prefetch(dm, 16);
-	c = cmd(mm, buf, len);
-	err |= dmirror_migrate_to_device(dm, &c);
+	migrate_gbs(dmirror_migrate_to_device, dm, mm, buf, len, &err);
 	t0 = bench_now_ns();
 	for (size_t i = 0; i < len; i += PG)
 		sum += buf[i];
