@@ -88,7 +88,8 @@ static void unplace(void)
 	nr = 0;
 }
 
-#define LOOKUPS 4000000ul
+#define LOOKUPS 1000000ul	/* per batch */
+#define BATCHES 7
 #define NR_PHYS 65536ul		/* precomputed targets, cycled */
 
 static uint64_t targets[NR_PHYS];
@@ -104,36 +105,36 @@ static void make_targets(void)
 	}
 }
 
-static double lookup_ns(int baseline)
+/* The in-run baseline: binary search, then the same reference get. */
+static struct zd_dev_pagemap *bsearch_get(uint64_t phys)
+{
+	unsigned long lo = 0, hi = nr;
+
+	while (hi - lo > 1) {
+		unsigned long mid = (lo + hi) / 2;
+
+		if (starts[mid] <= phys)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (phys - starts[lo] < MiB(2) &&
+	    zd_percpu_ref_tryget_live(&pgmaps[lo].ref))
+		return &pgmaps[lo];
+	return NULL;
+}
+
+static double lookup_batch_ns(int baseline)
 {
 	unsigned int shift = zd_page_shift;
 	unsigned long misses = 0;
-	int64_t t0;
+	int64_t t0 = bench_now_ns();
 
-	make_targets();
-	t0 = bench_now_ns();
 	for (unsigned long i = 0; i < LOOKUPS; i++) {
 		uint64_t phys = targets[i % NR_PHYS];
-		unsigned long pfn = (unsigned long)(phys >> shift);
-		struct zd_dev_pagemap *p = NULL;
+		struct zd_dev_pagemap *p = baseline ? bsearch_get(phys) :
+			zd_get_dev_pagemap((unsigned long)(phys >> shift), NULL);
 
-		if (baseline) {
-			unsigned long lo = 0, hi = nr;
-
-			while (hi - lo > 1) {
-				unsigned long mid = (lo + hi) / 2;
-
-				if (starts[mid] <= phys)
-					lo = mid;
-				else
-					hi = mid;
-			}
-			if (phys - starts[lo] < MiB(2) &&
-			    zd_percpu_ref_tryget_live(&pgmaps[lo].ref))
-				p = &pgmaps[lo];
-		} else {
-			p = zd_get_dev_pagemap(pfn, NULL);
-		}
 		if (!p)
 			misses++;
 		zd_put_dev_pagemap(p);
@@ -141,6 +142,21 @@ static double lookup_ns(int baseline)
 	if (misses)
 		fprintf(stderr, "%lu lookups missed\n", misses);
 	return (double)(bench_now_ns() - t0) / LOOKUPS;
+}
+
+/* Median ns per get+put for zonedev (*@ns) and the baseline (*@base),
+ * their batches interleaved so that a noisy spell of the VM hits both. */
+static void lookup_ns(double *ns, double *base)
+{
+	int64_t a[BATCHES], b[BATCHES];
+
+	make_targets();
+	for (int i = 0; i < BATCHES; i++) {
+		a[i] = (int64_t)(lookup_batch_ns(0) * 1000);
+		b[i] = (int64_t)(lookup_batch_ns(1) * 1000);
+	}
+	*ns = (double)bench_quantile(a, BATCHES, 0.5) / 1000;
+	*base = (double)bench_quantile(b, BATCHES, 0.5) / 1000;
 }
 
 static double cached_ns(void)
@@ -270,15 +286,13 @@ int main(int argc, char **argv)
 	for (int k = 0; k < 3; k++) {
 		if (place(sizes[k], 1))
 			return 1;
-		rnd_ns[k] = lookup_ns(0);
-		rnd_base[k] = lookup_ns(1);
+		lookup_ns(&rnd_ns[k], &rnd_base[k]);
 		if (k == 0)
 			cached = cached_ns();
 		unplace();
 		if (place(sizes[k], 0))
 			return 1;
-		con_ns[k] = lookup_ns(0);
-		con_base[k] = lookup_ns(1);
+		lookup_ns(&con_ns[k], &con_base[k]);
 		unplace();
 	}
 	big_remap(big, &init_gbps, &unmap_s, &memset_bw);
