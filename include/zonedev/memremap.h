@@ -102,7 +102,6 @@ struct zd_dev_pagemap {
 	struct zd_device *dev;		/* set by zd_devm_memremap_pages() */
 	struct zd_list_head node;	/* in the list of pgmaps */
 	unsigned int state;
-	int nr_registered;		/* ranges entered for lookup */
 
 	int nr_range;
 	union {

@@ -23,6 +23,7 @@ struct pcpu_area {
 };
 
 __thread char *zd_pcpu_base __attribute__((tls_model("initial-exec")));
+bool zd_pcpu_fenced;
 
 static pthread_mutex_t pcpu_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pcpu_area **areas;
@@ -33,6 +34,7 @@ static size_t slot_hint;		/* no free slot below this word */
 static pthread_key_t area_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static bool key_ok;
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
 /* Thread exit: the area keeps its counts and waits for the next thread. */
 static void area_release(void *arg)
@@ -49,6 +51,18 @@ static void area_release(void *arg)
 static void key_init(void)
 {
 	key_ok = pthread_key_create(&area_key, area_release) == 0;
+}
+
+static void membarrier_setup(void)
+{
+	zd_pcpu_fenced = zd_os_membarrier_init() != 0;
+	if (zd_pcpu_fenced)
+		zd_info("no sys_membarrier: per-thread sections use fences");
+}
+
+void zd_pcpu_setup(void)
+{
+	pthread_once(&setup_once, membarrier_setup);
 }
 
 static struct pcpu_area *area_new_locked(void)
@@ -84,6 +98,7 @@ char *zd_pcpu_base_slow(void)
 	struct pcpu_area *a;
 
 	zd_fork_hooks_init();
+	zd_pcpu_setup();	/* before this thread's first section */
 	pthread_once(&key_once, key_init);
 	if (!key_ok)
 		return NULL;
@@ -167,6 +182,38 @@ void zd_pcpu_zero(uintptr_t off)
 	pthread_mutex_unlock(&pcpu_lock);
 }
 
+/* Area @i's base, or NULL past the last. */
+static char *area_base(unsigned int i)
+{
+	char *base;
+
+	pthread_mutex_lock(&pcpu_lock);
+	base = i < nr_areas ? areas[i]->base : NULL;
+	pthread_mutex_unlock(&pcpu_lock);
+	return base;
+}
+
+/*
+ * Sections that begin after the barrier see what the caller stored before
+ * it; so once each area's depth has been seen at zero, every section that
+ * might not have seen it is over.  A thread can enter sections back to
+ * back, but each is a few instructions: the depth is soon caught at zero.
+ */
+void zd_pcpu_synchronize(void)
+{
+	char *base;
+
+	zd_pcpu_setup();
+	if (zd_pcpu_fenced)
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		zd_os_membarrier();
+	for (unsigned int i = 0; (base = area_base(i)); i++)
+		while (atomic_load_explicit(zd_pcpu_slot(base, 0),
+					    memory_order_acquire))
+			zd_os_yield();
+}
+
 void zd_pcpu_fork_prepare(void)
 {
 	pthread_mutex_lock(&pcpu_lock);
@@ -178,7 +225,8 @@ void zd_pcpu_fork_parent(void)
 }
 
 /* Only the forking thread lives on: every other area becomes free, counts
- * kept, exactly as if those threads had exited. */
+ * kept, exactly as if those threads had exited, and outside any section
+ * (a thread may have been in one when fork() copied its area). */
 void zd_pcpu_fork_child(void)
 {
 	pthread_mutex_init(&pcpu_lock, NULL);
@@ -186,6 +234,7 @@ void zd_pcpu_fork_child(void)
 	for (unsigned int i = 0; i < nr_areas; i++) {
 		if (areas[i]->base == zd_pcpu_base)
 			continue;
+		WRITE_ONCE_RELAXED(zd_pcpu_slot(areas[i]->base, 0), 0);
 		areas[i]->next_free = free_areas;
 		free_areas = areas[i];
 	}

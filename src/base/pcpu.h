@@ -7,6 +7,13 @@
  * add.  Areas outlive their threads: an exiting thread's area, with its
  * counts, goes back to a free list and to the next new thread, so no count
  * is ever lost and sums stay exact.
+ *
+ * Slot 0 of each area says whether the thread is in a section.  A section is
+ * zonedev's stand-in for the kernel's preempt-disabled region, and what
+ * its fast paths use instead of an RCU read section: entering and leaving
+ * add to the thread's own slot and, with sys_membarrier, need no fence;
+ * zd_pcpu_synchronize() returns once every section that began before it
+ * has ended.  A signal handler's sections nest inside the thread's.
  */
 #ifndef ZD_BASE_PCPU_H
 #define ZD_BASE_PCPU_H
@@ -43,6 +50,43 @@ static inline void zd_pcpu_add(char *base, uintptr_t off, unsigned long v)
 
 	WRITE_ONCE_RELAXED(c, READ_ONCE_RELAXED(c) + v);
 }
+
+/* True where the kernel has no membarrier: sections then fence. */
+extern bool zd_pcpu_fenced;
+
+/* Set up membarrier, once; zd_pcpu_fenced is final after this. */
+void zd_pcpu_setup(void);
+
+/*
+ * Enter a section on this thread's area @base; pass what this returns to
+ * zd_pcpu_section_exit().  Slot 0 holds 1 inside a section, 0 outside: a
+ * signal handler's section finds 1 and puts 1 back.  Storing a constant,
+ * not an increment, keeps back-to-back sections from forming a chain of
+ * dependent read-modify-writes on the slot.  Everything after is ordered
+ * after the store (by the synchronizer's membarrier, or a fence).
+ */
+static inline unsigned long zd_pcpu_section_enter(char *base)
+{
+	atomic_ulong *in = zd_pcpu_slot(base, 0);
+	unsigned long was = READ_ONCE_RELAXED(in);
+
+	WRITE_ONCE_RELAXED(in, 1);
+	if (unlikely(zd_pcpu_fenced))
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+	return was;
+}
+
+/* Leave it: the section's stores are visible before slot 0 drops. */
+static inline void zd_pcpu_section_exit(char *base, unsigned long was)
+{
+	atomic_store_explicit(zd_pcpu_slot(base, 0), was, memory_order_release);
+}
+
+/* Wait until every section begun before the call has ended.  Sleeps
+ * (yields) while a thread inside one is preempted; not from a section. */
+void zd_pcpu_synchronize(void);
 
 /* A zeroed slot in every area: its offset (> 0), or -ENOMEM. */
 long zd_pcpu_alloc(void);

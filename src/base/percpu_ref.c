@@ -3,13 +3,14 @@
  * percpu_ref, after the kernel's lib/percpu-refcount.c.
  *
  * In per-thread mode a get or put adds to the calling thread's slot (see
- * pcpu.h) inside an RCU read section; nothing detects zero.  The atomic
- * counter holds BIAS plus the atomic-mode traffic, so it cannot reach zero
- * while the slots are still unsummed.  Switching to atomic mode sets the
- * ATOMIC bit, waits a grace period (after which no thread is still adding
- * to a slot it chose before the bit was set), then adds the slots' sum
- * minus BIAS to the atomic counter in one step.  Killing is that switch
- * with the DEAD bit set and the initial reference dropped.
+ * pcpu.h) inside a per-thread section (or an RCU read section it is
+ * already in); nothing detects zero.  The atomic counter holds BIAS plus
+ * the atomic-mode traffic, so it cannot reach zero while the slots are
+ * still unsummed.  Switching to atomic mode sets the ATOMIC bit, waits for
+ * a grace period and for every section (after which no thread is still
+ * adding to a slot it chose before the bit was set), then adds the slots'
+ * sum minus BIAS to the atomic counter in one step.  Killing is that
+ * switch with the DEAD bit set and the initial reference dropped.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -192,8 +193,8 @@ static bool ref_atomic_sub(struct zd_percpu_ref *ref, unsigned long nr,
 	return now == 0;
 }
 
-/* As ref_slot_add(), for a caller inside an RCU read section. */
-static inline bool slot_add_rcu(struct zd_percpu_ref *ref, unsigned long nr,
+/* As ref_slot_add(), for a caller inside a section or RCU read section. */
+static inline bool slot_add_inside(struct zd_percpu_ref *ref, unsigned long nr,
 				char *base)
 {
 	uintptr_t ptr = ref_ptr(ref);
@@ -212,13 +213,14 @@ static inline bool slot_add_rcu(struct zd_percpu_ref *ref, unsigned long nr,
 static inline bool ref_slot_add(struct zd_percpu_ref *ref, unsigned long nr)
 {
 	char *base = zd_pcpu_base;
+	unsigned long was;
 	bool done;
 
 	if (unlikely(!ref || !base))
 		return false;
-	zd_rcu_read_lock();
-	done = slot_add_rcu(ref, nr, base);
-	zd_rcu_read_unlock();
+	was = zd_pcpu_section_enter(base);
+	done = slot_add_inside(ref, nr, base);
+	zd_pcpu_section_exit(base, was);
 	return done;
 }
 
@@ -291,10 +293,17 @@ static inline bool ref_tryget(struct zd_percpu_ref *ref, unsigned long nr,
 	return ref_slot_add(ref, nr) || ref_tryget_slow(ref, nr, live, fn);
 }
 
-bool zd__percpu_ref_tryget_live_rcu(struct zd_percpu_ref *ref)
+bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref)
 {
-	return slot_add_rcu(ref, 1, zd_pcpu_base) ||
+	return slot_add_inside(ref, 1, zd_pcpu_base) ||
 	       ref_tryget_slow(ref, 1, true, "zd_percpu_ref_tryget_live");
+}
+
+uintptr_t zd__percpu_ref_hint(struct zd_percpu_ref *ref)
+{
+	uintptr_t ptr = ref_ptr(ref);
+
+	return ptr & FLAG_MASK ? 0 : ptr;
 }
 
 bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref, unsigned long nr)
@@ -354,10 +363,12 @@ static void switch_to_atomic_rcu(struct zd_rcu_work *work)
 		container_of(work, struct zd_percpu_ref_data, rcu);
 	struct zd_percpu_ref *ref = data->ref;
 	zd_percpu_ref_func_t *release_fn = data->release;
-	unsigned long sum = zd_pcpu_sum(slot_off(ref));
+	unsigned long sum;
 	bool release;
 	long now;
 
+	zd_pcpu_synchronize();
+	sum = zd_pcpu_sum(slot_off(ref));
 	/* sum first, then one add: a partial sum could touch zero */
 	now = (long)(atomic_fetch_add(&data->count, sum - BIAS) + sum - BIAS);
 	if (now <= 0)

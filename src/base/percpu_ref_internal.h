@@ -3,10 +3,35 @@
 #define ZD_BASE_PERCPU_REF_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <zonedev/percpu_ref.h>
 
-/* tryget_live for a caller already inside an RCU read section. */
-bool zd__percpu_ref_tryget_live_rcu(struct zd_percpu_ref *ref);
+#include "pcpu.h"
+
+bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref);
+
+/*
+ * tryget_live for a caller already inside a per-thread section (pcpu.h)
+ * on area @base, or an RCU read section (@base NULL).  @hint is what
+ * zd__percpu_ref_hint() said earlier, or 0.  While it still names the
+ * ref's slot, the slot's address is known before @ref is read, so a cold
+ * ref and a cold slot are fetched together rather than one after the
+ * other; a stale hint only takes the ordinary path.
+ */
+static inline bool zd__percpu_ref_tryget_live_inside(struct zd_percpu_ref *ref,
+						     uintptr_t hint, char *base)
+{
+	/* equal only in per-thread mode, with the slot the hint names */
+	if (likely(base && hint && atomic_load_explicit(&ref->percpu_count_ptr,
+					memory_order_acquire) == hint)) {
+		zd_pcpu_add(base, hint, 1);
+		return true;
+	}
+	return zd__percpu_ref_tryget_live_slow(ref);
+}
+
+/* The ref's per-thread slot now, or 0 in atomic mode. */
+uintptr_t zd__percpu_ref_hint(struct zd_percpu_ref *ref);
 
 void zd_percpu_ref_fork_prepare(void);
 void zd_percpu_ref_fork_parent(void);

@@ -17,22 +17,14 @@
 #include "pcpu.h"
 #include "percpu_rwsem.h"
 
-static atomic_bool membarrier_ok;
-static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
-
-static void membarrier_setup(void)
-{
-	atomic_store(&membarrier_ok, zd_os_membarrier_init() == 0);
-}
-
 /* Give @sem per-thread counters, once, if membarrier makes them safe.
  * Until then (or without them) readers share the fallback counter. */
 static void sem_setup(struct zd_percpu_rwsem *sem)
 {
-	pthread_once(&membarrier_once, membarrier_setup);
+	zd_pcpu_setup();
 	pthread_mutex_lock(&sem->wait_lock);
 	if (!atomic_load(&sem->setup_done)) {
-		long off = atomic_load(&membarrier_ok) ? zd_pcpu_alloc() : -ENOSYS;
+		long off = !zd_pcpu_fenced ? zd_pcpu_alloc() : -ENOSYS;
 
 		if (off > 0)
 			atomic_store(&sem->slot, (uintptr_t)off);

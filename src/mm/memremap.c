@@ -16,6 +16,7 @@
 #include "log.h"
 #include "memmap_init.h"
 #include "model.h"
+#include "pcpu.h"
 #include "percpu_ref_internal.h"
 #include "rcu.h"
 #include "registry.h"
@@ -248,8 +249,6 @@ static int enter_range(struct zd_dev_pagemap *pgmap, int i)
 	other = zd_registry_conflict(pfn, nr);
 	if (!other)
 		err = zd_registry_insert(pgmap, pfn, nr);
-	if (!other && !err)
-		pgmap->nr_registered++;
 	zd_registry_unlock();
 	if (other) {
 		zd_warn("range %d [mem %#llx-%#llx] is already mapped by the %s "
@@ -270,7 +269,16 @@ static void leave_range(struct zd_dev_pagemap *pgmap, int i)
 
 	zd_registry_lock();
 	zd_registry_delete(pgmap, pfn, pfn_end(pgmap, i) - pfn);
-	pgmap->nr_registered--;
+	zd_registry_unlock();
+}
+
+/* Lookups find range @i from now on. */
+static void publish_range(struct zd_dev_pagemap *pgmap, int i)
+{
+	unsigned long pfn = zd_phys_pfn(pgmap->ranges[i].start);
+
+	zd_registry_lock();
+	zd_registry_publish(pgmap, pfn, pfn_end(pgmap, i) - pfn);
 	zd_registry_unlock();
 }
 
@@ -300,6 +308,7 @@ static int pagemap_range(struct zd_dev_pagemap *pgmap, int i)
 	zd_memmap_init(pgmap, pfn_first(pgmap, i), pfn_end(pgmap, i));
 	if (pages_hold_refs(pgmap))
 		zd_percpu_ref_get_many(&pgmap->ref, pfn_len(pgmap, i));
+	publish_range(pgmap, i);
 	return 0;
 }
 
@@ -369,13 +378,12 @@ void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid)
 	if (err)
 		return fail(err);
 	/* nr_range counts what is set up, so that a failure unwinds that */
-	__atomic_store_n(&pgmap->nr_range, 0, __ATOMIC_RELEASE);
-	pgmap->nr_registered = 0;
+	pgmap->nr_range = 0;
 	for (i = 0; i < nr_range; i++) {
 		err = pagemap_range(pgmap, i);
 		if (err)
 			break;
-		__atomic_store_n(&pgmap->nr_range, i + 1, __ATOMIC_RELEASE);
+		pgmap->nr_range = i + 1;
 	}
 	if (err) {
 		teardown(pgmap);
@@ -432,19 +440,38 @@ void zd_devm_memunmap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap)
 
 /* ---- lookups ----------------------------------------------------------- */
 
+/* Inside a section on @base, or an RCU read section (@base NULL). */
+static __attribute__((always_inline)) inline struct zd_dev_pagemap *
+lookup_get(unsigned long pfn, char *base)
+{
+	uintptr_t hint;
+	struct zd_dev_pagemap *pgmap = zd_pgmap_lookup(pfn, &hint);
+
+	return pgmap && zd__percpu_ref_tryget_live_inside(&pgmap->ref, hint,
+							  base) ? pgmap : NULL;
+}
+
 struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 						struct zd_dev_pagemap *pgmap)
 {
+	char *base;
+
 	if (pgmap) {
 		if (likely(zd_pgmap_covers(pgmap, pfn, pgmap->nr_range)))
 			return pgmap;
 		zd_put_dev_pagemap(pgmap);
 	}
-	zd_rcu_read_lock();
-	pgmap = zd_pgmap_lookup_rcu(pfn);
-	if (pgmap && !zd__percpu_ref_tryget_live_rcu(&pgmap->ref))
-		pgmap = NULL;
-	zd_rcu_read_unlock();
+	base = zd_pcpu_this();
+	if (likely(base)) {
+		unsigned long was = zd_pcpu_section_enter(base);
+
+		pgmap = lookup_get(pfn, base);
+		zd_pcpu_section_exit(base, was);
+	} else {	/* no counter area to be had: the slower read section */
+		zd_rcu_read_lock();
+		pgmap = lookup_get(pfn, NULL);
+		zd_rcu_read_unlock();
+	}
 	return pgmap;
 }
 

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
  * pfn -> pgmap, lock-free for readers.  One word per 128 MiB section:
- *   0              nothing mapped in the section;
- *   pgmap          one pgmap has pages in the section (the reader checks
- *                  that the pfn is in its ranges);
- *   table | 1      several do: a table of 64 subsection entries.
- * So a lookup is one load, a range check and, for shared sections, one
- * more load.  Writers hold registry_lock; tables they drop are freed
- * after a grace period.
+ *   0             nothing mapped in the section;
+ *   a run         one pgmap holds subsections first..last of the section:
+ *                 the pgmap's address, with first and last in the top bits;
+ *   table | TABLE several pgmaps (or several ranges of one) share the
+ *                 section: a table of 64 words, one per 2 MiB subsection,
+ *                 each a run spanning the whole subsection (ranges are
+ *                 subsection-aligned, so that is exact).
+ * A lookup reads one word (two in a shared section) and never the pgmap
+ * itself, which with thousands of pgmaps is a cache miss saved.  PENDING
+ * hides a range that is entered, so that it conflicts, but not yet set up.
+ * Writers hold registry_lock; what they drop is freed once no reader can
+ * see it (readers_gone()).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,20 +23,46 @@
 #include "list.h"
 #include "log.h"
 #include "model.h"
+#include "pcpu.h"
+#include "percpu_ref_internal.h"
 #include "rcu.h"
 #include "registry.h"
 
 #define SUBSECTIONS	(1u << (ZD_SECTION_SHIFT - ZD_SUBSECTION_SHIFT))
+#define SUB_MASK	((uintptr_t)SUBSECTIONS - 1)
 #define TABLE_TAG	((uintptr_t)1)
+#define PENDING		((uintptr_t)2)
+#define FIRST_SHIFT	48
+#define LAST_SHIFT	54
+/* the pgmap address: 8-byte aligned, below 2^48 */
+#define PTR_MASK	((((uintptr_t)1 << FIRST_SHIFT) - 1) & ~(uintptr_t)7)
+
+_Static_assert(SUBSECTIONS == 64 && sizeof(uintptr_t) == 8,
+	       "a run word holds two 6-bit subsection numbers");
+
+/*
+ * @hint is the pgmap's per-thread counter slot as it was at insert: with
+ * it the reader can fetch the pgmap's reference and its counter at once
+ * instead of one after the other (see zd__percpu_ref_tryget_live_inside(),
+ * which checks it, so a stale hint is only slower).
+ */
+struct entry {
+	_Atomic uintptr_t word;
+	_Atomic uintptr_t hint;
+};
 
 struct subsection_table {
-	struct zd_dev_pagemap *_Atomic map[SUBSECTIONS];
+	struct entry map[SUBSECTIONS];
 };
 
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
-/* Published (release) once nr_sections is set. */
-static _Atomic uintptr_t *_Atomic sections;
+/* Published (release) once nr_sections is set; replaced once, by a copy
+ * on huge pages (see to_huge_pages()). */
+static struct entry *_Atomic sections;
 static unsigned long nr_sections;
+/* pfn to section and subsection number: set before sections is published,
+ * and local (zd_page_shift is reached through the GOT) */
+static unsigned int sec_shift, sub_shift;
 static struct zd_list_head pgmaps = { &pgmaps, &pgmaps };
 
 void zd_registry_lock(void)
@@ -57,64 +88,143 @@ bool zd_pgmap_covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn,
 	return false;
 }
 
-/*
- * Readers see a range only once it is set up: memremap publishes
- * nr_range (release) after the range's memmap is mapped and initialised,
- * while the registry holds it from the start (for conflicts).
- */
-static bool published(struct zd_dev_pagemap *pgmap, unsigned long pfn)
+static uintptr_t make_run(struct zd_dev_pagemap *pgmap, uintptr_t first,
+			  uintptr_t last)
 {
-	return pgmap && zd_pgmap_covers(pgmap, pfn, __atomic_load_n(
-		&pgmap->nr_range, __ATOMIC_ACQUIRE));
+	return (uintptr_t)pgmap | first << FIRST_SHIFT | last << LAST_SHIFT |
+	       PENDING;
 }
 
-struct zd_dev_pagemap *zd_pgmap_lookup_rcu(unsigned long pfn)
+static inline struct zd_dev_pagemap *run_pgmap(uintptr_t w)
 {
-	unsigned long sec = pfn >> (ZD_SECTION_SHIFT - zd_page_shift);
-	_Atomic uintptr_t *table = atomic_load_explicit(&sections,
-							memory_order_acquire);
-	struct zd_dev_pagemap *pgmap;
-	uintptr_t e;
+	return (struct zd_dev_pagemap *)(w & PTR_MASK);
+}
 
-	if (unlikely(!table || sec >= nr_sections))
+/* The pgmap of run @w if it holds subsection @sub, else NULL. */
+static inline struct zd_dev_pagemap *run_holds(uintptr_t w, unsigned int sub)
+{
+	unsigned int first = (w >> FIRST_SHIFT) & SUB_MASK;
+
+	return sub - first <= ((w >> LAST_SHIFT) & SUB_MASK) - first ?
+		run_pgmap(w) : NULL;
+}
+
+static inline struct subsection_table *table_of(uintptr_t w)
+{
+	return (struct subsection_table *)(w & ~TABLE_TAG);
+}
+
+static inline unsigned int sub_of(unsigned long pfn)
+{
+	return (pfn >> sub_shift) & SUB_MASK;
+}
+
+/* The entry holding the run for @pfn in @table, its word in @w.  Acquire:
+ * a run without PENDING has its memmap set up. */
+static inline struct entry *entry_for(struct entry *table, unsigned long pfn,
+				      uintptr_t *w)
+{
+	struct entry *e = &table[pfn >> sec_shift];
+
+	*w = atomic_load_explicit(&e->word, memory_order_acquire);
+	if (unlikely(*w & TABLE_TAG)) {
+		e = &table_of(*w)->map[sub_of(pfn)];
+		*w = atomic_load_explicit(&e->word, memory_order_acquire);
+	}
+	return e;
+}
+
+struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn, uintptr_t *hint)
+{
+	struct entry *table = atomic_load_explicit(&sections,
+						   memory_order_acquire), *e;
+	uintptr_t w;
+
+	if (unlikely(!table || pfn >> sec_shift >= nr_sections))
 		return NULL;
-	e = atomic_load_explicit(&table[sec], memory_order_acquire);
-	if (likely(!(e & TABLE_TAG)))
-		pgmap = (struct zd_dev_pagemap *)e;
-	else
-		pgmap = atomic_load_explicit(&((struct subsection_table *)
-			(e & ~TABLE_TAG))->map[(pfn >> (ZD_SUBSECTION_SHIFT -
-			zd_page_shift)) % SUBSECTIONS], memory_order_acquire);
-	return published(pgmap, pfn) ? pgmap : NULL;
+	e = entry_for(table, pfn, &w);
+	if (unlikely(w & PENDING))
+		return NULL;
+	*hint = atomic_load_explicit(&e->hint, memory_order_relaxed);
+	return run_holds(w, sub_of(pfn));
 }
 
-/* The registered (maybe not yet published) pgmap at @pfn; lock held. */
+/* The pgmap entered at @pfn, set up or not; lock held. */
 static struct zd_dev_pagemap *registered_at(unsigned long pfn)
 {
-	unsigned long sec = pfn / zd_mm.pfns_per_section;
-	struct zd_dev_pagemap *pgmap;
-	uintptr_t e = atomic_load(&sections[sec]);
+	uintptr_t w;
 
-	if (!(e & TABLE_TAG))
-		pgmap = (struct zd_dev_pagemap *)e;
-	else
-		pgmap = atomic_load(&((struct subsection_table *)(e & ~TABLE_TAG))
-			->map[(pfn / zd_mm.pfns_per_subsection) % SUBSECTIONS]);
-	return pgmap && zd_pgmap_covers(pgmap, pfn, pgmap->nr_registered) ?
-		pgmap : NULL;
+	entry_for(sections, pfn, &w);
+	return run_holds(w, sub_of(pfn));
+}
+
+/* Readers take the word with acquire; the hint needs no order (it is
+ * checked) but goes first so that it is fresh when the word appears. */
+/* Readers run in a per-thread section, or an RCU read section when the
+ * thread has no counter area: wait for both kinds. */
+static void readers_gone(void)
+{
+	zd_synchronize_rcu();
+	zd_pcpu_synchronize();
+}
+
+static void set_entry(struct entry *e, uintptr_t w, uintptr_t hint)
+{
+	atomic_store_explicit(&e->hint, hint, memory_order_relaxed);
+	atomic_store_explicit(&e->word, w, memory_order_release);
 }
 
 /* Allocated on first insert: one word per section of the physical space. */
 static int sections_init(void)
 {
-	_Atomic uintptr_t *table;
+	struct entry *table;
 
 	if (atomic_load(&sections))
 		return 0;
 	nr_sections = zd_mm.nr_pfns / zd_mm.pfns_per_section;
+	sec_shift = ZD_SECTION_SHIFT - zd_page_shift;
+	sub_shift = ZD_SUBSECTION_SHIFT - zd_page_shift;
 	table = zd_os_reserve_rw(nr_sections * sizeof(*table));
 	atomic_store_explicit(&sections, table, memory_order_release);
 	return table ? 0 : -ENOMEM;
+}
+
+/*
+ * With thousands of pgmaps, lookups land all over the section table and
+ * each one misses the TLB: from HUGE_TABLE_AT ranges on, the table moves
+ * to a copy on huge pages (madvise alone would not convert the pages
+ * already touched).  Not before: a huge page is 2 MiB of RSS that a
+ * process with a few pgmaps should not pay.  Lock held.
+ */
+#define HUGE_TABLE_AT	1024
+
+static void to_huge_pages(void)
+{
+	size_t len = nr_sections * sizeof(*sections);
+	struct entry *old = sections, *table;
+
+	table = zd_os_reserve_huge(len);
+	if (!table)
+		return;		/* lookups work as well, a little slower */
+	for (unsigned long i = 0; i < nr_sections; i++) {
+		uintptr_t w = atomic_load(&old[i].word);
+
+		if (w)
+			set_entry(&table[i], w, atomic_load(&old[i].hint));
+	}
+	atomic_store_explicit(&sections, table, memory_order_release);
+	readers_gone();
+	zd_os_unmap(old, len);
+	zd_info("pgmap lookup table moved to huge pages at %d ranges",
+		HUGE_TABLE_AT);
+}
+
+static void count_insert(void)
+{
+	static unsigned long inserted;
+
+	if (++inserted == HUGE_TABLE_AT)
+		to_huge_pages();
 }
 
 /* The first and last subsection of [pfn, pfn + nr) inside section @sec. */
@@ -147,133 +257,137 @@ struct zd_dev_pagemap *zd_registry_conflict(unsigned long pfn, unsigned long nr)
 	return NULL;
 }
 
-/* A table holding what single-pgmap entry @e said for section @sec. */
-static struct subsection_table *table_from(unsigned long sec, uintptr_t e)
+/* A table holding what section entry @e said (PENDING included). */
+static struct subsection_table *table_from(struct entry *e)
 {
 	struct subsection_table *t = zd_zalloc("memremap.table", sizeof(*t));
-	struct zd_dev_pagemap *old = (struct zd_dev_pagemap *)e;
+	uintptr_t w = atomic_load(&e->word), hint = atomic_load(&e->hint);
 
-	if (!t || !old)
-		return t;
-	for (unsigned int i = 0; i < SUBSECTIONS; i++) {
-		unsigned long pfn = (sec * SUBSECTIONS + i) *
-				    zd_mm.pfns_per_subsection;
-
-		if (zd_pgmap_covers(old, pfn, old->nr_registered))
-			atomic_store(&t->map[i], old);
-	}
+	for (unsigned int i = 0; t && i < SUBSECTIONS; i++)
+		if (run_holds(w, i))
+			set_entry(&t->map[i], (make_run(run_pgmap(w), 0,
+				  SUB_MASK) & ~PENDING) | (w & PENDING), hint);
 	return t;
-}
-
-/*
- * With thousands of pgmaps, lookups land all over the section table and
- * miss the TLB: ask for huge pages then.  Not before: a huge page is 2 MiB
- * of RSS that a process with a few pgmaps should not pay.
- */
-#define HUGE_TABLE_AT	1024
-
-static void maybe_huge_table(void)
-{
-	static unsigned long inserted;
-
-	if (++inserted == HUGE_TABLE_AT)
-		zd_os_advise_hugepages(sections, nr_sections * sizeof(*sections));
 }
 
 int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 		       unsigned long nr)
 {
+	/* only a range's first and last sections can already hold a run
+	 * (the sections between are all its own): at most two new tables */
+	struct subsection_table *fresh[2] = { NULL, NULL };
+	uintptr_t hint = zd__percpu_ref_hint(&pgmap->ref);
+	int nfresh = 0;
 	unsigned long sec;
 
-	/* only a range's first and last sections can be shared with a
-	 * pgmap entered as a single pointer: at most two new tables */
-	struct subsection_table *fresh[2] = { NULL, NULL };
-	int nfresh = 0;
-
+	if ((uintptr_t)pgmap & ~PTR_MASK) {
+		zd_warn("pgmap %p: the lookup table keeps pgmap addresses "
+			"below 2^48, 8-byte aligned", (void *)pgmap);
+		return -EINVAL;
+	}
 	if (sections_init() || zd_fault("memremap.registry"))
 		return -ENOMEM;
 	/* allocate every table first: after that nothing can fail */
 	for_each_section(sec, pfn, nr) {
-		uintptr_t e = atomic_load(&sections[sec]);
+		uintptr_t w = atomic_load(&sections[sec].word);
 
-		if (!e || (e & TABLE_TAG))
+		if (!w || (w & TABLE_TAG))
 			continue;
-		if (nfresh == 2 || !(fresh[nfresh] = table_from(sec, e))) {
-			for (int i = 0; i < nfresh; i++)
-				free(fresh[i]);
+		if (!(fresh[nfresh] = table_from(&sections[sec]))) {
+			free(fresh[0]);
 			return -ENOMEM;
 		}
 		nfresh++;
 	}
 	nfresh = 0;
 	for_each_section(sec, pfn, nr) {
-		uintptr_t e = atomic_load(&sections[sec]);
+		uintptr_t w = atomic_load(&sections[sec].word);
 		unsigned int first, last;
 		struct subsection_table *t;
 
-		if (!e) {
-			atomic_store_explicit(&sections[sec], (uintptr_t)pgmap,
-					      memory_order_release);
+		span_in(sec, pfn, nr, &first, &last);
+		if (!w) {
+			set_entry(&sections[sec], make_run(pgmap, first, last),
+				  hint);
 			continue;
 		}
-		t = (e & TABLE_TAG) ? (struct subsection_table *)(e & ~TABLE_TAG)
-			: fresh[nfresh++];
-		span_in(sec, pfn, nr, &first, &last);
+		t = (w & TABLE_TAG) ? table_of(w) : fresh[nfresh++];
 		for (unsigned int i = first; i <= last; i++)
-			atomic_store_explicit(&t->map[i], pgmap,
-					      memory_order_release);
-		atomic_store_explicit(&sections[sec], (uintptr_t)t | TABLE_TAG,
-				      memory_order_release);
+			set_entry(&t->map[i], make_run(pgmap, 0, SUB_MASK), hint);
+		set_entry(&sections[sec], (uintptr_t)t | TABLE_TAG, 0);
 	}
-	maybe_huge_table();
+	count_insert();
 	return 0;
 }
 
 static bool table_empty(struct subsection_table *t)
 {
 	for (unsigned int i = 0; i < SUBSECTIONS; i++)
-		if (atomic_load(&t->map[i]))
+		if (atomic_load(&t->map[i].word))
 			return false;
 	return true;
+}
+
+static void rewrite(struct entry *e, struct zd_dev_pagemap *pgmap,
+		    bool remove)
+{
+	uintptr_t w = atomic_load(&e->word);
+
+	if (!(w & TABLE_TAG) && run_pgmap(w) == pgmap)
+		atomic_store_explicit(&e->word, remove ? 0 : w & ~PENDING,
+				      memory_order_release);
+}
+
+/*
+ * Clear PENDING from (publish) or remove (@dead non-NULL) @pgmap's words
+ * over [pfn, pfn + nr).  Tables a removal empties go to @dead, unless
+ * there is no room: empty tables are harmless and reused.
+ */
+static unsigned long rewrite_range(struct zd_dev_pagemap *pgmap,
+				   unsigned long pfn, unsigned long nr,
+				   bool remove, struct subsection_table **dead)
+{
+	unsigned long sec, ndead = 0;
+
+	for_each_section(sec, pfn, nr) {
+		uintptr_t w = atomic_load(&sections[sec].word);
+		unsigned int first, last;
+
+		if (!(w & TABLE_TAG)) {
+			rewrite(&sections[sec], pgmap, remove);
+			continue;
+		}
+		span_in(sec, pfn, nr, &first, &last);
+		for (unsigned int i = first; i <= last; i++)
+			rewrite(&table_of(w)->map[i], pgmap, remove);
+		if (dead && table_empty(table_of(w))) {
+			atomic_store(&sections[sec].word, 0);
+			dead[ndead++] = table_of(w);
+		}
+	}
+	return ndead;
+}
+
+void zd_registry_publish(struct zd_dev_pagemap *pgmap, unsigned long pfn,
+			 unsigned long nr)
+{
+	rewrite_range(pgmap, pfn, nr, false, NULL);
 }
 
 void zd_registry_delete(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 			unsigned long nr)
 {
-	unsigned long sec, nsec = (pfn + nr - 1) / zd_mm.pfns_per_section -
-				  pfn / zd_mm.pfns_per_section + 1;
-	/* tables left empty; without memory for the list they stay (empty
-	 * tables are harmless and reused) */
+	unsigned long nsec = (pfn + nr - 1) / zd_mm.pfns_per_section -
+			     pfn / zd_mm.pfns_per_section + 1, ndead;
 	struct subsection_table **dead = calloc(nsec, sizeof(*dead));
-	unsigned long ndead = 0;
 
 	if (!sections) {
 		free(dead);
 		return;
 	}
-	for_each_section(sec, pfn, nr) {
-		uintptr_t e = atomic_load(&sections[sec]);
-		struct subsection_table *t;
-		unsigned int first, last;
-
-		if (e == (uintptr_t)pgmap) {
-			atomic_store(&sections[sec], 0);
-			continue;
-		}
-		if (!(e & TABLE_TAG))
-			continue;
-		t = (struct subsection_table *)(e & ~TABLE_TAG);
-		span_in(sec, pfn, nr, &first, &last);
-		for (unsigned int i = first; i <= last; i++)
-			if (atomic_load(&t->map[i]) == pgmap)
-				atomic_store(&t->map[i], NULL);
-		if (dead && table_empty(t)) {
-			atomic_store(&sections[sec], 0);
-			dead[ndead++] = t;
-		}
-	}
+	ndead = rewrite_range(pgmap, pfn, nr, true, dead);
 	/* no reader may still be looking at what was removed */
-	zd_synchronize_rcu();
+	readers_gone();
 	for (unsigned long i = 0; i < ndead; i++)
 		free(dead[i]);
 	free(dead);

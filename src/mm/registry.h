@@ -9,9 +9,10 @@
 bool zd_pgmap_covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn,
 		     int nr);
 
-/* The live-or-dying pgmap covering @pfn; caller is in an RCU read
- * section (the pgmap stays valid until it leaves). */
-struct zd_dev_pagemap *zd_pgmap_lookup_rcu(unsigned long pfn);
+/* The live-or-dying pgmap covering @pfn; the caller is in a per-thread
+ * section or an RCU read section (the pgmap stays valid until it leaves).  *@hint is set for
+ * zd__percpu_ref_tryget_live_inside() when a pgmap is returned. */
+struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn, uintptr_t *hint);
 
 /* Serialise registry writers; held across a whole memremap or memunmap so
  * that checking for a conflict and inserting are one step. */
@@ -20,10 +21,14 @@ void zd_registry_unlock(void);
 
 /* The pgmap already mapping part of [pfn, pfn + nr), or NULL; lock held. */
 struct zd_dev_pagemap *zd_registry_conflict(unsigned long pfn, unsigned long nr);
-/* Enter / remove [pfn, pfn + nr) for @pgmap; lock held.  Removal waits
- * for an RCU grace period before it returns. */
+/* Enter / remove [pfn, pfn + nr) for @pgmap; lock held.  An entered
+ * range conflicts at once but lookups find it only once published (its
+ * memmap set up).  Removal waits for every read section before it
+ * returns. */
 int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 		       unsigned long nr);
+void zd_registry_publish(struct zd_dev_pagemap *pgmap, unsigned long pfn,
+			 unsigned long nr);
 void zd_registry_delete(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 			unsigned long nr);
 

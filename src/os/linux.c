@@ -390,9 +390,21 @@ int zd_os_gettid(void)
 	return (int)syscall(SYS_gettid);
 }
 
-void zd_os_advise_hugepages(void *addr, size_t len)
+#define HUGE_SIZE	(2ul << 20)
+
+void *zd_os_reserve_huge(size_t size)
 {
-	madvise(addr, len, MADV_HUGEPAGE);
+	char *p = zd_os_reserve_rw(size + HUGE_SIZE), *a;
+
+	if (!p)
+		return NULL;
+	/* trim to an aligned start: huge pages need 2 MiB alignment */
+	a = (char *)(((uintptr_t)p + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	munmap(a + size, (size_t)(p + HUGE_SIZE - a));
+	madvise(a, size, MADV_HUGEPAGE);
+	return a;
 }
 
 unsigned long zd_os_page_size(void)

@@ -75,8 +75,9 @@ void *zd_os_map_pages(size_t len);
 int zd_os_sigbus(int tid, void *addr);
 int zd_os_gettid(void);
 void zd_os_yield(void);
-/* Ask for transparent huge pages on a hot table (advice; errors ignored). */
-void zd_os_advise_hugepages(void *addr, size_t len);
+/* As zd_os_reserve_rw(), 2 MiB aligned and asking for transparent huge
+ * pages (granted or not, the memory works); unmap with @size. */
+void *zd_os_reserve_huge(size_t size);
 /* The host's page size. */
 unsigned long zd_os_page_size(void);
 

@@ -690,10 +690,75 @@ static void test_listing(void **state)
 	zd_memunmap_pages(&a);
 }
 
+/* What zd_get_dev_pagemap() finds at @phys, its reference dropped. */
+static struct zd_dev_pagemap *found_at(uint64_t phys)
+{
+	struct zd_dev_pagemap *p = zd_get_dev_pagemap(phys_pfn(phys), NULL);
+
+	zd_put_dev_pagemap(p);
+	return p;
+}
+
+/*
+ * The lookup keeps one word per 128 MiB section for a single run of one
+ * pgmap and a table when a section is shared: ranges at a run's edges, a
+ * pgmap whose two ranges share a section with another pgmap between them,
+ * a range across a section boundary, and the way back as each goes.
+ */
+static void test_lookup_runs_and_shared_sections(void **state)
+{
+	const uint64_t sec = DEV_BASE + MiB(128);
+	struct zd_dev_pagemap *a = calloc(1, sizeof(*a) + sizeof(struct zd_range));
+	struct zd_dev_pagemap b, c;
+
+	pgmap_init(&b, ZD_MEMORY_DEVICE_GENERIC, sec + MiB(64), MiB(4));
+	assert_non_null(zd_memremap_pages(&b, 0));	/* alone: a run */
+	assert_ptr_equal(found_at(sec + MiB(64)), &b);
+	assert_ptr_equal(found_at(sec + MiB(68) - 1), &b);
+	assert_null(found_at(sec + MiB(64) - 1));
+	assert_null(found_at(sec + MiB(68)));
+	assert_null(found_at(sec));
+
+	pgmap_init(a, ZD_MEMORY_DEVICE_GENERIC, sec + MiB(60), MiB(4));
+	a->nr_range = 2;		/* around b: the section gets a table */
+	a->ranges[1].start = sec + MiB(70);
+	a->ranges[1].end = sec + MiB(72) - 1;
+	assert_non_null(zd_memremap_pages(a, 0));
+	assert_ptr_equal(found_at(sec + MiB(60)), a);
+	assert_ptr_equal(found_at(sec + MiB(64) - 1), a);
+	assert_ptr_equal(found_at(sec + MiB(64)), &b);
+	assert_null(found_at(sec + MiB(68)));
+	assert_ptr_equal(found_at(sec + MiB(71)), a);
+	assert_null(found_at(sec + MiB(72)));
+
+	pgmap_init(&c, ZD_MEMORY_DEVICE_GENERIC, sec + MiB(126), MiB(4));
+	assert_non_null(zd_memremap_pages(&c, 0));	/* across sections */
+	assert_ptr_equal(found_at(sec + MiB(127)), &c);
+	assert_ptr_equal(found_at(sec + MiB(129)), &c);
+	assert_null(found_at(sec + MiB(130)));
+
+	zd_memunmap_pages(&b);
+	assert_null(found_at(sec + MiB(64)));
+	assert_ptr_equal(found_at(sec + MiB(61)), a);
+	assert_ptr_equal(found_at(sec + MiB(71)), a);
+	zd_memunmap_pages(a);
+	assert_gone(sec, MiB(126));
+	assert_ptr_equal(found_at(sec + MiB(126)), &c);
+	zd_memunmap_pages(&c);
+	assert_gone(sec, MiB(132));
+	/* the emptied sections take new pgmaps as before */
+	pgmap_init(&b, ZD_MEMORY_DEVICE_GENERIC, sec + MiB(62), MiB(8));
+	assert_non_null(zd_memremap_pages(&b, 0));
+	assert_ptr_equal(found_at(sec + MiB(69)), &b);
+	zd_memunmap_pages(&b);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup(fn, reset)
+		T(test_lookup_runs_and_shared_sections),
 		T(test_generic_anon_basics),
 		T(test_rule1_teardown_waits_for_references),
 		T(test_rule2_shutdown_with_page_references_out),

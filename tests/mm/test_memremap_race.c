@@ -96,10 +96,22 @@ static void *churner(void *arg)
 	return NULL;
 }
 
+static atomic_int moved;
+
+/* Counts the lookup table's move to huge pages, which comes at the
+ * 1,024th range mapped: during the churn, under the lookups. */
+static void log_moves(enum zd_log_level level, const char *msg, void *arg)
+{
+	if (strstr(msg, "moved to huge pages"))
+		atomic_fetch_add(&moved, 1);
+	test_log(level, msg, arg);
+}
+
 static void test_lookups_race_with_map_and_unmap(void **state)
 {
 	pthread_t look, churn[2];
 
+	zd_set_log(log_moves, NULL);
 	memset(&stable, 0, sizeof(stable));
 	stable.type = ZD_MEMORY_DEVICE_GENERIC;
 	stable.nr_range = 1;
@@ -116,6 +128,7 @@ static void test_lookups_race_with_map_and_unmap(void **state)
 	pthread_join(look, NULL);
 	assert_int_equal(atomic_load(&bad), 0);
 	assert_true(atomic_load(&found) > 0);
+	assert_int_equal(atomic_load(&moved), 1);
 	for (int i = 0; i < SLOTS; i++)
 		assert_null(zd_get_dev_pagemap(phys_pfn(slot_start(i)), NULL));
 	zd_memunmap_pages(&stable);
