@@ -127,7 +127,7 @@ static inline struct entry *entry_for(struct entry *table, unsigned long pfn,
 	struct entry *e = &table[pfn >> sec_shift];
 
 	*w = atomic_load_explicit(&e->word, memory_order_acquire);
-	if (unlikely(*w & TABLE_TAG)) {
+	if (*w & TABLE_TAG) {
 		e = &table_of(*w)->map[sub_of(pfn)];
 		*w = atomic_load_explicit(&e->word, memory_order_acquire);
 	}
