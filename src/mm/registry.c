@@ -293,8 +293,10 @@ int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 
 		if (!w || (w & TABLE_TAG))
 			continue;
-		if (!(fresh[nfresh] = table_from(&sections[sec]))) {
+		if (nfresh == 2 ||
+		    !(fresh[nfresh] = table_from(&sections[sec]))) {
 			free(fresh[0]);
+			free(fresh[1]);
 			return -ENOMEM;
 		}
 		nfresh++;
