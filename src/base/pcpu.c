@@ -195,7 +195,7 @@ static char *area_base(unsigned int i)
 
 /*
  * Sections that begin after the barrier see what the caller stored before
- * it; so once each area's depth has been seen at zero, every section that
+ * it; so once each area's slot 0 has been seen at zero, every section that
  * might not have seen it is over.  A thread can enter sections back to
  * back, but each is a few instructions: the depth is soon caught at zero.
  */

@@ -11,7 +11,7 @@
  * Slot 0 of each area says whether the thread is in a section.  A section is
  * zonedev's stand-in for the kernel's preempt-disabled region, and what
  * its fast paths use instead of an RCU read section: entering and leaving
- * add to the thread's own slot and, with sys_membarrier, need no fence;
+ * store to the thread's own slot and, with sys_membarrier, need no fence;
  * zd_pcpu_synchronize() returns once every section that began before it
  * has ended.  A signal handler's sections nest inside the thread's.
  */

@@ -158,8 +158,6 @@ static struct zd_dev_pagemap *registered_at(unsigned long pfn)
 	return run_holds(w, sub_of(pfn));
 }
 
-/* Readers take the word with acquire; the hint needs no order (it is
- * checked) but goes first so that it is fresh when the word appears. */
 /* Readers run in a per-thread section, or an RCU read section when the
  * thread has no counter area: wait for both kinds. */
 static void readers_gone(void)
@@ -168,6 +166,8 @@ static void readers_gone(void)
 	zd_pcpu_synchronize();
 }
 
+/* Readers take the word with acquire; the hint needs no order (it is
+ * checked) but goes first so that it is fresh when the word appears. */
 static void set_entry(struct entry *e, uintptr_t w, uintptr_t hint)
 {
 	atomic_store_explicit(&e->hint, hint, memory_order_relaxed);
@@ -330,20 +330,21 @@ static bool table_empty(struct subsection_table *t)
 	return true;
 }
 
+/* @e is a run (or empty), never a table pointer. */
 static void rewrite(struct entry *e, struct zd_dev_pagemap *pgmap,
 		    bool remove)
 {
 	uintptr_t w = atomic_load(&e->word);
 
-	if (!(w & TABLE_TAG) && run_pgmap(w) == pgmap)
+	if (run_pgmap(w) == pgmap)
 		atomic_store_explicit(&e->word, remove ? 0 : w & ~PENDING,
 				      memory_order_release);
 }
 
 /*
- * Clear PENDING from (publish) or remove (@dead non-NULL) @pgmap's words
- * over [pfn, pfn + nr).  Tables a removal empties go to @dead, unless
- * there is no room: empty tables are harmless and reused.
+ * Clear PENDING from (publish) or, with @remove, remove @pgmap's words
+ * over [pfn, pfn + nr).  Tables a removal empties go to @dead, unless it
+ * is NULL (no memory for it): empty tables are harmless and reused.
  */
 static unsigned long rewrite_range(struct zd_dev_pagemap *pgmap,
 				   unsigned long pfn, unsigned long nr,
