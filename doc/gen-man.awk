@@ -137,7 +137,7 @@ in_doc {
 	decl = $0
 	while (decl !~ /;/ && (getline more) > 0)
 		decl = decl "\n" more
-	sub(/^ZD_API /, "", decl)
+	sub(/^ZD_API (ZD_HOT )?/, "", decl)
 	fname = decl
 	sub(/\(.*/, "", fname)
 	gsub(/\n/, " ", fname)

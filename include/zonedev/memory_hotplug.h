@@ -39,14 +39,14 @@ ZD_API void zd_mem_hotplug_done(void);
  *
  * Context: may sleep while a writer is in; not recursive.
  */
-ZD_API void zd_get_online_mems(void);
+ZD_API ZD_HOT void zd_get_online_mems(void);
 
 /**
  * zd_put_online_mems - release the read side
  *
  * Context: any thread (need not be the one that took it).
  */
-ZD_API void zd_put_online_mems(void);
+ZD_API ZD_HOT void zd_put_online_mems(void);
 
 ZD_EXTERN_C_END
 

@@ -158,7 +158,7 @@ ZD_API void zd_devm_memunmap_pages(struct zd_device *dev,
 				   struct zd_dev_pagemap *pgmap);
 
 /* The lookup behind zd_get_dev_pagemap(); call that instead. */
-ZD_API struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
+ZD_API ZD_HOT struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 		struct zd_dev_pagemap *pgmap);
 
 #ifndef ZD_NO_INLINE
@@ -187,7 +187,7 @@ ZD_INLINE struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
 	return zd__get_dev_pagemap_slow(pfn, pgmap);
 }
 #else
-ZD_API struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
+ZD_API ZD_HOT struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
 		struct zd_dev_pagemap *pgmap);
 #endif
 
@@ -204,7 +204,7 @@ ZD_INLINE void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap)
 		zd_percpu_ref_put(&pgmap->ref);
 }
 #else
-ZD_API void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap);
+ZD_API ZD_HOT void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap);
 #endif
 
 /**

@@ -228,7 +228,7 @@ ZD_API bool zd_is_pci_p2pdma_page(const struct zd_page *page);
  * Reports (and refuses) a page that is not ZONE_DEVICE or is free.
  * Context: any, never sleeps.
  */
-ZD_API void zd_get_page(struct zd_page *page);
+ZD_API ZD_HOT void zd_get_page(struct zd_page *page);
 
 /**
  * zd_put_page - drop a reference on a page
@@ -239,7 +239,7 @@ ZD_API void zd_get_page(struct zd_page *page);
  * ignored.
  * Context: any; sleeps only if ops->page_free does.
  */
-ZD_API void zd_put_page(struct zd_page *page);
+ZD_API ZD_HOT void zd_put_page(struct zd_page *page);
 
 /**
  * zd_page_ref_add - add @nr to a page's count, without the free logic
@@ -248,7 +248,7 @@ ZD_API void zd_put_page(struct zd_page *page);
  *
  * Context: any.
  */
-ZD_API void zd_page_ref_add(struct zd_page *page, int nr);
+ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
 
 /**
  * zd_page_ref_sub - subtract @nr from a page's count, without freeing
@@ -257,7 +257,7 @@ ZD_API void zd_page_ref_add(struct zd_page *page, int nr);
  *
  * Context: any.
  */
-ZD_API void zd_page_ref_sub(struct zd_page *page, int nr);
+ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
 
 /**
  * zd_page_ref_sub_return - subtract @nr and return the new count
@@ -267,7 +267,7 @@ ZD_API void zd_page_ref_sub(struct zd_page *page, int nr);
  * Context: any.
  * Return: the count after the subtraction.
  */
-ZD_API int zd_page_ref_sub_return(struct zd_page *page, int nr);
+ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
 
 /**
  * zd_page_ref_dec_and_test - drop one and say whether the count hit zero
@@ -276,7 +276,7 @@ ZD_API int zd_page_ref_sub_return(struct zd_page *page, int nr);
  * Context: any.
  * Return: true if the count is now zero.
  */
-ZD_API bool zd_page_ref_dec_and_test(struct zd_page *page);
+ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
 
 /**
  * zd_set_page_count - set a page's count

@@ -100,7 +100,7 @@ ZD_API void zd_percpu_ref_exit(struct zd_percpu_ref *ref);
  * Context: any thread, never sleeps; per-thread mode writes only the
  * caller's counter.
  */
-ZD_API void zd_percpu_ref_get_many(struct zd_percpu_ref *ref, unsigned long nr);
+ZD_API ZD_HOT void zd_percpu_ref_get_many(struct zd_percpu_ref *ref, unsigned long nr);
 
 /**
  * zd_percpu_ref_get - take one reference
@@ -108,7 +108,7 @@ ZD_API void zd_percpu_ref_get_many(struct zd_percpu_ref *ref, unsigned long nr);
  *
  * Context: any thread, never sleeps.
  */
-ZD_API void zd_percpu_ref_get(struct zd_percpu_ref *ref);
+ZD_API ZD_HOT void zd_percpu_ref_get(struct zd_percpu_ref *ref);
 
 /**
  * zd_percpu_ref_tryget_many - take @nr references unless the count is zero
@@ -118,7 +118,7 @@ ZD_API void zd_percpu_ref_get(struct zd_percpu_ref *ref);
  * Context: any thread, never sleeps.
  * Return: true if taken; false if the count had reached zero or on misuse.
  */
-ZD_API bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref,
+ZD_API ZD_HOT bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref,
 				      unsigned long nr);
 
 /**
@@ -128,7 +128,7 @@ ZD_API bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref,
  * Context: any thread, never sleeps.
  * Return: true if taken.
  */
-ZD_API bool zd_percpu_ref_tryget(struct zd_percpu_ref *ref);
+ZD_API ZD_HOT bool zd_percpu_ref_tryget(struct zd_percpu_ref *ref);
 
 /**
  * zd_percpu_ref_tryget_live - take a reference unless the ref is dying
@@ -140,7 +140,7 @@ ZD_API bool zd_percpu_ref_tryget(struct zd_percpu_ref *ref);
  * Context: any thread, never sleeps.
  * Return: true if taken.
  */
-ZD_API bool zd_percpu_ref_tryget_live(struct zd_percpu_ref *ref);
+ZD_API ZD_HOT bool zd_percpu_ref_tryget_live(struct zd_percpu_ref *ref);
 
 /**
  * zd_percpu_ref_put_many - drop @nr references
@@ -151,7 +151,7 @@ ZD_API bool zd_percpu_ref_tryget_live(struct zd_percpu_ref *ref);
  * A put below zero is reported and undone.
  * Context: any thread; sleeps only if the release callback does.
  */
-ZD_API void zd_percpu_ref_put_many(struct zd_percpu_ref *ref, unsigned long nr);
+ZD_API ZD_HOT void zd_percpu_ref_put_many(struct zd_percpu_ref *ref, unsigned long nr);
 
 /**
  * zd_percpu_ref_put - drop one reference
@@ -159,7 +159,7 @@ ZD_API void zd_percpu_ref_put_many(struct zd_percpu_ref *ref, unsigned long nr);
  *
  * Context: as zd_percpu_ref_put_many().
  */
-ZD_API void zd_percpu_ref_put(struct zd_percpu_ref *ref);
+ZD_API ZD_HOT void zd_percpu_ref_put(struct zd_percpu_ref *ref);
 
 /**
  * zd_percpu_ref_kill_and_confirm - drop the initial ref, then confirm
