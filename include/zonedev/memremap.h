@@ -158,8 +158,8 @@ ZD_API void zd_devm_memunmap_pages(struct zd_device *dev,
 				   struct zd_dev_pagemap *pgmap);
 
 /* The lookup behind zd_get_dev_pagemap(); call that instead. */
-ZD_API ZD_HOT struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
-		struct zd_dev_pagemap *pgmap);
+ZD_API ZD_HOT struct zd_dev_pagemap *zd__get_dev_pagemap_slow(
+		unsigned long pfn, struct zd_dev_pagemap *pgmap);
 
 #ifndef ZD_NO_INLINE
 /**

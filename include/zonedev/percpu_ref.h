@@ -100,7 +100,8 @@ ZD_API void zd_percpu_ref_exit(struct zd_percpu_ref *ref);
  * Context: any thread, never sleeps; per-thread mode writes only the
  * caller's counter.
  */
-ZD_API ZD_HOT void zd_percpu_ref_get_many(struct zd_percpu_ref *ref, unsigned long nr);
+ZD_API ZD_HOT void zd_percpu_ref_get_many(struct zd_percpu_ref *ref,
+					  unsigned long nr);
 
 /**
  * zd_percpu_ref_get - take one reference
@@ -119,7 +120,7 @@ ZD_API ZD_HOT void zd_percpu_ref_get(struct zd_percpu_ref *ref);
  * Return: true if taken; false if the count had reached zero or on misuse.
  */
 ZD_API ZD_HOT bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref,
-				      unsigned long nr);
+					     unsigned long nr);
 
 /**
  * zd_percpu_ref_tryget - take a reference unless the count is zero
@@ -151,7 +152,8 @@ ZD_API ZD_HOT bool zd_percpu_ref_tryget_live(struct zd_percpu_ref *ref);
  * A put below zero is reported and undone.
  * Context: any thread; sleeps only if the release callback does.
  */
-ZD_API ZD_HOT void zd_percpu_ref_put_many(struct zd_percpu_ref *ref, unsigned long nr);
+ZD_API ZD_HOT void zd_percpu_ref_put_many(struct zd_percpu_ref *ref,
+					  unsigned long nr);
 
 /**
  * zd_percpu_ref_put - drop one reference
