@@ -191,6 +191,17 @@ int zd_os_uffd_unregister(int fd, void *addr, size_t len)
 	return ioctl(fd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
 }
 
+/* Run the filling ioctl @req on @arg; *@done is the byte count the kernel
+ * wrote back to @result, which a partial failure also sets. */
+static int uffd_fill(int fd, unsigned long req, void *arg,
+		     const __s64 *result, size_t *done)
+{
+	int err = ioctl(fd, req, arg) ? -errno : 0;
+
+	*done = *result > 0 ? (size_t)*result : 0;
+	return err;
+}
+
 int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake,
 		    size_t *done)
 {
@@ -198,10 +209,8 @@ int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake,
 		.dst = (unsigned long)dst, .src = (unsigned long)src, .len = len,
 		.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
 	};
-	int err = ioctl(fd, UFFDIO_COPY, &c) ? -errno : 0;
 
-	*done = c.copy > 0 ? (size_t)c.copy : 0;
-	return err;
+	return uffd_fill(fd, UFFDIO_COPY, &c, &c.copy, done);
 }
 
 int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake, size_t *done)
@@ -210,10 +219,8 @@ int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake, size_t *done)
 		.range = { (unsigned long)dst, len },
 		.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,
 	};
-	int err = ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
 
-	*done = z.zeropage > 0 ? (size_t)z.zeropage : 0;
-	return err;
+	return uffd_fill(fd, UFFDIO_ZEROPAGE, &z, &z.zeropage, done);
 }
 
 #ifndef UFFDIO_MOVE
@@ -232,10 +239,8 @@ int zd_os_uffd_move(int fd, void *dst, void *src, size_t len, int wake,
 		.dst = (unsigned long)dst, .src = (unsigned long)src, .len = len,
 		.mode = wake ? 0 : UFFDIO_MOVE_MODE_DONTWAKE,
 	};
-	int err = ioctl(fd, UFFDIO_MOVE, &m) ? -errno : 0;
 
-	*done = m.move > 0 ? (size_t)m.move : 0;
-	return err;
+	return uffd_fill(fd, UFFDIO_MOVE, &m, &m.move, done);
 }
 
 int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp)
