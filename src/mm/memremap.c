@@ -454,6 +454,7 @@ lookup_get(unsigned long pfn, char *base)
 struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 						struct zd_dev_pagemap *pgmap)
 {
+	unsigned long was = 0;
 	char *base;
 
 	if (pgmap) {
@@ -461,17 +462,17 @@ struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 			return pgmap;
 		zd_put_dev_pagemap(pgmap);
 	}
+	/* one call site, so that the lookup is inlined */
 	base = zd_pcpu_this();
-	if (likely(base)) {
-		unsigned long was = zd_pcpu_section_enter(base);
-
-		pgmap = lookup_get(pfn, base);
-		zd_pcpu_section_exit(base, was);
-	} else {	/* no counter area to be had: the slower read section */
+	if (likely(base))
+		was = zd_pcpu_section_enter(base);
+	else		/* no counter area to be had: the slower read section */
 		zd_rcu_read_lock();
-		pgmap = lookup_get(pfn, NULL);
+	pgmap = lookup_get(pfn, base);
+	if (likely(base))
+		zd_pcpu_section_exit(base, was);
+	else
 		zd_rcu_read_unlock();
-	}
 	return pgmap;
 }
 
