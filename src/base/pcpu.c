@@ -21,9 +21,9 @@
  * Where an area begins inside its mapping.  A pgmap lookup stores to slot
  * 0 and then loads a section-table word at offset (section * 16) % 4096
  * of its page.  When both fall in the same 64-byte line of their 4 KiB
- * frames, the CPU may hold the load back behind the store (4K aliasing):
- * on the Zen 4 measured, 6-9% of processes then paid 6 ns more on every
- * lookup.  Naturally aligned device ranges put their first section words
+ * frames, the CPU can take the load for one that waits on the store (the
+ * kind of 4K aliasing compared by low address bits only): on the Zen 4
+ * measured, 6-9% of processes then paid 6 ns more on every lookup.  Naturally aligned device ranges put their first section words
  * at offset 0 and other round offsets, so slot 0 sits at an odd line.
  */
 #define AREA_SKEW	0x940
