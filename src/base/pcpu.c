@@ -23,8 +23,9 @@
  * of its page.  When both fall in the same 64-byte line of their 4 KiB
  * frames, the CPU can take the load for one that waits on the store (the
  * kind of 4K aliasing compared by low address bits only): on the Zen 4
- * measured, 6-9% of processes then paid 6 ns more on every lookup.  Naturally aligned device ranges put their first section words
- * at offset 0 and other round offsets, so slot 0 sits at an odd line.
+ * measured, 6-9% of processes then paid 6 ns more on every lookup.
+ * Naturally aligned device ranges put their first section words at
+ * offset 0 and other round offsets, so slot 0 sits at an odd line.
  */
 #define AREA_SKEW	0x940
 

@@ -195,7 +195,7 @@ static bool ref_atomic_sub(struct zd_percpu_ref *ref, unsigned long nr,
 
 /* As ref_slot_add(), for a caller inside a section or RCU read section. */
 static inline bool slot_add_inside(struct zd_percpu_ref *ref, unsigned long nr,
-				char *base)
+				   char *base)
 {
 	uintptr_t ptr = ref_ptr(ref);
 

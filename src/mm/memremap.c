@@ -466,7 +466,7 @@ struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 	base = zd_pcpu_this();
 	if (likely(base))
 		was = zd_pcpu_section_enter(base);
-	else		/* no counter area to be had: the slower read section */
+	else	/* no counter area to be had: the slower read section */
 		zd_rcu_read_lock();
 	pgmap = lookup_get(pfn, base);
 	if (likely(base))
