@@ -114,7 +114,8 @@ char *zd_pcpu_base_slow(void)
 	zd_fork_hooks_init();
 	zd_pcpu_setup();	/* before this thread's first section */
 	pthread_once(&key_once, key_init);
-	if (!key_ok)
+	/* "pcpu.get": no area for this thread, even with free ones about */
+	if (!key_ok || zd_fault("pcpu.get"))
 		return NULL;
 	pthread_mutex_lock(&pcpu_lock);
 	a = free_areas;

@@ -12,22 +12,23 @@ bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref);
 
 /*
  * tryget_live for a caller already inside a per-thread section (pcpu.h)
- * on area @base, or an RCU read section (@base NULL).  @hint is what
- * zd__percpu_ref_hint() said earlier, or 0.  While it still names the
- * ref's slot, the slot's address is known before @ref is read, so a cold
- * ref and a cold slot are fetched together rather than one after the
- * other; a stale hint only takes the ordinary path.
+ * on area @base, if @hint (what zd__percpu_ref_hint() said earlier, or 0)
+ * still names the ref's slot: then the slot's address is known before
+ * @ref is read, so a cold ref and a cold slot are fetched together rather
+ * than one after the other.  False means "not taken this way": the ref is
+ * dying, in atomic mode, or the hint is stale; the caller takes the
+ * ordinary path (zd__percpu_ref_tryget_live_slow()).
  */
-static inline bool zd__percpu_ref_tryget_live_inside(struct zd_percpu_ref *ref,
-						     uintptr_t hint, char *base)
+static inline bool zd__percpu_ref_tryget_hinted(struct zd_percpu_ref *ref,
+						uintptr_t hint, char *base)
 {
 	/* equal only in per-thread mode, with the slot the hint names */
-	if (likely(base && hint && atomic_load_explicit(&ref->percpu_count_ptr,
-					memory_order_acquire) == hint)) {
+	if (likely(hint && atomic_load_explicit(&ref->percpu_count_ptr,
+						memory_order_acquire) == hint)) {
 		zd_pcpu_add(base, hint, 1);
 		return true;
 	}
-	return zd__percpu_ref_tryget_live_slow(ref);
+	return false;
 }
 
 /* The ref's per-thread slot now, or 0 in atomic mode. */

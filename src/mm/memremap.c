@@ -440,40 +440,63 @@ void zd_devm_memunmap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap)
 
 /* ---- lookups ----------------------------------------------------------- */
 
-/* Inside a section on @base, or an RCU read section (@base NULL). */
-static __attribute__((always_inline)) inline struct zd_dev_pagemap *
-lookup_get(unsigned long pfn, char *base)
+/*
+ * Everything but the common case: the thread has no counter area yet (or
+ * none can be had, and an RCU read section stands in), or the pgmap's ref
+ * is not in per-thread mode.  Apart so that the common path calls nothing
+ * and saves no registers: with thousands of pgmaps each lookup waits on
+ * cache misses, and the fewer instructions each one takes, the more of
+ * them the CPU keeps in flight at once.
+ */
+static __attribute__((noinline, cold)) struct zd_dev_pagemap *
+get_slow(unsigned long pfn)
 {
-	uintptr_t hint;
-	struct zd_dev_pagemap *pgmap = zd_pgmap_lookup(pfn, &hint);
+	char *base = zd_pcpu_this();
+	struct zd_dev_pagemap *pgmap;
+	unsigned long was = 0;
+	uintptr_t hint;	/* not worth a second try */
 
-	return pgmap && zd__percpu_ref_tryget_live_inside(&pgmap->ref, hint,
-							  base) ? pgmap : NULL;
+	if (base)
+		was = zd_pcpu_section_enter(base);
+	else
+		zd_rcu_read_lock();
+	pgmap = zd_pgmap_lookup(pfn, &hint);
+	if (pgmap && !zd__percpu_ref_tryget_live_slow(&pgmap->ref))
+		pgmap = NULL;
+	if (base)
+		zd_pcpu_section_exit(base, was);
+	else
+		zd_rcu_read_unlock();
+	return pgmap;
+}
+
+/* The caller's pgmap does not cover @pfn: drop it and look @pfn up. */
+static __attribute__((noinline)) struct zd_dev_pagemap *
+get_other(unsigned long pfn, struct zd_dev_pagemap *pgmap)
+{
+	zd_put_dev_pagemap(pgmap);
+	return zd__get_dev_pagemap_slow(pfn, NULL);
 }
 
 struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 						struct zd_dev_pagemap *pgmap)
 {
-	unsigned long was = 0;
-	char *base;
+	char *base = zd_pcpu_base;
+	unsigned long was;
+	uintptr_t hint;
+	bool done;
 
-	if (pgmap) {
-		if (likely(zd_pgmap_covers(pgmap, pfn, pgmap->nr_range)))
-			return pgmap;
-		zd_put_dev_pagemap(pgmap);
-	}
-	/* one call site, so that the lookup is inlined */
-	base = zd_pcpu_this();
-	if (likely(base))
-		was = zd_pcpu_section_enter(base);
-	else	/* no counter area to be had: the slower read section */
-		zd_rcu_read_lock();
-	pgmap = lookup_get(pfn, base);
-	if (likely(base))
-		zd_pcpu_section_exit(base, was);
-	else
-		zd_rcu_read_unlock();
-	return pgmap;
+	if (pgmap)
+		return likely(zd_pgmap_covers(pgmap, pfn, pgmap->nr_range)) ?
+			pgmap : get_other(pfn, pgmap);
+	if (unlikely(!base))
+		return get_slow(pfn);
+	was = zd_pcpu_section_enter(base);
+	pgmap = zd_pgmap_lookup(pfn, &hint);
+	done = !pgmap || zd__percpu_ref_tryget_hinted(&pgmap->ref, hint, base);
+	zd_pcpu_section_exit(base, was);
+	/* not done: a fresh lookup, as the pgmap may be gone by then */
+	return likely(done) ? pgmap : get_slow(pfn);
 }
 
 unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap)

@@ -43,7 +43,7 @@ _Static_assert(SUBSECTIONS == 64 && sizeof(uintptr_t) == 8,
 /*
  * @hint is the pgmap's per-thread counter slot as it was at insert: with
  * it the reader can fetch the pgmap's reference and its counter at once
- * instead of one after the other (see zd__percpu_ref_tryget_live_inside(),
+ * instead of one after the other (see zd__percpu_ref_tryget_hinted(),
  * which checks it, so a stale hint is only slower).
  */
 struct entry {
@@ -134,7 +134,10 @@ static inline struct entry *entry_for(struct entry *table, unsigned long pfn,
 	return e;
 }
 
-struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn, uintptr_t *hint)
+/* inline: so that LTO inlines it into zd__get_dev_pagemap_slow(), the
+ * caller that counts, despite the second, cold one */
+inline struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn,
+					      uintptr_t *hint)
 {
 	struct entry *table = atomic_load_explicit(&sections,
 						   memory_order_acquire), *e;

@@ -667,6 +667,65 @@ static void test_cached_lookup(void **state)
 	zd_memunmap_pages(&b);
 }
 
+/* Holds what it finds at @arg's first pfn, on a thread that has no
+ * counter area: it looks up in an RCU read section instead. */
+static void *lookup_without_area(void *arg)
+{
+	struct zd_dev_pagemap *p = arg;
+
+	assert_null(zd_get_dev_pagemap(phys_pfn(p->range.end) + 1, NULL));
+	return zd_get_dev_pagemap(phys_pfn(p->range.start), NULL);
+}
+
+/* The reference taken by @got stops @pgmap's teardown until it is put. */
+static void assert_reference_held(struct zd_dev_pagemap *pgmap,
+				  struct zd_dev_pagemap *got)
+{
+	struct holder h = { pgmap, 0 };
+	pthread_t t;
+
+	assert_ptr_equal(got, pgmap);
+	pthread_create(&t, NULL, unmapper, &h);
+	while (!zd_percpu_ref_is_dying(&pgmap->ref))
+		test_sleep_us(100);
+	test_sleep_us(20000);
+	assert_int_equal(atomic_load(&h.state), 1);
+	zd_put_dev_pagemap(got);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&h.state), 2);
+}
+
+static void test_lookup_on_a_thread_without_counter_area(void **state)
+{
+	struct zd_dev_pagemap pgmap, *got;
+	unsigned long warns = zd_warn_count();
+	pthread_t t;
+
+	pgmap_init(&pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	assert_non_null(zd_memremap_pages(&pgmap, 0));
+	zd_fault_inject_site("pcpu.get");
+	pthread_create(&t, NULL, lookup_without_area, &pgmap);
+	pthread_join(t, (void **)&got);
+	assert_true(zd_fault_inject_hits() > 0);	/* it had no area */
+	zd_fault_inject_reset();
+	assert_reference_held(&pgmap, got);
+	assert_int_equal(zd_warn_count(), warns);
+}
+
+/* A ref out of per-thread mode makes the registry's slot hint stale: the
+ * lookup must count on the atomic counter instead. */
+static void test_lookup_of_a_ref_in_atomic_mode(void **state)
+{
+	struct zd_dev_pagemap pgmap;
+	unsigned long warns = zd_warn_count();
+
+	pgmap_init(&pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	assert_non_null(zd_memremap_pages(&pgmap, 0));
+	zd_percpu_ref_switch_to_atomic_sync(&pgmap.ref);
+	assert_reference_held(&pgmap, zd_get_dev_pagemap(phys_pfn(DEV_BASE), NULL));
+	assert_int_equal(zd_warn_count(), warns);
+}
+
 static int count_pgmaps(struct zd_dev_pagemap *p, void *arg)
 {
 	(*(int *)arg)++;
@@ -775,6 +834,8 @@ int main(void)
 		T(test_page_refs),
 		T(test_compound_pages),
 		T(test_cached_lookup),
+		T(test_lookup_on_a_thread_without_counter_area),
+		T(test_lookup_of_a_ref_in_atomic_mode),
 		T(test_listing),
 	};
 
