@@ -80,6 +80,13 @@ static void check(const char *p, size_t len, unsigned int seed)
 	check_off(p, 0, len, seed);
 }
 
+static void check_zero(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			fail_msg("byte %zu is %d", i, p[i]);
+}
+
 static void to_device(struct fx *f, void *addr, unsigned long n, int expect)
 {
 	struct dmirror_cmd c = cmd(f, addr, n, NULL);
@@ -155,9 +162,7 @@ static void test_untouched_and_half_touched(void **state)
 	(void)state;
 	fx_init(&f, MiB(2));
 	to_device(&f, f.buf, f.npages, 0);	/* never touched: zero pages */
-	for (size_t i = 0; i < f.len; i++)
-		if (f.buf[i])
-			fail_msg("byte %zu is %d", i, f.buf[i]);
+	check_zero(f.buf, f.len);
 	/* the CPU touches half, then all migrates again */
 	fill(f.buf, f.len / 2, 4);
 	to_device(&f, f.buf, f.npages, 0);
@@ -208,9 +213,7 @@ static void test_register_existing_memory(void **state)
 	assert_int_equal(zd_mm_register(f.mm, own, len), 0);
 	to_device(&f, own, len / PG, 0);
 	check(own, len / 2, 12);
-	for (size_t i = len / 2; i < len; i++)
-		if (own[i])
-			fail_msg("byte %zu is %d", i, own[i]);
+	check_zero(own + len / 2, len / 2);
 	assert_int_equal(zd_mm_unregister(f.mm, own, len), 0);
 	munmap(own, len);
 	fx_fini(&f);
