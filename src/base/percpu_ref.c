@@ -193,18 +193,6 @@ static bool ref_atomic_sub(struct zd_percpu_ref *ref, unsigned long nr,
 	return now == 0;
 }
 
-/* As ref_slot_add(), for a caller inside a section or RCU read section. */
-static inline bool slot_add_inside(struct zd_percpu_ref *ref, unsigned long nr,
-				   char *base)
-{
-	uintptr_t ptr = ref_ptr(ref);
-
-	if (unlikely(!base || (ptr & FLAG_MASK)))
-		return false;
-	zd_pcpu_add(base, ptr, nr);
-	return true;
-}
-
 /*
  * Per-thread add: true if done, false if the ref is in atomic mode (or has
  * no counter area), leaving the work to the caller's out-of-line slow path
@@ -219,7 +207,7 @@ static inline bool ref_slot_add(struct zd_percpu_ref *ref, unsigned long nr)
 	if (unlikely(!ref || !base))
 		return false;
 	was = zd_pcpu_section_enter(base);
-	done = slot_add_inside(ref, nr, base);
+	done = zd__percpu_ref_add_inside(ref, nr, base);
 	zd_pcpu_section_exit(base, was);
 	return done;
 }
@@ -295,15 +283,8 @@ static inline bool ref_tryget(struct zd_percpu_ref *ref, unsigned long nr,
 
 bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref)
 {
-	return slot_add_inside(ref, 1, zd_pcpu_base) ||
+	return zd__percpu_ref_add_inside(ref, 1, zd_pcpu_base) ||
 	       ref_tryget_slow(ref, 1, true, "zd_percpu_ref_tryget_live");
-}
-
-uintptr_t zd__percpu_ref_hint(struct zd_percpu_ref *ref)
-{
-	uintptr_t ptr = ref_ptr(ref);
-
-	return ptr & FLAG_MASK ? 0 : ptr;
 }
 
 bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref, unsigned long nr)

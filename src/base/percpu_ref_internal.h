@@ -8,31 +8,27 @@
 
 #include "pcpu.h"
 
-bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref);
-
 /*
- * tryget_live for a caller already inside a per-thread section (pcpu.h)
- * on area @base, if @hint (what zd__percpu_ref_hint() said earlier, or 0)
- * still names the ref's slot: then the slot's address is known before
- * @ref is read, so a cold ref and a cold slot are fetched together rather
- * than one after the other.  False means "not taken this way": the ref is
- * dying, in atomic mode, or the hint is stale; the caller takes the
- * ordinary path (zd__percpu_ref_tryget_live_slow()).
+ * Add @nr to this thread's slot of @ref if @ref is in per-thread mode
+ * (so live): true if done, false in atomic mode or without a counter area
+ * (@base NULL), the caller's slow path then does the work.  The caller is
+ * inside a per-thread section on @base, or an RCU read section.
  */
-static inline bool zd__percpu_ref_tryget_hinted(struct zd_percpu_ref *ref,
-						uintptr_t hint, char *base)
+static inline bool zd__percpu_ref_add_inside(struct zd_percpu_ref *ref,
+					     unsigned long nr, char *base)
 {
-	/* equal only in per-thread mode, with the slot the hint names */
-	if (likely(hint && atomic_load_explicit(&ref->percpu_count_ptr,
-						memory_order_acquire) == hint)) {
-		zd_pcpu_add(base, hint, 1);
-		return true;
-	}
-	return false;
+	uintptr_t ptr = atomic_load_explicit(&ref->percpu_count_ptr,
+					     memory_order_acquire);
+
+	if (unlikely(!base || (ptr & ZD_PERCPU_REF_ATOMIC_DEAD)))
+		return false;
+	zd_pcpu_add(base, ptr, nr);
+	return true;
 }
 
-/* The ref's per-thread slot now, or 0 in atomic mode. */
-uintptr_t zd__percpu_ref_hint(struct zd_percpu_ref *ref);
+/* tryget_live for a caller inside a per-thread section or an RCU read
+ * section, whatever the mode: what zd__percpu_ref_add_inside() leaves. */
+bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref);
 
 void zd_percpu_ref_fork_prepare(void);
 void zd_percpu_ref_fork_parent(void);

@@ -454,13 +454,12 @@ get_slow(unsigned long pfn)
 	char *base = zd_pcpu_this();
 	struct zd_dev_pagemap *pgmap;
 	unsigned long was = 0;
-	uintptr_t hint;	/* not worth a second try */
 
 	if (base)
 		was = zd_pcpu_section_enter(base);
 	else
 		zd_rcu_read_lock();
-	pgmap = zd_pgmap_lookup(pfn, &hint);
+	pgmap = zd_pgmap_lookup(pfn);
 	if (pgmap && !zd__percpu_ref_tryget_live_slow(&pgmap->ref))
 		pgmap = NULL;
 	if (base)
@@ -483,7 +482,6 @@ struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 {
 	char *base = zd_pcpu_base;
 	unsigned long was;
-	uintptr_t hint;
 	bool done;
 
 	if (pgmap)
@@ -492,8 +490,8 @@ struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 	if (unlikely(!base))
 		return get_slow(pfn);
 	was = zd_pcpu_section_enter(base);
-	pgmap = zd_pgmap_lookup(pfn, &hint);
-	done = !pgmap || zd__percpu_ref_tryget_hinted(&pgmap->ref, hint, base);
+	pgmap = zd_pgmap_lookup(pfn);
+	done = !pgmap || zd__percpu_ref_add_inside(&pgmap->ref, 1, base);
 	zd_pcpu_section_exit(base, was);
 	/* not done: a fresh lookup, as the pgmap may be gone by then */
 	return likely(done) ? pgmap : get_slow(pfn);

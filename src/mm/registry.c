@@ -40,25 +40,14 @@
 _Static_assert(SUBSECTIONS == 64 && sizeof(uintptr_t) == 8,
 	       "a run word holds two 6-bit subsection numbers");
 
-/*
- * @hint is the pgmap's per-thread counter slot as it was at insert: with
- * it the reader can fetch the pgmap's reference and its counter at once
- * instead of one after the other (see zd__percpu_ref_tryget_hinted(),
- * which checks it, so a stale hint is only slower).
- */
-struct entry {
-	_Atomic uintptr_t word;
-	_Atomic uintptr_t hint;
-};
-
 struct subsection_table {
-	struct entry map[SUBSECTIONS];
+	_Atomic uintptr_t map[SUBSECTIONS];
 };
 
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 /* Published (release) once nr_sections is set; replaced once, by a copy
  * on huge pages (see to_huge_pages()). */
-static struct entry *_Atomic sections;
+static _Atomic uintptr_t *_Atomic sections;
 static unsigned long nr_sections;
 /* pfn to section and subsection number: set before sections is published,
  * and local (zd_page_shift is reached through the GOT) */
@@ -119,46 +108,37 @@ static inline unsigned int sub_of(unsigned long pfn)
 	return (pfn >> sub_shift) & SUB_MASK;
 }
 
-/* The entry holding the run for @pfn in @table, its word in @w.  Acquire:
- * a run without PENDING has its memmap set up. */
-static inline struct entry *entry_for(struct entry *table, unsigned long pfn,
-				      uintptr_t *w)
+/* The run word for @pfn in @table.  Acquire: a run without PENDING has
+ * its memmap set up. */
+static inline uintptr_t word_for(_Atomic uintptr_t *table, unsigned long pfn)
 {
-	struct entry *e = &table[pfn >> sec_shift];
+	uintptr_t w = atomic_load_explicit(&table[pfn >> sec_shift],
+					   memory_order_acquire);
 
-	*w = atomic_load_explicit(&e->word, memory_order_acquire);
-	if (*w & TABLE_TAG) {
-		e = &table_of(*w)->map[sub_of(pfn)];
-		*w = atomic_load_explicit(&e->word, memory_order_acquire);
-	}
-	return e;
+	if (w & TABLE_TAG)
+		w = atomic_load_explicit(&table_of(w)->map[sub_of(pfn)],
+					 memory_order_acquire);
+	return w;
 }
 
 /* inline: so that LTO inlines it into zd__get_dev_pagemap_slow(), the
  * caller that counts, despite the second, cold one */
-inline struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn,
-					      uintptr_t *hint)
+inline struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn)
 {
-	struct entry *table = atomic_load_explicit(&sections,
-						   memory_order_acquire), *e;
+	_Atomic uintptr_t *table = atomic_load_explicit(&sections,
+							memory_order_acquire);
 	uintptr_t w;
 
 	if (unlikely(!table || pfn >> sec_shift >= nr_sections))
 		return NULL;
-	e = entry_for(table, pfn, &w);
-	if (unlikely(w & PENDING))
-		return NULL;
-	*hint = atomic_load_explicit(&e->hint, memory_order_relaxed);
-	return run_holds(w, sub_of(pfn));
+	w = word_for(table, pfn);
+	return unlikely(w & PENDING) ? NULL : run_holds(w, sub_of(pfn));
 }
 
 /* The pgmap entered at @pfn, set up or not; lock held. */
 static struct zd_dev_pagemap *registered_at(unsigned long pfn)
 {
-	uintptr_t w;
-
-	entry_for(sections, pfn, &w);
-	return run_holds(w, sub_of(pfn));
+	return run_holds(word_for(sections, pfn), sub_of(pfn));
 }
 
 /* Readers run in a per-thread section, or an RCU read section when the
@@ -169,18 +149,16 @@ static void readers_gone(void)
 	zd_pcpu_synchronize();
 }
 
-/* Readers take the word with acquire; the hint needs no order (it is
- * checked) but goes first so that it is fresh when the word appears. */
-static void set_entry(struct entry *e, uintptr_t w, uintptr_t hint)
+/* Readers take the word with acquire. */
+static void set_word(_Atomic uintptr_t *p, uintptr_t w)
 {
-	atomic_store_explicit(&e->hint, hint, memory_order_relaxed);
-	atomic_store_explicit(&e->word, w, memory_order_release);
+	atomic_store_explicit(p, w, memory_order_release);
 }
 
 /* Allocated on first insert: one word per section of the physical space. */
 static int sections_init(void)
 {
-	struct entry *table;
+	_Atomic uintptr_t *table;
 
 	if (atomic_load(&sections))
 		return 0;
@@ -204,16 +182,16 @@ static int sections_init(void)
 static void to_huge_pages(void)
 {
 	size_t len = nr_sections * sizeof(*sections);
-	struct entry *old = sections, *table;
+	_Atomic uintptr_t *old = sections, *table;
 
 	table = zd_os_reserve_huge(len);
 	if (!table)
 		return;		/* lookups work as well, a little slower */
 	for (unsigned long i = 0; i < nr_sections; i++) {
-		uintptr_t w = atomic_load(&old[i].word);
+		uintptr_t w = atomic_load(&old[i]);
 
 		if (w)
-			set_entry(&table[i], w, atomic_load(&old[i].hint));
+			set_word(&table[i], w);
 	}
 	atomic_store_explicit(&sections, table, memory_order_release);
 	readers_gone();
@@ -260,16 +238,15 @@ struct zd_dev_pagemap *zd_registry_conflict(unsigned long pfn, unsigned long nr)
 	return NULL;
 }
 
-/* A table holding what section entry @e said (PENDING included). */
-static struct subsection_table *table_from(struct entry *e)
+/* A table holding what run word @w said (PENDING included). */
+static struct subsection_table *table_from(uintptr_t w)
 {
 	struct subsection_table *t = zd_zalloc("memremap.table", sizeof(*t));
-	uintptr_t w = atomic_load(&e->word), hint = atomic_load(&e->hint);
 
 	for (unsigned int i = 0; t && i < SUBSECTIONS; i++)
 		if (run_holds(w, i))
-			set_entry(&t->map[i], (make_run(run_pgmap(w), 0,
-				  SUB_MASK) & ~PENDING) | (w & PENDING), hint);
+			set_word(&t->map[i], (make_run(run_pgmap(w), 0,
+				 SUB_MASK) & ~PENDING) | (w & PENDING));
 	return t;
 }
 
@@ -279,7 +256,6 @@ int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 	/* only a range's first and last sections can already hold a run
 	 * (the sections between are all its own): at most two new tables */
 	struct subsection_table *fresh[2] = { NULL, NULL };
-	uintptr_t hint = zd__percpu_ref_hint(&pgmap->ref);
 	int nfresh = 0;
 	unsigned long sec;
 
@@ -292,12 +268,11 @@ int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 		return -ENOMEM;
 	/* allocate every table first: after that nothing can fail */
 	for_each_section(sec, pfn, nr) {
-		uintptr_t w = atomic_load(&sections[sec].word);
+		uintptr_t w = atomic_load(&sections[sec]);
 
 		if (!w || (w & TABLE_TAG))
 			continue;
-		if (nfresh == 2 ||
-		    !(fresh[nfresh] = table_from(&sections[sec]))) {
+		if (nfresh == 2 || !(fresh[nfresh] = table_from(w))) {
 			free(fresh[0]);
 			free(fresh[1]);
 			return -ENOMEM;
@@ -306,20 +281,19 @@ int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 	}
 	nfresh = 0;
 	for_each_section(sec, pfn, nr) {
-		uintptr_t w = atomic_load(&sections[sec].word);
+		uintptr_t w = atomic_load(&sections[sec]);
 		unsigned int first, last;
 		struct subsection_table *t;
 
 		span_in(sec, pfn, nr, &first, &last);
 		if (!w) {
-			set_entry(&sections[sec], make_run(pgmap, first, last),
-				  hint);
+			set_word(&sections[sec], make_run(pgmap, first, last));
 			continue;
 		}
 		t = (w & TABLE_TAG) ? table_of(w) : fresh[nfresh++];
 		for (unsigned int i = first; i <= last; i++)
-			set_entry(&t->map[i], make_run(pgmap, 0, SUB_MASK), hint);
-		set_entry(&sections[sec], (uintptr_t)t | TABLE_TAG, 0);
+			set_word(&t->map[i], make_run(pgmap, 0, SUB_MASK));
+		set_word(&sections[sec], (uintptr_t)t | TABLE_TAG);
 	}
 	count_insert();
 	return 0;
@@ -328,20 +302,19 @@ int zd_registry_insert(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 static bool table_empty(struct subsection_table *t)
 {
 	for (unsigned int i = 0; i < SUBSECTIONS; i++)
-		if (atomic_load(&t->map[i].word))
+		if (atomic_load(&t->map[i]))
 			return false;
 	return true;
 }
 
-/* @e is a run (or empty), never a table pointer. */
-static void rewrite(struct entry *e, struct zd_dev_pagemap *pgmap,
+/* @p holds a run (or nothing), never a table pointer. */
+static void rewrite(_Atomic uintptr_t *p, struct zd_dev_pagemap *pgmap,
 		    bool remove)
 {
-	uintptr_t w = atomic_load(&e->word);
+	uintptr_t w = atomic_load(p);
 
 	if (run_pgmap(w) == pgmap)
-		atomic_store_explicit(&e->word, remove ? 0 : w & ~PENDING,
-				      memory_order_release);
+		set_word(p, remove ? 0 : w & ~PENDING);
 }
 
 /*
@@ -356,7 +329,7 @@ static unsigned long rewrite_range(struct zd_dev_pagemap *pgmap,
 	unsigned long sec, ndead = 0;
 
 	for_each_section(sec, pfn, nr) {
-		uintptr_t w = atomic_load(&sections[sec].word);
+		uintptr_t w = atomic_load(&sections[sec]);
 		unsigned int first, last;
 
 		if (!(w & TABLE_TAG)) {
@@ -367,7 +340,7 @@ static unsigned long rewrite_range(struct zd_dev_pagemap *pgmap,
 		for (unsigned int i = first; i <= last; i++)
 			rewrite(&table_of(w)->map[i], pgmap, remove);
 		if (dead && table_empty(table_of(w))) {
-			atomic_store(&sections[sec].word, 0);
+			atomic_store(&sections[sec], 0);
 			dead[ndead++] = table_of(w);
 		}
 	}

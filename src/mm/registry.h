@@ -11,9 +11,8 @@ bool zd_pgmap_covers(const struct zd_dev_pagemap *pgmap, unsigned long pfn,
 
 /* The live-or-dying pgmap covering @pfn; the caller is in a per-thread
  * section or an RCU read section (the pgmap stays valid until it
- * leaves).  *@hint is set for zd__percpu_ref_tryget_hinted() when a
- * pgmap is returned. */
-struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn, uintptr_t *hint);
+ * leaves). */
+struct zd_dev_pagemap *zd_pgmap_lookup(unsigned long pfn);
 
 /* Serialise registry writers; held across a whole memremap or memunmap so
  * that checking for a conflict and inserting are one step. */

@@ -712,8 +712,8 @@ static void test_lookup_on_a_thread_without_counter_area(void **state)
 	assert_int_equal(zd_warn_count(), warns);
 }
 
-/* A ref out of per-thread mode makes the registry's slot hint stale: the
- * lookup must count on the atomic counter instead. */
+/* A ref out of per-thread mode: the lookup leaves its fast path and
+ * counts on the atomic counter instead. */
 static void test_lookup_of_a_ref_in_atomic_mode(void **state)
 {
 	struct zd_dev_pagemap pgmap;
