@@ -24,7 +24,6 @@
 #include "log.h"
 #include "model.h"
 #include "pcpu.h"
-#include "percpu_ref_internal.h"
 #include "rcu.h"
 #include "registry.h"
 
