@@ -19,7 +19,7 @@
 
 /*
  * Where an area begins inside its mapping.  A pgmap lookup stores to slot
- * 0 and then loads a section-table word at offset (section * 16) % 4096
+ * 0 and then loads a section-table word at offset (section * 8) % 4096
  * of its page.  When both fall in the same 64-byte line of their 4 KiB
  * frames, the CPU can take the load for one that waits on the store (the
  * kind of 4K aliasing compared by low address bits only): on the Zen 4
