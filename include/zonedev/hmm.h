@@ -191,8 +191,10 @@ enum {
  * @addr: an address in a managed range
  * @page: set to the device page for ZD_MM_PAGE_DEVICE, else NULL
  *
- * A snapshot: the answer may change as soon as the lock is dropped.
- * Context: any; does not sleep.
+ * A snapshot: the answer may change as soon as the lock is dropped.  For
+ * a page the application dropped or freed (MADV_DONTNEED, MADV_FREE) it
+ * asks the kernel whether the page is still there (/proc/self/pagemap).
+ * Context: any; does not sleep but for that read.
  * Return: a ZD_MM_PAGE_* state, or -EFAULT if @addr is not managed.
  */
 ZD_API int zd_mm_lookup(struct zd_mm *mm, unsigned long addr,

@@ -5,8 +5,9 @@
  * migrate_to_ram (the faulting thread waits in the kernel meanwhile); on
  * a never-touched page it maps the zero page (there and ahead); on a page
  * under migration it does nothing, because the migration's finalize wakes
- * every waiter of its range.  Events: the application's MADV_DONTNEED (remove) and munmap
- * (unmap) drop device entries, mremap (remap) moves them.
+ * every waiter of its range.  Events: the application's MADV_DONTNEED or
+ * MADV_FREE (remove) and munmap (unmap) drop device entries, mremap
+ * (remap) moves them.
  *
  * This thread must never drop or unmap managed memory itself: those
  * events wait for it to read them.
@@ -28,7 +29,7 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		uintptr_t *pte = zd_hmm_pte(mm, a);
 		struct zd_page *page;
 
-		if (pte && (*pte & PTE_DISCARD) && state == PTE_EMPTY) {
+		if (pte && (*pte & PTE_DISCARD) && state != PTE_NONE) {
 			*pte &= ~PTE_DISCARD;	/* a migration's own drop */
 			continue;
 		}
@@ -94,12 +95,19 @@ static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
 #define ZERO_AHEAD	((uintptr_t)2 << 20)
 
 /* Mark [a, end) busy, stopping at the first page that is not never-touched;
- * returns where the run ends (a if @a itself is not one).  Lock held. */
+ * returns where the run ends (a if @a itself is not one).  A host page
+ * that faults is gone (dropped or reclaimed): it is claimed alone, as its
+ * neighbours may hold data.  Lock held. */
 static uintptr_t claim_empty(struct zd_mm *mm, uintptr_t a, uintptr_t end)
 {
-	for (; a < end; a += page_bytes()) {
-		uintptr_t *pte = zd_hmm_pte(mm, a);
+	uintptr_t *pte = zd_hmm_pte(mm, a);
 
+	if (pte && (*pte == PTE_HOST || *pte == PTE_MAYBE)) {
+		*pte |= PTE_BUSY;
+		return a + page_bytes();
+	}
+	for (; a < end; a += page_bytes()) {
+		pte = zd_hmm_pte(mm, a);
 		if (!pte || *pte != PTE_EMPTY)
 			break;
 		*pte |= PTE_BUSY;
@@ -165,9 +173,9 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	e = pte ? *pte : PTE_NONE;
 	pthread_mutex_unlock(&mm->lock);
 	if (e & PTE_BUSY) {
-		/* A host page under migration should be present; if the kernel
-		 * reclaimed it (MADV_FREE sends no event) it reads as zero, and
-		 * the driver copying it must not wait for a finalize. */
+		/* A host page under migration may be gone (freed lazily and
+		 * reclaimed, see handle_remove()): it reads as zero, and the
+		 * driver copying it must not wait for a finalize. */
 		if ((e & (PTE_STATE | PTE_DEVICE | PTE_TAKEN)) == PTE_HOST && !wp)
 			UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a,
 							   page_bytes(), 1, &(size_t){ 0 }));
@@ -180,12 +188,36 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 		device_fault(mm, &vmf, (int)m->arg.pagefault.feat.ptid);
 		return;
 	}
-	if (e == PTE_EMPTY && !wp && zero_fill(mm, a))
+	/* never touched, or a host page that is gone */
+	if (e != PTE_NONE && !(e & ~PTE_STATE) && !wp && zero_fill(mm, a))
 		return;
 	/* present already, unmanaged, or a stale write-protect: retry */
 	if (wp)
 		hmm_writeprotect(mm, a, page_bytes(), 0);
 	zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
+}
+
+/*
+ * MADV_DONTNEED and MADV_FREE send the same event, and the madvise runs
+ * on while we read it.  After MADV_DONTNEED the pages are gone; after
+ * MADV_FREE they stay until the kernel reclaims them, and a write keeps
+ * them for good, without a fault.  So the host pages become PTE_MAYBE,
+ * never "never touched": a migration asks the kernel which they are
+ * (zd_hmm_settle()), and a touch of a gone one maps the zero page
+ * (pagefault()).  Device pages are dropped, as both calls allow.
+ */
+static void handle_remove(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	zd_hmm_drop(mm, start, end, PTE_MAYBE);
+}
+
+uintptr_t zd_hmm_settle(uintptr_t *pte, uintptr_t addr)
+{
+	/* if the kernel cannot say, reading it is safe: a gone page faults */
+	if (*pte == PTE_MAYBE)
+		pte_set(pte, zd_os_page_populated((void *)addr) ? PTE_HOST :
+							       PTE_EMPTY);
+	return *pte;
 }
 
 static void handle(struct zd_mm *mm, const struct uffd_msg *m)
@@ -195,7 +227,7 @@ static void handle(struct zd_mm *mm, const struct uffd_msg *m)
 		pagefault(mm, m);
 		break;
 	case UFFD_EVENT_REMOVE:
-		zd_hmm_drop(mm, m->arg.remove.start, m->arg.remove.end, PTE_EMPTY);
+		handle_remove(mm, m->arg.remove.start, m->arg.remove.end);
 		break;
 	case UFFD_EVENT_UNMAP:
 		zd_hmm_drop(mm, m->arg.remove.start, m->arg.remove.end, PTE_NONE);

@@ -19,6 +19,8 @@
 #define PTE_NONE	0ul		/* not managed (unmapped meanwhile) */
 #define PTE_EMPTY	1ul		/* never touched, or dropped */
 #define PTE_HOST	2ul		/* in host memory */
+#define PTE_MAYBE	3ul		/* in host memory or dropped: after a
+					 * remove event (see handle_remove()) */
 #define PTE_STATE	3ul
 #define PTE_DEVICE	4ul
 #define PTE_WRITE	8ul
@@ -120,6 +122,9 @@ void *zd_hmm_fault_thread(void *arg);
 /* Drop the device pages of [start, end): set @state, free the pages. */
 void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		 uintptr_t state);
+/* A PTE_MAYBE entry for the page at @addr made PTE_HOST or PTE_EMPTY, as
+ * the kernel says; the entry.  Lock held. */
+uintptr_t zd_hmm_settle(uintptr_t *pte, uintptr_t addr);
 
 #define page_bytes()	((uintptr_t)1 << zd_page_shift)
 

@@ -94,7 +94,7 @@ static bool migrate_bad(const struct zd_migrate_vma *m)
 static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
 			     uintptr_t addr)
 {
-	uintptr_t e = pte ? *pte : PTE_NONE;
+	uintptr_t e = pte ? zd_hmm_settle(pte, addr) : PTE_NONE;
 	struct zd_page *page = pte_page(e);
 	unsigned long src = 0;
 

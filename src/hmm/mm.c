@@ -344,7 +344,7 @@ int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
 		return -EFAULT;
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, addr & ~(page_bytes() - 1));
-	e = pte ? *pte : PTE_NONE;
+	e = pte ? zd_hmm_settle(pte, addr & ~(page_bytes() - 1)) : PTE_NONE;
 	pthread_mutex_unlock(&mm->lock);
 	if (e == PTE_NONE)
 		return -EFAULT;

@@ -531,6 +531,75 @@ static void test_shared_pages_are_copied(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * MADV_FREE sends the same remove event as MADV_DONTNEED, but the pages
+ * stay until the kernel reclaims them, and a write keeps them for good:
+ * what the application writes after it must migrate like any data.
+ */
+static void test_rewritten_lazy_free_pages_keep_their_data(void **state)
+{
+	struct dmirror_cmd c;
+	struct fx f;
+	char *bounce;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 31);
+	assert_int_equal(madvise(f.buf, f.len, MADV_FREE), 0);
+	test_sleep_us(20000);	/* let the event be handled first */
+	fill(f.buf, f.len, 32);	/* no fault: the pages are still there */
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), f.npages);
+	bounce = malloc(f.len);
+	c = cmd(&f, f.buf, f.npages, bounce);
+	assert_int_equal(dmirror_read(f.dm, &c), 0);
+	check(bounce, f.len, 32);	/* what the device holds */
+	check(f.buf, f.len, 32);	/* and what comes home */
+	free(bounce);
+	fx_fini(&f);
+}
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/*
+ * Lazily freed pages the kernel then reclaimed: the migration asks the
+ * kernel which pages are gone and reads only the others (a gone page
+ * would cost a fault each); the gone ones arrive as zeros.
+ */
+static void test_reclaimed_pages_migrate_as_zero(void **state)
+{
+	unsigned char resident = 1;
+	struct zd_mm_stats st;
+	size_t q = MiB(1) / 2;
+	unsigned long faults;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 33);
+	assert_int_equal(madvise(f.buf + q, q, MADV_FREE), 0);
+	if (madvise(f.buf + q, q, MADV_PAGEOUT) ||
+	    mincore(f.buf + q, PG, &resident) || (resident & 1)) {
+		fx_fini(&f);
+		skip();		/* no MADV_PAGEOUT, or it kept the pages */
+	}
+	/* the remove event is handled on the fault thread: wait for it */
+	assert_true(wait_for(zd_mm_lookup(f.mm, (unsigned long)f.buf + q,
+					  NULL) == ZD_MM_PAGE_EMPTY));
+	zd_mm_get_stats(f.mm, &st);
+	faults = st.faults;
+	to_device(&f, f.buf, f.npages, 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.pages_moved + st.pages_copied, f.npages - q / PG);
+	assert_int_equal(st.faults, faults);	/* no gone page was read */
+	check_off(f.buf, 0, q, 33);		/* home through faults */
+	check_zero(f.buf + q, q);
+	check_off(f.buf, 2 * q, f.len - 2 * q, 33);
+	fx_fini(&f);
+}
+
 /* A driver takes host pages, then does not migrate them: finalize puts
  * them back.  And zd_migrate_vma_move's bad input. */
 static void test_taken_pages_without_dst_are_put_back(void **state)
@@ -633,6 +702,8 @@ int main(void)
 		cmocka_unit_test(test_pages_move_without_copy),
 		cmocka_unit_test(test_refused_moves_copy),
 		cmocka_unit_test(test_shared_pages_are_copied),
+		cmocka_unit_test(test_rewritten_lazy_free_pages_keep_their_data),
+		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
 	};
