@@ -96,26 +96,32 @@ static void to_device(struct fx *f, void *addr, unsigned long n, int expect)
 		assert_int_equal(c.cpages, n);
 }
 
+/* The whole buffer is on the device and holds what fill(..., seed)
+ * wrote: the device reads its own memory, without a fault. */
+static void check_device(struct fx *f, unsigned int seed)
+{
+	char *bounce = malloc(f->len);
+	struct dmirror_cmd c = cmd(f, f->buf, f->npages, bounce);
+
+	assert_int_equal(zd_mm_device_pages(f->mm), f->npages);
+	assert_int_equal(dmirror_read(f->dm, &c), 0);
+	assert_int_equal(c.cpages, f->npages);
+	assert_int_equal(c.faults, 0);
+	check(bounce, f->len, seed);
+	free(bounce);
+}
+
 static void test_migrate_and_read_back(void **state)
 {
 	struct zd_mm_stats st;
 	struct dmirror_stats ds;
-	struct dmirror_cmd c;
 	struct fx f;
-	char *bounce;
 
 	(void)state;
 	fx_init(&f, MiB(4));
 	fill(f.buf, f.len, 1);
 	to_device(&f, f.buf, f.npages, 0);
-	assert_int_equal(zd_mm_device_pages(f.mm), f.npages);
-	/* the device reads its own memory */
-	bounce = malloc(f.len);
-	c = cmd(&f, f.buf, f.npages, bounce);
-	assert_int_equal(dmirror_read(f.dm, &c), 0);
-	assert_int_equal(c.cpages, f.npages);
-	assert_int_equal(c.faults, 0);
-	check(bounce, f.len, 1);
+	check_device(&f, 1);
 	/* the CPU faults every page back */
 	check(f.buf, f.len, 1);
 	zd_mm_get_stats(f.mm, &st);
@@ -124,7 +130,6 @@ static void test_migrate_and_read_back(void **state)
 	dmirror_get_stats(f.dm, &ds);
 	assert_int_equal(ds.page_free_calls, f.npages);
 	assert_int_equal(ds.pages_in_use, 0);
-	free(bounce);
 	fx_fini(&f);
 }
 
@@ -538,9 +543,7 @@ static void test_shared_pages_are_copied(void **state)
  */
 static void test_rewritten_lazy_free_pages_keep_their_data(void **state)
 {
-	struct dmirror_cmd c;
 	struct fx f;
-	char *bounce;
 
 	(void)state;
 	fx_init(&f, MiB(2));
@@ -549,13 +552,8 @@ static void test_rewritten_lazy_free_pages_keep_their_data(void **state)
 	test_sleep_us(20000);	/* let the event be handled first */
 	fill(f.buf, f.len, 32);	/* no fault: the pages are still there */
 	to_device(&f, f.buf, f.npages, 0);
-	assert_int_equal(zd_mm_device_pages(f.mm), f.npages);
-	bounce = malloc(f.len);
-	c = cmd(&f, f.buf, f.npages, bounce);
-	assert_int_equal(dmirror_read(f.dm, &c), 0);
-	check(bounce, f.len, 32);	/* what the device holds */
+	check_device(&f, 32);
 	check(f.buf, f.len, 32);	/* and what comes home */
-	free(bounce);
 	fx_fini(&f);
 }
 
