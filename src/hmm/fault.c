@@ -160,6 +160,42 @@ static bool zero_fill(struct zd_mm *mm, uintptr_t a)
 	return true;
 }
 
+/* A host page collected by a migration, not taken by its driver. */
+static bool busy_host(uintptr_t e)
+{
+	return (e & (PTE_STATE | PTE_DEVICE | PTE_TAKEN | PTE_BUSY)) ==
+	       (PTE_HOST | PTE_BUSY);
+}
+
+/*
+ * A fault on a host page under migration: if the page is gone (freed
+ * lazily and reclaimed, see handle_remove()) it reads as zero, so that the
+ * driver copying it does not wait for the finalize it has yet to call.
+ * Most such faults are stale, though (raised while the page was on a
+ * device), and the page is there: the zero page then fails with EEXIST.
+ * Checked and filled under the lock, because the driver may take the page
+ * meanwhile (PTE_TAKEN, set under the lock before its move): a zero page
+ * in the hole it leaves would be read after the migration instead of a
+ * fault bringing the page home.
+ */
+static void zero_gone_busy(struct zd_mm *mm, uintptr_t a)
+{
+	int err;
+
+	do {
+		uintptr_t *pte;
+
+		pthread_mutex_lock(&mm->lock);
+		pte = zd_hmm_pte(mm, a);
+		err = pte && busy_host(*pte) ?
+		      zd_os_uffd_zeropage(mm->uffd, (void *)a, page_bytes(), 1,
+					  &(size_t){ 0 }) : 0;
+		pthread_mutex_unlock(&mm->lock);
+		if (err == -EAGAIN)
+			zd_hmm_wait_events(mm);
+	} while (err == -EAGAIN);
+}
+
 static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 {
 	uintptr_t a = m->arg.pagefault.address & ~(page_bytes() - 1);
@@ -173,12 +209,8 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	e = pte ? *pte : PTE_NONE;
 	pthread_mutex_unlock(&mm->lock);
 	if (e & PTE_BUSY) {
-		/* A host page under migration may be gone (freed lazily and
-		 * reclaimed, see handle_remove()): it reads as zero, and the
-		 * driver copying it must not wait for a finalize. */
-		if ((e & (PTE_STATE | PTE_DEVICE | PTE_TAKEN)) == PTE_HOST && !wp)
-			UFFD_RETRY(mm, zd_os_uffd_zeropage(mm->uffd, (void *)a,
-							   page_bytes(), 1, &(size_t){ 0 }));
+		if (busy_host(e) && !wp)
+			zero_gone_busy(mm, a);
 		return;		/* else the migration's finalize wakes it */
 	}
 	vmf.page = pte_page(e);
