@@ -336,15 +336,15 @@ unsigned long zd_mm_device_pages(struct zd_mm *mm)
 
 int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
 {
-	uintptr_t *pte, e;
+	uintptr_t a = addr & ~(page_bytes() - 1), *pte, e;
 
 	if (page)
 		*page = NULL;
 	if (!mm)
 		return -EFAULT;
 	pthread_mutex_lock(&mm->lock);
-	pte = zd_hmm_pte(mm, addr & ~(page_bytes() - 1));
-	e = pte ? zd_hmm_settle(pte, addr & ~(page_bytes() - 1)) : PTE_NONE;
+	pte = zd_hmm_pte(mm, a);
+	e = pte ? zd_hmm_settle(pte, a) : PTE_NONE;
 	pthread_mutex_unlock(&mm->lock);
 	if (e == PTE_NONE)
 		return -EFAULT;
