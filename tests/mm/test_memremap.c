@@ -686,8 +686,7 @@ static void assert_reference_held(struct zd_dev_pagemap *pgmap,
 
 	assert_ptr_equal(got, pgmap);
 	pthread_create(&t, NULL, unmapper, &h);
-	while (!zd_percpu_ref_is_dying(&pgmap->ref))
-		test_sleep_us(100);
+	assert_true(wait_for(zd_percpu_ref_is_dying(&pgmap->ref)));
 	test_sleep_us(20000);
 	assert_int_equal(atomic_load(&h.state), 1);
 	zd_put_dev_pagemap(got);
