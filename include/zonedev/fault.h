@@ -21,6 +21,15 @@
  *		assert(nothing_left_behind());
  *	}
  *	zd_fault_inject_reset();
+ *
+ * Pause points are not failure sites: they never fail, but in pause mode
+ * they hold the thread that reaches them, so that a test can change the
+ * world under it and prove a race window closed.  The points:
+ *   "hmm.fault"            the fault thread, before it reads the page
+ *                          entry of a fault;
+ *   "hmm.fault.zero_busy"  the fault thread, before it maps the zero page
+ *                          for a host page under migration (while holding
+ *                          the mm's lock: a driver's move waits for it).
  */
 #ifndef ZONEDEV_FAULT_H
 #define ZONEDEV_FAULT_H
@@ -49,6 +58,29 @@ ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
 ZD_API int zd_fault_inject_site(const char *prefix);
 
 /**
+ * zd_fault_inject_pause - hold threads at matching pause points
+ * @prefix: pause point name prefix; NULL or "" matches every point
+ * @timeout_ms: the longest a thread is held at one point
+ *
+ * A thread reaching a matching point waits there until
+ * zd_fault_inject_resume() or for @timeout_ms, whichever comes first;
+ * zd_fault_inject_calls() counts the points reached, so a test can wait
+ * for a thread to arrive.  Failure sites do not fail in this mode.
+ * Resets the counters; threads already held keep their own deadline.
+ * Context: any thread.
+ * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ */
+ZD_API int zd_fault_inject_pause(const char *prefix, unsigned int timeout_ms);
+
+/**
+ * zd_fault_inject_resume - let every thread held at a pause point go on
+ *
+ * Stays armed: the next matching point holds its thread again.
+ * Context: any thread.
+ */
+ZD_API void zd_fault_inject_resume(void);
+
+/**
  * zd_fault_inject_reset - disarm fault injection and zero the counters
  *
  * Context: any thread.
@@ -58,6 +90,7 @@ ZD_API void zd_fault_inject_reset(void);
 /**
  * zd_fault_inject_calls - matching sites evaluated since the last arm
  *
+ * In pause mode: the matching pause points reached.
  * Context: any thread.
  * Return: the count.
  */

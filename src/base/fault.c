@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
  * Fault injection.  Armed state lives in a handful of globals; the prefix is
- * only written while arming, which tests do between operations.
+ * only written while arming, which tests do between operations (or while
+ * the only thread that reads it is held at a pause point).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../os/os.h"
 #include "fault.h"
 #include "log.h"
 
-enum { FAULT_OFF, FAULT_NTH, FAULT_EVERY };
+enum { FAULT_OFF, FAULT_NTH, FAULT_EVERY, FAULT_PAUSE = ZD__FAULT_PAUSE };
 
 atomic_int zd__fault_armed;
 static atomic_ulong fault_nth, fault_calls, fault_hits;
 static char fault_prefix[64];
+/* pause mode: how long a point holds a thread; bumped by each resume */
+static atomic_uint pause_ms, pause_gen;
 
 static int fault_arm(int mode, unsigned long nth, const char *prefix)
 {
@@ -42,6 +47,18 @@ int zd_fault_inject_site(const char *prefix)
 	return fault_arm(FAULT_EVERY, 0, prefix);
 }
 
+int zd_fault_inject_pause(const char *prefix, unsigned int timeout_ms)
+{
+	atomic_store(&pause_ms, timeout_ms);
+	return fault_arm(FAULT_PAUSE, 0, prefix);
+}
+
+void zd_fault_inject_resume(void)
+{
+	atomic_fetch_add(&pause_gen, 1);
+	zd_os_futex_wake((unsigned int *)&pause_gen, INT32_MAX);
+}
+
 void zd_fault_inject_reset(void)
 {
 	fault_arm(FAULT_OFF, 0, NULL);
@@ -57,19 +74,45 @@ unsigned long zd_fault_inject_hits(void)
 	return atomic_load(&fault_hits);
 }
 
+/* The call number if @site matches the armed prefix, else 0. */
+static unsigned long count_call(const char *site)
+{
+	if (strncmp(site, fault_prefix, strlen(fault_prefix)) != 0)
+		return 0;
+	return atomic_fetch_add(&fault_calls, 1) + 1;
+}
+
 bool zd__fault_hit(const char *site)
 {
 	int mode = atomic_load(&zd__fault_armed);
 	unsigned long n;
 
-	if (strncmp(site, fault_prefix, strlen(fault_prefix)) != 0)
+	if (mode == FAULT_PAUSE || !(n = count_call(site)))
 		return false;
-	n = atomic_fetch_add(&fault_calls, 1) + 1;
 	if (mode == FAULT_NTH && n != atomic_load(&fault_nth))
 		return false;
 	atomic_fetch_add(&fault_hits, 1);
 	zd_log(ZD_LOG_DEBUG, "fault injected at %s (call %lu)", site, n);
 	return true;
+}
+
+void zd__fault_pause(const char *site)
+{
+	/* read before the call is counted: a resume the test makes after
+	 * seeing the count is then never missed */
+	unsigned int gen = atomic_load(&pause_gen);
+	unsigned long n;
+	int64_t end;
+
+	/* acquire: the prefix was written before the mode */
+	if (atomic_load(&zd__fault_armed) != FAULT_PAUSE ||
+	    !(n = count_call(site)))
+		return;
+	end = zd_os_now_ns() + (int64_t)atomic_load(&pause_ms) * 1000000;
+	zd_log(ZD_LOG_DEBUG, "paused at %s (call %lu)", site, n);
+	for (int64_t left; atomic_load(&pause_gen) == gen &&
+			   (left = end - zd_os_now_ns()) > 0;)
+		zd_os_futex_wait((unsigned int *)&pause_gen, gen, left);
 }
 
 void *zd_zalloc(const char *site, size_t size)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "../os/os.h"
+#include "fault.h"
 #include "internal.h"
 #include "list.h"
 #include "log.h"
@@ -186,6 +187,7 @@ static void zero_gone_busy(struct zd_mm *mm, uintptr_t a)
 		uintptr_t *pte;
 
 		pthread_mutex_lock(&mm->lock);
+		zd_fault_point("hmm.fault.zero_busy");
 		pte = zd_hmm_pte(mm, a);
 		err = pte && busy_host(*pte) ?
 		      zd_os_uffd_zeropage(mm->uffd, (void *)a, page_bytes(), 1,
@@ -204,6 +206,7 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	uintptr_t *pte, e;
 
 	atomic_fetch_add(&mm->stats.faults, 1);
+	zd_fault_point("hmm.fault");
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;

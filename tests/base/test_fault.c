@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Fault injection: nth, every-at-site, prefixes, counters, environment. */
+/* Fault injection: nth, every-at-site, prefixes, counters, environment,
+ * pause points. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "../test_util.h"
@@ -93,6 +95,83 @@ static void test_bad_prefix(void **state)
 		zd_fault_inject_nth(1, longp), -EINVAL));
 	assert_warns("longer than", assert_int_equal(
 		zd_fault_inject_site(longp), -EINVAL));
+	assert_warns("longer than", assert_int_equal(
+		zd_fault_inject_pause(longp, 1), -EINVAL));
+}
+
+/* ---- pause points ---- */
+
+static void test_points_do_nothing_unless_pausing(void **state)
+{
+	zd_fault_inject_site(NULL);
+	zd_fault_point("p");		/* a held thread would count */
+	assert_int_equal(zd_fault_inject_calls(), 0);
+	assert_true(zd_fault("p"));
+}
+
+static void test_failure_sites_do_not_fail_when_pausing(void **state)
+{
+	assert_int_equal(zd_fault_inject_pause(NULL, 10000), 0);
+	assert_false(zd_fault("a"));
+	assert_int_equal(zd_fault_inject_calls(), 0);
+	assert_int_equal(zd_fault_inject_hits(), 0);
+}
+
+struct held {
+	const char *site;
+	atomic_bool passed;
+};
+
+static void *reach_point(void *arg)
+{
+	struct held *h = arg;
+
+	zd_fault_point(h->site);
+	atomic_store(&h->passed, true);
+	return NULL;
+}
+
+static void hold(pthread_t *t, struct held *h, const char *site)
+{
+	*h = (struct held){ .site = site };
+	assert_int_equal(pthread_create(t, NULL, reach_point, h), 0);
+}
+
+static void test_pause_holds_until_resumed(void **state)
+{
+	struct held h;
+	pthread_t t;
+
+	assert_int_equal(zd_fault_inject_pause("x.", 10000), 0);
+	zd_fault_point("y.other");	/* not matching: goes on */
+	hold(&t, &h, "x.point");
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	test_sleep_us(20000);
+	assert_false(atomic_load(&h.passed));
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(h.passed);
+	assert_int_equal(zd_fault_inject_hits(), 0);
+}
+
+static void test_pause_ends_at_its_timeout(void **state)
+{
+	struct held h;
+	pthread_t t;
+
+	assert_int_equal(zd_fault_inject_pause("x", 20), 0);
+	hold(&t, &h, "x");
+	assert_int_equal(pthread_join(t, NULL), 0);	/* no resume */
+	assert_int_equal(zd_fault_inject_calls(), 1);
+	/* a re-arm leaves a held thread its own deadline */
+	assert_int_equal(zd_fault_inject_pause("x", 10000), 0);
+	hold(&t, &h, "x");
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(zd_fault_inject_pause("x", 0), 0);
+	test_sleep_us(20000);
+	assert_false(atomic_load(&h.passed));
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
 /* Run as "test_fault env" with ZONEDEV_FAULT=nth=2,site=env. */
@@ -124,6 +203,10 @@ int main(int argc, char **argv)
 		T(test_reset_disarms),
 		T(test_zalloc_site),
 		T(test_bad_prefix),
+		T(test_points_do_nothing_unless_pausing),
+		T(test_failure_sites_do_not_fail_when_pausing),
+		T(test_pause_holds_until_resumed),
+		T(test_pause_ends_at_its_timeout),
 	};
 
 	return zd_run_tests(tests);

@@ -642,6 +642,67 @@ static void test_taken_pages_without_dst_are_put_back(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * A stale fault: raised while the page was on the device, read by the
+ * fault thread only after the page came home and a migration collected it
+ * again.  The handler maps the zero page where a collected host page has
+ * gone; it must not do so in the hole the driver's move leaves, or
+ * finalize cannot put the page back and the application reads zeros.
+ * Pause points hold the fault thread before it reads the fault, then in
+ * that window while the driver moves the page.
+ */
+static void *touch(void *arg)
+{
+	return (void *)(uintptr_t)*(volatile char *)arg;
+}
+
+static void test_stale_fault_leaves_moved_page_alone(void **state)
+{
+	unsigned long src[1], dst[1];
+	struct zd_migrate_vma m;
+	struct dmirror_cmd c;
+	pthread_t t;
+	char *stage;
+	struct fx f;
+
+	(void)state;
+	if (!kernel_moves_pages())
+		skip();		/* pages are copied: no hole */
+	fx_init(&f, MiB(2));
+	stage = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_int_equal(zd_hmm_register_staging(stage, PG), 0);
+	fill(f.buf, PG, 51);
+	to_device(&f, f.buf, 1, 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.fault", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, touch, f.buf), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	/* the fault is held; the page comes home (waking the toucher)... */
+	c = cmd(&f, f.buf, 1, NULL);
+	assert_int_equal(dmirror_migrate_to_system(f.dm, &c), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	/* ...and a migration collects it */
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
+				     .npages = 1, .start = (unsigned long)f.buf,
+				     .end = (unsigned long)f.buf + PG,
+				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	assert_int_equal(zd_migrate_vma_setup(&m), 0);
+	assert_int_equal(m.cpages, 1);
+	/* the stale fault goes on, into the window: the move waits */
+	assert_int_equal(zd_fault_inject_pause("hmm.fault.zero_busy", 300), 0);
+	zd_fault_inject_resume();
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(zd_migrate_vma_move(&m, 0, 1, stage), 0);
+	zd_fault_inject_resume();
+	zd_fault_inject_reset();
+	zd_migrate_vma_pages(&m);		/* no dst: the page goes back */
+	assert_no_warn(zd_migrate_vma_finalize(&m));
+	check(f.buf, PG, 51);
+	assert_int_equal(zd_hmm_unregister_staging(stage, PG), 0);
+	munmap(stage, PG);
+	fx_fini(&f);
+}
+
 /* The driver's migrate_to_ram fails: the faulting thread gets SIGBUS at
  * the address, and everything else goes on. */
 static sigjmp_buf bus_jmp;
@@ -703,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_rewritten_lazy_free_pages_keep_their_data),
 		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
+		cmocka_unit_test(test_stale_fault_leaves_moved_page_alone),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
 	};
 
