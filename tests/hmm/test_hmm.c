@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -561,6 +562,31 @@ static void test_rewritten_lazy_free_pages_keep_their_data(void **state)
 #define MADV_PAGEOUT 21
 #endif
 
+/* MADV_FREE queues pages on a per-CPU batch that MADV_PAGEOUT drains only
+ * on its own CPU: a thread that moved between the two finds the pages
+ * off the LRU lists and kept.  Keep this thread on its CPU meanwhile. */
+static void pin_here(cpu_set_t *was)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_getaffinity(0, sizeof(*was), was), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
+/* Reclaim lazily freed [p, p + len) and unpin: whether its first page
+ * went (without MADV_PAGEOUT, or if the kernel kept it, tests skip). */
+static bool page_out(char *p, size_t len, cpu_set_t *was)
+{
+	unsigned char resident = 1;
+	bool gone = !madvise(p, len, MADV_PAGEOUT) && !mincore(p, PG, &resident) &&
+		    !(resident & 1);
+
+	assert_int_equal(sched_setaffinity(0, sizeof(*was), was), 0);
+	return gone;
+}
+
 /*
  * Lazily freed pages the kernel then reclaimed: the migration asks the
  * kernel which pages are gone and reads only the others (a gone page
@@ -568,18 +594,18 @@ static void test_rewritten_lazy_free_pages_keep_their_data(void **state)
  */
 static void test_reclaimed_pages_migrate_as_zero(void **state)
 {
-	unsigned char resident = 1;
 	struct zd_mm_stats st;
 	size_t q = MiB(1) / 2;
+	cpu_set_t cpus;
 	unsigned long faults;
 	struct fx f;
 
 	(void)state;
 	fx_init(&f, MiB(2));
 	fill(f.buf, f.len, 33);
+	pin_here(&cpus);
 	assert_int_equal(madvise(f.buf + q, q, MADV_FREE), 0);
-	if (madvise(f.buf + q, q, MADV_PAGEOUT) ||
-	    mincore(f.buf + q, PG, &resident) || (resident & 1)) {
+	if (!page_out(f.buf + q, q, &cpus)) {
 		fx_fini(&f);
 		skip();		/* no MADV_PAGEOUT, or it kept the pages */
 	}
@@ -639,6 +665,72 @@ static void test_taken_pages_without_dst_are_put_back(void **state)
 	assert_warns("bad range", assert_int_equal(zd_hmm_register_staging(stage + 1, PG), -EINVAL));
 	assert_warns("bad range", assert_int_equal(zd_hmm_register_staging(NULL, PG), -EINVAL));
 	munmap(stage, f.len);
+	fx_fini(&f);
+}
+
+struct toucher {
+	const char *addr;
+	atomic_int seen;	/* the byte read, or -1 while waiting */
+};
+
+static void *touch_and_tell(void *arg)
+{
+	struct toucher *t = arg;
+
+	atomic_store(&t->seen, *(volatile const char *)t->addr);
+	return NULL;
+}
+
+/*
+ * The kernel reclaims a lazily freed page after a migration collected it:
+ * a CPU touch then maps the zero page at once (it is what the page holds
+ * now) rather than wait for the driver's finalize, and the driver takes
+ * that zero page.
+ */
+static void test_page_reclaimed_under_migration_reads_zero(void **state)
+{
+	struct toucher t = { .seen = -1 };
+	unsigned long src[1], dst[1];
+	struct zd_migrate_vma m;
+	cpu_set_t cpus;
+	pthread_t th;
+	char *stage;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	stage = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(stage, 1, PG);
+	assert_int_equal(zd_hmm_register_staging(stage, PG), 0);
+	fill(f.buf, PG, 61);
+	pin_here(&cpus);
+	assert_int_equal(madvise(f.buf, PG, MADV_FREE), 0);
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
+				     .npages = 1, .start = (unsigned long)f.buf,
+				     .end = (unsigned long)f.buf + PG,
+				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	assert_int_equal(zd_migrate_vma_setup(&m), 0);
+	assert_int_equal(m.cpages, 1);
+	if (!page_out(f.buf, PG, &cpus)) {
+		zd_migrate_vma_finalize(&m);
+		zd_hmm_unregister_staging(stage, PG);
+		munmap(stage, PG);
+		fx_fini(&f);
+		skip();		/* no MADV_PAGEOUT, or it kept the page */
+	}
+	t.addr = f.buf;
+	assert_int_equal(pthread_create(&th, NULL, touch_and_tell, &t), 0);
+	assert_true(wait_for(atomic_load(&t.seen) >= 0));
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(t.seen, 0);
+	assert_int_equal(zd_migrate_vma_move(&m, 0, 1, stage), 0);
+	check_zero(stage, PG);
+	zd_migrate_vma_pages(&m);		/* no dst: the page goes back */
+	assert_no_warn(zd_migrate_vma_finalize(&m));
+	check_zero(f.buf, PG);
+	assert_int_equal(zd_hmm_unregister_staging(stage, PG), 0);
+	munmap(stage, PG);
 	fx_fini(&f);
 }
 
@@ -765,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
 		cmocka_unit_test(test_stale_fault_leaves_moved_page_alone),
+		cmocka_unit_test(test_page_reclaimed_under_migration_reads_zero),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
 	};
 
