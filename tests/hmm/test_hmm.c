@@ -624,6 +624,35 @@ static void test_reclaimed_pages_migrate_as_zero(void **state)
 	fx_fini(&f);
 }
 
+/* Staging memory for zd_migrate_vma_move(), as a driver registers it. */
+static char *stage_map(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(zd_hmm_register_staging(p, len), 0);
+	return p;
+}
+
+static void stage_unmap(char *p, size_t len)
+{
+	assert_int_equal(zd_hmm_unregister_staging(p, len), 0);
+	munmap(p, len);
+}
+
+/* A driver's first step: the buffer's first @n pages, collected. */
+static void collect(struct fx *f, struct zd_migrate_vma *m, unsigned long *src,
+		    unsigned long *dst, unsigned long n)
+{
+	*m = (struct zd_migrate_vma){ .mm = f->mm, .src = src, .dst = dst,
+				      .npages = n, .start = (unsigned long)f->buf,
+				      .end = (unsigned long)f->buf + n * PG,
+				      .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	assert_int_equal(zd_migrate_vma_setup(m), 0);
+	assert_int_equal(m->cpages, n);
+}
+
 /* A driver takes host pages, then does not migrate them: finalize puts
  * them back.  And zd_migrate_vma_move's bad input. */
 static void test_taken_pages_without_dst_are_put_back(void **state)
@@ -636,16 +665,9 @@ static void test_taken_pages_without_dst_are_put_back(void **state)
 	(void)state;
 	fx_init(&f, MiB(2));
 	assert_true(f.npages <= 512);
-	stage = mmap(NULL, f.len, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_int_equal(zd_hmm_register_staging(stage, f.len), 0);
+	stage = stage_map(f.len);
 	fill(f.buf, f.len, 23);
-	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
-				     .npages = f.npages, .start = (unsigned long)f.buf,
-				     .end = (unsigned long)f.buf + f.len,
-				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
-	assert_int_equal(zd_migrate_vma_setup(&m), 0);
-	assert_int_equal(m.cpages, f.npages);
+	collect(&f, &m, src, dst, f.npages);
 	assert_warns("bad move", assert_int_equal(zd_migrate_vma_move(&m, f.npages - 1, 2, stage), -EINVAL));
 	assert_warns("bad move", assert_int_equal(zd_migrate_vma_move(&m, 0, 1, stage + 1), -EINVAL));
 	assert_warns("bad move", assert_int_equal(zd_migrate_vma_move(&m, 0, 0, stage), -EINVAL));
@@ -699,23 +721,15 @@ static void test_page_reclaimed_under_migration_reads_zero(void **state)
 
 	(void)state;
 	fx_init(&f, MiB(2));
-	stage = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	stage = stage_map(PG);
 	memset(stage, 1, PG);
-	assert_int_equal(zd_hmm_register_staging(stage, PG), 0);
 	fill(f.buf, PG, 61);
 	pin_here(&cpus);
 	assert_int_equal(madvise(f.buf, PG, MADV_FREE), 0);
-	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
-				     .npages = 1, .start = (unsigned long)f.buf,
-				     .end = (unsigned long)f.buf + PG,
-				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
-	assert_int_equal(zd_migrate_vma_setup(&m), 0);
-	assert_int_equal(m.cpages, 1);
+	collect(&f, &m, src, dst, 1);
 	if (!page_out(f.buf, PG, &cpus)) {
 		zd_migrate_vma_finalize(&m);
-		zd_hmm_unregister_staging(stage, PG);
-		munmap(stage, PG);
+		stage_unmap(stage, PG);
 		fx_fini(&f);
 		skip();		/* no MADV_PAGEOUT, or it kept the page */
 	}
@@ -729,8 +743,7 @@ static void test_page_reclaimed_under_migration_reads_zero(void **state)
 	zd_migrate_vma_pages(&m);		/* no dst: the page goes back */
 	assert_no_warn(zd_migrate_vma_finalize(&m));
 	check_zero(f.buf, PG);
-	assert_int_equal(zd_hmm_unregister_staging(stage, PG), 0);
-	munmap(stage, PG);
+	stage_unmap(stage, PG);
 	fx_fini(&f);
 }
 
@@ -761,9 +774,7 @@ static void test_stale_fault_leaves_moved_page_alone(void **state)
 	if (!kernel_moves_pages())
 		skip();		/* pages are copied: no hole */
 	fx_init(&f, MiB(2));
-	stage = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_int_equal(zd_hmm_register_staging(stage, PG), 0);
+	stage = stage_map(PG);
 	fill(f.buf, PG, 51);
 	to_device(&f, f.buf, 1, 0);
 	assert_int_equal(zd_fault_inject_pause("hmm.fault", 10000), 0);
@@ -773,13 +784,7 @@ static void test_stale_fault_leaves_moved_page_alone(void **state)
 	c = cmd(&f, f.buf, 1, NULL);
 	assert_int_equal(dmirror_migrate_to_system(f.dm, &c), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	/* ...and a migration collects it */
-	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
-				     .npages = 1, .start = (unsigned long)f.buf,
-				     .end = (unsigned long)f.buf + PG,
-				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
-	assert_int_equal(zd_migrate_vma_setup(&m), 0);
-	assert_int_equal(m.cpages, 1);
+	collect(&f, &m, src, dst, 1);		/* ...and a migration collects it */
 	/* the stale fault goes on, into the window: the move waits */
 	assert_int_equal(zd_fault_inject_pause("hmm.fault.zero_busy", 300), 0);
 	zd_fault_inject_resume();
@@ -790,8 +795,7 @@ static void test_stale_fault_leaves_moved_page_alone(void **state)
 	zd_migrate_vma_pages(&m);		/* no dst: the page goes back */
 	assert_no_warn(zd_migrate_vma_finalize(&m));
 	check(f.buf, PG, 51);
-	assert_int_equal(zd_hmm_unregister_staging(stage, PG), 0);
-	munmap(stage, PG);
+	stage_unmap(stage, PG);
 	fx_fini(&f);
 }
 
