@@ -491,6 +491,15 @@ static void test_pages_move_without_copy(void **state)
 	fx_fini(&f);
 }
 
+/* Teardown of the tests that arm fault injection: a failed assertion
+ * must not leave it armed for the tests after them. */
+static int disarm(void **state)
+{
+	(void)state;
+	zd_fault_inject_reset();
+	return 0;
+}
+
 static void test_refused_moves_copy(void **state)
 {
 	struct fx f;
@@ -855,12 +864,12 @@ int main(void)
 		cmocka_unit_test(test_unplug_with_pages_out_loses_nothing),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_pages_move_without_copy),
-		cmocka_unit_test(test_refused_moves_copy),
+		cmocka_unit_test_teardown(test_refused_moves_copy, disarm),
 		cmocka_unit_test(test_shared_pages_are_copied),
 		cmocka_unit_test(test_rewritten_lazy_free_pages_keep_their_data),
 		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
-		cmocka_unit_test(test_stale_fault_leaves_moved_page_alone),
+		cmocka_unit_test_teardown(test_stale_fault_leaves_moved_page_alone, disarm),
 		cmocka_unit_test(test_page_reclaimed_under_migration_reads_zero),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
 	};
