@@ -3,11 +3,13 @@
  * The fault thread of a managed mm: reads userfaultfd messages in batches
  * and answers them.  A fault on a device-private page calls the page's
  * migrate_to_ram (the faulting thread waits in the kernel meanwhile); on
- * a never-touched page it maps the zero page (there and ahead); on a page
- * under migration it does nothing, because the migration's finalize wakes
- * every waiter of its range.  Events: the application's MADV_DONTNEED or
- * MADV_FREE (remove) and munmap (unmap) drop device entries, mremap
- * (remap) moves them.
+ * a never-touched page it maps the zero page (there and ahead), and on a
+ * host page the kernel reclaimed, the zero page for that page alone; on a
+ * page under migration it does nothing, because the migration's finalize
+ * wakes every waiter of its range (unless the host page the migration
+ * collected is gone: see zero_gone_busy()).  Events: the application's
+ * MADV_DONTNEED or MADV_FREE (remove) and munmap (unmap) drop device
+ * entries, mremap (remap) moves them.
  *
  * This thread must never drop or unmap managed memory itself: those
  * events wait for it to read them.
