@@ -571,10 +571,11 @@ static void test_rewritten_lazy_free_pages_keep_their_data(void **state)
 #define MADV_PAGEOUT 21
 #endif
 
-/* MADV_FREE queues pages on a per-CPU batch that MADV_PAGEOUT drains only
- * on its own CPU: a thread that moved between the two finds the pages
- * off the LRU lists and kept.  Keep this thread on its CPU meanwhile. */
-static void pin_here(cpu_set_t *was)
+/* MADV_FREE [p, p + len).  It queues the pages on a per-CPU batch that
+ * MADV_PAGEOUT drains only on its own CPU: a thread that moved between
+ * the two finds the pages off the LRU lists and kept.  So this thread
+ * stays on its CPU until page_out(); its CPU set is saved in @was. */
+static void lazy_free(char *p, size_t len, cpu_set_t *was)
 {
 	cpu_set_t one;
 
@@ -582,6 +583,7 @@ static void pin_here(cpu_set_t *was)
 	CPU_SET(sched_getcpu(), &one);
 	assert_int_equal(sched_getaffinity(0, sizeof(*was), was), 0);
 	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(madvise(p, len, MADV_FREE), 0);
 }
 
 /* Reclaim lazily freed [p, p + len) and unpin: whether its first page
@@ -612,8 +614,7 @@ static void test_reclaimed_pages_migrate_as_zero(void **state)
 	(void)state;
 	fx_init(&f, MiB(2));
 	fill(f.buf, f.len, 33);
-	pin_here(&cpus);
-	assert_int_equal(madvise(f.buf + q, q, MADV_FREE), 0);
+	lazy_free(f.buf + q, q, &cpus);
 	if (!page_out(f.buf + q, q, &cpus)) {
 		fx_fini(&f);
 		skip();		/* no MADV_PAGEOUT, or it kept the pages */
@@ -733,8 +734,7 @@ static void test_page_reclaimed_under_migration_reads_zero(void **state)
 	stage = stage_map(PG);
 	memset(stage, 1, PG);
 	fill(f.buf, PG, 61);
-	pin_here(&cpus);
-	assert_int_equal(madvise(f.buf, PG, MADV_FREE), 0);
+	lazy_free(f.buf, PG, &cpus);
 	collect(&f, &m, src, dst, 1);
 	if (!page_out(f.buf, PG, &cpus)) {
 		zd_migrate_vma_finalize(&m);
