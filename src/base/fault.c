@@ -21,7 +21,9 @@ static char fault_prefix[64];
 /* pause mode: how long a point holds a thread; bumped by each resume */
 static atomic_uint pause_ms, pause_gen;
 
-static int fault_arm(int mode, unsigned long nth, const char *prefix)
+/* Refused with nothing changed, so a held thread keeps its timeout. */
+static int fault_arm(int mode, unsigned long nth, unsigned int timeout_ms,
+		     const char *prefix)
 {
 	if (prefix && strlen(prefix) >= sizeof(fault_prefix)) {
 		zd_warn("site prefix \"%.20s...\" longer than %zu bytes",
@@ -31,6 +33,7 @@ static int fault_arm(int mode, unsigned long nth, const char *prefix)
 	atomic_store(&zd__fault_armed, FAULT_OFF);
 	snprintf(fault_prefix, sizeof(fault_prefix), "%s", prefix ? prefix : "");
 	atomic_store(&fault_nth, nth);
+	atomic_store(&pause_ms, timeout_ms);
 	atomic_store(&fault_calls, 0);
 	atomic_store(&fault_hits, 0);
 	atomic_store(&zd__fault_armed, mode);
@@ -39,18 +42,17 @@ static int fault_arm(int mode, unsigned long nth, const char *prefix)
 
 int zd_fault_inject_nth(unsigned long nth, const char *prefix)
 {
-	return fault_arm(FAULT_NTH, nth, prefix);
+	return fault_arm(FAULT_NTH, nth, 0, prefix);
 }
 
 int zd_fault_inject_site(const char *prefix)
 {
-	return fault_arm(FAULT_EVERY, 0, prefix);
+	return fault_arm(FAULT_EVERY, 0, 0, prefix);
 }
 
 int zd_fault_inject_pause(const char *prefix, unsigned int timeout_ms)
 {
-	atomic_store(&pause_ms, timeout_ms);
-	return fault_arm(FAULT_PAUSE, 0, prefix);
+	return fault_arm(FAULT_PAUSE, 0, timeout_ms, prefix);
 }
 
 void zd_fault_inject_resume(void)
@@ -61,7 +63,7 @@ void zd_fault_inject_resume(void)
 
 void zd_fault_inject_reset(void)
 {
-	fault_arm(FAULT_OFF, 0, NULL);
+	fault_arm(FAULT_OFF, 0, 0, NULL);
 }
 
 unsigned long zd_fault_inject_calls(void)

@@ -174,6 +174,25 @@ static void test_pause_ends_at_its_timeout(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
+static void test_refused_rearm_keeps_the_pause(void **state)
+{
+	char longp[100];
+	struct held h;
+	pthread_t t;
+
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[99] = 0;
+	assert_int_equal(zd_fault_inject_pause("x", 10000), 0);
+	assert_warns("longer than", assert_int_equal(
+		zd_fault_inject_pause(longp, 1), -EINVAL));
+	hold(&t, &h, "x");		/* held for 10 s, not 1 ms */
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	test_sleep_us(20000);
+	assert_false(atomic_load(&h.passed));
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
 /* Run as "test_fault env" with ZONEDEV_FAULT=nth=2,site=env. */
 static void test_armed_from_environment(void **state)
 {
@@ -207,6 +226,7 @@ int main(int argc, char **argv)
 		T(test_failure_sites_do_not_fail_when_pausing),
 		T(test_pause_holds_until_resumed),
 		T(test_pause_ends_at_its_timeout),
+		T(test_refused_rearm_keeps_the_pause),
 	};
 
 	return zd_run_tests(tests);
