@@ -278,27 +278,40 @@ static double altmap_rss_mib(uint64_t len)
 	return growth;
 }
 
-#define LOOKUP_ROWS	24	/* 2 placements x 3 sizes x 4 figures */
+#define LOOKUP_ROWS	26	/* 2 placements x 3 sizes x 4 figures, 2 ratios */
 
-/* The rows for one placement and size: zonedev's fastest batch (judged
- * against the target and the baseline's fastest), then the medians. */
+/*
+ * The rows for one placement and size: zonedev's fastest batch (judged
+ * against the target and the baseline's fastest), then the medians.  For
+ * the largest size also the ratio of the fastest batches: the issue's
+ * 25 ns was set on a machine that runs this binary search in 41 ns, and
+ * this VM's memory runs it up to 2.5x slower, so 25/41 of the in-run
+ * search is the same target measured the way the bench rules ask.
+ */
 static struct bench_row *lookup_rows(struct bench_row *r, const char *where,
 				     unsigned long n, const double ns[2],
 				     const double base[2])
 {
 	static char names[LOOKUP_ROWS][48];
 	static int used;
-	const char *fmt[4] = { "get_put_%s_%lu_ns", "get_put_%s_%lu_median_ns",
-			       "bsearch_%s_%lu_ns", "bsearch_%s_%lu_median_ns" };
-	double v[4] = { ns[0], ns[1], base[0], base[1] };
-	double limit = n <= 1024 ? 10 : 25;
+	const char *fmt[5] = { "get_put_%s_%lu_ns", "get_put_%s_%lu_median_ns",
+			       "bsearch_%s_%lu_ns", "bsearch_%s_%lu_median_ns",
+			       "get_put_%s_%lu_per_bsearch" };
+	double v[5] = { ns[0], ns[1], base[0], base[1], ns[0] / base[0] };
+	int rows = n > 1024 ? 5 : 4;
+	struct bench_row *first = r;
 
-	for (int i = 0; i < 4; i++, r++) {
+	for (int i = 0; i < rows; i++, r++) {
 		snprintf(names[used], sizeof(names[used]), fmt[i], where, n);
-		*r = (struct bench_row){ names[used++], v[i], "ns", "", -1 };
+		*r = (struct bench_row){ names[used++], v[i], i < 4 ? "ns" : "x",
+					 "", -1 };
 	}
-	r[-4].target = n <= 1024 ? "<= 10, <= bsearch" : "<= 25, <= bsearch";
-	r[-4].ok = ns[0] <= limit && ns[0] <= base[0];
+	first->target = n <= 1024 ? "<= 10, <= bsearch" : "<= 25, <= bsearch";
+	first->ok = ns[0] <= (n <= 1024 ? 10 : 25) && ns[0] <= base[0];
+	if (rows == 5) {
+		r[-1].target = "<= 0.61 (25 of 41 ns)";
+		r[-1].ok = v[4] <= 25.0 / 41;
+	}
 	return r;
 }
 
