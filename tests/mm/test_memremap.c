@@ -109,31 +109,48 @@ static void *unmapper(void *arg)
 	return NULL;
 }
 
+/*
+ * The reference taken by @got stops @pgmap's teardown until it is put:
+ * an unmapper thread kills the reference and then waits; @while_held (if
+ * any) checks @pgmap in that window.
+ */
+static void assert_reference_held(struct zd_dev_pagemap *pgmap,
+				  struct zd_dev_pagemap *got,
+				  void (*while_held)(struct zd_dev_pagemap *))
+{
+	struct holder h = { pgmap, 0 };
+	pthread_t t;
+
+	assert_ptr_equal(got, pgmap);
+	pthread_create(&t, NULL, unmapper, &h);
+	assert_true(wait_for(zd_percpu_ref_is_dying(&pgmap->ref)));
+	test_sleep_us(20000);
+	assert_int_equal(atomic_load(&h.state), 1);
+	if (while_held)
+		while_held(pgmap);
+	zd_put_dev_pagemap(got);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&h.state), 2);
+}
+
+/* Killed: no new references; but nothing removed while one is out. */
+static void killed_not_removed(struct zd_dev_pagemap *pgmap)
+{
+	unsigned long pfn = phys_pfn(pgmap->range.start);
+
+	assert_null(zd_get_dev_pagemap(pfn, NULL));
+	assert_true(zd_pfn_valid(pfn));
+	assert_ptr_equal(zd_pfn_to_page(pfn)->pgmap, pgmap);
+}
+
 static void test_rule1_teardown_waits_for_references(void **state)
 {
-	struct zd_dev_pagemap pgmap;
-	unsigned long pfn = phys_pfn(DEV_BASE);
-	struct holder h = { &pgmap, 0 };
-	struct zd_dev_pagemap *ref;
-	pthread_t t;
+	struct zd_dev_pagemap pgmap, *got;
 
 	pgmap_init(&pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
 	assert_non_null(zd_memremap_pages(&pgmap, 0));
-	ref = zd_get_dev_pagemap(pfn, NULL);
-	assert_ptr_equal(ref, &pgmap);
-	pthread_create(&t, NULL, unmapper, &h);
-	while (!zd_percpu_ref_is_dying(&pgmap.ref))
-		test_sleep_us(100);
-	test_sleep_us(50000);
-	/* killed: no new references ... */
-	assert_null(zd_get_dev_pagemap(pfn, NULL));
-	/* ... but nothing removed while ours is out */
-	assert_int_equal(atomic_load(&h.state), 1);
-	assert_true(zd_pfn_valid(pfn));
-	assert_ptr_equal(zd_pfn_to_page(pfn)->pgmap, &pgmap);
-	zd_put_dev_pagemap(ref);
-	pthread_join(t, NULL);
-	assert_int_equal(atomic_load(&h.state), 2);
+	got = zd_get_dev_pagemap(phys_pfn(DEV_BASE), NULL);
+	assert_reference_held(&pgmap, got, killed_not_removed);
 	assert_gone(DEV_BASE, MiB(2));
 }
 
@@ -677,23 +694,6 @@ static void *lookup_without_area(void *arg)
 	return zd_get_dev_pagemap(phys_pfn(p->range.start), NULL);
 }
 
-/* The reference taken by @got stops @pgmap's teardown until it is put. */
-static void assert_reference_held(struct zd_dev_pagemap *pgmap,
-				  struct zd_dev_pagemap *got)
-{
-	struct holder h = { pgmap, 0 };
-	pthread_t t;
-
-	assert_ptr_equal(got, pgmap);
-	pthread_create(&t, NULL, unmapper, &h);
-	assert_true(wait_for(zd_percpu_ref_is_dying(&pgmap->ref)));
-	test_sleep_us(20000);
-	assert_int_equal(atomic_load(&h.state), 1);
-	zd_put_dev_pagemap(got);
-	pthread_join(t, NULL);
-	assert_int_equal(atomic_load(&h.state), 2);
-}
-
 static void test_lookup_on_a_thread_without_counter_area(void **state)
 {
 	struct zd_dev_pagemap pgmap, *got;
@@ -707,7 +707,7 @@ static void test_lookup_on_a_thread_without_counter_area(void **state)
 	pthread_join(t, (void **)&got);
 	assert_true(zd_fault_inject_hits() > 0);	/* it had no area */
 	zd_fault_inject_reset();
-	assert_reference_held(&pgmap, got);
+	assert_reference_held(&pgmap, got, NULL);
 	assert_int_equal(zd_warn_count(), warns);
 }
 
@@ -715,13 +715,14 @@ static void test_lookup_on_a_thread_without_counter_area(void **state)
  * counts on the atomic counter instead. */
 static void test_lookup_of_a_ref_in_atomic_mode(void **state)
 {
-	struct zd_dev_pagemap pgmap;
+	struct zd_dev_pagemap pgmap, *got;
 	unsigned long warns = zd_warn_count();
 
 	pgmap_init(&pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
 	assert_non_null(zd_memremap_pages(&pgmap, 0));
 	zd_percpu_ref_switch_to_atomic_sync(&pgmap.ref);
-	assert_reference_held(&pgmap, zd_get_dev_pagemap(phys_pfn(DEV_BASE), NULL));
+	got = zd_get_dev_pagemap(phys_pfn(DEV_BASE), NULL);
+	assert_reference_held(&pgmap, got, NULL);
 	assert_int_equal(zd_warn_count(), warns);
 }
 
