@@ -502,8 +502,11 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 	err = zd_dev_set_name(&dm->dev, "dmirror%d", id);
 	if (!err)
 		err = zd_device_add(&dm->dev);
-	if (!err && (err = zd_device_bind(&dm->dev, &dmirror_driver)))
-		zd_device_del(&dm->dev);
+	if (!err) {
+		err = zd_device_bind(&dm->dev, &dmirror_driver);
+		if (err)
+			zd_device_del(&dm->dev);
+	}
 	if (err) {
 		zd_put_device(&dm->dev);
 		errno = -err;

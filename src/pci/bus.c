@@ -173,8 +173,11 @@ struct zd_pci_host_bridge *zd_pci_host_bridge_create(int domain,
 	}
 	if (!err)
 		err = host_claim_window(host, window_size);
-	if (!err && (err = zd_device_add(&host->dev)))
-		host_release_window(host);
+	if (!err) {
+		err = zd_device_add(&host->dev);
+		if (err)
+			host_release_window(host);
+	}
 	if (!err)
 		zd_list_add_tail(&host->node, &hosts);
 	pthread_mutex_unlock(&zd_pci_lock);
@@ -338,17 +341,20 @@ struct zd_pci_dev *zd_pci_add_device(struct zd_pci_bus *bus, unsigned int devfn,
 		err = link_locked(pdev, bus);
 		pthread_mutex_unlock(&zd_pci_lock);
 	}
-	if (!err && (err = zd_device_add(&pdev->dev)))
-		zd_pci_stop_and_remove_bus_device(pdev);	/* drops it */
-	else if (err) {
+	if (err) {
 		zd_pci_bars_release(pdev);
 		zd_put_device(&pdev->dev);
+		goto fail;
 	}
+	err = zd_device_add(&pdev->dev);
 	if (err) {
-		errno = -err;
-		return NULL;
+		zd_pci_stop_and_remove_bus_device(pdev);	/* unlinks, drops */
+		goto fail;
 	}
 	return pdev;
+fail:
+	errno = -err;
+	return NULL;
 }
 
 /* The first device left on @pdev's subordinate bus, referenced. */
