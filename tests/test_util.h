@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdarg.h>
@@ -53,11 +54,37 @@ static inline void test_capture_warnings(void)
 		fail_msg("unexpected warning: %s", test_last_warn);	\
 } while (0)
 
+/*
+ * ZD_TEST_NO_MEMBARRIER=1: run as on a kernel without sys_membarrier, where
+ * no thread gets a per-thread counter area.  The first area request (a
+ * hotplug read lock sets its counters up) meets the armed site; a run that
+ * did not is refused rather than passing in the normal mode.
+ */
+static inline bool test_no_membarrier(void)
+{
+	return getenv("ZD_TEST_NO_MEMBARRIER") != NULL;
+}
+
+static inline void test_without_membarrier(void)
+{
+	if (!test_no_membarrier())
+		return;
+	zd_fault_inject_site("pcpu.membarrier");
+	zd_get_online_mems();
+	zd_put_online_mems();
+	if (zd_fault_inject_hits() != 1) {
+		fprintf(stderr, "ZD_TEST_NO_MEMBARRIER: set up too early\n");
+		exit(2);
+	}
+	zd_fault_inject_reset();
+}
+
 /* Runs @tests; ZD_TEST_FILTER=pattern runs only the matching ones. */
 #define zd_run_tests(tests) ({						\
 	const char *__f = getenv("ZD_TEST_FILTER");			\
 	if (__f)							\
 		cmocka_set_test_filter(__f);				\
+	test_without_membarrier();					\
 	cmocka_run_group_tests(tests, NULL, NULL);			\
 })
 

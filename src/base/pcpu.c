@@ -35,7 +35,7 @@ struct pcpu_area {
 };
 
 __thread char *zd_pcpu_base __attribute__((tls_model("initial-exec")));
-bool zd_pcpu_fenced;
+static bool no_membarrier;
 
 static pthread_mutex_t pcpu_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pcpu_area **areas;
@@ -65,16 +65,21 @@ static void key_init(void)
 	key_ok = pthread_key_create(&area_key, area_release) == 0;
 }
 
+/* Once, before the first area.  The "pcpu.membarrier" site runs a process
+ * as on a kernel without it (tests/test_util.h, ZD_TEST_NO_MEMBARRIER). */
 static void membarrier_setup(void)
 {
-	zd_pcpu_fenced = zd_os_membarrier_init() != 0;
-	if (zd_pcpu_fenced)
-		zd_info("no sys_membarrier: per-thread sections use fences");
+	no_membarrier = zd_fault("pcpu.membarrier") ||
+			zd_os_membarrier_init() != 0;
+	if (no_membarrier)
+		zd_info("no sys_membarrier: no per-thread counters, threads "
+			"share atomic ones");
 }
 
-void zd_pcpu_setup(void)
+bool zd_pcpu_usable(void)
 {
 	pthread_once(&setup_once, membarrier_setup);
+	return !no_membarrier;
 }
 
 static struct pcpu_area *area_new_locked(void)
@@ -112,7 +117,8 @@ char *zd_pcpu_base_slow(void)
 	struct pcpu_area *a;
 
 	zd_fork_hooks_init();
-	zd_pcpu_setup();	/* before this thread's first section */
+	if (!zd_pcpu_usable())
+		return NULL;
 	pthread_once(&key_once, key_init);
 	/* "pcpu.get": no area for this thread, even with free ones about */
 	if (!key_ok || zd_fault("pcpu.get"))
@@ -218,11 +224,9 @@ void zd_pcpu_synchronize(void)
 {
 	char *base;
 
-	zd_pcpu_setup();
-	if (zd_pcpu_fenced)
-		atomic_thread_fence(memory_order_seq_cst);
-	else
-		zd_os_membarrier();
+	if (!zd_pcpu_usable())
+		return;		/* no areas, no sections */
+	zd_os_membarrier();
 	for (unsigned int i = 0; (base = area_base(i)); i++)
 		while (atomic_load_explicit(zd_pcpu_slot(base, 0),
 					    memory_order_acquire))

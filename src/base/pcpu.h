@@ -11,9 +11,12 @@
  * Slot 0 of each area says whether the thread is in a section.  A section is
  * zonedev's stand-in for the kernel's preempt-disabled region, and what
  * its fast paths use instead of an RCU read section: entering and leaving
- * store to the thread's own slot and, with sys_membarrier, need no fence;
- * zd_pcpu_synchronize() returns once every section that began before it
- * has ended.  A signal handler's sections nest inside the thread's.
+ * store to the thread's own slot and need no fence, as
+ * zd_pcpu_synchronize() orders them with sys_membarrier and returns once
+ * every section that began before it has ended.  A signal handler's
+ * sections nest inside the thread's.  Without sys_membarrier (Linux before
+ * 4.14) no thread gets an area, and every user takes its fallback for a
+ * thread without one: shared counters, RCU read sections.
  */
 #ifndef ZD_BASE_PCPU_H
 #define ZD_BASE_PCPU_H
@@ -51,11 +54,8 @@ static inline void zd_pcpu_add(char *base, uintptr_t off, unsigned long v)
 	WRITE_ONCE_RELAXED(c, READ_ONCE_RELAXED(c) + v);
 }
 
-/* True where the kernel has no membarrier: sections then fence. */
-extern bool zd_pcpu_fenced;
-
-/* Set up membarrier, once; zd_pcpu_fenced is final after this. */
-void zd_pcpu_setup(void);
+/* Whether threads get areas at all (sys_membarrier works); sets it up. */
+bool zd_pcpu_usable(void);
 
 /*
  * Enter a section on this thread's area @base; pass what this returns to
@@ -63,7 +63,8 @@ void zd_pcpu_setup(void);
  * signal handler's section finds 1 and puts 1 back.  Storing a constant,
  * not an increment, keeps back-to-back sections from forming a chain of
  * dependent read-modify-writes on the slot.  Everything after is ordered
- * after the store (by the synchronizer's membarrier, or a fence).
+ * after the store by the synchronizer's membarrier; the compiler must not
+ * move it either.
  */
 static inline unsigned long zd_pcpu_section_enter(char *base)
 {
@@ -71,10 +72,7 @@ static inline unsigned long zd_pcpu_section_enter(char *base)
 	unsigned long was = READ_ONCE_RELAXED(in);
 
 	WRITE_ONCE_RELAXED(in, 1);
-	if (unlikely(zd_pcpu_fenced))
-		atomic_thread_fence(memory_order_seq_cst);
-	else
-		atomic_signal_fence(memory_order_seq_cst);
+	atomic_signal_fence(memory_order_seq_cst);
 	return was;
 }
 

@@ -21,10 +21,11 @@
  * Until then (or without them) readers share the fallback counter. */
 static void sem_setup(struct zd_percpu_rwsem *sem)
 {
-	zd_pcpu_setup();
+	bool usable = zd_pcpu_usable();
+
 	pthread_mutex_lock(&sem->wait_lock);
 	if (!atomic_load(&sem->setup_done)) {
-		long off = !zd_pcpu_fenced ? zd_pcpu_alloc() : -ENOSYS;
+		long off = usable ? zd_pcpu_alloc() : -ENOSYS;
 
 		if (off > 0)
 			atomic_store(&sem->slot, (uintptr_t)off);
