@@ -16,6 +16,8 @@
 #include <cmocka.h>
 #include <zonedev/zonedev.h>
 
+#include "pcpu.h"		/* src/base: the counter areas */
+
 /* Captures the last WARN so a test can assert what was reported. */
 /* Every WARN since the last reset, one per line. */
 static char test_last_warn[4096];
@@ -77,6 +79,10 @@ static inline void test_without_membarrier(void)
 		exit(2);
 	}
 	zd_fault_inject_reset();
+	if (zd_pcpu_this()) {
+		fprintf(stderr, "ZD_TEST_NO_MEMBARRIER: a counter area anyway\n");
+		exit(2);
+	}
 }
 
 /* Runs @tests; ZD_TEST_FILTER=pattern runs only the matching ones. */
