@@ -285,7 +285,7 @@ static double altmap_rss_mib(uint64_t len)
  * against the target and the baseline's fastest), then the medians.  For
  * the largest size also the ratio of the fastest batches: the issue's
  * 25 ns was set on a machine that runs this binary search in 41 ns, and
- * this VM's memory runs it up to 2.5x slower, so 25/41 of the in-run
+ * this VM's memory runs it 1.6-2.7x slower, so 25/41 of the in-run
  * search is the same target measured the way the bench rules ask.
  */
 static struct bench_row *lookup_rows(struct bench_row *r, const char *where,

@@ -60,7 +60,8 @@ static inline void test_capture_warnings(void)
  * ZD_TEST_NO_MEMBARRIER=1: run as on a kernel without sys_membarrier, where
  * no thread gets a per-thread counter area.  The first area request (a
  * hotplug read lock sets its counters up) meets the armed site; a run that
- * did not is refused rather than passing in the normal mode.
+ * did not, or whose thread got an area anyway, is refused rather than
+ * passing in the normal mode.
  */
 static inline bool test_no_membarrier(void)
 {
