@@ -298,17 +298,17 @@ static struct bench_row *lookup_rows(struct bench_row *r, const char *where,
 			       "bsearch_%s_%lu_ns", "bsearch_%s_%lu_median_ns",
 			       "get_put_%s_%lu_per_bsearch" };
 	double v[5] = { ns[0], ns[1], base[0], base[1], ns[0] / base[0] };
-	int rows = n > 1024 ? 5 : 4;
+	bool large = n > 1024;
 	struct bench_row *first = r;
 
-	for (int i = 0; i < rows; i++, r++) {
+	for (int i = 0; i < (large ? 5 : 4); i++, r++) {
 		snprintf(names[used], sizeof(names[used]), fmt[i], where, n);
 		*r = (struct bench_row){ names[used++], v[i], i < 4 ? "ns" : "x",
 					 "", -1 };
 	}
-	first->target = n <= 1024 ? "<= 10, <= bsearch" : "<= 25, <= bsearch";
-	first->ok = ns[0] <= (n <= 1024 ? 10 : 25) && ns[0] <= base[0];
-	if (rows == 5) {
+	first->target = large ? "<= 25, <= bsearch" : "<= 10, <= bsearch";
+	first->ok = ns[0] <= (large ? 25 : 10) && ns[0] <= base[0];
+	if (large) {
 		r[-1].target = "<= 0.61 (25 of 41 ns)";
 		r[-1].ok = v[4] <= 25.0 / 41;
 	}

@@ -85,12 +85,19 @@ static void test_zalloc_site(void **state)
 	free(p);
 }
 
+/* 99 bytes: longer than the 63 a prefix may have */
+static const char *long_prefix(void)
+{
+	static char p[100];
+
+	memset(p, 'x', sizeof(p) - 1);
+	return p;
+}
+
 static void test_bad_prefix(void **state)
 {
-	char longp[100];
+	const char *longp = long_prefix();
 
-	memset(longp, 'x', sizeof(longp) - 1);
-	longp[99] = 0;
 	assert_warns("longer than", assert_int_equal(
 		zd_fault_inject_nth(1, longp), -EINVAL));
 	assert_warns("longer than", assert_int_equal(
@@ -176,15 +183,12 @@ static void test_pause_ends_at_its_timeout(void **state)
 
 static void test_refused_rearm_keeps_the_pause(void **state)
 {
-	char longp[100];
 	struct held h;
 	pthread_t t;
 
-	memset(longp, 'x', sizeof(longp) - 1);
-	longp[99] = 0;
 	assert_int_equal(zd_fault_inject_pause("x", 10000), 0);
 	assert_warns("longer than", assert_int_equal(
-		zd_fault_inject_pause(longp, 1), -EINVAL));
+		zd_fault_inject_pause(long_prefix(), 1), -EINVAL));
 	hold(&t, &h, "x");		/* held for 10 s, not 1 ms */
 	assert_true(wait_for(zd_fault_inject_calls() == 1));
 	test_sleep_us(20000);
