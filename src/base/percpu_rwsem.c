@@ -5,7 +5,8 @@
  * pass a full barrier (sys_membarrier), then sums the slots.  So either the
  * writer's sum sees the reader's increment, or the reader sees "block" and
  * backs out; the reader side needs only a compiler barrier.  Where the
- * kernel has no membarrier both sides use a seq_cst fence instead.
+ * kernel has no membarrier the semaphore gets no slot: readers add to the
+ * shared fallback counter, a seq_cst add, and the writer needs no barrier.
  *
  * Counts may be taken on one thread's slot and dropped on another's, or
  * on the shared fallback counter: only the total matters.
