@@ -51,6 +51,8 @@ struct worker {
 	const char *name;
 	enum area area;
 	void *(*fn)(void *);
+	struct zd_device *dev;		/* binders: the device and its driver */
+	struct zd_driver *drv;
 	atomic_ulong progress;		/* bumped by every loop */
 	pthread_t thread;
 };
@@ -103,6 +105,24 @@ static uint64_t pattern(uint64_t pfn)
 	return pfn * 0x9e3779b97f4a7c15ull;
 }
 
+/* Binds and unbinds w->dev, holding it bound a little each time. */
+static void *binder(void *arg)
+{
+	struct worker *w = arg;
+
+	while (!atomic_load(&run.stop)) {
+		int err = zd_device_bind(w->dev, w->drv);
+
+		if (err)
+			failure(w->area, "bind: %s", strerror(-err));
+		usleep(2000);
+		zd_device_unbind(w->dev);
+		atomic_fetch_add(&run.cycles[w->area], 1);
+		atomic_fetch_add(&w->progress, 1);
+	}
+	return NULL;
+}
+
 /* ---- pmem ------------------------------------------------------------- */
 
 static struct {
@@ -149,23 +169,6 @@ static int pmem_setup(void)
 	pm.dev.init_name = "stress-pmem0";
 	pm.dev.release = pmem_release;
 	return zd_device_register(&pm.dev);
-}
-
-static void *pmem_binder(void *arg)
-{
-	struct worker *w = arg;
-
-	while (!atomic_load(&run.stop)) {
-		int err = zd_device_bind(&pm.dev, &pmem_driver);
-
-		if (err)
-			failure(PMEM, "bind: %s", strerror(-err));
-		usleep(2000);
-		zd_device_unbind(&pm.dev);
-		atomic_fetch_add(&run.cycles[PMEM], 1);
-		atomic_fetch_add(&w->progress, 1);
-	}
-	return NULL;
 }
 
 static void *pmem_reader(void *arg)
@@ -241,23 +244,6 @@ static int p2p_setup(void)
 	pci.rp = zd_pci_add_device(&pci.host->bus, ZD_PCI_DEVFN(0, 0), &rp);
 	pci.ep = pci.rp ? zd_pci_add_device(pci.rp->subordinate, 0, &ep) : NULL;
 	return pci.ep ? 0 : -errno;
-}
-
-static void *p2p_binder(void *arg)
-{
-	struct worker *w = arg;
-
-	while (!atomic_load(&run.stop)) {
-		int err = zd_device_bind(&pci.ep->dev, &provider_driver);
-
-		if (err)
-			failure(P2P, "bind: %s", strerror(-err));
-		usleep(2000);
-		zd_device_unbind(&pci.ep->dev);
-		atomic_fetch_add(&run.cycles[P2P], 1);
-		atomic_fetch_add(&w->progress, 1);
-	}
-	return NULL;
 }
 
 static void *p2p_client(void *arg)
@@ -468,17 +454,25 @@ static void hmm_finish(void)
 
 /* ---- the run ---------------------------------------------------------- */
 
-static void start(const char *name, enum area a, void *(*fn)(void *))
+static void start_on(const char *name, enum area a, void *(*fn)(void *),
+		     struct zd_device *dev, struct zd_driver *drv)
 {
 	struct worker *w = &run.w[run.nr++];
 
 	w->name = name;
 	w->area = a;
 	w->fn = fn;
+	w->dev = dev;
+	w->drv = drv;
 	if (pthread_create(&w->thread, NULL, fn, w)) {
 		fprintf(stderr, "stress: cannot start %s\n", name);
 		exit(2);
 	}
+}
+
+static void start(const char *name, enum area a, void *(*fn)(void *))
+{
+	start_on(name, a, fn, NULL, NULL);
 }
 
 static int print_pgmap(struct zd_dev_pagemap *pgmap, void *arg)
@@ -553,12 +547,13 @@ int main(int argc, char **argv)
 	printf("stress: %d s, watchdog %d s%s\n", seconds, hang_s,
 	       hm.skipped ? "; hmm skipped: no userfaultfd" : "");
 	if (wanted(PMEM)) {
-		start("pmem binder", PMEM, pmem_binder);
+		start_on("pmem binder", PMEM, binder, &pm.dev, &pmem_driver);
 		start("pmem reader 1", PMEM, pmem_reader);
 		start("pmem reader 2", PMEM, pmem_reader);
 	}
 	if (wanted(P2P)) {
-		start("p2p binder", P2P, p2p_binder);
+		start_on("p2p binder", P2P, binder, &pci.ep->dev,
+			 &provider_driver);
 		start("p2p client 1", P2P, p2p_client);
 		start("p2p client 2", P2P, p2p_client);
 	}
