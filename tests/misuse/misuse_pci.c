@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: MIT
+#include "misuse.h"
+
+const struct mcase misuse_pci_cases[] = {
+	{ 0 }
+};
