@@ -393,6 +393,38 @@ static void setup_unmapped(void)
 	m_expect_err(zd_migrate_vma_setup(m), -EINVAL);
 }
 
+/* Half managed, half not mapped: the managed half is collected, the
+ * rest gets src 0 (the header's rule for pages that cannot move). */
+static void setup_partly_mapped(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *p = anon(2 * NPAGES * PG, MAP_PRIVATE);
+	struct zd_migrate_vma *m;
+	int r;
+
+	munmap(p + NPAGES * PG, NPAGES * PG);
+	M_SETUP(zd_mm_register(mm, p, NPAGES * PG) == 0);
+	for (int i = 0; i < NPAGES; i++)
+		memset(p + i * PG, 'a' + i, PG);
+	m = mig_setup(mm, p);
+	m->end = m->start + 2 * NPAGES * PG;
+	m->npages = 2 * NPAGES;
+	m->src = calloc(2 * NPAGES, sizeof(long));
+	m->dst = calloc(2 * NPAGES, sizeof(long));
+	M_SETUP(m->src && m->dst);
+	m_arm();
+	r = zd_migrate_vma_setup(m);
+	m_expect_val_nowarn(r == 0 && m->cpages == NPAGES && !m->src[NPAGES] &&
+			    !m->src[2 * NPAGES - 1], 1);
+	if (r)
+		return;
+	zd_migrate_vma_pages(m);
+	zd_migrate_vma_finalize(m);
+	m_state(buf_intact(p), "contents changed");
+	p[0] = 'z';
+	m_state(p[0] == 'z', "the page cannot be written");
+}
+
 static void setup_fault_page_generic(void)
 {
 	struct zd_mm *mm = mm_or_skip();
@@ -884,6 +916,7 @@ const struct mcase misuse_hmm_cases[] = {
 	{ "zd_migrate_vma_setup", "wrong type: unknown flags", EINV KEPT, setup_flags },
 	{ "zd_migrate_vma_setup", "huge: range wraps", EINV KEPT, setup_wrap },
 	{ "zd_migrate_vma_setup", "foreign: range not mapped at all", EINV, setup_unmapped },
+	{ "zd_migrate_vma_setup", "huge: range past the mapping", "0, src 0 past it" KEPT, setup_partly_mapped },
 	{ "zd_migrate_vma_setup", "wrong type: GENERIC fault_page", EINV KEPT, setup_fault_page_generic },
 	{ "zd_migrate_vma_move", "NULL", EINV KEPT, move_null },
 	{ "zd_migrate_vma_move", "zero: n 0", EINV KEPT, move_zero },
