@@ -371,10 +371,13 @@ struct zd_dev_pagemap *m_pgmap_mapped(enum zd_memory_type type, uint64_t start,
 struct slot {
 	const struct mcase *c;
 	pid_t pid;
-	int fd;
+	int fd;			/* the child's records */
+	int errfd;		/* its stderr, passed on to ours */
 	char buf[65536];
 	size_t len;
 	double timeout;
+	double t0, last_err;	/* start, last stderr output */
+	bool sanitizer;		/* it printed a sanitizer report */
 };
 
 struct row {
@@ -401,15 +404,17 @@ static bool selected(const struct mcase *c, const char *pat)
 
 static void start_case(struct slot *s, const struct mcase *c)
 {
-	int p[2];
+	int p[2], e[2];
 
-	if (pipe(p)) {
+	if (pipe(p) || pipe(e)) {
 		perror("pipe");
 		exit(2);
 	}
 	fflush(NULL);
 	s->c = c;
 	s->len = 0;
+	s->sanitizer = false;
+	s->t0 = s->last_err = now_s();
 	s->pid = fork();
 	if (s->pid < 0) {
 		perror("fork");
@@ -417,10 +422,37 @@ static void start_case(struct slot *s, const struct mcase *c)
 	}
 	if (s->pid == 0) {
 		close(p[0]);
+		close(e[0]);
+		dup2(e[1], STDERR_FILENO);
+		close(e[1]);
 		child(c, p[1]);
 	}
 	close(p[1]);
+	close(e[1]);
 	s->fd = p[0];
+	s->errfd = e[0];
+}
+
+/*
+ * Passes on what the child wrote to stderr (a sanitizer's report, say).
+ * A child still writing is not hung: symbolising a report on a loaded
+ * machine can take longer than the timeout.
+ */
+static void pass_stderr(struct slot *s, bool to_eof)
+{
+	struct pollfd one = { s->errfd, POLLIN, 0 };
+	char buf[4096];
+	ssize_t n;
+
+	while ((to_eof || (poll(&one, 1, 0) > 0 && (one.revents & (POLLIN | POLLHUP)))) &&
+	       (n = read(s->errfd, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = 0;
+		if (strstr(buf, "Sanitizer") || strstr(buf, "runtime error:"))
+			s->sanitizer = true;
+		s->last_err = now_s();
+		if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+			break;
+	}
 }
 
 static void drain(struct slot *s)
@@ -476,11 +508,15 @@ static void finish(struct slot *s, int status, bool hung, struct row *r)
 
 	drain(s);
 	close(s->fd);
+	pass_stderr(s, true);
+	close(s->errfd);
 	have = last_record(s, f);
 	r->warn[0] = 0;
 	if (have)
 		snprintf(r->warn, sizeof(r->warn), "%s", f[2]);
-	if (hung)
+	if (hung && s->sanitizer)
+		snprintf(then, sizeof(then), "a sanitizer report, then killed");
+	else if (hung)
 		snprintf(then, sizeof(then), "no answer in %gs", s->timeout);
 	else if (WIFSIGNALED(status))
 		snprintf(then, sizeof(then), "signal %d (%s)", WTERMSIG(status),
@@ -493,11 +529,21 @@ static void finish(struct slot *s, int status, bool hung, struct row *r)
 		snprintf(r->got, sizeof(r->got), "%s", f[1]);
 		return;
 	}
-	r->v = hung ? V_HANG : V_CRASH;
+	r->v = hung && !s->sanitizer ? V_HANG : V_CRASH;
 	if (have && f[1][0])
 		snprintf(r->got, sizeof(r->got), "%s; then %s", f[1], then);
 	else
 		snprintf(r->got, sizeof(r->got), "%s", then);
+}
+
+/* Past the timeout with no stderr output for as long (capped at 4x). */
+static bool hung(const struct slot *s)
+{
+	double t = now_s();
+
+	if (t - s->t0 > 4 * s->timeout)
+		return true;
+	return t - s->t0 > s->timeout && t - s->last_err > s->timeout;
 }
 
 static void run_all(const struct mcase **cs, struct row *rows, int n, int jobs,
@@ -505,7 +551,6 @@ static void run_all(const struct mcase **cs, struct row *rows, int n, int jobs,
 {
 	struct slot *slot = calloc((size_t)jobs, sizeof(*slot));
 	int *idx = calloc((size_t)jobs, sizeof(*idx));
-	double *t0 = calloc((size_t)jobs, sizeof(*t0));
 	int next = 0, active = 0;
 
 	for (int j = 0; j < jobs; j++)
@@ -515,7 +560,6 @@ static void run_all(const struct mcase **cs, struct row *rows, int n, int jobs,
 			if (idx[j] >= 0)
 				continue;
 			idx[j] = next;
-			t0[j] = now_s();
 			slot[j].timeout = timeout;
 			start_case(&slot[j], cs[next++]);
 			active++;
@@ -527,10 +571,11 @@ static void run_all(const struct mcase **cs, struct row *rows, int n, int jobs,
 
 			if (idx[j] < 0)
 				continue;
+			pass_stderr(&slot[j], false);
 			w = waitpid(slot[j].pid, &status, WNOHANG);
 			if (w == slot[j].pid) {
 				finish(&slot[j], status, false, &rows[idx[j]]);
-			} else if (now_s() - t0[j] > timeout) {
+			} else if (hung(&slot[j])) {
 				kill(slot[j].pid, SIGKILL);
 				waitpid(slot[j].pid, &status, 0);
 				finish(&slot[j], status, true, &rows[idx[j]]);
@@ -544,7 +589,6 @@ static void run_all(const struct mcase **cs, struct row *rows, int n, int jobs,
 	}
 	free(slot);
 	free(idx);
-	free(t0);
 }
 
 static const struct mcase *const all_tables[] = {
