@@ -11,10 +11,11 @@
  * documented, or the object's state changed) or SETUP (the case itself
  * could not build what it misuses).  Everything but ok and skip fails.
  *
- * Usage: test_misuse [--list] [-v] [PATTERN]
+ * Usage: test_misuse [--list] [--tsv] [-v] [PATTERN]
  *   PATTERN (or ZD_TEST_FILTER) selects cases whose function or class
  *   contains it, or whose function matches it as a glob;
  *   -v prints the first warning of each case under its row;
+ *   --tsv prints the rows tab-separated, for scripts;
  *   ZD_MISUSE_TIMEOUT=s (default 5), ZD_MISUSE_JOBS=n (default 4).
  */
 #include <fnmatch.h>
@@ -601,7 +602,7 @@ int main(int argc, char **argv)
 {
 	const char *pat = getenv("ZD_TEST_FILTER");
 	const char *env;
-	bool list = false, verbose = false;
+	bool list = false, verbose = false, tsv = false;
 	double timeout = 5;
 	int jobs = 4, n = 0, cap = 0, passed = 0, failed = 0, skipped = 0;
 	const struct mcase **cs = NULL;
@@ -612,6 +613,8 @@ int main(int argc, char **argv)
 			list = true;
 		else if (!strcmp(argv[i], "-v"))
 			verbose = true;
+		else if (!strcmp(argv[i], "--tsv"))
+			tsv = true;
 		else
 			pat = argv[i];
 	}
@@ -637,13 +640,14 @@ int main(int argc, char **argv)
 	}
 	rows = calloc((size_t)(n ? n : 1), sizeof(*rows));
 	run_all(cs, rows, n, jobs, timeout);
-	printf("%-34s %-40s %-30s %-30s %s\n", "function", "case", "expected",
-	       "got", "result");
+	const char *fmt = tsv ? "%s\t%s\t%s\t%s\t%s\n" :
+				"%-34s %-40s %-30s %-30s %s\n";
+
+	printf(fmt, "function", "case", "expected", "got", "result");
 	for (int i = 0; i < n; i++) {
 		const char *res = verdict_name[rows[i].v];
 
-		printf("%-34s %-40s %-30s %-30s %s\n", cs[i]->fn, cs[i]->cls,
-		       cs[i]->expect, rows[i].got, res);
+		printf(fmt, cs[i]->fn, cs[i]->cls, cs[i]->expect, rows[i].got, res);
 		if (verbose && rows[i].warn[0])
 			printf("    warning: %s\n", rows[i].warn);
 		if (rows[i].v == V_OK)
