@@ -3,6 +3,7 @@
 #ifndef ZD_TEST_UTIL_H
 #define ZD_TEST_UTIL_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,42 +19,72 @@
 
 #include "pcpu.h"		/* src/base: the counter areas */
 
-/* Captures the last WARN so a test can assert what was reported. */
-/* Every WARN since the last reset, one per line. */
+/* Every WARN since the last reset, one per line.  The zd-rcu thread may
+ * warn (a release or switch it runs) while a test reads: a lock. */
 static char test_last_warn[4096];
+static pthread_mutex_t test_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void test_log(enum zd_log_level level, const char *msg, void *arg)
 {
-	size_t len = strlen(test_last_warn);
+	size_t len;
 
-	if (level == ZD_LOG_WARN && len < sizeof(test_last_warn) - 1)
+	if (level != ZD_LOG_WARN)
+		return;
+	pthread_mutex_lock(&test_warn_lock);
+	len = strlen(test_last_warn);
+	if (len < sizeof(test_last_warn) - 1)
 		snprintf(test_last_warn + len, sizeof(test_last_warn) - len,
 			 "%s\n", msg);
+	pthread_mutex_unlock(&test_warn_lock);
+}
+
+static inline void test_reset_warnings(void)
+{
+	pthread_mutex_lock(&test_warn_lock);
+	test_last_warn[0] = 0;
+	pthread_mutex_unlock(&test_warn_lock);
+}
+
+/* Whether a WARN since the last reset mentions @needle; a copy of them
+ * all in @copy for the message. */
+static inline bool test_warned(const char *needle, char *copy, size_t size)
+{
+	bool found;
+
+	pthread_mutex_lock(&test_warn_lock);
+	found = strstr(test_last_warn, needle) != NULL;
+	snprintf(copy, size, "%s", test_last_warn);
+	pthread_mutex_unlock(&test_warn_lock);
+	return found;
 }
 
 static inline void test_capture_warnings(void)
 {
 	zd_set_log(test_log, NULL);
-	test_last_warn[0] = 0;
+	test_reset_warnings();
 }
 
 /* Asserts that @stmt printed @n WARNs, one of them mentioning @needle. */
 #define assert_warns_n(n, needle, stmt) do {				\
 	unsigned long __w = zd_warn_count();				\
-	test_last_warn[0] = 0;						\
+	char __seen[sizeof(test_last_warn)];				\
+	test_reset_warnings();						\
 	stmt;								\
 	assert_int_equal(zd_warn_count(), __w + (n));			\
-	if (!strstr(test_last_warn, needle))				\
-		fail_msg("warning \"%s\" lacks \"%s\"", test_last_warn, needle); \
+	if (!test_warned(needle, __seen, sizeof(__seen)))		\
+		fail_msg("warning \"%s\" lacks \"%s\"", __seen, needle);	\
 } while (0)
 
 #define assert_warns(needle, stmt) assert_warns_n(1, needle, stmt)
 
 #define assert_no_warn(stmt) do {					\
 	unsigned long __w = zd_warn_count();				\
+	char __seen[sizeof(test_last_warn)];				\
 	stmt;								\
-	if (zd_warn_count() != __w)					\
-		fail_msg("unexpected warning: %s", test_last_warn);	\
+	if (zd_warn_count() != __w) {					\
+		test_warned("", __seen, sizeof(__seen));		\
+		fail_msg("unexpected warning: %s", __seen);		\
+	}								\
 } while (0)
 
 /*
