@@ -83,6 +83,10 @@ ZD_API void zd_fault_inject_resume(void);
 /**
  * zd_fault_inject_reset - disarm fault injection and zero the counters
  *
+ * Returns fault injection to its idle state: no site fails, no pause
+ * point holds a thread, and the call and hit counters start again from
+ * zero.  Tests call it when they finish, so that the next test starts
+ * clean.
  * Context: any thread.
  */
 ZD_API void zd_fault_inject_reset(void);
@@ -99,6 +103,9 @@ ZD_API unsigned long zd_fault_inject_calls(void);
 /**
  * zd_fault_inject_hits - faults injected since the last arm
  *
+ * Counts the failures injected since fault injection was last armed,
+ * so that a test can check that the failure it asked for really
+ * happened.
  * Context: any thread.
  * Return: the count.
  */
