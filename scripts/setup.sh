@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config liburcu-dev libcmocka-dev valgrind)
+packages=(build-essential cmake pkg-config liburcu-dev libcmocka-dev valgrind
+	  python3)	# python3: the zonedev tool test reads its JSON and SVG
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 missing=()
