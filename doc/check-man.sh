@@ -5,6 +5,7 @@
 #   every page has a NAME summary and a DESCRIPTION with text in it;
 #   no page shows kernel-doc markup (@arg, "Context:", "Return:") raw;
 #   every page named under SEE ALSO exists;
+#   zonedev(1) and zonedev(7) exist and have a DESCRIPTION.
 # Each problem is printed; the exit status is 1 if there was any.
 #
 #   check-man.sh LIBZONEDEV.so MAN3DIR DOCDIR
@@ -54,7 +55,7 @@ for f in $exports; do
 	n=$((n + 1))
 	[ -e "$man3/$f.3" ] || bad "$f is exported but has no page $man3/$f.3"
 done
-pages="$man3/*.3"
+pages="$man3/*.3 $doc/zonedev.1 $doc/zonedev.7"
 out=$(check_pages $pages)
 echo "$out" | grep -v '^ref \|^$' | while read -r line; do echo "check-man: $line"; done >&2
 echo "$out" | grep -qv '^ref \|^$' && fail=1
