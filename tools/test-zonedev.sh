@@ -120,6 +120,26 @@ python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["ok"] el
 grep -q '^== memremap' "$tmp/err" || bad "demo --json: no narrative on stderr"
 [ -z "$(ls -A "$tmp/tmpdir")" ] || bad "demo left files in TMPDIR: $(ls -A "$tmp/tmpdir")"
 
+# killed in the middle of the memremap part: the backing file is open, has
+# no name, lives in $TMPDIR; after SIGKILL nothing is left there
+rm -rf "$tmp/tmpdir" && mkdir "$tmp/tmpdir"
+TMPDIR=$tmp/tmpdir "$Z" demo --quick >"$tmp/killed" 2>&1 &
+pid=$!
+i=0
+while ! grep -q 'unplug pmem0' "$tmp/killed" && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+fds=$(ls -l /proc/$pid/fd 2>/dev/null)
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+if ! grep -q 'unplug pmem0' "$tmp/killed"; then
+	bad "demo never reached the unplug: $(tail -3 "$tmp/killed")"
+elif ! echo "$fds" | grep -q -- "-> $tmp/tmpdir/.*(deleted)"; then
+	bad "demo's pmem file is not an unnamed file in TMPDIR: $(echo "$fds" | grep -v -- '-> /dev\|pipe:\|socket:\|anon_inode:\|memfd:')"
+fi
+[ -z "$(ls -A "$tmp/tmpdir")" ] || bad "killed demo left files in TMPDIR: $(ls -A "$tmp/tmpdir")"
+
 # piped, the library's message comes after the demo's own first lines
 "$Z" demo --quick 2>&1 | cat >"$tmp/piped"
 first=$(grep -n '^== lifetime references' "$tmp/piped" | cut -d: -f1)
