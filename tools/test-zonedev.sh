@@ -69,6 +69,8 @@ done
 expect 2 '' "^zonedev: demo: option '--devices' wants a number from 1 to" -- demo --devices 0
 expect 2 '' "^zonedev: demo: option '--hmm-mib' wants a number from 2 to" -- demo --hmm-mib 1
 expect 2 '' "^zonedev: demo: option '--pmem-file' needs a value" -- demo --pmem-file
+expect 2 '' "^zonedev: demo: option '--h' is ambiguous" -- demo --h
+expect 0 '^usage: zonedev demo' '' -- demo --he
 expect 2 '' "^zonedev: map: option '--svg' is required" -- map
 expect 2 '' "^zonedev: map: option '--svg' needs a value" -- map --svg
 

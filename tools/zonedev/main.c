@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <zonedev/zonedev.h>
 
 #include "tool.h"
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
 	 */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	tool_out = stdout;
+	tool_progress_tty = isatty(STDERR_FILENO);
 	/* "+": options up to the command are zonedev's, the rest its own */
 	while ((c = tool_getopt(NULL, argc, argv, "+:hV", opts)) != -1) {
 		switch (c) {

@@ -251,6 +251,12 @@ struct axis {
 	bool gap[2 * (MAX_BLOCKS + MAX_PGMAPS)];	/* stretch i..i+1 empty */
 };
 
+/* One past @end, or @end itself at the very top of the 64-bit space. */
+static uint64_t past(uint64_t end)
+{
+	return end == UINT64_MAX ? end : end + 1;
+}
+
 static bool occupied(const struct snap *s, uint64_t a, uint64_t b)
 {
 	for (int i = 0; i < s->nr_blocks; i++)
@@ -269,11 +275,11 @@ static void axis_build(struct axis *ax, const struct snap *s, double x0, double 
 
 	for (int i = 0; i < s->nr_blocks; i++) {
 		ax->at[n++] = s->blocks[i].start;
-		ax->at[n++] = s->blocks[i].end + 1;	/* 0 past the top: fine */
+		ax->at[n++] = past(s->blocks[i].end);
 	}
 	for (int i = 0; i < s->nr_pgmaps; i++) {
 		ax->at[n++] = s->pgmaps[i].start;
-		ax->at[n++] = s->pgmaps[i].end + 1;
+		ax->at[n++] = past(s->pgmaps[i].end);
 	}
 	qsort(ax->at, (size_t)n, sizeof(ax->at[0]), cmp_u64);
 	ax->n = 0;
@@ -288,6 +294,8 @@ static void axis_build(struct axis *ax, const struct snap *s, double x0, double 
 			fixed += GAP_W;
 		total += width[i];
 	}
+	if (total <= 0)
+		total = 1;
 	ax->x[0] = x0;
 	for (int i = 0; i + 1 < ax->n; i++)
 		ax->x[i + 1] = ax->x[i] + (ax->gap[i] ? GAP_W :
@@ -350,7 +358,7 @@ static double draw_snap(FILE *f, const struct snap *s, double y)
 	}
 	for (int i = 0; i < s->nr_blocks; i++) {
 		const struct block *b = &s->blocks[i];
-		double bx = axis_x(&ax, b->start), bw = axis_x(&ax, b->end + 1) - bx;
+		double bx = axis_x(&ax, b->start), bw = axis_x(&ax, past(b->end)) - bx;
 		double top = 14.0 * b->depth, bottom = 4.0 * b->depth;
 		char label[64];
 
@@ -366,7 +374,7 @@ static double draw_snap(FILE *f, const struct snap *s, double y)
 	y += lane + 10;
 	for (int i = 0; i < s->nr_pgmaps; i++) {
 		const struct pgmap_snap *p = &s->pgmaps[i];
-		double px = axis_x(&ax, p->start), pw = axis_x(&ax, p->end + 1) - px;
+		double px = axis_x(&ax, p->start), pw = axis_x(&ax, past(p->end)) - px;
 		char label[8];
 
 		snprintf(label, sizeof(label), "%c", 'A' + i);
@@ -486,6 +494,17 @@ static int write_svg(const char *path, const char *title)
 	return nr;
 }
 
+static void free_snaps(void)
+{
+	while (snaps) {
+		struct snap *s = snaps;
+
+		snaps = s->next;
+		free(s);
+	}
+	snaps_tail = &snaps;
+}
+
 int demo_map_begin(void)
 {
 	recording = true;
@@ -497,13 +516,7 @@ int demo_map_end(const char *path)
 	int ret = write_svg(path, "zonedev demo") < 0 ? -1 : 0;
 
 	recording = false;
-	while (snaps) {
-		struct snap *s = snaps;
-
-		snaps = s->next;
-		free(s);
-	}
-	snaps_tail = &snaps;
+	free_snaps();
 	if (!ret)
 		fprintf(tool_out, "\npicture of the address space: %s\n", path);
 	return ret;
@@ -566,9 +579,7 @@ int tool_map(int argc, char **argv)
 			  "memory, an NVMe offering p2p memory");
 	ret = write_svg(svg, "zonedev map") < 0 ? TOOL_FAILED : TOOL_OK;
 	recording = false;
-	free(snaps);
-	snaps = NULL;
-	snaps_tail = &snaps;
+	free_snaps();
 	pci_sample_p2p_destroy(pci);
 	sample_pgmaps_destroy(pg);
 	return ret;

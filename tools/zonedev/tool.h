@@ -23,6 +23,8 @@ enum { TOOL_OK = 0, TOOL_FAILED = 1, TOOL_USAGE = 2 };
  * keeps stdout for the JSON document.
  */
 extern FILE *tool_out;
+/* Whether to draw progress bars: stderr is a terminal (set by main). */
+extern bool tool_progress_tty;
 
 int tool_demo(int argc, char **argv);
 int tool_version(int argc, char **argv);

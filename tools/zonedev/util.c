@@ -6,16 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "tool.h"
 
 FILE *tool_out;
+bool tool_progress_tty;
 
 static void vmessage(const char *cmd, const char *fmt, va_list ap)
 {
 	fflush(stdout);		/* keep stdout and stderr in order */
-	fprintf(stderr, cmd ? "zonedev: %s: " : "zonedev: ", cmd);
+	fputs("zonedev: ", stderr);
+	if (cmd)
+		fprintf(stderr, "%s: ", cmd);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -41,6 +43,16 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
 	return 2;
 }
 
+/* Whether @name abbreviates more than one long option. */
+static bool ambiguous(const struct option *longopts, const char *name, size_t len)
+{
+	int n = 0;
+
+	for (; longopts->name; longopts++)
+		n += !strncmp(longopts->name, name, len);
+	return len && n > 1;
+}
+
 /*
  * getopt_long() with the tool's own messages: getopt's would start with
  * argv[0] and not say which subcommand.  Returns the option, -1 at the
@@ -63,6 +75,8 @@ int tool_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
 			tool_usage_error(cmd, "option '%.*s' needs a value", len, arg);
 		else if (optopt && arg[len])
 			tool_usage_error(cmd, "option '%.*s' takes no value", len, arg);
+		else if (ambiguous(longopts, arg + 2, (size_t)len - 2))
+			tool_usage_error(cmd, "option '%.*s' is ambiguous", len, arg);
 		else
 			tool_usage_error(cmd, "unknown option '%.*s'", len, arg);
 	} else if (c == ':') {
@@ -113,12 +127,9 @@ int64_t tool_now_ns(void)
  */
 void tool_progress(const char *label, unsigned long done, unsigned long total)
 {
-	static int tty = -1;
 	int width = 30, fill;
 
-	if (tty < 0)
-		tty = isatty(STDERR_FILENO);
-	if (!tty || !total)
+	if (!tool_progress_tty || !total)
 		return;
 	if (done == 0 || done >= total)
 		fflush(tool_out);
