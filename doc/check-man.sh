@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Checks the man pages against the library that is built:
 #   every function libzonedev.so exports has a page in MAN3;
-#   every page has a NAME summary and a DESCRIPTION with text in it;
+#   every page has a NAME summary and a DESCRIPTION with text in it, and
+#   every page of section 3 a CONTEXT;
 #   no page shows kernel-doc markup (@arg, "Context:", "Return:") raw;
 #   every page named under SEE ALSO exists;
 #   zonedev(1) and zonedev(7) exist and have a DESCRIPTION.
@@ -29,11 +30,13 @@ check_pages() {
 			printf "%s: NAME has no summary\n", page
 		if (!desc)
 			printf "%s: empty DESCRIPTION\n", page
+		if (!context && page ~ /\.3$/)
+			printf "%s: no CONTEXT (may it sleep? which locks?)\n", page
 		if (raw != "")
 			printf "%s: raw kernel-doc markup: %s\n", page, raw
 	}
-	FNR == 1 { done_page(); page = FILENAME; summary = desc = 0; raw = ""; sec = "" }
-	/^\.SH / { sec = substr($0, 5); next }
+	FNR == 1 { done_page(); page = FILENAME; summary = desc = context = 0; raw = ""; sec = "" }
+	/^\.SH / { sec = substr($0, 5); context += sec == "CONTEXT"; next }
 	/@[A-Za-z_]/ || /^(Context|Return):/ { if (raw == "") raw = $0 }
 	sec == "NAME" && / \\- [^ ]/ { summary = 1 }
 	sec == "DESCRIPTION" && !/^\.[A-Za-z]+$/ && /[A-Za-z]/ { desc = 1 }

@@ -43,7 +43,8 @@ ZD_EXTERN_C_BEGIN
  * @nth: 1-based; 0 arms counting only, nothing fails
  * @prefix: only sites whose name starts with @prefix count; NULL: all sites
  *
- * Resets the counters.  Context: any thread; the state is process-wide.
+ * Resets the counters.
+ * Context: any thread; the state is process-wide.
  * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
  */
 ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
@@ -52,7 +53,8 @@ ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
  * zd_fault_inject_site - fail every evaluation of a matching site
  * @prefix: site name prefix; NULL or "" matches every site
  *
- * Resets the counters.  Context: any thread.
+ * Resets the counters.
+ * Context: any thread.
  * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
  */
 ZD_API int zd_fault_inject_site(const char *prefix);
