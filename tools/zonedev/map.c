@@ -89,7 +89,7 @@ static void add_blocks(struct snap *s, const struct zd_resource *r, int depth)
 /* A pgmap without a device is named after the busy region around it. */
 static const char *region_name(const struct snap *s, uint64_t start, uint64_t end)
 {
-	const char *name = "-";
+	const char *name = "(no device)";
 
 	for (int i = 0; i < s->nr_blocks; i++)
 		if (s->blocks[i].kind == BLK_REGION && s->blocks[i].start <= start &&
