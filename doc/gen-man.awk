@@ -17,38 +17,76 @@ function esc(s) {
 	gsub(/\\/, "\\e", s)
 	gsub(/^\./, "\\\\\\&.", s)
 	gsub(/^'/, "\\\\\\&'", s)
+	gsub(/\n\./, "\n\\\\\\&.", s)
+	gsub(/\n'/, "\n\\\\\\&'", s)
 	return s
+}
+
+# Kernel-doc markup to roff: @arg in italics, func() in bold.  Names of
+# functions mentioned are remembered for SEE ALSO.
+function markup(s,    out, m) {
+	out = ""
+	while (match(s, /@[A-Za-z_][A-Za-z_0-9]*|zd_[A-Za-z_0-9]+\(\)/)) {
+		m = substr(s, RSTART, RLENGTH)
+		out = out substr(s, 1, RSTART - 1)
+		if (m ~ /^@/) {
+			out = out "\\fI" substr(m, 2) "\\fP"
+		} else {
+			m = substr(m, 1, length(m) - 2)
+			out = out "\\fB" m "\\fP()"
+			if (m != name && !(m in seen)) {
+				seen[m] = 1
+				see_also = see_also " " m
+			}
+		}
+		s = substr(s, RSTART + RLENGTH)
+	}
+	return out s
+}
+
+function fmt(s) {
+	return markup(esc(s))
 }
 
 function flush_para() {
 	if (para != "") {
-		body = body ".PP\n" esc(para) "\n"
+		body = body ".PP\n" fmt(para) "\n"
 		para = ""
 	}
 }
 
-function emit(decl, fname, file) {
+function emit(decl, fname, file, n, i, refs) {
 	file = outdir "/" name ".3"
-	printf ".TH %s 3 \"\" \"zonedev\" \"zonedev Manual\"\n", name > file
-	printf ".SH NAME\n%s \\- %s\n", name, esc(summary) > file
+	printf ".TH %s 3 \"\" \"zonedev\" \"zonedev Manual\"\n.nh\n", name > file
+	printf ".SH NAME\n%s \\- %s\n", name, fmt(summary) > file
 	printf ".SH SYNOPSIS\n.nf\n.B #include <%s>\n.PP\n%s\n.fi\n", header, esc(decl) > file
 	if (params != "")
 		printf ".SH ARGUMENTS\n%s", params > file
 	printf ".SH DESCRIPTION\n%s", body > file
 	if (context != "")
-		printf ".SH CONTEXT\n%s\n", esc(context) > file
+		printf ".SH CONTEXT\n%s\n", fmt(context) > file
 	if (ret != "")
-		printf ".SH RETURN VALUE\n%s\n", esc(ret) > file
-	printf ".SH SEE ALSO\nThe header <%s>, which documents the rest of this API.\n", header > file
+		printf ".SH RETURN VALUE\n%s\n", fmt(ret) > file
+	printf ".SH SEE ALSO\n" > file
+	n = split(see_also, refs, " ")
+	for (i = 1; i <= n; i++)
+		printf ".BR %s (3),\n", refs[i] > file
+	printf ".BR zonedev (7),\nand the header <%s>, which documents the rest of this API.\n", header > file
 	close(file)
 	pages++
+}
+
+function reset_doc() {
+	name = ""; summary = ""; params = ""; body = ""; para = ""
+	context = ""; ret = ""; section = "summary"; see_also = ""
+	split("", seen)
 }
 
 BEGIN { in_doc = 0; have_doc = 0; errors = 0; pages = 0 }
 
 /^\/\*\*$/ {
-	in_doc = 1; have_doc = 0; name = ""; summary = ""; params = ""
-	body = ""; para = ""; context = ""; ret = ""; section = "body"
+	in_doc = 1; have_doc = 0
+	reset_doc()
 	next
 }
 
@@ -70,8 +108,13 @@ in_doc {
 	}
 	if (match(line, /^@[A-Za-z_0-9.]+:/)) {
 		params = params ".TP\n.I " substr(line, 2, RLENGTH - 2) "\n" \
-			 esc(substr(line, RLENGTH + 2)) "\n"
+			 fmt(substr(line, RLENGTH + 2)) "\n"
 		section = "param"
+		next
+	}
+	# a summary too long for one line goes on until the arguments
+	if (section == "summary" && line != "") {
+		summary = summary " " line
 		next
 	}
 	if (line ~ /^Context:/) {
@@ -84,12 +127,12 @@ in_doc {
 	}
 	if (line == "") {
 		flush_para()
-		if (section == "param") section = "body"
+		if (section == "param" || section == "summary") section = "body"
 		next
 	}
 	if (section == "param") {
 		sub(/^ +/, "", line)
-		params = params esc(line) "\n"
+		params = params fmt(line) "\n"
 	} else if (section == "context") {
 		context = context " " line
 	} else if (section == "return") {

@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config liburcu-dev libcmocka-dev valgrind spin clang libclang-rt-14-dev)
+# spin, clang: the protocol models and the fuzz target; python3: the
+# zonedev tool test reads its JSON and SVG with it
+packages=(build-essential cmake pkg-config liburcu-dev libcmocka-dev valgrind
+	  spin clang libclang-rt-14-dev python3)
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 missing=()

@@ -57,6 +57,10 @@ struct zd_device {
  * zd_device_initialize - prepare @dev for use, holding one reference
  * @dev: zero-filled device with release (and init_name, parent) set
  *
+ * Sets up the reference count, locks and devres list of @dev and gives
+ * the caller the first reference.  The device is not yet visible: call
+ * zd_device_add() for that.  From here on the device is freed only by its
+ * release callback, when the last reference is dropped.
  * Context: any.  Drop the reference with zd_put_device(), even if
  * zd_device_add() fails.
  */
@@ -67,6 +71,9 @@ ZD_API void zd_device_initialize(struct zd_device *dev);
  * @dev: an initialised device, not yet added
  * @fmt: format of the name
  *
+ * Gives @dev a name built from @fmt, as printf() would.  The name is
+ * what zd_dev_name() returns and what zd_device_find() looks up; it is
+ * fixed once the device is added.
  * Context: may sleep (allocates).
  * Return: 0, -EINVAL for a NULL or empty name, -EBUSY after add, -ENOMEM.
  */
@@ -88,6 +95,9 @@ ZD_API int zd_device_add(struct zd_device *dev);
  * zd_device_register - zd_device_initialize() and zd_device_add()
  * @dev: the device
  *
+ * Does both steps of making a device visible in one call: it
+ * initialises @dev, taking the registration reference, and adds it.
+ * Undo it with zd_device_unregister().
  * Context: may sleep.
  * Return: as zd_device_add(); on failure drop the reference with
  * zd_put_device().
@@ -98,6 +108,10 @@ ZD_API int zd_device_register(struct zd_device *dev);
  * zd_device_del - hide a device, unbinding its driver first
  * @dev: an added device
  *
+ * Undoes zd_device_add(): if a driver is bound it is unbound first (its
+ * remove runs and the device's devres is released), then @dev is taken off
+ * the device list, so zd_device_find() no longer sees it.  References held
+ * elsewhere stay valid.
  * Context: may sleep; takes the device lock.
  */
 ZD_API void zd_device_del(struct zd_device *dev);
@@ -106,6 +120,9 @@ ZD_API void zd_device_del(struct zd_device *dev);
  * zd_device_unregister - zd_device_del() and drop the registration reference
  * @dev: an added device
  *
+ * Undoes zd_device_register(): deletes @dev with zd_device_del() and
+ * drops the reference registration took.  The release callback runs when
+ * the last other reference is gone too, which may be now.
  * Context: may sleep.
  */
 ZD_API void zd_device_unregister(struct zd_device *dev);
@@ -114,6 +131,9 @@ ZD_API void zd_device_unregister(struct zd_device *dev);
  * zd_get_device - take a reference on a device
  * @dev: the device, or NULL
  *
+ * Adds one to @dev's reference count, keeping its memory alive until a
+ * matching zd_put_device().  NULL is passed through, so the result can be
+ * used unchecked.
  * Context: any, never sleeps.
  * Return: @dev.
  */
@@ -133,6 +153,8 @@ ZD_API void zd_put_device(struct zd_device *dev);
  * zd_dev_name - the device's name
  * @dev: the device
  *
+ * Returns the name the device is known by in messages, in the resource
+ * tree and to zd_device_find().
  * Context: any.
  * Return: the name, init_name before zd_dev_set_name(), or "(null)".
  */
@@ -142,6 +164,8 @@ ZD_API const char *zd_dev_name(const struct zd_device *dev);
  * zd_dev_get_drvdata - the driver's private pointer
  * @dev: the device
  *
+ * Returns the pointer the bound driver stored with zd_dev_set_drvdata(),
+ * usually its per-device state.  The driver core clears it on unbind.
  * Context: any.
  * Return: what the driver set, NULL when unbound.
  */
@@ -152,6 +176,9 @@ ZD_API void *zd_dev_get_drvdata(const struct zd_device *dev);
  * @dev: the device
  * @data: the pointer
  *
+ * Stores a pointer of the driver's choosing in @dev, to be found again
+ * with zd_dev_get_drvdata() in remove and other callbacks.  It is cleared
+ * when the driver is unbound.
  * Context: any; normally from probe.
  */
 ZD_API void zd_dev_set_drvdata(struct zd_device *dev, void *data);
@@ -160,6 +187,8 @@ ZD_API void zd_dev_set_drvdata(struct zd_device *dev, void *data);
  * zd_dev_to_node - the device's NUMA node
  * @dev: the device
  *
+ * Returns the NUMA node recorded for @dev with zd_set_dev_node().  It is
+ * only a hint (for example for where a memmap goes).
  * Context: any.
  * Return: the node, or ZD_NUMA_NO_NODE.
  */
@@ -170,6 +199,7 @@ ZD_API int zd_dev_to_node(const struct zd_device *dev);
  * @dev: the device
  * @node: the node, or ZD_NUMA_NO_NODE
  *
+ * Records the NUMA node @dev is closest to, for zd_dev_to_node().
  * Context: any.
  */
 ZD_API void zd_set_dev_node(struct zd_device *dev, int node);
@@ -191,6 +221,10 @@ ZD_API int zd_device_bind(struct zd_device *dev, struct zd_driver *drv);
  * zd_device_unbind - run the driver's remove, then release all devres
  * @dev: a bound device
  *
+ * Detaches the driver from @dev: its remove callback runs, then every
+ * devres the driver registered is released, newest first, and the
+ * driver's data pointer is cleared.  The device stays added and can be
+ * bound again.
  * Context: may sleep; takes the device lock.
  * Return: 0, -EINVAL (NULL), -ENODEV (not bound).
  */
@@ -200,6 +234,9 @@ ZD_API int zd_device_unbind(struct zd_device *dev);
  * zd_device_is_bound - whether a driver is bound
  * @dev: the device
  *
+ * Reports whether a driver's probe has succeeded on @dev and it has not
+ * been unbound since.  Without the device lock the answer may be stale by
+ * the time it is used.
  * Context: any.
  * Return: true if bound.
  */
@@ -209,6 +246,8 @@ ZD_API bool zd_device_is_bound(const struct zd_device *dev);
  * zd_device_find - look up an added device by name
  * @name: the name
  *
+ * Searches the added devices for one named @name and returns it with a
+ * reference taken, so that it cannot go away while the caller uses it.
  * Context: may sleep; takes the device list lock.
  * Return: the device with a reference held (zd_put_device() it), or
  * NULL with errno ENOENT (EINVAL for a NULL name).
@@ -239,6 +278,8 @@ ZD_API void zd_lock_device_hotplug(void);
 /**
  * zd_unlock_device_hotplug - release the device hotplug lock
  *
+ * Ends the hotplug sequence begun with zd_lock_device_hotplug(), so that
+ * another thread's sequence can start.
  * Context: the thread that took it.
  */
 ZD_API void zd_unlock_device_hotplug(void);

@@ -30,6 +30,11 @@ typedef int zd_dr_match_t(struct zd_device *dev, void *res, void *match_data);
  * @release: called with the data when the devres is released
  * @size: bytes of data (max_align_t aligned)
  *
+ * Allocates @size bytes of zeroed data with a devres header in front, for
+ * zd_devres_add().  The caller fills in the data; when the devres is
+ * released (on unbind, on probe failure, or by zd_devres_release()),
+ * @release is called with the device and the data, and the memory is then
+ * freed.
  * Context: may sleep.
  * Return: the data, or NULL with errno ENOMEM (EINVAL for NULL @release).
  */
@@ -39,6 +44,10 @@ ZD_API void *zd_devres_alloc(zd_dr_release_t *release, size_t size);
  * zd_devres_free - free a devres that was never added (or was removed)
  * @res: data from zd_devres_alloc(), or NULL
  *
+ * Frees the data and header of a devres that is on no device's list,
+ * without calling its release callback: the way out when setup fails
+ * between zd_devres_alloc() and zd_devres_add(), or after
+ * zd_devres_remove().
  * Context: any.
  */
 ZD_API void zd_devres_free(void *res);
@@ -48,6 +57,9 @@ ZD_API void zd_devres_free(void *res);
  * @dev: the device
  * @res: data from zd_devres_alloc(), not on any list
  *
+ * Puts @res at the newest end of @dev's devres list.  From then on it is
+ * released with the rest of the list, before every older entry, when the
+ * driver is unbound or its probe fails.
  * Context: any; takes the devres lock.
  */
 ZD_API void zd_devres_add(struct zd_device *dev, void *res);
@@ -59,6 +71,9 @@ ZD_API void zd_devres_add(struct zd_device *dev, void *res);
  * @match: extra test, or NULL to take the first with @release
  * @match_data: passed to @match
  *
+ * Walks @dev's devres list from the newest entry and returns the data
+ * of the first one allocated with @release for which @match (if given)
+ * returns true.  The devres stays on the list; nothing is released.
  * Context: any; @match runs under the devres lock.
  * Return: its data, or NULL.
  */
@@ -72,6 +87,10 @@ ZD_API void *zd_devres_find(struct zd_device *dev, zd_dr_release_t *release,
  * @match: extra test, or NULL
  * @match_data: passed to @match
  *
+ * Looks for a devres on @dev with the same release callback as
+ * @new_res that @match accepts.  If there is one, @new_res is freed and
+ * the existing one returned; if not, @new_res is added.  This gives a
+ * per-device singleton without a race between lookup and add.
  * Context: any.
  * Return: the devres now on @dev (the old one or @new_res).
  */
@@ -85,6 +104,9 @@ ZD_API void *zd_devres_get(struct zd_device *dev, void *new_res,
  * @match: extra test, or NULL
  * @match_data: passed to @match
  *
+ * Finds the newest devres on @dev allocated with @release that @match
+ * accepts and takes it off the list without calling @release.  The caller
+ * then owns the data and frees it with zd_devres_free().
  * Context: any.
  * Return: its data (the caller now owns it), or NULL.
  */
@@ -98,6 +120,9 @@ ZD_API void *zd_devres_remove(struct zd_device *dev, zd_dr_release_t *release,
  * @match: extra test, or NULL
  * @match_data: passed to @match
  *
+ * Like zd_devres_remove() followed by zd_devres_free(): the matching
+ * devres is taken off @dev's list and freed, and @release is never
+ * called.  Use it when the resource was already undone by hand.
  * Context: any.
  * Return: 0, or -ENOENT if nothing matched.
  */
@@ -111,6 +136,9 @@ ZD_API int zd_devres_destroy(struct zd_device *dev, zd_dr_release_t *release,
  * @match: extra test, or NULL
  * @match_data: passed to @match
  *
+ * Finds the newest matching devres on @dev, takes it off the list, calls
+ * @release on it at once and frees it: the early, explicit form of what
+ * unbind would do later.
  * Context: may sleep if @release does.
  * Return: 0, or -ENOENT if nothing matched.
  */
@@ -122,6 +150,11 @@ ZD_API int zd_devres_release(struct zd_device *dev, zd_dr_release_t *release,
  * @dev: the device
  * @id: the group's id, or NULL to use the returned address
  *
+ * Opens a group: devres added to @dev from now until
+ * zd_devres_close_group() belong to it, and can later be released
+ * together with zd_devres_release_group() or forgotten with
+ * zd_devres_remove_group(), without touching older entries.  Groups may
+ * nest.
  * Context: may sleep.
  * Return: the group id, or NULL with errno ENOMEM or EINVAL.
  */
@@ -132,6 +165,9 @@ ZD_API void *zd_devres_open_group(struct zd_device *dev, void *id);
  * @dev: the device
  * @id: the group id
  *
+ * Ends the group @id: devres added afterwards no longer belong to it.
+ * The group's entries stay on the list and are still released with the
+ * device.
  * Context: any.
  */
 ZD_API void zd_devres_close_group(struct zd_device *dev, void *id);
@@ -141,6 +177,9 @@ ZD_API void zd_devres_close_group(struct zd_device *dev, void *id);
  * @dev: the device
  * @id: the group id (NULL: the newest open one)
  *
+ * Removes the markers of group @id from @dev's list, leaving its devres
+ * in place as ordinary entries.  Nothing is released: the resources now
+ * go with the device as a whole.
  * Context: any.
  */
 ZD_API void zd_devres_remove_group(struct zd_device *dev, void *id);
@@ -162,6 +201,10 @@ ZD_API int zd_devres_release_group(struct zd_device *dev, void *id);
  * @action: the callback
  * @data: its argument
  *
+ * Registers a cleanup callback on @dev: @action(@data) runs when the
+ * device's devres is released (unbind or a failed probe), in newest-first
+ * order with the other devres.  If registration fails @action is not
+ * run; see zd_devm_add_action_or_reset() for the form that cleans up.
  * Context: may sleep.
  * Return: 0, -EINVAL, -ENOMEM.
  */
@@ -175,6 +218,10 @@ ZD_API int zd_devm_add_action(struct zd_device *dev, void (*action)(void *),
  * @action: the callback
  * @data: its argument
  *
+ * Registers @action(@data) to run when @dev's devres is released, as
+ * zd_devm_add_action() does; if that fails, @action(@data) runs before
+ * this returns.  Either way the resource is undone exactly once, so a
+ * probe can return the error without an unwinding path of its own.
  * Context: may sleep.
  * Return: 0, -EINVAL, -ENOMEM.
  */
@@ -187,6 +234,10 @@ ZD_API int zd_devm_add_action_or_reset(struct zd_device *dev,
  * @action: the callback
  * @data: its argument
  *
+ * Takes the newest action registered on @dev with the same @action and
+ * @data off the list without running it, for a resource the driver has
+ * already undone itself.  Compare zd_devm_release_action(), which runs
+ * it.
  * Context: any.
  * Return: 0, or -ENOENT (reported) if no such action is registered.
  */
@@ -199,6 +250,9 @@ ZD_API int zd_devm_remove_action(struct zd_device *dev, void (*action)(void *),
  * @action: the callback
  * @data: its argument
  *
+ * Takes the newest action registered on @dev with the same @action and
+ * @data off the list and runs it now, instead of at unbind.  Compare
+ * zd_devm_remove_action(), which does not run it.
  * Context: may sleep if @action does.
  * Return: 0, or -ENOENT (reported) if no such action is registered.
  */
@@ -210,6 +264,9 @@ ZD_API int zd_devm_release_action(struct zd_device *dev, void (*action)(void *),
  * @dev: the device
  * @size: bytes
  *
+ * Allocates @size bytes that belong to @dev: they are freed
+ * automatically when the device's devres is released, so probe needs no
+ * error path and remove no free for them.  The memory is not zeroed.
  * Context: may sleep.
  * Return: the memory (max_align_t aligned), or NULL with errno ENOMEM.
  */
@@ -220,6 +277,8 @@ ZD_API void *zd_devm_kmalloc(struct zd_device *dev, size_t size);
  * @dev: the device
  * @size: bytes
  *
+ * Allocates @size zeroed bytes that are freed automatically when @dev's
+ * devres is released, as zd_devm_kmalloc() does.
  * Context: may sleep.
  * Return: the memory, or NULL with errno ENOMEM.
  */
@@ -230,6 +289,9 @@ ZD_API void *zd_devm_kzalloc(struct zd_device *dev, size_t size);
  * @dev: the device
  * @p: memory from zd_devm_kmalloc() on @dev, or NULL
  *
+ * Frees memory from zd_devm_kmalloc() or zd_devm_kzalloc() before the
+ * device's devres is released, and takes it off @dev's list so that it
+ * is not freed twice.
  * Context: any.  Reports a pointer that is not @dev's devm memory.
  */
 ZD_API void zd_devm_kfree(struct zd_device *dev, const void *p);
@@ -254,6 +316,9 @@ ZD_API struct zd_resource *zd_devm_request_mem_region(struct zd_device *dev,
  * @start: as requested
  * @n: as requested
  *
+ * Releases a region claimed with zd_devm_request_mem_region() on @dev
+ * before unbind: the region goes back to the resource tree and its devres
+ * entry is dropped.
  * Context: may sleep.
  * Return: 0, or -ENOENT (reported) if @dev holds no such region.
  */

@@ -43,7 +43,8 @@ ZD_EXTERN_C_BEGIN
  * @nth: 1-based; 0 arms counting only, nothing fails
  * @prefix: only sites whose name starts with @prefix count; NULL: all sites
  *
- * Resets the counters.  Context: any thread; the state is process-wide.
+ * Resets the counters.
+ * Context: any thread; the state is process-wide.
  * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
  */
 ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
@@ -52,7 +53,8 @@ ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
  * zd_fault_inject_site - fail every evaluation of a matching site
  * @prefix: site name prefix; NULL or "" matches every site
  *
- * Resets the counters.  Context: any thread.
+ * Resets the counters.
+ * Context: any thread.
  * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
  */
 ZD_API int zd_fault_inject_site(const char *prefix);
@@ -83,6 +85,10 @@ ZD_API void zd_fault_inject_resume(void);
 /**
  * zd_fault_inject_reset - disarm fault injection and zero the counters
  *
+ * Returns fault injection to its idle state: no site fails, no pause
+ * point holds a thread, and the call and hit counters start again from
+ * zero.  Tests call it when they finish, so that the next test starts
+ * clean.
  * Context: any thread.
  */
 ZD_API void zd_fault_inject_reset(void);
@@ -99,6 +105,9 @@ ZD_API unsigned long zd_fault_inject_calls(void);
 /**
  * zd_fault_inject_hits - faults injected since the last arm
  *
+ * Counts the failures injected since fault injection was last armed,
+ * so that a test can check that the failure it asked for really
+ * happened.
  * Context: any thread.
  * Return: the count.
  */

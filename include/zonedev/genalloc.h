@@ -62,6 +62,10 @@ struct zd_gen_pool_chunk {
  * @min_alloc_order: log2 of the allocation granule (e.g. 12 for 4 KiB)
  * @nid: NUMA node (ignored)
  *
+ * Creates a pool with no memory in it.  Every allocation is a whole
+ * number of granules of 2^@min_alloc_order bytes.  Add memory with
+ * zd_gen_pool_add_owner() or its shorter forms, and free the pool with
+ * zd_gen_pool_destroy().
  * Context: may sleep.
  * Return: the pool, or NULL with errno EINVAL (order outside 0..30) or
  * ENOMEM.
@@ -87,6 +91,11 @@ ZD_API int zd_gen_pool_destroy(struct zd_gen_pool *pool);
  * @nid: NUMA node (ignored)
  * @owner: returned with allocations from this chunk
  *
+ * Adds the range [@virt, @virt + @size) as a new chunk of @pool.
+ * Allocations from it return addresses in that range; @phys lets the pool
+ * translate them to physical addresses; @owner is handed back with every
+ * allocation and free from this chunk, so the caller can take and drop a
+ * reference on whoever owns the memory (a pgmap, for p2pdma).
  * Context: may sleep.
  * Return: 0, -EINVAL (empty, wrapping, or overlapping a chunk), -ENOMEM.
  */
@@ -102,6 +111,8 @@ ZD_API int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
  * @size: bytes
  * @nid: NUMA node (ignored)
  *
+ * Adds the range [@virt, @virt + @size), whose physical address is
+ * @phys, as a new chunk of @pool with no owner.
  * Context: may sleep.
  * Return: as zd_gen_pool_add_owner().
  */
@@ -115,6 +126,9 @@ ZD_API int zd_gen_pool_add_virt(struct zd_gen_pool *pool, unsigned long virt,
  * @size: bytes
  * @nid: NUMA node (ignored)
  *
+ * Adds the range [@addr, @addr + @size) as a new chunk of @pool, with no
+ * owner and no physical address (zd_gen_pool_virt_to_phys() then
+ * fails for it).
  * Context: may sleep.
  * Return: as zd_gen_pool_add_owner().
  */
@@ -143,6 +157,9 @@ ZD_API unsigned long zd_gen_pool_alloc_algo_owner(struct zd_gen_pool *pool,
  * @algo: the algorithm
  * @data: its data
  *
+ * Allocates @size bytes (rounded up to whole granules) choosing the
+ * place with @algo instead of the pool's own algorithm, for example
+ * zd_gen_pool_first_fit_align() with an alignment in @data.
  * Context: any, never sleeps.
  * Return: the address, or 0.
  */
@@ -155,6 +172,10 @@ ZD_API unsigned long zd_gen_pool_alloc_algo(struct zd_gen_pool *pool,
  * @size: bytes
  * @owner: set to the chunk's owner, or NULL
  *
+ * Allocates @size bytes (rounded up to whole granules) with the pool's
+ * algorithm and stores the owner of the chunk it came from in @owner, so
+ * the caller can take a reference on that owner before using the memory.
+ * Free it with zd_gen_pool_free_owner() to get the owner back.
  * Context: any, never sleeps.
  * Return: the address, or 0.
  */
@@ -166,6 +187,9 @@ ZD_API unsigned long zd_gen_pool_alloc_owner(struct zd_gen_pool *pool,
  * @pool: the pool
  * @size: bytes
  *
+ * Allocates @size bytes (rounded up to whole granules) with the pool's
+ * algorithm, first fit unless zd_gen_pool_set_algo() chose another.  An
+ * address of 0 is never a valid allocation.
  * Context: any, never sleeps.
  * Return: the address, or 0.
  */
@@ -177,6 +201,8 @@ ZD_API unsigned long zd_gen_pool_alloc(struct zd_gen_pool *pool, size_t size);
  * @size: bytes
  * @dma: set to the physical address, or NULL
  *
+ * Allocates @size bytes like zd_gen_pool_alloc() and also returns the
+ * physical address of the allocation in @dma, for handing to a device.
  * Context: any, never sleeps.
  * Return: the address as a pointer, or NULL.
  */
@@ -189,6 +215,9 @@ ZD_API void *zd_gen_pool_dma_alloc(struct zd_gen_pool *pool, size_t size,
  * @size: bytes
  * @dma: set to the physical address, or NULL
  *
+ * Allocates @size bytes like zd_gen_pool_dma_alloc() and fills them with
+ * zeros, which requires the pool's addresses to be memory of this
+ * process.
  * Context: any, never sleeps.
  * Return: the address as a pointer, or NULL.
  */
@@ -216,6 +245,10 @@ ZD_API int zd_gen_pool_free_owner(struct zd_gen_pool *pool, unsigned long addr,
  * @addr: as allocated
  * @size: as allocated
  *
+ * Gives an allocation back to @pool.  @size must be the size it was
+ * allocated with; a mismatch, or an address that was not allocated, is
+ * reported and leaves the pool unchanged.  Use zd_gen_pool_free_owner()
+ * to learn the chunk's owner.
  * Context: any, never sleeps.
  * Return: as zd_gen_pool_free_owner().
  */
@@ -227,6 +260,8 @@ ZD_API int zd_gen_pool_free(struct zd_gen_pool *pool, unsigned long addr,
  * @pool: the pool
  * @addr: an address inside a chunk
  *
+ * Translates an address inside one of @pool's chunks to a physical
+ * address, using the physical address given when the chunk was added.
  * Context: any, never sleeps.
  * Return: the physical address, or (zd_phys_addr_t)-1.
  */
@@ -239,6 +274,8 @@ ZD_API zd_phys_addr_t zd_gen_pool_virt_to_phys(struct zd_gen_pool *pool,
  * @start: first address
  * @size: bytes
  *
+ * Reports whether the whole range lies inside a single chunk of @pool,
+ * allocated or not; used to check that memory came from this pool.
  * Context: any, never sleeps.
  * Return: true if one chunk holds the whole range.
  */
@@ -249,6 +286,8 @@ ZD_API bool zd_gen_pool_has_addr(struct zd_gen_pool *pool, unsigned long start,
  * zd_gen_pool_avail - bytes not allocated
  * @pool: the pool
  *
+ * Sums the free bytes of every chunk of @pool.  Free space may be
+ * fragmented, so an allocation of this size can still fail.
  * Context: any.
  * Return: the bytes.
  */
@@ -258,6 +297,8 @@ ZD_API size_t zd_gen_pool_avail(struct zd_gen_pool *pool);
  * zd_gen_pool_size - bytes in all chunks
  * @pool: the pool
  *
+ * Sums the usable bytes of every chunk added to @pool, allocated or
+ * not.
  * Context: any.
  * Return: the bytes.
  */
@@ -283,6 +324,9 @@ ZD_API void zd_gen_pool_for_each_chunk(struct zd_gen_pool *pool,
  * @algo: the algorithm, or NULL for first fit
  * @data: its data
  *
+ * Chooses the function that places allocations from now on, and the
+ * data passed to it.  The zd_gen_pool_* algorithms in this header are the
+ * kernel's; a function of your own receives the chunk's raw bitmap.
  * Context: any.
  */
 ZD_API void zd_gen_pool_set_algo(struct zd_gen_pool *pool,
@@ -316,6 +360,9 @@ ZD_API unsigned long zd_gen_pool_first_fit(unsigned long *map,
  * @pool: gives the granule
  * @start_addr: the chunk's address (alignment is of addresses)
  *
+ * An allocation algorithm for zd_gen_pool_set_algo() or
+ * zd_gen_pool_alloc_algo(): the lowest free run of @nr granules whose
+ * address is a multiple of the alignment in @data (a power of two).
  * Context: any.
  * Return: the first bit, or a value >= @size.
  */
@@ -333,6 +380,10 @@ ZD_API unsigned long zd_gen_pool_first_fit_align(unsigned long *map,
  * @pool: unused
  * @start_addr: unused
  *
+ * An allocation algorithm for zd_gen_pool_set_algo() or
+ * zd_gen_pool_alloc_algo(): the lowest free run of @nr granules that
+ * starts at a multiple of @nr rounded up to a power of two, so each
+ * allocation is aligned to its own size.
  * Context: any.
  * Return: the first bit, or a value >= @size.
  */
@@ -350,6 +401,9 @@ ZD_API unsigned long zd_gen_pool_first_fit_order_align(unsigned long *map,
  * @pool: gives the granule
  * @start_addr: unused
  *
+ * An allocation algorithm for zd_gen_pool_alloc_algo(): allocates at
+ * exactly the byte offset in @data from the chunk's start, or fails if
+ * any granule there is taken.
  * Context: any.
  * Return: the offset's bit, or a value >= @size if it is taken.
  */

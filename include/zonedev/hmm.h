@@ -155,6 +155,10 @@ ZD_API int zd_mm_register(struct zd_mm *mm, void *addr, size_t len);
  * @addr: the start given to zd_mm_register() or returned by zd_mm_map()
  * @len: its length
  *
+ * Ends zonedev's management of a range registered with zd_mm_register()
+ * or mapped with zd_mm_map(): every page of it that is on a device is
+ * migrated back first, so the application keeps all its bytes, and then
+ * the range is unregistered from userfaultfd.
  * Context: may sleep; not from the fault thread.
  * Return: 0, -EINVAL (no such range).
  */
@@ -165,6 +169,10 @@ ZD_API int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len);
  * @mm: the mm
  * @stats: filled in
  *
+ * Copies the counters of @mm's fault thread into @stats: faults
+ * handled, zero fills, calls to migrate_to_ram(), and how many pages moved
+ * without a copy or were copied (see struct zd_mm_stats).  The counters
+ * only grow; compare two snapshots to measure an interval.
  * Context: any.
  */
 ZD_API void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *stats);
@@ -173,6 +181,9 @@ ZD_API void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *stats);
  * zd_mm_device_pages - pages of @mm that are device-private now
  * @mm: the mm
  *
+ * Counts the pages of @mm's managed ranges that are device-private
+ * right now, that is, whose bytes live on a device and whose next CPU
+ * touch faults them back.
  * Context: any.
  * Return: the count.
  */
@@ -204,6 +215,8 @@ ZD_API int zd_mm_lookup(struct zd_mm *mm, unsigned long addr,
  * zd_migrate_pfn - a migrate entry for a device page
  * @pfn: its pfn
  *
+ * Builds the migrate array entry that names the device page @pfn, for a
+ * driver filling the dst array of a struct zd_migrate_vma.
  * Context: any.
  * Return: (@pfn << ZD_MIGRATE_PFN_SHIFT) | ZD_MIGRATE_PFN_VALID.
  */
@@ -213,6 +226,9 @@ ZD_API unsigned long zd_migrate_pfn(unsigned long pfn);
  * zd_migrate_virt - a migrate entry for a host page, by address
  * @addr: page-aligned address (a staging page, or an application page)
  *
+ * Builds the migrate array entry that names a host page by its address,
+ * since host pages have no struct zd_page: a staging page as the dst of a
+ * page coming home, or an application page.
  * Context: any.
  * Return: the entry, with ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM.
  */
@@ -222,6 +238,9 @@ ZD_API unsigned long zd_migrate_virt(void *addr);
  * zd_migrate_pfn_to_page - the device page of a migrate entry
  * @mpfn: the entry
  *
+ * Decodes a migrate array entry: the struct zd_page of the device page
+ * it names.  Entries for host pages are named by address; use
+ * zd_migrate_pfn_to_virt() for those.
  * Context: any.
  * Return: the page, or NULL for an invalid or system entry.
  */
@@ -250,6 +269,8 @@ ZD_API void *zd_alloc_system_page(void);
  * zd_free_system_page - free a staging page
  * @addr: from zd_alloc_system_page(), or NULL
  *
+ * Frees a staging page allocated with zd_alloc_system_page(), once the
+ * migration that used it has been finalized.
  * Context: may sleep.
  */
 ZD_API void zd_free_system_page(void *addr);
@@ -311,6 +332,9 @@ ZD_API int zd_hmm_register_staging(void *addr, size_t len);
  * @addr: as registered
  * @len: as registered
  *
+ * Ends what zd_hmm_register_staging() started for the range: pages no
+ * longer move into or out of it without a copy.  Call it before the
+ * memory is unmapped.
  * Context: may sleep.
  * Return: 0, or -EINVAL (bad range, or not registered).
  */
@@ -361,6 +385,10 @@ ZD_API int zd_migrate_device_range(unsigned long *src_pfns, unsigned long start,
  * @dst_pfns: system staging pages (zd_migrate_virt)
  * @npages: how many
  *
+ * The second step of evicting device pages by pfn, as at unplug: like
+ * zd_migrate_vma_pages(), it installs the staging pages in @dst_pfns in
+ * place of the device pages collected by zd_migrate_device_range(), in
+ * whichever zd_mm maps them.
  * Context: may sleep.
  */
 ZD_API void zd_migrate_device_pages(unsigned long *src_pfns,
@@ -372,6 +400,10 @@ ZD_API void zd_migrate_device_pages(unsigned long *src_pfns,
  * @dst_pfns: as above
  * @npages: how many
  *
+ * The last step of evicting device pages by pfn: like
+ * zd_migrate_vma_finalize(), it puts the old device pages (their
+ * page_free runs), restores pages that did not move and wakes faults
+ * waiting on them.  Staging pages stay the driver's.
  * Context: may sleep.
  */
 ZD_API void zd_migrate_device_finalize(unsigned long *src_pfns,

@@ -27,6 +27,11 @@ typedef void zd_log_fn(enum zd_log_level level, const char *msg, void *arg);
  * @fn: callback, or NULL to restore the default (stderr, WARN and INFO)
  * @arg: passed back to @fn
  *
+ * Replaces the function that receives zonedev's messages (warnings about
+ * misuse, progress and fallbacks, debug detail).  By default warnings and
+ * information are printed to stderr.
+ * A program that has its own logging, or a test that checks for a
+ * warning, installs a callback here.
  * Context: any thread; the callback may be called from any thread,
  * including zonedev's own worker, and must not call back into zonedev.
  * Return: the previous callback (NULL if it was the default).

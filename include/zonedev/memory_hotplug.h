@@ -30,6 +30,8 @@ ZD_API void zd_mem_hotplug_begin(void);
 /**
  * zd_mem_hotplug_done - end a memory hotplug write
  *
+ * Ends a hotplug write begun with zd_mem_hotplug_begin(): the next
+ * writer, or the readers that arrived meanwhile, may go in.
  * Context: the thread that called zd_mem_hotplug_begin().
  */
 ZD_API void zd_mem_hotplug_done(void);
@@ -37,6 +39,9 @@ ZD_API void zd_mem_hotplug_done(void);
 /**
  * zd_get_online_mems - hold the memory layout still (read side)
  *
+ * Enters the read side of memory hotplug: until zd_put_online_mems(),
+ * no memremap or memunmap changes the memory layout, so pgmaps and their
+ * pages can be walked safely.  Readers do not block each other.
  * Context: may sleep while a writer is in; not recursive.
  */
 ZD_API ZD_HOT void zd_get_online_mems(void);
@@ -44,6 +49,8 @@ ZD_API ZD_HOT void zd_get_online_mems(void);
 /**
  * zd_put_online_mems - release the read side
  *
+ * Leaves the read side entered with zd_get_online_mems(), letting a
+ * waiting hotplug writer in once no reader remains.
  * Context: any thread (need not be the one that took it).
  */
 ZD_API ZD_HOT void zd_put_online_mems(void);

@@ -116,6 +116,17 @@ struct zd_dev_pagemap {
  * @pgmap: filled in by the caller; nr_range, ranges and type at least
  * @nid: NUMA node for the memmap (or ZD_NUMA_NO_NODE)
  *
+ * Makes device memory look like memory to the rest of zonedev.  Every
+ * page of @pgmap's ranges gets a struct zd_page pointing back at @pgmap,
+ * in a memmap that is mapped into the vmemmap (or, with an altmap, taken
+ * from the device memory itself); CPU-accessible types are also mapped
+ * into the direct map from @pgmap's backing.  The pgmap's reference is
+ * initialised live and the ranges become visible to zd_get_dev_pagemap().
+ *
+ * Ranges that touch System RAM are refused with ENXIO, and ranges another
+ * pgmap maps with EEXIST.  Any failure undoes every step taken, so the
+ * same ranges can be mapped again.  Undo success with zd_memunmap_pages().
+ * The caller claims the ranges in the resource tree itself.
  * Context: may sleep; takes the memory hotplug write side.
  * Return: the direct-map address of ranges[0] (not mapped for
  * DEVICE_PRIVATE), or NULL with errno: EINVAL (validation, alignment,
@@ -141,6 +152,10 @@ ZD_API void zd_memunmap_pages(struct zd_dev_pagemap *pgmap);
  * @dev: the device
  * @pgmap: as zd_memremap_pages()
  *
+ * Maps @pgmap with zd_memremap_pages() and registers its teardown as a
+ * devres of @dev, so that unbinding the driver (or a failing probe) runs
+ * zd_memunmap_pages() in newest-first order with the driver's other
+ * resources.  It also records @dev in @pgmap.
  * Context: may sleep.
  * Return: as zd_memremap_pages().
  */
@@ -152,6 +167,9 @@ ZD_API void *zd_devm_memremap_pages(struct zd_device *dev,
  * @dev: the device
  * @pgmap: mapped by zd_devm_memremap_pages() on @dev
  *
+ * Tears down a pgmap mapped with zd_devm_memremap_pages() before
+ * unbind: zd_memunmap_pages() runs now, with all its waiting, and the
+ * devres entry is dropped so that unbind does not do it again.
  * Context: as zd_memunmap_pages().
  */
 ZD_API void zd_devm_memunmap_pages(struct zd_device *dev,
@@ -196,6 +214,9 @@ ZD_API ZD_HOT struct zd_dev_pagemap *zd_get_dev_pagemap(unsigned long pfn,
  * zd_put_dev_pagemap - drop a reference from zd_get_dev_pagemap()
  * @pgmap: the pgmap, or NULL
  *
+ * Releases a reference obtained from zd_get_dev_pagemap().  The last
+ * put after the pgmap was killed lets a waiting zd_memunmap_pages()
+ * continue.  NULL is ignored, so a failed lookup needs no test.
  * Context: any thread, never sleeps.
  */
 ZD_INLINE void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap)
@@ -222,6 +243,9 @@ ZD_API bool zd_pgmap_pfn_valid(struct zd_dev_pagemap *pgmap, unsigned long pfn);
  * zd_vmem_altmap_offset - pfns from the range start with no usable page
  * @altmap: the altmap, or NULL
  *
+ * Tells how many pages at the start of an altmap range have no usable
+ * struct page: the driver's reserved pages plus the pages set aside for
+ * the memmap.  The first usable pfn is base_pfn plus this offset.
  * Context: any.
  * Return: reserve + free, or 0 without an altmap.
  */
@@ -254,6 +278,8 @@ ZD_API unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap);
  * zd_memory_type_name - a memory type's kernel name
  * @type: the type
  *
+ * Translates an enum zd_memory_type to the kernel's name for it, for
+ * messages and listings.
  * Context: any.
  * Return: "DEVICE_PRIVATE", ..., or "INVALID".
  */

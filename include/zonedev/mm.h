@@ -91,6 +91,9 @@ ZD_INLINE struct zd_page *zd_pfn_to_page(unsigned long pfn)
  * zd_page_to_pfn - the page frame of a struct page
  * @page: a page
  *
+ * Converts a struct zd_page pointer to its page frame number.  This is
+ * arithmetic on the vmemmap address, with no lookup: the inverse of
+ * zd_pfn_to_page().
  * Context: any.
  * Return: its pfn.
  */
@@ -116,6 +119,9 @@ ZD_INLINE void *zd_phys_to_virt(zd_phys_addr_t phys)
  * zd_virt_to_phys - the physical address of a direct-map address
  * @addr: an address returned by zd_phys_to_virt() or zd_page_address()
  *
+ * Converts an address in zonedev's direct map back to the physical
+ * address it maps; the inverse of zd_phys_to_virt().  Only direct-map
+ * addresses give a meaningful result.
  * Context: any.
  * Return: the physical address.
  */
@@ -128,6 +134,9 @@ ZD_INLINE zd_phys_addr_t zd_virt_to_phys(const void *addr)
  * zd_page_address - the direct-map address of a page
  * @page: a page of CPU-accessible memory
  *
+ * Returns where the CPU reaches a page's bytes: its address in the
+ * direct map.  Device-private pages are not mapped there, and touching
+ * such an address crashes, as it would on hardware.
  * Context: any.
  * Return: the virtual address of its first byte.
  */
@@ -141,6 +150,9 @@ ZD_INLINE void *zd_page_address(const struct zd_page *page)
  * zd_page_ref_count - a page's reference count
  * @page: the page
  *
+ * Reads a page's reference count.  ZONE_DEVICE counts follow the
+ * kernel 6.1 rules described in this header: idle pages of some types sit
+ * at one, free device-private pages at zero.
  * Context: any.
  * Return: the count.
  */
@@ -160,6 +172,8 @@ ZD_API int zd_page_ref_count(const struct zd_page *page);
 /**
  * zd_page_size - the page size (the host's)
  *
+ * Returns the size of a page, which is the host's page size; all of
+ * zonedev's pfn arithmetic uses it.
  * Context: any.
  * Return: bytes per page.
  */
@@ -189,6 +203,8 @@ ZD_API bool zd_pfn_valid(unsigned long pfn);
  * zd_is_zone_device_page - whether @page belongs to a dev_pagemap
  * @page: a page
  *
+ * Tells whether @page belongs to a range mapped with
+ * zd_memremap_pages(), whatever its memory type.
  * Context: any.
  * Return: true for ZONE_DEVICE pages.
  */
@@ -198,6 +214,8 @@ ZD_API bool zd_is_zone_device_page(const struct zd_page *page);
  * zd_is_device_private_page - whether @page is DEVICE_PRIVATE memory
  * @page: a page
  *
+ * Tells whether @page belongs to a ZD_MEMORY_DEVICE_PRIVATE pgmap:
+ * memory the CPU cannot address, whose pages migrate back on a fault.
  * Context: any.
  * Return: true for device-private pages.
  */
@@ -207,6 +225,8 @@ ZD_API bool zd_is_device_private_page(const struct zd_page *page);
  * zd_is_device_coherent_page - whether @page is DEVICE_COHERENT memory
  * @page: a page
  *
+ * Tells whether @page belongs to a ZD_MEMORY_DEVICE_COHERENT pgmap:
+ * device memory the CPU can address, allocated by its driver.
  * Context: any.
  * Return: true for device-coherent pages.
  */
@@ -216,6 +236,8 @@ ZD_API bool zd_is_device_coherent_page(const struct zd_page *page);
  * zd_is_pci_p2pdma_page - whether @page is PCI peer-to-peer memory
  * @page: a page
  *
+ * Tells whether @page belongs to a ZD_MEMORY_DEVICE_PCI_P2PDMA pgmap,
+ * that is, to PCI BAR memory offered for peer-to-peer DMA.
  * Context: any.
  * Return: true for p2pdma pages.
  */
@@ -246,6 +268,8 @@ ZD_API ZD_HOT void zd_put_page(struct zd_page *page);
  * @page: the page
  * @nr: how many
  *
+ * Raises a page's reference count by @nr without any of the checks
+ * zd_get_page() makes.  For code that manages counts in bulk.
  * Context: any.
  */
 ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
@@ -255,6 +279,9 @@ ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
  * @page: the page
  * @nr: how many
  *
+ * Lowers a page's reference count by @nr.  Unlike zd_put_page() it
+ * never frees the page, even at zero: the caller must know the count
+ * stays above.
  * Context: any.
  */
 ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
@@ -264,6 +291,8 @@ ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
  * @page: the page
  * @nr: how many
  *
+ * Lowers a page's reference count by @nr and returns the result, without
+ * freeing the page at zero; the caller acts on the value.
  * Context: any.
  * Return: the count after the subtraction.
  */
@@ -273,6 +302,8 @@ ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
  * zd_page_ref_dec_and_test - drop one and say whether the count hit zero
  * @page: the page
  *
+ * Lowers a page's reference count by one and reports whether it reached
+ * zero; the page is not freed, that is up to the caller.
  * Context: any.
  * Return: true if the count is now zero.
  */
@@ -283,6 +314,8 @@ ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
  * @page: the page
  * @v: the count
  *
+ * Overwrites a page's reference count with @v.  Only safe on a page that
+ * nobody else can reach, such as a free device page being set up.
  * Context: any; the caller owns the page.
  */
 ZD_API void zd_set_page_count(struct zd_page *page, int v);
@@ -303,6 +336,8 @@ ZD_API int zd_zone_device_page_init(struct zd_page *page);
  * zd_unlock_page - clear the lock zd_zone_device_page_init() set
  * @page: the page
  *
+ * Clears the page lock that zd_zone_device_page_init() sets on a page
+ * handed out for migration, once the driver has filled it.
  * Context: any.
  */
 ZD_API void zd_unlock_page(struct zd_page *page);

@@ -90,6 +90,10 @@ ZD_API int zd_pci_p2pdma_distance_many(struct zd_pci_dev *provider,
  * @client: the client
  * @verbose: log why it cannot be used
  *
+ * Tells whether @client can do DMA to @provider's p2p memory and how
+ * far apart they are, counted in bridge hops through their closest
+ * common bridge; a path through the host bridge is allowed only for host
+ * bridges on the allow list.
  * Context: may sleep.
  * Return: as zd_pci_p2pdma_distance_many().
  */
@@ -117,6 +121,9 @@ ZD_API enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(
  * @pgmap: a ZD_MEMORY_DEVICE_PCI_P2PDMA pgmap
  * @dev: the device that will do DMA
  *
+ * Tells how a DMA device reaches the memory of a PCI_P2PDMA pgmap: by
+ * bus address through a switch, through the host bridge, or not at all.
+ * A DMA mapping layer asks this before handing the device an address.
  * Context: may sleep.
  * Return: as zd_pci_p2pdma_map_type_dist(); NOT_SUPPORTED for a non-PCI
  * @dev, a pgmap of another type or a provider being unbound.
@@ -128,6 +135,8 @@ ZD_API enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(
  * zd_pci_has_p2pmem - whether a device has published p2p memory
  * @pdev: the device
  *
+ * Tells whether @pdev currently offers its p2p memory to other devices,
+ * that is, whether zd_pci_p2pmem_find() may choose it.
  * Context: any; does not sleep.
  * Return: true if zd_pci_p2pmem_publish(@pdev, true) was called.
  */
@@ -151,6 +160,10 @@ ZD_API struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_device **clients,
  * zd_pci_p2pmem_find - zd_pci_p2pmem_find_many() for one client
  * @client: the device that will do DMA
  *
+ * Finds the published provider of p2p memory closest to @client, for a
+ * driver that wants a buffer its device can DMA to without going through
+ * host memory.  The reference it returns keeps the provider alive, not
+ * its memory: allocate with zd_pci_alloc_p2pmem().
  * Context: may sleep.
  * Return: as zd_pci_p2pmem_find_many().
  */
@@ -187,6 +200,9 @@ ZD_API void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr,
  * @pdev: the provider
  * @addr: an address inside an allocation from @pdev
  *
+ * Translates a CPU address inside p2p memory allocated from @pdev to
+ * the PCI bus address other devices use to reach it, for programming a
+ * peer's DMA engine.
  * Context: any.
  * Return: the bus address, 0 for NULL or an address not from @pdev.
  */
@@ -199,6 +215,9 @@ ZD_API zd_pci_bus_addr_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev,
  * @nents: set to the number of entries (1)
  * @length: bytes
  *
+ * Allocates @length bytes of @pdev's p2p memory, as
+ * zd_pci_alloc_p2pmem() does, and describes it as a one-entry
+ * scatterlist, the form block and RDMA drivers pass around.
  * Context: does not sleep.
  * Return: the list, or NULL with errno as zd_pci_alloc_p2pmem().
  */
@@ -210,6 +229,9 @@ ZD_API struct zd_scatterlist *zd_pci_p2pmem_alloc_sgl(struct zd_pci_dev *pdev,
  * @pdev: the provider
  * @sgl: the list, or NULL
  *
+ * Frees the memory described by a scatterlist from
+ * zd_pci_p2pmem_alloc_sgl(), and the list itself, dropping the reference
+ * the allocation held on the provider's pgmap.
  * Context: does not sleep.
  */
 ZD_API void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev,
@@ -219,6 +241,8 @@ ZD_API void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev,
  * zd_sg_virt - CPU address of a segment
  * @sg: the segment
  *
+ * Returns the CPU address of the bytes a scatterlist segment describes,
+ * through the direct map.
  * Context: any.
  * Return: the address of its page plus its offset.
  */
@@ -243,6 +267,9 @@ ZD_API int zd_pci_p2pdma_map_sg(struct zd_device *dev, struct zd_scatterlist *sg
  * @pdev: the provider
  * @publish: true to make zd_pci_p2pmem_find_many() return it
  *
+ * Makes @pdev's p2p memory visible to zd_pci_p2pmem_find() and
+ * zd_pci_p2pmem_find_many() (or hides it again).  Unpublishing does not
+ * affect allocations already made.
  * Context: any.
  */
 ZD_API void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish);
@@ -252,6 +279,8 @@ ZD_API void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish);
  * @pdev: the device
  * @attrs: filled in (all zero when it has no p2p memory)
  *
+ * Reads what the kernel shows in sysfs for a provider: how much p2p
+ * memory it has, how much is not allocated, and whether it is published.
  * Context: any.
  * Return: 0, or -ENODEV when @pdev has no p2p memory, -EINVAL for NULL.
  */

@@ -146,6 +146,10 @@ ZD_API struct zd_pci_dev *zd_pci_add_device(struct zd_pci_bus *bus,
  * zd_pci_stop_and_remove_bus_device - unbind and remove a device
  * @pdev: the device; a port takes everything below it along
  *
+ * Removes @pdev from the topology as hot-unplug would: its driver is
+ * unbound (releasing its devres, p2p memory included) and the device is
+ * taken off its bus.  For a bridge, every device below it goes first.
+ * Memory is freed when the last reference to the device is dropped.
  * Context: may sleep; not from a driver callback of @pdev.
  */
 ZD_API void zd_pci_stop_and_remove_bus_device(struct zd_pci_dev *pdev);
@@ -154,6 +158,8 @@ ZD_API void zd_pci_stop_and_remove_bus_device(struct zd_pci_dev *pdev);
  * zd_pci_dev_get - take a reference on a PCI device
  * @pdev: the device, or NULL
  *
+ * Adds a reference to a PCI device so that it stays valid while used,
+ * even if it is removed meanwhile.  NULL is passed through.
  * Context: any.
  * Return: @pdev.
  */
@@ -163,6 +169,8 @@ ZD_API struct zd_pci_dev *zd_pci_dev_get(struct zd_pci_dev *pdev);
  * zd_pci_dev_put - drop a reference taken with zd_pci_dev_get()
  * @pdev: the device, or NULL
  *
+ * Drops a reference to a PCI device; the last one frees it, its BAR
+ * memory and its address space included.  NULL is ignored.
  * Context: may free the device (its memfds and BAR regions).
  */
 ZD_API void zd_pci_dev_put(struct zd_pci_dev *pdev);
@@ -184,6 +192,8 @@ ZD_API struct zd_pci_dev *zd_pci_get_device(unsigned int vendor,
  * zd_dev_is_pci - whether a zonedev device is a PCI device
  * @dev: the device
  *
+ * Tells whether a struct zd_device is the one embedded in a struct
+ * zd_pci_dev, so that zd_to_pci_dev() may be used on it.
  * Context: any.
  * Return: true for the zd_device inside a struct zd_pci_dev.
  */
@@ -193,6 +203,8 @@ ZD_API bool zd_dev_is_pci(const struct zd_device *dev);
  * zd_to_pci_dev - the PCI device containing @dev
  * @dev: a device for which zd_dev_is_pci() is true
  *
+ * Goes from the generic device a driver's callbacks receive to the PCI
+ * device around it, as the kernel's to_pci_dev().
  * Context: any.
  * Return: the PCI device, or NULL (with a warning) if @dev is not one.
  */
@@ -202,6 +214,8 @@ ZD_API struct zd_pci_dev *zd_to_pci_dev(struct zd_device *dev);
  * zd_pci_name - a device's name, "dddd:bb:ss.f"
  * @pdev: the device
  *
+ * Returns the device's PCI address as the kernel prints it: domain, bus,
+ * slot and function.
  * Context: any.
  * Return: the name, valid as long as the device.
  */
@@ -211,6 +225,9 @@ ZD_API const char *zd_pci_name(const struct zd_pci_dev *pdev);
  * zd_pci_upstream_bridge - the port above a device
  * @pdev: the device
  *
+ * Returns the bridge directly above @pdev: the root port or switch port
+ * whose secondary bus @pdev sits on.  p2pdma walks these to find the
+ * path between two devices.
  * Context: any; the caller's reference on @pdev keeps the bridge.
  * Return: the port whose subordinate bus holds @pdev, or NULL on a root bus.
  */
@@ -220,6 +237,8 @@ ZD_API struct zd_pci_dev *zd_pci_upstream_bridge(struct zd_pci_dev *pdev);
  * zd_pci_find_host_bridge - the host bridge above a bus
  * @bus: the bus
  *
+ * Walks up from @bus to the host bridge at the top of its tree, which
+ * owns the memory window and the bus offset.
  * Context: any.
  * Return: the bridge.
  */
@@ -230,6 +249,8 @@ ZD_API struct zd_pci_host_bridge *zd_pci_find_host_bridge(struct zd_pci_bus *bus
  * @pdev: the device
  * @bar: 0..5
  *
+ * Returns the CPU physical address at which BAR @bar of @pdev is
+ * assigned, inside its host bridge's window.
  * Context: any.
  * Return: the start, 0 for no BAR or an invalid @bar.
  */
@@ -241,6 +262,7 @@ ZD_API zd_resource_size_t zd_pci_resource_start(const struct zd_pci_dev *pdev,
  * @pdev: the device
  * @bar: 0..5
  *
+ * Returns the size in bytes of BAR @bar of @pdev.
  * Context: any.
  * Return: bytes, 0 for no BAR or an invalid @bar.
  */
@@ -252,6 +274,8 @@ ZD_API zd_resource_size_t zd_pci_resource_len(const struct zd_pci_dev *pdev,
  * @pdev: the device
  * @bar: 0..5
  *
+ * Returns the resource flags of BAR @bar of @pdev, which say whether it
+ * is memory or I/O space.
  * Context: any.
  * Return: ZD_IORESOURCE_MEM or ZD_IORESOURCE_IO, 0 for no BAR.
  */
@@ -263,6 +287,9 @@ ZD_API unsigned long zd_pci_resource_flags(const struct zd_pci_dev *pdev,
  * @pdev: the device
  * @bar: 0..5
  *
+ * Returns the address at which other PCI devices reach BAR @bar of
+ * @pdev: the CPU physical address translated by the host bridge's bus
+ * offset.
  * Context: any.
  * Return: zd_pci_resource_start() minus the host bridge's bus offset, 0
  * for no memory BAR.
@@ -293,6 +320,10 @@ ZD_API int zd_pci_dma_write(struct zd_pci_dev *initiator, zd_pci_bus_addr_t addr
  * @dst: where the bytes go
  * @len: how many; the whole transfer must lie in one BAR
  *
+ * Copies @len bytes from bus address @addr into @dst as @initiator's
+ * DMA engine would: the transfer is routed as p2pdma would map it, and
+ * refused when the two devices cannot reach each other.  The counterpart
+ * of zd_pci_dma_write().
  * Context: may sleep.
  * Return: as zd_pci_dma_write().
  */

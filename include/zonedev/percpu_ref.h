@@ -76,6 +76,11 @@ struct zd_percpu_ref {
  * @release: called once when the count reaches zero (may be NULL)
  * @flags: ZD_PERCPU_REF_INIT_* and ZD_PERCPU_REF_ALLOW_REINIT
  *
+ * Sets up @ref holding one reference, the initial ref, which its owner
+ * drops with zd_percpu_ref_kill() at shutdown.  Unless @flags ask
+ * otherwise it starts in per-thread mode, where gets and puts are cheap
+ * and the count cannot reach zero.  @release runs once, when the count
+ * reaches zero after the kill.
  * Context: may sleep (allocates).  Pair with zd_percpu_ref_exit().
  * Return: 0, -EINVAL for a NULL @ref or unknown @flags, -ENOMEM.
  */
@@ -97,6 +102,9 @@ ZD_API void zd_percpu_ref_exit(struct zd_percpu_ref *ref);
  * @ref: the ref, between init and exit
  * @nr: how many
  *
+ * Adds @nr references.  The caller must already hold a reference, or
+ * otherwise know @ref is not dead; use zd_percpu_ref_tryget_many() when
+ * it may be.
  * Context: any thread, never sleeps; per-thread mode writes only the
  * caller's counter.
  */
@@ -107,6 +115,9 @@ ZD_API ZD_HOT void zd_percpu_ref_get_many(struct zd_percpu_ref *ref,
  * zd_percpu_ref_get - take one reference
  * @ref: the ref, between init and exit
  *
+ * Adds one reference.  The caller must already hold one, or otherwise
+ * know @ref is not dead; use zd_percpu_ref_tryget() or
+ * zd_percpu_ref_tryget_live() when it may be.
  * Context: any thread, never sleeps.
  */
 ZD_API ZD_HOT void zd_percpu_ref_get(struct zd_percpu_ref *ref);
@@ -116,6 +127,9 @@ ZD_API ZD_HOT void zd_percpu_ref_get(struct zd_percpu_ref *ref);
  * @ref: the ref, between init and exit
  * @nr: how many
  *
+ * Adds @nr references if the count has not reached zero.  Unlike
+ * zd_percpu_ref_tryget_live() it succeeds on a killed ref that still has
+ * users.
  * Context: any thread, never sleeps.
  * Return: true if taken; false if the count had reached zero or on misuse.
  */
@@ -126,6 +140,9 @@ ZD_API ZD_HOT bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref,
  * zd_percpu_ref_tryget - take a reference unless the count is zero
  * @ref: the ref, between init and exit
  *
+ * Adds one reference if the count has not reached zero.  A killed ref
+ * that still has users can still be got this way; use
+ * zd_percpu_ref_tryget_live() to refuse once the ref is killed.
  * Context: any thread, never sleeps.
  * Return: true if taken.
  */
@@ -159,6 +176,8 @@ ZD_API ZD_HOT void zd_percpu_ref_put_many(struct zd_percpu_ref *ref,
  * zd_percpu_ref_put - drop one reference
  * @ref: the ref, between init and exit
  *
+ * Drops one reference.  If it was the last one (possible only after
+ * the kill), the release callback runs on this thread.
  * Context: as zd_percpu_ref_put_many().
  */
 ZD_API ZD_HOT void zd_percpu_ref_put(struct zd_percpu_ref *ref);
@@ -181,6 +200,16 @@ ZD_API void zd_percpu_ref_kill_and_confirm(struct zd_percpu_ref *ref,
  * zd_percpu_ref_kill - drop the initial ref and start the switch
  * @ref: the ref, live
  *
+ * Starts the shutdown of @ref: it drops the initial reference taken by
+ * zd_percpu_ref_init() and marks @ref dying, so that
+ * zd_percpu_ref_tryget_live() fails from then on, and switches the count
+ * to atomic mode after an RCU grace period.  When every other holder has
+ * put its reference, the release callback runs, exactly once.
+ * zd_percpu_ref_kill_and_confirm() does the same and also says when the
+ * kill is visible to every thread.
+ *
+ * Killing does not wait: an owner that must know when the last user is
+ * gone waits in its release callback, for example with a completion.
  * Context: as zd_percpu_ref_kill_and_confirm().
  */
 ZD_API void zd_percpu_ref_kill(struct zd_percpu_ref *ref);
@@ -242,6 +271,9 @@ ZD_API void zd_percpu_ref_reinit(struct zd_percpu_ref *ref);
  * zd_percpu_ref_is_zero - whether the count has reached zero
  * @ref: the ref (also valid after exit)
  *
+ * Tells whether every reference, the initial one included, has been
+ * put.  In per-thread mode the count cannot be read without a switch, so
+ * this says false there.
  * Context: any thread, never sleeps.
  * Return: true at zero; false in per-thread mode or on misuse.
  */
@@ -251,6 +283,8 @@ ZD_API bool zd_percpu_ref_is_zero(struct zd_percpu_ref *ref);
  * zd_percpu_ref_is_dying - whether @ref has been killed
  * @ref: the ref
  *
+ * Tells whether @ref has been killed (and not reinitialised or
+ * resurrected since), whether or not users remain.
  * Context: any; the caller orders it against kill and resurrect.
  * Return: true if dying or dead.
  */

@@ -111,6 +111,9 @@ ZD_API int zd_iomem_setup(enum zd_iomem_layout layout);
  * zd_iomem_print - print the tree in /proc/iomem format
  * @f: where to
  *
+ * Writes the resource tree to @f as the kernel's /proc/iomem shows it: one
+ * line per resource, start and end in hex, indented by depth, and the
+ * holder's name.
  * Context: may sleep; takes the read lock.
  * Return: 0, or -EIO on a write error.
  */
@@ -120,6 +123,8 @@ ZD_API int zd_iomem_print(FILE *f);
  * zd_resource_size - bytes covered by @res
  * @res: the resource
  *
+ * Returns how many bytes @res covers; start and end are both
+ * inclusive.
  * Context: any.
  * Return: end - start + 1.
  */
@@ -130,6 +135,10 @@ ZD_API zd_resource_size_t zd_resource_size(const struct zd_resource *res);
  * @root: the parent
  * @res: caller-owned, with start, end, name, flags set
  *
+ * Inserts @res as a child of @root if it overlaps none of @root's
+ * children, so that no one else can claim the range.  The caller owns
+ * the memory of @res and must release it with zd_release_resource()
+ * before freeing it.
  * Context: may sleep; takes the write lock.
  * Return: 0, -EBUSY if it overlaps a child of @root (the holder is
  * named in a message), -EINVAL for a bad range.
@@ -141,6 +150,9 @@ ZD_API int zd_request_resource(struct zd_resource *root,
  * zd_release_resource - unlink @old (and its children) from the tree
  * @old: a resource in the tree
  *
+ * Takes @old out of the resource tree, together with every resource
+ * below it, freeing the range for others.  The memory of @old stays the
+ * caller's.
  * Context: may sleep; takes the write lock.
  * Return: 0, or -EINVAL if @old is not in the tree.
  */
@@ -152,6 +164,10 @@ ZD_API int zd_release_resource(struct zd_resource *old);
  * @res: caller-owned; may become the parent of existing resources it
  *       fully contains
  *
+ * Inserts @res at the right depth below @parent: it may go under an
+ * existing resource that contains it, and resources it fully contains
+ * become its children.  Used for ranges that must nest around existing
+ * claims, such as a bus window.
  * Context: may sleep; takes the write lock.
  * Return: 0, or -EBUSY if it partly overlaps an existing resource.
  */
@@ -162,6 +178,8 @@ ZD_API int zd_insert_resource(struct zd_resource *parent,
  * zd_remove_resource - remove @old, moving its children up to its parent
  * @old: a resource in the tree
  *
+ * Takes @old out of the tree but keeps its children, which move up to
+ * its parent: the inverse of zd_insert_resource().
  * Context: may sleep; takes the write lock.
  * Return: 0, or -EINVAL if @old is not in the tree.
  */
@@ -191,6 +209,8 @@ ZD_API struct zd_resource *zd_request_region(struct zd_resource *parent,
  * @start: as requested
  * @n: as requested
  *
+ * Finds the busy region that zd_request_region() created for exactly
+ * this range below @parent, takes it out of the tree and frees it.
  * Context: may sleep; takes the write lock.
  * Return: 0, or -ENOENT (reported) if no such busy region exists.
  */
@@ -203,6 +223,9 @@ ZD_API int zd_release_region(struct zd_resource *parent,
  * @n: length
  * @name: the holder's name
  *
+ * Claims [@start, @start + @n) as busy in the physical memory tree, as a
+ * driver does before using a device's memory, so that no other device can
+ * claim it.  Release it with zd_release_mem_region().
  * Context: may sleep.
  * Return: as zd_request_region().
  */
@@ -214,6 +237,8 @@ ZD_API struct zd_resource *zd_request_mem_region(zd_resource_size_t start,
  * @start: as requested
  * @n: as requested
  *
+ * Releases a region claimed with zd_request_mem_region(), making the
+ * range free for others.
  * Context: may sleep.
  * Return: as zd_release_region().
  */
@@ -297,6 +322,9 @@ ZD_API struct zd_resource *zd_request_free_mem_region(struct zd_resource *base,
  * @base: where to look
  * @size: bytes
  *
+ * Finds free physical address space for @dev's device-private memory,
+ * as zd_request_free_mem_region() does, and claims it as a devres of
+ * @dev, so that it is released when the driver is unbound.
  * Context: may sleep.
  * Return: as zd_get_free_mem_region().
  */

@@ -17,7 +17,7 @@ static int step;
 
 static void say_released(void *what)
 {
-	printf("  %d. released: %s\n", ++step, (const char *)what);
+	fprintf(tool_out, "  %d. released: %s\n", ++step, (const char *)what);
 }
 
 static int demo_probe(struct zd_device *dev)
@@ -28,7 +28,7 @@ static int demo_probe(struct zd_device *dev)
 	for (int i = 0; i < 2; i++, start += 0x10000000) {
 		if (!zd_devm_request_mem_region(dev, start, 0x10000000, names[i]))
 			return -errno;
-		printf("  probe: claimed %s at %#llx\n", names[i],
+		fprintf(tool_out, "  probe: claimed %s at %#llx\n", names[i],
 		       (unsigned long long)start);
 		if (zd_devm_add_action_or_reset(dev, say_released,
 						(void *)names[i]))
@@ -36,7 +36,7 @@ static int demo_probe(struct zd_device *dev)
 	}
 	if (zd_devm_add_action_or_reset(dev, say_released, "interrupt handler"))
 		return -ENOMEM;
-	printf("  probe: registered an interrupt handler\n");
+	fprintf(tool_out, "  probe: registered an interrupt handler\n");
 	return 0;
 }
 
@@ -45,7 +45,7 @@ static int failing_probe(struct zd_device *dev)
 	int err = demo_probe(dev);
 
 	if (!err)
-		printf("  probe: firmware missing, failing with -ENOENT\n");
+		fprintf(tool_out, "  probe: firmware missing, failing with -ENOENT\n");
 	return err ? err : -ENOENT;
 }
 
@@ -53,7 +53,7 @@ static void demo_dev_release(struct zd_device *dev)
 {
 }
 
-int demo_devres(void)
+int demo_devres(struct demo_summary *sum)
 {
 	struct zd_driver good = { "demo-driver", demo_probe, NULL };
 	struct zd_driver bad = { "broken-driver", failing_probe, NULL };
@@ -61,7 +61,7 @@ int demo_devres(void)
 				 .release = demo_dev_release };
 	int err;
 
-	printf("\n== devices and devres: probe claims, unbind releases newest "
+	fprintf(tool_out, "\n== devices and devres: probe claims, unbind releases newest "
 	       "first\n");
 	if (zd_device_register(&dev)) {
 		zd_put_device(&dev);
@@ -69,24 +69,30 @@ int demo_devres(void)
 	}
 	err = zd_device_bind(&dev, &good);
 	if (err) {
-		fprintf(stderr, "zonedev demo: bind: %s\n", strerror(-err));
+		tool_err("demo", "bind: %s", strerror(-err));
 		zd_device_unregister(&dev);
 		return 1;
 	}
-	printf("\nthe resource tree with %s bound:\n", zd_dev_name(&dev));
-	zd_iomem_print(stdout);
-	printf("\nunbind %s:\n", zd_dev_name(&dev));
+	fprintf(tool_out, "\nthe resource tree with %s bound:\n", zd_dev_name(&dev));
+	zd_iomem_print(tool_out);
+	demo_map_snapshot("devres: demo0 bound, two regions claimed");
+	fprintf(tool_out, "\nunbind %s:\n", zd_dev_name(&dev));
 	step = 0;
 	zd_device_unbind(&dev);
-	printf("\nbind %s with a probe that fails at the end:\n",
+	fprintf(tool_out, "\nbind %s with a probe that fails at the end:\n",
 	       zd_dev_name(&dev));
 	step = 0;
 	err = zd_device_bind(&dev, &bad);
-	printf("  bind returned %d (%s); bound: %s; regions left: %s\n", err,
+	fprintf(tool_out, "  bind returned %d (%s); bound: %s; regions left: %s\n", err,
 	       strerror(-err), zd_device_is_bound(&dev) ? "yes" : "no",
 	       zd_region_intersects(DEMO_BASE, 0x20000000, ZD_IORESOURCE_BUSY,
 				    ZD_IORES_DESC_NONE) == ZD_REGION_DISJOINT ?
 	       "none" : "SOME");
+	sum->devres.failed_bind_ret = err;
+	sum->devres.regions_left =
+		zd_region_intersects(DEMO_BASE, 0x20000000, ZD_IORESOURCE_BUSY,
+				     ZD_IORES_DESC_NONE) != ZD_REGION_DISJOINT;
+	sum->devres.ok = err == -ENOENT && !sum->devres.regions_left;
 	zd_device_unregister(&dev);
-	return err == -ENOENT ? 0 : 1;
+	return sum->devres.ok ? 0 : 1;
 }

@@ -64,7 +64,7 @@ static long verify(const char *label, const uint64_t *v, size_t from, size_t to)
 	return -1;
 }
 
-int demo_hmm(unsigned long mib)
+int demo_hmm(unsigned long mib, struct demo_summary *sum)
 {
 	size_t len = mib << 20, n = len / sizeof(uint64_t);
 	struct zd_mm_stats st;
@@ -75,10 +75,12 @@ int demo_hmm(unsigned long mib)
 	uint64_t *v;
 	long bad;
 
-	printf("\n== HMM: %lu MiB of an application's memory on a device ==\n", mib);
+	fprintf(tool_out, "\n== HMM: %lu MiB of an application's memory on a device ==\n", mib);
+	sum->hmm.mib = mib;
 	mm = zd_mm_create();
 	if (!mm) {
-		printf("  skipped: no userfaultfd here (%s)\n", strerror(errno));
+		fprintf(tool_out, "  skipped: no userfaultfd here (%s)\n", strerror(errno));
+		sum->hmm.skipped = sum->hmm.ok = true;
 		return 0;
 	}
 	/* the application's own array, filled, then handed to zonedev */
@@ -88,35 +90,48 @@ int demo_hmm(unsigned long mib)
 		for (size_t i = 0; i < n; i++)
 			v[i] = i;
 	if (!dm || v == MAP_FAILED || zd_mm_register(mm, v, len)) {
+		if (dm)
+			dmirror_destroy(dm);
+		if (v != MAP_FAILED)
+			munmap(v, len);
 		zd_mm_destroy(mm);
-		printf("  FAILED: no device or memory (%s)\n", strerror(errno));
+		fprintf(tool_out, "  FAILED: no device or memory (%s)\n", strerror(errno));
 		return 1;
 	}
 	gbs[0] = in_steps("to the device", dmirror_migrate_to_device, dm, mm, (char *)v, len);
 	gbs[1] = in_steps("+1 on the device", transform, dm, mm, (char *)v, len);
-	printf("  migrated to dmirror0: %.2f GB/s; device pages now %lu\n",
+	fprintf(tool_out, "  migrated to dmirror0: %.2f GB/s; device pages now %lu\n",
 	       gbs[0], zd_mm_device_pages(mm));
-	printf("  the device added 1 to each of %zu numbers: %.2f GB/s\n", n, gbs[1]);
+	fprintf(tool_out, "  the device added 1 to each of %zu numbers: %.2f GB/s\n", n, gbs[1]);
 	dmirror_set_prefetch(dm, 16);
 	t0 = tool_now_ns();
 	bad = verify("CPU reads (faults)", v, 0, n / 2);
 	zd_mm_get_stats(mm, &st);
-	printf("  the CPU read the first half through %lu page faults "
+	sum->hmm.cpu_read_gbs = (double)len / 2 / (double)(tool_now_ns() - t0);
+	sum->hmm.device_faults = st.device_faults;
+	demo_map_snapshot("HMM: half of the array read back by the CPU, half "
+			  "still on dmirror0");
+	fprintf(tool_out, "  the CPU read the first half through %lu page faults "
 	       "(64 KiB each): %.2f GB/s%s\n", st.device_faults,
-	       (double)len / 2 / (double)(tool_now_ns() - t0),
-	       bad < 0 ? "" : ", WRONG BYTES");
+	       sum->hmm.cpu_read_gbs, bad < 0 ? "" : ", WRONG BYTES");
 	t0 = tool_now_ns();
 	dmirror_unbind(dm);
-	printf("  unplugged dmirror0 with %zu MiB still on it: everything came "
+	sum->hmm.unplug_ms = (double)(tool_now_ns() - t0) / 1e6;
+	fprintf(tool_out, "  unplugged dmirror0 with %zu MiB still on it: everything came "
 	       "home in %.1f ms; device pages now %lu\n", len / 2 >> 20,
-	       (double)(tool_now_ns() - t0) / 1e6, zd_mm_device_pages(mm));
+	       sum->hmm.unplug_ms, zd_mm_device_pages(mm));
 	if (bad < 0)
 		bad = verify("CPU checks all", v, 0, n);
-	printf("  every byte checked: %s\n", bad < 0 ? "all correct" : "MISMATCH");
+	fprintf(tool_out, "  every byte checked: %s\n", bad < 0 ? "all correct" : "MISMATCH");
 	zd_mm_get_stats(mm, &st);
-	printf("  pages that moved without a copy: %lu, copied: %lu%s\n",
+	fprintf(tool_out, "  pages that moved without a copy: %lu, copied: %lu%s\n",
 	       st.pages_moved, st.pages_copied,
 	       st.pages_moved ? "" : " (none moved: kernels before 6.8 copy)");
+	sum->hmm.to_device_gbs = gbs[0];
+	sum->hmm.on_device_gbs = gbs[1];
+	sum->hmm.pages_moved = st.pages_moved;
+	sum->hmm.pages_copied = st.pages_copied;
+	sum->hmm.ok = bad < 0 && gbs[0] > 0 && gbs[1] > 0;
 	zd_mm_destroy(mm);
 	dmirror_destroy(dm);
 	munmap(v, len);

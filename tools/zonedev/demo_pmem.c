@@ -68,125 +68,119 @@ static void *hold_reference(void *arg)
 
 	nanosleep(&ts, NULL);
 	h->t_put = tool_now_ns();
-	printf("  user: done with its page, dropping the reference\n");
+	fprintf(tool_out, "  user: done with its page, dropping the reference\n");
 	zd_put_dev_pagemap(h->ref);
 	return NULL;
 }
 
-int demo_pmem(uint64_t size, const char *path)
+/*
+ * The backing file: the user's, or one with no name in $TMPDIR, so that
+ * nothing is left behind however the demo ends (even SIGKILL).  Where
+ * O_TMPFILE is not supported, a named file is unlinked at once.
+ */
+static int open_backing(const char *path)
+{
+	const char *dir = getenv("TMPDIR");
+	char name[4096];
+	int fd;
+
+	if (path)
+		return open(path, O_RDWR | O_CREAT, 0600);
+	if (!dir || !*dir)
+		dir = "/tmp";
+	fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+			errno != EINVAL))
+		return fd;
+	if (snprintf(name, sizeof(name), "%s/zonedev-pmem-XXXXXX", dir) >=
+	    (int)sizeof(name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkstemp(name);
+	if (fd >= 0)
+		unlink(name);
+	return fd;
+}
+
+int demo_pmem(uint64_t size, const char *path, struct demo_summary *sum)
 {
 	struct pmem pm = { .dev = { .init_name = "pmem0", .release = pmem_release },
 			   .size = size };
-	char tmp[] = "/tmp/zonedev-pmem-XXXXXX";
 	struct holder h = { .hold_ms = 300 };
 	/* past the label page and the memmap the altmap holds */
 	unsigned long pfn = (PMEM_BASE + GiB(1) / 2) >> zd_page_shift;
 	pthread_t t;
 	int64_t t0;
+	long rss0;
 	char *va;
 	int err;
 
-	printf("\n== memremap: a %llu GiB file-backed pmem device, its memmap in "
-	       "the file\n", (unsigned long long)(size >> 30));
-	pm.fd = path ? open(path, O_RDWR | O_CREAT, 0600) : mkstemp(tmp);
+	sum->pmem.size = size;
+	fprintf(tool_out, "\n== memremap: a %llu GiB file-backed pmem device, its "
+		"memmap in the file\n", (unsigned long long)(size >> 30));
+	pm.fd = open_backing(path);
 	if (pm.fd < 0 || ftruncate(pm.fd, (off_t)size)) {
-		perror("zonedev demo: pmem file");
+		tool_err("demo", "pmem file %s: %s", path ? path : "in $TMPDIR",
+			 strerror(errno));
+		if (pm.fd >= 0)
+			close(pm.fd);
 		return 1;
 	}
-	if (zd_device_register(&pm.dev))
+	if (zd_device_register(&pm.dev)) {
+		close(pm.fd);
 		return 1;
+	}
 	tool_show_progress();
-	long rss0 = zd_rss_anon_kb();
+	rss0 = zd_rss_anon_kb();
 	t0 = tool_now_ns();
 	err = zd_device_bind(&pm.dev, &pmem_driver);
 	if (err) {
-		fprintf(stderr, "zonedev demo: bind pmem0: %s\n", strerror(-err));
+		tool_err("demo", "bind pmem0: %s", strerror(-err));
+		zd_set_progress(NULL, NULL);
 		zd_device_unregister(&pm.dev);
+		close(pm.fd);
 		return 1;
 	}
-	printf("  memremap of %llu pages: %.1f ms, memmap %llu MiB in the file, "
-	       "anonymous RSS +%ld KiB\n",
-	       (unsigned long long)(size / zd_page_size()),
-	       (double)(tool_now_ns() - t0) / 1e6,
-	       (unsigned long long)(pm.pgmap.altmap.alloc * zd_page_size() >> 20),
-	       zd_rss_anon_kb() - rss0);
+	sum->pmem.memremap_ms = (double)(tool_now_ns() - t0) / 1e6;
+	sum->pmem.memmap_bytes = pm.pgmap.altmap.alloc * zd_page_size();
+	sum->pmem.rss_anon_delta_kib = zd_rss_anon_kb() - rss0;
+	fprintf(tool_out, "  memremap of %llu pages: %.1f ms, memmap %llu MiB in "
+		"the file, anonymous RSS +%ld KiB\n",
+		(unsigned long long)(size / zd_page_size()), sum->pmem.memremap_ms,
+		(unsigned long long)(sum->pmem.memmap_bytes >> 20),
+		sum->pmem.rss_anon_delta_kib);
 	va = zd_phys_to_virt(PMEM_BASE + GiB(1) / 2);
 	strcpy(va, "written through the direct map");
 	tool_print_pgmaps();
 
 	h.ref = zd_get_dev_pagemap(pfn, NULL);
 	zd_get_page(zd_pfn_to_page(pfn));
-	printf("\n  user: holds a reference on pmem0 (and its page %#lx)\n", pfn);
+	fprintf(tool_out, "\n  user: holds a reference on pmem0 (and its page "
+		"%#lx)\n", pfn);
 	tool_print_pgmaps();
+	demo_map_snapshot("memremap: pmem0 mapped, its memmap in the file, "
+			  "a user holds a page");
 	zd_put_page(zd_pfn_to_page(pfn));
 	pthread_create(&t, NULL, hold_reference, &h);
-	printf("\n  unplug pmem0 ...\n");
+	fprintf(tool_out, "\n  unplug pmem0 ...\n");
 	t0 = tool_now_ns();
 	zd_device_unbind(&pm.dev);
-	printf("  unplug done %.1f ms after it started, %.1f ms after the "
-	       "reference dropped\n", (double)(tool_now_ns() - t0) / 1e6,
-	       (double)(tool_now_ns() - h.t_put) / 1e6);
+	sum->pmem.unplug_ms = (double)(tool_now_ns() - t0) / 1e6;
+	sum->pmem.unplug_after_put_ms = (double)(tool_now_ns() - h.t_put) / 1e6;
+	fprintf(tool_out, "  unplug done %.1f ms after it started, %.1f ms after "
+		"the reference dropped\n", sum->pmem.unplug_ms,
+		sum->pmem.unplug_after_put_ms);
 	pthread_join(t, NULL);
 	tool_print_pgmaps();
 
 	char buf[40] = "";
 	err = pread(pm.fd, buf, 30, (off_t)(GiB(1) / 2)) != 30 ||
 	      strcmp(buf, "written through the direct map");
-	printf("  the file still holds: \"%s\"\n", buf);
+	fprintf(tool_out, "  the file still holds: \"%s\"\n", buf);
 	zd_set_progress(NULL, NULL);
 	zd_device_unregister(&pm.dev);
 	close(pm.fd);
-	if (!path)
-		unlink(tmp);
+	sum->pmem.ok = !err;
 	return err;
-}
-
-/* The sample configuration zonedev pgmaps shows. */
-static int gpu_owner;
-
-static void gpu_page_free(struct zd_page *page)
-{
-}
-
-static int gpu_migrate(struct zd_vm_fault *vmf)
-{
-	return 0;
-}
-
-static const struct zd_dev_pagemap_ops gpu_ops = {
-	.page_free = gpu_page_free, .migrate_to_ram = gpu_migrate,
-};
-
-int demo_sample_pgmaps(void)
-{
-	struct zd_dev_pagemap gen = { .type = ZD_MEMORY_DEVICE_GENERIC,
-				      .nr_range = 1 };
-	struct zd_dev_pagemap gpu = { .type = ZD_MEMORY_DEVICE_PRIVATE,
-				      .nr_range = 1, .ops = &gpu_ops,
-				      .owner = &gpu_owner };
-	struct zd_resource *r = zd_request_free_mem_region(zd_iomem_root(),
-							   GiB(1), "gpu0");
-	int ret = 1;
-
-	if (!r)
-		return 1;
-	gen.range.start = GiB(64);
-	gen.range.end = GiB(64) + GiB(1) / 4 - 1;
-	gpu.range.start = r->start;
-	gpu.range.end = r->end;
-	if (zd_memremap_pages(&gen, 0) && zd_memremap_pages(&gpu, 0)) {
-		for (unsigned long i = 0; i < 100; i++)
-			zd_zone_device_page_init(zd_pfn_to_page(
-				(r->start >> zd_page_shift) + i));
-		tool_print_pgmaps();
-		for (unsigned long i = 0; i < 100; i++)
-			zd_put_page(zd_pfn_to_page((r->start >> zd_page_shift) + i));
-		ret = 0;
-	}
-	if (gpu.state)
-		zd_memunmap_pages(&gpu);
-	if (gen.state)
-		zd_memunmap_pages(&gen);
-	zd_release_mem_region(r->start, zd_resource_size(r));
-	return ret;
 }

@@ -5,6 +5,7 @@
  * part: a provider publishes BAR memory, a client finds it, allocates,
  * writes it with its DMA engine, and the CPU checks the bytes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,26 +146,128 @@ static void print_matrix(struct sample *s)
 	}
 }
 
+static void json_tree(struct json *j, struct zd_pci_bus *bus)
+{
+	struct zd_pci_dev *p = NULL;
+
+	json_array(j, "devices");
+	while ((p = zd_pci_get_device(ZD_PCI_ANY_ID, ZD_PCI_ANY_ID, p))) {
+		if (p->bus != bus)
+			continue;
+		json_object(j, NULL);
+		json_string(j, "name", zd_pci_name(p));
+		json_hex(j, "vendor", p->vendor);
+		json_hex(j, "device", p->device);
+		json_string(j, "type", type_name(p->type));
+		json_bool(j, "acs_redirect", p->acs_redir);
+		if (zd_pci_resource_len(p, 0)) {
+			json_object(j, "bar0");
+			json_hex(j, "start", zd_pci_resource_start(p, 0));
+			json_uint(j, "size", zd_pci_resource_len(p, 0));
+			json_hex(j, "bus_address", zd_pci_bus_address(p, 0));
+			json_end_object(j);
+		}
+		if (p->subordinate)
+			json_tree(j, p->subordinate);
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
+static void json_sample(struct sample *s)
+{
+	struct json j;
+
+	json_header(&j, stdout, "pci");
+	json_array(&j, "host_bridges");
+	for (int h = 0; h < 2; h++) {
+		json_object(&j, NULL);
+		json_string(&j, "name", zd_dev_name(&s->host[h]->dev));
+		json_hex(&j, "window_start", s->host[h]->window->start);
+		json_hex(&j, "window_end", s->host[h]->window->end);
+		json_tree(&j, &s->host[h]->bus);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_array(&j, "endpoints");
+	for (int i = 0; i < s->nr_ep; i++) {
+		json_object(&j, NULL);
+		json_string(&j, "role", s->role[i]);
+		json_string(&j, "name", zd_pci_name(s->ep[i]));
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_array(&j, "p2p");
+	for (int i = 0; i < s->nr_ep; i++) {
+		for (int k = 0; k < s->nr_ep; k++) {
+			int d;
+			enum zd_pci_p2pdma_map_type m =
+				zd_pci_p2pdma_map_type_dist(s->ep[i], s->ep[k], &d);
+
+			json_object(&j, NULL);
+			json_string(&j, "provider", s->role[i]);
+			json_string(&j, "client", s->role[k]);
+			json_string(&j, "map_type", map_name(m));
+			json_int(&j, "distance", d);
+			json_end_object(&j);
+		}
+	}
+	json_end_array(&j);
+	json_end_object(&j);
+}
+
+static void usage(void)
+{
+	printf("usage: zonedev pci [--json]\n"
+	       "  builds a sample PCI topology (two host bridges, a switch, "
+	       "five endpoints)\n  and prints it as a tree, with the p2p map "
+	       "type and distance between\n  each pair of endpoints\n"
+	       "  --json  print it as JSON (schema in zonedev(1))\n");
+}
+
 int tool_pci(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
 	struct sample s;
+	int c;
 
-	(void)argc;
-	(void)argv;
+	while ((c = tool_getopt("pci", argc, argv, ":h", opts)) != -1) {
+		switch (c) {
+		case 'h':
+			usage();
+			return TOOL_OK;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return TOOL_USAGE;
+		}
+	}
+	if (tool_no_args("pci", argc, argv))
+		return TOOL_USAGE;
 	if (sample_build(&s)) {
-		perror("zonedev pci: building the sample topology");
+		tool_err("pci", "building the sample topology: %s", strerror(errno));
 		sample_destroy(&s);
-		return 1;
+		return TOOL_FAILED;
 	}
-	for (int h = 0; h < 2; h++) {
-		printf("%s  window %#llx-%#llx\n", zd_dev_name(&s.host[h]->dev),
-		       (unsigned long long)s.host[h]->window->start,
-		       (unsigned long long)s.host[h]->window->end);
-		print_tree(&s.host[h]->bus, 0);
+	if (json) {
+		json_sample(&s);
+	} else {
+		for (int h = 0; h < 2; h++) {
+			printf("%s  window %#llx-%#llx\n", zd_dev_name(&s.host[h]->dev),
+			       (unsigned long long)s.host[h]->window->start,
+			       (unsigned long long)s.host[h]->window->end);
+			print_tree(&s.host[h]->bus, 0);
+		}
+		print_matrix(&s);
 	}
-	print_matrix(&s);
 	sample_destroy(&s);
-	return 0;
+	return TOOL_OK;
 }
 
 /* ---- the demo's part ---------------------------------------------------- */
@@ -186,14 +289,14 @@ static void print_attrs(const char *when, struct zd_pci_dev *pdev)
 	struct zd_p2pmem_attrs a;
 
 	if (zd_pci_p2pmem_attrs(pdev, &a))
-		printf("  %-22s no p2pmem\n", when);
+		fprintf(tool_out, "  %-22s no p2pmem\n", when);
 	else
-		printf("  %-22s size %zu KiB, available %zu KiB, published %d\n",
+		fprintf(tool_out, "  %-22s size %zu KiB, available %zu KiB, published %d\n",
 		       when, a.size >> 10, a.available >> 10, a.published);
 }
 
 static int p2p_transfer(struct zd_pci_dev *provider, struct zd_pci_dev *client,
-			size_t len)
+			size_t len, struct demo_summary *sum)
 {
 	unsigned char *src = malloc(len), *p2p;
 	zd_pci_bus_addr_t bus;
@@ -211,24 +314,28 @@ static int p2p_transfer(struct zd_pci_dev *provider, struct zd_pci_dev *client,
 	bus = zd_pci_p2pmem_virt_to_bus(provider, p2p);
 	t0 = tool_now_ns();
 	err = zd_pci_dma_write(client, bus, src, len);
-	printf("  nic DMA-writes %zu KiB to bus %#llx: %s, %.1f us\n", len >> 10,
-	       (unsigned long long)bus, err ? "FAILED" : "ok",
-	       (double)(tool_now_ns() - t0) / 1e3);
+	sum->p2p.dma_us = (double)(tool_now_ns() - t0) / 1e3;
+	sum->p2p.bytes = len;
+	fprintf(tool_out, "  nic DMA-writes %zu KiB to bus %#llx: %s, %.1f us\n",
+		len >> 10, (unsigned long long)bus, err ? "FAILED" : "ok",
+		sum->p2p.dma_us);
+	demo_map_snapshot("p2p: nvme's BAR memory published, 1 MiB allocated "
+			  "by the nic");
 	err |= memcmp(src, p2p, len) != 0;
-	printf("  CPU reads it back through the struct pages: %s\n",
+	fprintf(tool_out, "  CPU reads it back through the struct pages: %s\n",
 	       err ? "MISMATCH" : "every byte matches");
 	zd_pci_free_p2pmem(provider, p2p, len);
 	free(src);
 	return err ? -1 : 0;
 }
 
-int demo_p2p(void)
+int demo_p2p(struct demo_summary *sum)
 {
 	struct zd_pci_dev *provider, *nic;
 	struct sample s;
 	int err = -1;
 
-	printf("\n== PCI peer-to-peer memory ==\n");
+	fprintf(tool_out, "\n== PCI peer-to-peer memory ==\n");
 	if (sample_build(&s))
 		goto out;
 	nic = s.ep[1];
@@ -237,12 +344,17 @@ int demo_p2p(void)
 		goto out;
 	print_attrs("nvme after probe:", s.ep[0]);
 	provider = zd_pci_p2pmem_find(&nic->dev);
-	printf("  nic looks for p2pmem: %s (distance %d)\n",
+	fprintf(tool_out, "  nic looks for p2pmem: %s (distance %d)\n",
 	       provider ? zd_pci_name(provider) : "none",
 	       provider ? zd_pci_p2pdma_distance(provider, &nic->dev, false) : -1);
-	printf("  accel looks for p2pmem: %s (another, unlisted host bridge)\n",
+	fprintf(tool_out, "  accel looks for p2pmem: %s (another, unlisted host bridge)\n",
 	       zd_pci_p2pmem_find(&s.ep[4]->dev) ? "found" : "none");
-	err = provider ? p2p_transfer(provider, nic, MiB(1)) : -1;
+	if (provider) {
+		snprintf(sum->p2p.provider, sizeof(sum->p2p.provider), "%s",
+			 zd_pci_name(provider));
+		sum->p2p.distance = zd_pci_p2pdma_distance(provider, &nic->dev, false);
+	}
+	err = provider ? p2p_transfer(provider, nic, MiB(1), sum) : -1;
 	print_attrs("after freeing:", s.ep[0]);
 	zd_pci_dev_put(provider);
 	zd_device_unbind(&s.ep[0]->dev);
@@ -250,6 +362,55 @@ int demo_p2p(void)
 out:
 	sample_destroy(&s);
 	if (err)
-		printf("  p2p demo FAILED\n");
+		fprintf(tool_out, "  p2p demo FAILED\n");
+	sum->p2p.ok = !err;
 	return err ? 1 : 0;
+}
+
+/* ---- for zonedev map: the sample with p2p memory in use ----------------- */
+
+struct p2p_sample {
+	struct sample s;
+	void *mem;
+};
+
+void *pci_sample_p2p_create(void)
+{
+	struct p2p_sample *ps = calloc(1, sizeof(*ps));
+	int err;
+
+	if (!ps)
+		return NULL;
+	if (sample_build(&ps->s)) {
+		tool_err(NULL, "building the sample PCI topology: %s", strerror(errno));
+		goto fail;
+	}
+	err = zd_device_bind(&ps->s.ep[0]->dev, &provider_driver);
+	if (err) {
+		tool_err(NULL, "binding the sample p2p provider: %s", strerror(-err));
+		goto fail;
+	}
+	ps->mem = zd_pci_alloc_p2pmem(ps->s.ep[0], MiB(1));
+	if (!ps->mem) {
+		tool_err(NULL, "allocating p2p memory: %s", strerror(errno));
+		goto fail;
+	}
+	return ps;
+fail:
+	pci_sample_p2p_destroy(ps);
+	return NULL;
+}
+
+void pci_sample_p2p_destroy(void *arg)
+{
+	struct p2p_sample *ps = arg;
+
+	if (!ps)
+		return;
+	if (ps->mem)
+		zd_pci_free_p2pmem(ps->s.ep[0], ps->mem, MiB(1));
+	if (ps->s.ep[0] && zd_device_is_bound(&ps->s.ep[0]->dev))
+		zd_device_unbind(&ps->s.ep[0]->dev);
+	sample_destroy(&ps->s);
+	free(ps);
 }
