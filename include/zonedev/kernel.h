@@ -26,7 +26,11 @@
  * returns a tagged pointer that page_address(), copy_highpage(),
  * __free_page(), page_to_pfn() + migrate_pfn(), migrate_pfn_to_page(),
  * get_page()/put_page()/unlock_page() and the is_*_page() tests
- * understand; nothing may read its fields.
+ * understand; nothing may read its fields.  Given to a migration as a
+ * destination, migrate_vma_finalize() (or migrate_device_finalize())
+ * frees it, as the kernel's would free or keep it; zonedev has copied
+ * its bytes into place by then.  migrate_vma_setup() fills in npages
+ * from start and end when it is 0, as the kernel's does.
  *
  * RCU names (rcu_read_lock, rcu_dereference, synchronize_rcu, ...) are
  * liburcu-bp's, the flavour zonedev itself uses: a program using them
@@ -63,6 +67,7 @@
 #define zd_scatterlist		scatterlist
 #define zd_vm_fault		vm_fault
 #define zd_migrate_vma		migrate_vma
+#define zd_mm			mm_struct
 
 #include <errno.h>
 #include <pthread.h>
@@ -708,12 +713,50 @@ typedef zd_pci_bus_addr_t pci_bus_addr_t;
 #define MIGRATE_PFN_SHIFT		ZD_MIGRATE_PFN_SHIFT
 #define MIGRATE_VMA_SELECT_SYSTEM	ZD_MIGRATE_VMA_SELECT_SYSTEM
 #define MIGRATE_VMA_SELECT_DEVICE_PRIVATE ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE
-#define migrate_vma_setup(...)		zd_migrate_vma_setup(__VA_ARGS__)
 #define migrate_vma_pages(...)		zd_migrate_vma_pages(__VA_ARGS__)
-#define migrate_vma_finalize(...)	zd_migrate_vma_finalize(__VA_ARGS__)
 #define migrate_device_range(...)	zd_migrate_device_range(__VA_ARGS__)
 #define migrate_device_pages(...)	zd_migrate_device_pages(__VA_ARGS__)
-#define migrate_device_finalize(...)	zd_migrate_device_finalize(__VA_ARGS__)
+
+/* the kernel counts the pages from start and end itself */
+static inline int migrate_vma_setup(struct migrate_vma *args)
+{
+	if (args && !args->npages && args->end > args->start)
+		args->npages = (args->end - args->start) >> zd_page_shift;
+	return zd_migrate_vma_setup(args);
+}
+
+/*
+ * A host page a driver gave as a destination (alloc_page()) is, in the
+ * kernel, the process's page from then on, or freed by finalize if it
+ * was not used.  zonedev copies its bytes into place instead: finalize
+ * frees it either way.
+ */
+static inline void zd_kernel_free_host_dst(const unsigned long *dst,
+					   unsigned long npages)
+{
+	for (unsigned long i = 0; i < npages; i++) {
+		void *addr = dst[i] & ZD_MIGRATE_PFN_SYSTEM ?
+			     zd_migrate_pfn_to_virt(dst[i]) : NULL;
+
+		if (addr)
+			zd_free_system_page(addr);
+	}
+}
+
+static inline void migrate_vma_finalize(struct migrate_vma *migrate)
+{
+	zd_migrate_vma_finalize(migrate);
+	if (migrate)
+		zd_kernel_free_host_dst(migrate->dst, migrate->npages);
+}
+
+static inline void migrate_device_finalize(unsigned long *src_pfns,
+					   unsigned long *dst_pfns,
+					   unsigned long npages)
+{
+	zd_migrate_device_finalize(src_pfns, dst_pfns, npages);
+	zd_kernel_free_host_dst(dst_pfns, npages);
+}
 
 ZD_EXTERN_C_END
 
