@@ -5,7 +5,7 @@
 # library exports zd_ names only (version ZONEDEV_0.1), and a program
 # builds and runs with pkg-config and with find_package(zonedev), shared
 # and static, with gcc and with clang (a missing compiler is skipped and
-# said so).  The temporary directory goes even when a step fails.
+# said so), and the examples/ build against it and run.  The temporary directory goes even when a step fails.
 # Usage: run.sh BUILD_DIR SOURCE_DIR LIBDIR INCLUDEDIR BINDIR MANDIR VERSION
 set -euo pipefail
 build=$(cd "$1" && pwd) src=$(cd "$2" && pwd) libdir_rel=$3 incdir_rel=$4 bindir_rel=$5 mandir_rel=$6
@@ -87,8 +87,11 @@ done
 # must (not) depend on.
 check_prog() {
 	local exe=$1 link=$2 out
-	out=$("$exe") || fail "$exe exited $?"
-	[ "$out" = ok ] || [ "${out#ok:}" != "$out" ] || fail "$exe printed '$out'"
+	out=$("$exe" 2>&1) || { echo "$out"; fail "$exe exited $?"; }
+	case $(printf '%s\n' "$out" | tail -n 1) in
+	ok|ok:*) ;;
+	*) echo "$out"; fail "$exe did not end with ok" ;;
+	esac
 	if [ "$link" = shared ]; then
 		readelf -d "$exe" | grep 'NEEDED.*\[libzonedev\.so\.0\]' >/dev/null ||
 			fail "$exe does not use libzonedev.so.0"
@@ -127,6 +130,7 @@ for cc in gcc clang; do
 	step "$cc, find_package(zonedev)"
 	cmake -S "$here/consumer" -B "$out/cmake" -DCMAKE_C_COMPILER="$cc" \
 		-DCMAKE_PREFIX_PATH="$prefix" -DZD_PROG="$here/prog.c" \
+		-DZD_EXAMPLES="$src/examples" \
 		-DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >"$out/cmake.log" 2>&1 ||
 		{ cat "$out/cmake.log"; fail "$cc: configuring the find_package project"; }
 	cmake --build "$out/cmake" >>"$out/cmake.log" 2>&1 ||
@@ -134,6 +138,9 @@ for cc in gcc clang; do
 	check_prog "$out/cmake/prog_shared" shared
 	check_prog "$out/cmake/prog_static" static
 	check_prog "$out/cmake/dmirror_static" static
+	for e in pmem p2p migrate; do
+		check_prog "$out/cmake/examples/example_$e" shared
+	done
 done
 [ "$compilers" -gt 0 ] || { echo "SKIP: neither gcc nor clang"; exit 77; }
 echo "install test passed"
