@@ -91,6 +91,8 @@ ZD_EXTERN_C_BEGIN
 #define GFP_ATOMIC		0u
 #define GFP_HIGHUSER		0u
 #define GFP_HIGHUSER_MOVABLE	0u
+#endif
+#ifndef __GFP_ZERO
 #define __GFP_ZERO		1u
 #endif
 typedef unsigned int gfp_t;
@@ -105,14 +107,11 @@ typedef int16_t s16;
 typedef int32_t s32;
 typedef long long s64;
 typedef zd_phys_addr_t phys_addr_t;
+/* migrate_to_ram()'s return: 0, or any of these and the thread gets SIGBUS */
 typedef int vm_fault_t;
 #define VM_FAULT_OOM		0x0001
 #define VM_FAULT_SIGBUS		0x0002
-#define VM_FAULT_MAJOR		0x0004
 #define VM_FAULT_SIGSEGV	0x0040
-#define VM_FAULT_NOPAGE		0x0100
-#define VM_FAULT_LOCKED		0x0200
-#define VM_FAULT_RETRY		0x0400
 
 /* error pointers: the top MAX_ERRNO addresses are negative errnos */
 #define MAX_ERRNO	4095
@@ -222,14 +221,14 @@ static inline int numa_node_id(void)
 #define pr_info(fmt, ...)	fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
 #define pr_debug(fmt, ...)						\
 	do { if (0) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__); } while (0)
-#define dev_printk_(dev, fmt, ...)					\
+#define zd__dev_printk(dev, fmt, ...)					\
 	fprintf(stderr, "%s: " fmt, zd_dev_name(dev), ##__VA_ARGS__)
-#define dev_err(dev, fmt, ...)	dev_printk_(dev, fmt, ##__VA_ARGS__)
-#define dev_warn(dev, fmt, ...)	dev_printk_(dev, fmt, ##__VA_ARGS__)
-#define dev_notice(dev, fmt, ...) dev_printk_(dev, fmt, ##__VA_ARGS__)
-#define dev_info(dev, fmt, ...)	dev_printk_(dev, fmt, ##__VA_ARGS__)
+#define dev_err(dev, fmt, ...)	zd__dev_printk(dev, fmt, ##__VA_ARGS__)
+#define dev_warn(dev, fmt, ...)	zd__dev_printk(dev, fmt, ##__VA_ARGS__)
+#define dev_notice(dev, fmt, ...) zd__dev_printk(dev, fmt, ##__VA_ARGS__)
+#define dev_info(dev, fmt, ...)	zd__dev_printk(dev, fmt, ##__VA_ARGS__)
 #define dev_dbg(dev, fmt, ...)						\
-	do { if (0) dev_printk_(dev, fmt, ##__VA_ARGS__); } while (0)
+	do { if (0) zd__dev_printk(dev, fmt, ##__VA_ARGS__); } while (0)
 
 /* WARN_ON(cond): a WARNING line when @cond holds; evaluates to @cond */
 #define WARN_ON(cond) ({						\

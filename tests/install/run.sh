@@ -103,16 +103,11 @@ check_prog() {
 	echo "ok: $exe ($link)"
 }
 
-compilers=0
-for cc in gcc clang; do
-	if ! command -v "$cc" >/dev/null; then
-		echo "SKIP: $cc is not installed"
-		continue
-	fi
-	compilers=$((compilers + 1))
-	out=$tmp/$cc
+# One compiler's builds, in its own directory.
+with_compiler() {
+	local cc=$1 out=$tmp/$1
+	local cflags=(-std=gnu11 -Wall -Wextra -Werror)
 	mkdir -p "$out"
-	cflags=(-std=gnu11 -Wall -Wextra -Werror)
 
 	step "$cc, pkg-config, shared"
 	# shellcheck disable=SC2046
@@ -127,13 +122,13 @@ for cc in gcc clang; do
 		"${static_libs[@]}"
 	check_prog "$out/pc_static" static
 
-	step "$cc, find_package(zonedev)"
+	step "$cc, find_package(zonedev), examples/"
 	cmake -S "$here/consumer" -B "$out/cmake" -DCMAKE_C_COMPILER="$cc" \
 		-DCMAKE_PREFIX_PATH="$prefix" -DZD_PROG="$here/prog.c" \
 		-DZD_EXAMPLES="$src/examples" \
 		-DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >"$out/cmake.log" 2>&1 ||
 		{ cat "$out/cmake.log"; fail "$cc: configuring the find_package project"; }
-	cmake --build "$out/cmake" >>"$out/cmake.log" 2>&1 ||
+	cmake --build "$out/cmake" -j2 >>"$out/cmake.log" 2>&1 ||
 		{ cat "$out/cmake.log"; fail "$cc: building the find_package project"; }
 	check_prog "$out/cmake/prog_shared" shared
 	check_prog "$out/cmake/prog_static" static
@@ -141,6 +136,23 @@ for cc in gcc clang; do
 	for e in pmem p2p migrate; do
 		check_prog "$out/cmake/examples/example_$e" shared
 	done
+}
+
+# The compilers side by side: most of the time is CMake's compiler checks.
+compilers=() pids=()
+for cc in gcc clang; do
+	if ! command -v "$cc" >/dev/null; then
+		echo "SKIP: $cc is not installed"
+		continue
+	fi
+	with_compiler "$cc" >"$tmp/$cc.log" 2>&1 &
+	compilers+=("$cc") pids+=($!)
 done
-[ "$compilers" -gt 0 ] || { echo "SKIP: neither gcc nor clang"; exit 77; }
+failed=0
+for i in "${!compilers[@]}"; do
+	wait "${pids[$i]}" || failed=1
+	cat "$tmp/${compilers[$i]}.log"
+done
+[ "$failed" = 0 ] || fail "see above"
+[ "${#compilers[@]}" -gt 0 ] || { echo "SKIP: neither gcc nor clang"; exit 77; }
 echo "install test passed"
