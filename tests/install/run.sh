@@ -5,11 +5,12 @@
 # library exports zd_ names only (version ZONEDEV_0.1), and a program
 # builds and runs with pkg-config and with find_package(zonedev), shared
 # and static, with gcc and with clang (a missing compiler is skipped and
-# said so), and the examples/ build against it and run.  The temporary directory goes even when a step fails.
+# said so), and the examples/ build against it and run.  The temporary
+# directory goes even when a step fails.
 # Usage: run.sh BUILD_DIR SOURCE_DIR LIBDIR INCLUDEDIR BINDIR MANDIR VERSION
 set -euo pipefail
-build=$(cd "$1" && pwd) src=$(cd "$2" && pwd) libdir_rel=$3 incdir_rel=$4 bindir_rel=$5 mandir_rel=$6
-version=$7
+build=$(cd "$1" && pwd) src=$(cd "$2" && pwd)
+libdir_rel=$3 incdir_rel=$4 bindir_rel=$5 mandir_rel=$6 version=$7
 here=$src/tests/install
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zonedev-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -17,6 +18,12 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 
+for d in "$libdir_rel" "$incdir_rel" "$bindir_rel" "$mandir_rel"; do
+	case $d in
+	/*) echo "SKIP: $d is absolute: --prefix DIR does not move it"
+	    exit 77 ;;
+	esac
+done
 prefix=$tmp/prefix
 libdir=$prefix/$libdir_rel
 incdir=$prefix/$incdir_rel
@@ -83,11 +90,12 @@ for w in $(pkg-config --static --libs zonedev); do
 	[ "$w" = -lzonedev ] || static_libs+=("$w")
 done
 
-# run NAME: the program runs and says ok; LINK shared|static: what it
-# must (not) depend on.
+# check_prog EXE shared|static: it runs and its last line is "ok", and it
+# uses the installed shared library, or no shared zonedev at all.
 check_prog() {
-	local exe=$1 link=$2 out
-	out=$("$exe" 2>&1) || { echo "$out"; fail "$exe exited $?"; }
+	local exe=$1 link=$2 out rc=0
+	out=$("$exe" 2>&1) || rc=$?
+	[ "$rc" = 0 ] || { echo "$out"; fail "$exe exited $rc"; }
 	case $(printf '%s\n' "$out" | tail -n 1) in
 	ok|ok:*) ;;
 	*) echo "$out"; fail "$exe did not end with ok" ;;
