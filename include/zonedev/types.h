@@ -9,9 +9,13 @@
 
 ZD_EXTERN_C_BEGIN
 
-/* A physical address or size in zonedev's 64-bit physical space. */
-typedef uint64_t zd_phys_addr_t;
-typedef uint64_t zd_resource_size_t;
+/*
+ * A physical address or size in zonedev's 64-bit physical space.  The
+ * kernel's phys_addr_t on 64-bit machines: unsigned long long, so that
+ * ranges print with "%#llx" as kernel code does.
+ */
+typedef unsigned long long zd_phys_addr_t;
+typedef unsigned long long zd_resource_size_t;
 
 /* An intrusive doubly linked list node, as the kernel's list_head. */
 struct zd_list_head {

@@ -148,7 +148,7 @@ static bool zero_fill(struct zd_mm *mm, uintptr_t a)
 	pthread_mutex_unlock(&mm->lock);
 	if (stop == a)
 		return false;
-	hmm_fill(mm, a, NULL, stop - a, false, zero_failed, &z);
+	zd__hmm_fill(mm, a, NULL, stop - a, false, zero_failed, &z);
 	pthread_mutex_lock(&mm->lock);
 	for (uintptr_t p = a; p < stop; p += page_bytes()) {
 		uintptr_t *pte = zd_hmm_pte(mm, p);

@@ -38,8 +38,8 @@ static void fill_count(struct zd_mm *mm, enum fill_how how, size_t bytes)
 		atomic_fetch_add(c, bytes >> zd_page_shift);
 }
 
-void hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len, bool move,
-	      hmm_fill_failed *failed, void *ctx)
+void zd__hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len,
+		  bool move, hmm_fill_failed *failed, void *ctx)
 {
 	enum fill_how how = !src ? FILL_ZERO :
 			    move && mm->can_move && !zd_fault("hmm.move") ?

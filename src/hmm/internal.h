@@ -93,7 +93,7 @@ void zd_hmm_wait_events(struct zd_mm *mm);
 	__err;								\
 })
 
-/* Told the address of each page hmm_fill() could not fill. */
+/* Told the address of each page zd__hmm_fill() could not fill. */
 typedef void hmm_fill_failed(void *ctx, uintptr_t addr);
 
 /*
@@ -103,8 +103,8 @@ typedef void hmm_fill_failed(void *ctx, uintptr_t addr);
  * present count as filled.  Counts into mm->stats; never takes mm->lock
  * (the fault thread needs it to read the events in the way).
  */
-void hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len, bool move,
-	      hmm_fill_failed *failed, void *ctx);
+void zd__hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len,
+		  bool move, hmm_fill_failed *failed, void *ctx);
 
 static inline int hmm_writeprotect(struct zd_mm *mm, uintptr_t a, size_t len,
 				   int wp)

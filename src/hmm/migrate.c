@@ -294,9 +294,9 @@ static void copy_runs(unsigned long *src, unsigned long n, place_fn *at,
 			continue;
 		while (j < n && at(ctx, j, &q) && place_follows(&p, &q, j - i))
 			j++;
-		hmm_fill(p.mm, p.addr, p.stage, (j - i) << zd_page_shift, p.donate,
-			 run_failed, &(struct run_failed){
-				 src, p.addr - (i << zd_page_shift) });
+		zd__hmm_fill(p.mm, p.addr, p.stage, (j - i) << zd_page_shift,
+			     p.donate, run_failed, &(struct run_failed){
+				     src, p.addr - (i << zd_page_shift) });
 	}
 }
 
@@ -395,9 +395,9 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 	for (unsigned long i = 0; i < m->npages; i++)
 		if ((m->src[i] & (ZD_MIGRATE_PFN_DONATE | ZD_MIGRATE_PFN_MIGRATE)) ==
 		    ZD_MIGRATE_PFN_DONATE)
-			hmm_fill(m->mm, m->start + (i << zd_page_shift),
-				 zd_migrate_pfn_to_virt(m->src[i]), page_bytes(),
-				 true, restore_failed, NULL);
+			zd__hmm_fill(m->mm, m->start + (i << zd_page_shift),
+				     zd_migrate_pfn_to_virt(m->src[i]),
+				     page_bytes(), true, restore_failed, NULL);
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uintptr_t a = m->start + (i << zd_page_shift);

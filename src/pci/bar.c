@@ -175,7 +175,7 @@ static int dma_route(struct zd_pci_dev *initiator, uint64_t addr, size_t len,
 static int dma_xfer(struct zd_pci_dev *initiator, zd_pci_bus_addr_t addr,
 		    void *buf, size_t len, bool write)
 {
-	struct dma_target t;
+	struct dma_target t = { 0 };	/* GCC cannot see dma_route() set it */
 	int err;
 
 	if (!initiator || (!buf && len)) {
