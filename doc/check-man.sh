@@ -51,7 +51,7 @@ check_pages() {
 }
 
 [ -r "$lib" ] || { bad "no library at $lib"; exit 1; }
-exports=$(nm -D --defined-only "$lib" | awk '$2 == "T" && $3 ~ /^zd_/ && $3 !~ /^zd__/ { print $3 }')
+exports=$(nm -D --defined-only "$lib" | awk '$2 == "T" && $3 ~ /^zd_/ && $3 !~ /^zd__/ { sub(/@.*/, "", $3); print $3 }')
 [ -n "$exports" ] || bad "no zd_ functions exported by $lib"
 n=0
 for f in $exports; do
