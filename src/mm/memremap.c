@@ -487,11 +487,11 @@ static void wait_for_holders(struct zd_dev_pagemap *pgmap)
 	while (!zd_wait_for_completion_timeout(&pgmap->done, period)) {
 		waited += period;
 		zd_info("memunmap of the %s pgmap [mem %#llx-%#llx] of %s has "
-			"waited %lu s for %ld references held elsewhere",
+			"waited %lu ms for references held elsewhere; out: %ld",
 			zd_memory_type_name(pgmap->type),
 			(unsigned long long)pgmap->ranges[0].start,
 			(unsigned long long)pgmap->ranges[pgmap->nr_range - 1].end,
-			dev_name_of(pgmap), waited / 1000,
+			dev_name_of(pgmap), waited,
 			zd__percpu_ref_count(&pgmap->ref));
 	}
 }
