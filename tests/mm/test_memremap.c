@@ -1023,6 +1023,109 @@ static void test_waiting_teardown_reports_and_is_listed(void **state)
 	assert_gone(DEV_BASE, MiB(2));
 }
 
+/*
+ * Take every mapping the process may still have (vm.max_map_count): one
+ * PROT_NONE block, every other page made readable until the kernel
+ * refuses the split.  Unmapped whole, it gives them all back.
+ */
+static char *fill_map_count(size_t *len)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	size_t page = zd_page_size(), pages;
+	long max = 0;
+	char *p;
+
+	if (!f || fscanf(f, "%ld", &max) != 1)
+		max = 65530;
+	if (f)
+		fclose(f);
+	pages = 2 * (size_t)max + 2;
+	*len = pages * page;
+	p = mmap(NULL, *len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		 MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	for (size_t i = 1; 2 * i < pages; i++)
+		if (mprotect(p + (2 * i - 1) * page, page, PROT_READ))
+			return p;
+	munmap(p, *len);
+	return NULL;		/* never reached the limit */
+}
+
+/* In a child: the map count is the process's.  Exit codes say what broke. */
+static int map_count_child(void)
+{
+	struct zd_dev_pagemap *p[3], *q = test_pgmap();
+	char perms[8], *fill;
+	unsigned long warns;
+	size_t len;
+
+	for (int i = 0; i < 3; i++) {	/* neighbours: their mappings merge */
+		p[i] = test_pgmap();
+		pgmap_init(p[i], ZD_MEMORY_DEVICE_GENERIC, DEV_BASE + i * MiB(2),
+			   MiB(2));
+		if (!zd_memremap_pages(p[i], 0))
+			return 10;
+	}
+	pgmap_init(q, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE + GiB(1), MiB(2));
+	/* a teardown first: this process's zd-rcu thread starts now, not
+	 * when no thread stack can be mapped */
+	if (!zd_memremap_pages(q, 0))
+		return 10;
+	zd_memunmap_pages(q);
+	fill = fill_map_count(&len);
+	if (!fill)
+		return 11;
+	errno = 0;
+	if (zd_memremap_pages(q, 0) || errno != ENOMEM)
+		return 12;		/* fails, cleanly */
+	/* the middle one: giving it back splits a mapping */
+	warns = zd_warn_count();
+	zd_memunmap_pages(p[1]);
+	if (zd_warn_count() != warns)
+		return 13;		/* "cannot unmap" */
+	if (zd_pfn_valid(phys_pfn(DEV_BASE + MiB(2))) ||
+	    strcmp(mapping_perms(zd_phys_to_virt(DEV_BASE + MiB(2)), perms),
+		   "---p"))
+		return 14;		/* still mapped */
+	/* the spare mappings are spent: refused before anything is done */
+	test_last_warn[0] = 0;
+	errno = 0;
+	if (zd_memremap_pages(q, 0) || errno != ENOMEM ||
+	    !strstr(test_last_warn, "vm.max_map_count"))
+		return 15;
+	munmap(fill, len);
+	if (!zd_memremap_pages(q, 0))
+		return 16;		/* works again */
+	zd_memunmap_pages(q);
+	zd_memunmap_pages(p[0]);
+	zd_memunmap_pages(p[2]);
+	return zd_warn_count() == warns + 1 ? 0 : 17;	/* the refusal */
+}
+
+static void test_removal_at_max_map_count(void **state)
+{
+#ifdef __SANITIZE_THREAD__
+	skip();		/* fork() in a TSan process: not supported */
+#endif
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int rc = map_count_child();
+
+		if (rc)
+			fprintf(stderr, "child warnings:\n%s", test_last_warn);
+		_exit(rc);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("child: %s %d", WIFEXITED(status) ? "exit" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1053,6 +1156,7 @@ int main(void)
 		T(test_zone_device_page_init_misuse),
 		T(test_extra_put_dev_pagemap_teardown_ends),
 		T(test_waiting_teardown_reports_and_is_listed),
+		T(test_removal_at_max_map_count),
 	};
 
 	page_before_init = zd_pfn_to_page(1);
