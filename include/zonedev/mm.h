@@ -79,6 +79,8 @@ ZD_API extern unsigned int zd_page_shift;
  * @pfn: page frame number (phys >> zd_page_shift)
  *
  * Arithmetic only: valid where a pgmap maps @pfn (see zd_pfn_valid()).
+ * Before the first memremap the result points into the kernel half of
+ * the address space: defined arithmetic, and any dereference faults.
  * Context: any.
  * Return: the page.
  */
@@ -246,7 +248,7 @@ ZD_API ZD_HOT void zd_put_page(struct zd_page *page);
  * @page: the page
  * @nr: how many
  *
- * Context: any.
+ * Context: any.  A NULL @page is reported and ignored.
  */
 ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
 
@@ -255,7 +257,7 @@ ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
  * @page: the page
  * @nr: how many
  *
- * Context: any.
+ * Context: any.  A NULL @page is reported and ignored.
  */
 ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
 
@@ -265,7 +267,8 @@ ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
  * @nr: how many
  *
  * Context: any.
- * Return: the count after the subtraction.
+ * Return: the count after the subtraction; -1 for a NULL @page
+ * (reported).
  */
 ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
 
@@ -274,7 +277,8 @@ ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
  * @page: the page
  *
  * Context: any.
- * Return: true if the count is now zero.
+ * Return: true if the count is now zero; false for a NULL @page
+ * (reported).
  */
 ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
 
@@ -283,7 +287,7 @@ ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
  * @page: the page
  * @v: the count
  *
- * Context: any; the caller owns the page.
+ * Context: any; the caller owns the page.  A NULL @page is reported.
  */
 ZD_API void zd_set_page_count(struct zd_page *page, int v);
 
@@ -292,10 +296,15 @@ ZD_API void zd_set_page_count(struct zd_page *page, int v);
  * @page: a free DEVICE_PRIVATE or COHERENT page (count zero)
  *
  * Takes a reference on the page's pgmap (refused, with a warning, once
- * the pgmap is being torn down), sets the count to one and marks the page
- * locked, as the kernel does for a page about to be migrated into.
+ * the pgmap is being torn down), sets the count from zero to one and
+ * marks the page locked, as the kernel does for a page about to be
+ * migrated into.  A page in use (handed out already) and a page of an
+ * idle type (FS_DAX, GENERIC, PCI_P2PDMA: those hold their pgmap
+ * reference already) are reported and refused: either would leak a
+ * pgmap reference and hang memunmap.
  * Context: any, never sleeps.
- * Return: 0, or -ENODEV if the pgmap is dying, -EINVAL for a bad page.
+ * Return: 0, or -ENODEV if the pgmap is dying, -EBUSY for a page in use,
+ * -EINVAL for a NULL, non-ZONE_DEVICE or idle-type page.
  */
 ZD_API int zd_zone_device_page_init(struct zd_page *page);
 

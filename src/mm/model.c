@@ -215,7 +215,7 @@ static void give_back(void *addr, size_t len, const char *what)
 		return;
 	zd_os_discard(addr, len);
 	zd_info("%s at %p+%#zx stays mapped, its pages dropped: the process "
-		"is at vm.max_map_count (%d)", what, addr, len, err);
+		"is at vm.max_map_count (error %d)", what, addr, len, err);
 }
 
 void zd_memmap_remove(unsigned long pfn, unsigned long nr)
