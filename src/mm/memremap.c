@@ -269,10 +269,17 @@ static uint64_t backing_offset(struct zd_dev_pagemap *pgmap, int i)
  * front, and what cannot be backed ends in the OOM killer.  Refuse it
  * here instead, as the kernel's memmap allocation fails.
  */
+#define CHECKED_MEMMAP	(64ull << 20)	/* the memmap of 4 GiB of 4 KiB pages */
+
 static int check_host_memory(const struct zd_range *r, uint64_t bytes)
 {
-	uint64_t avail = zd_os_mem_available();
+	uint64_t avail;
 
+	/* smaller ones are an allocation like any other: no /proc reads
+	 * for each of thousands of small pgmaps */
+	if (bytes < CHECKED_MEMMAP)
+		return 0;
+	avail = zd_os_mem_available();
 	if (bytes <= avail)
 		return 0;
 	zd_warn("[mem %#llx-%#llx]: its memmap needs %llu MiB of host memory, "

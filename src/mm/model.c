@@ -183,7 +183,7 @@ int zd_memmap_add(unsigned long pfn, unsigned long nr, int fd, uint64_t off)
  * limit frees them first.  Setup refuses with -ENOMEM while they cannot
  * be had.  Caller holds the hotplug write side.
  */
-#define SPARE	16		/* four ranges' worth, two splits per mapping */
+#define SPARE	8		/* 15 mappings: a range takes four at most */
 
 static void *spare;
 
