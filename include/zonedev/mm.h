@@ -73,6 +73,9 @@ ZD_API extern unsigned int zd_page_shift;
 #define ZD_INLINE static inline
 #endif
 
+/* zd_page_ref_count() of NULL: reports it, returns 0. */
+ZD_API int zd__page_ref_count_null(void);
+
 #ifndef ZD_NO_INLINE
 /**
  * zd_pfn_to_page - the struct page of a page frame
@@ -144,10 +147,12 @@ ZD_INLINE void *zd_page_address(const struct zd_page *page)
  * @page: the page
  *
  * Context: any.
- * Return: the count.
+ * Return: the count; 0 for a NULL @page (reported).
  */
 ZD_INLINE int zd_page_ref_count(const struct zd_page *page)
 {
+	if (__builtin_expect(!page, 0))
+		return zd__page_ref_count_null();
 	return __atomic_load_n((const int *)&page->_refcount, __ATOMIC_RELAXED);
 }
 #else

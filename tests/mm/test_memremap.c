@@ -823,6 +823,8 @@ static void test_null_pointers_refused(void **state)
 	assert_warns("zd_page_ref_add: NULL page", zd_page_ref_add(NULL, 1));
 	assert_warns("zd_page_ref_sub: NULL page", zd_page_ref_sub(NULL, 1));
 	assert_warns("zd_set_page_count: NULL page", zd_set_page_count(NULL, 1));
+	assert_warns("zd_page_ref_count: NULL page",
+		     assert_int_equal(zd_page_ref_count(NULL), 0));
 	assert_warns("NULL page", assert_int_equal(zd_page_ref_sub_return(NULL, 1), -1));
 	assert_warns("NULL page", assert_false(zd_page_ref_dec_and_test(NULL)));
 	assert_warns("NULL page", assert_int_equal(zd_zone_device_page_init(NULL),
