@@ -51,6 +51,11 @@ ZD_API ZD_HOT void zd_get_online_mems(void);
  *
  * Leaves the read side entered with zd_get_online_mems(), letting a
  * waiting hotplug writer in once no reader remains.
+ *
+ * A put with no read side taken is reported and ignored when the putting
+ * thread took none itself; one on a thread that handed a read side over
+ * is found and repaired (reported) by the next writer, so that it never
+ * waits for ever.
  * Context: any thread (need not be the one that took it).
  */
 ZD_API ZD_HOT void zd_put_online_mems(void);

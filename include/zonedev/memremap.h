@@ -17,7 +17,17 @@
  *  - setup fails cleanly at any step and leaves nothing behind;
  *  - ranges meeting System RAM are refused with -ENXIO, ranges another
  *    pgmap maps with -EEXIST;
- *  - setup and teardown are memory hotplug writes (memory_hotplug.h).
+ *  - setup and teardown are memory hotplug writes (memory_hotplug.h);
+ *  - a teardown that waits for references held elsewhere says so every
+ *    five seconds (ZONEDEV_HUNG_REPORT_MS=n: every n ms), at INFO level,
+ *    naming the pgmap, its device and how many references are out; the
+ *    pgmap stays listed (zd_pgmap_for_each), its ref dying, until gone;
+ *  - a holder that puts more than it got is reported when teardown reads
+ *    the count (per-thread counting cannot see it sooner), and teardown
+ *    still finishes;
+ *  - setup keeps a few spare mappings so that teardown succeeds even at
+ *    vm.max_map_count; setup is refused with -ENOMEM when it cannot have
+ *    them, and when host memory cannot back a memmap (no altmap).
  *
  * The driver requests its ranges in the resource tree itself
  * (zd_devm_request_mem_region), as in the kernel.
@@ -130,8 +140,12 @@ struct zd_dev_pagemap {
  * Context: may sleep; takes the memory hotplug write side.
  * Return: the direct-map address of ranges[0] (not mapped for
  * DEVICE_PRIVATE), or NULL with errno: EINVAL (validation, alignment,
- * altmap), ENXIO (System RAM), EEXIST (another pgmap), ENOMEM, ERANGE
- * (beyond the physical space).  Messages name the argument.
+ * altmap, a backing.kind not known, a backing file shorter than
+ * backing.offset plus the ranges), ENXIO (System RAM), EEXIST (another
+ * pgmap), EBUSY (@pgmap mapped or being torn down), ENOMEM (a memmap
+ * larger than the host memory available, vm.max_map_count reached, an
+ * altmap too small), ERANGE (beyond the physical space).  Messages name
+ * the argument.
  */
 ZD_API void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid);
 
@@ -140,8 +154,9 @@ ZD_API void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid);
  * @pgmap: a mapped pgmap
  *
  * Kills the reference, drops the pages' own references, waits for every
- * other holder, then removes the memmap, the mappings and the lookup
- * entries.
+ * other holder (reporting the wait every few seconds), then removes the
+ * memmap, the mappings and the lookup entries.  Never fails; a second
+ * call while the first waits is reported and ignored.
  * Context: may sleep, without bound (it waits for holders); not while
  * holding a reference on @pgmap or the memory hotplug read side.
  */
@@ -256,6 +271,8 @@ ZD_API unsigned long zd_vmem_altmap_offset(const struct zd_vmem_altmap *altmap);
  * @fn: callback; non-zero stops the walk
  * @arg: passed to @fn
  *
+ * A pgmap being torn down is still listed, its ref dying
+ * (zd_percpu_ref_is_dying()), until its teardown is done.
  * @fn runs under the pgmap list lock: it must not map or unmap pgmaps.
  * Context: may sleep.
  * Return: the first non-zero @fn result, or 0.
@@ -268,9 +285,11 @@ ZD_API int zd_pgmap_for_each(int (*fn)(struct zd_dev_pagemap *pgmap, void *arg),
  * @pgmap: a mapped pgmap
  *
  * Idle types: pages whose count is above one; private and coherent: pages
- * handed out.  Walks the memmap (for tools and tests).
+ * handed out.  Walks the memmap (for tools and tests); a dying pgmap
+ * counts until its memmap is being removed.
  * Context: may sleep; takes the memory hotplug read side.
- * Return: the number of pages.
+ * Return: the number of pages; 0 for a pgmap not mapped, or NULL
+ * (reported).
  */
 ZD_API unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap);
 

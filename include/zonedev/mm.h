@@ -73,12 +73,17 @@ ZD_API extern unsigned int zd_page_shift;
 #define ZD_INLINE static inline
 #endif
 
+/* zd_page_ref_count() of NULL: reports it, returns 0. */
+ZD_API int zd__page_ref_count_null(void);
+
 #ifndef ZD_NO_INLINE
 /**
  * zd_pfn_to_page - the struct page of a page frame
  * @pfn: page frame number (phys >> zd_page_shift)
  *
  * Arithmetic only: valid where a pgmap maps @pfn (see zd_pfn_valid()).
+ * Before the first memremap the result points into the kernel half of
+ * the address space: defined arithmetic, and any dereference faults.
  * Context: any.
  * Return: the page.
  */
@@ -154,10 +159,12 @@ ZD_INLINE void *zd_page_address(const struct zd_page *page)
  * kernel 6.1 rules described in this header: idle pages of some types sit
  * at one, free device-private pages at zero.
  * Context: any.
- * Return: the count.
+ * Return: the count; 0 for a NULL @page (reported).
  */
 ZD_INLINE int zd_page_ref_count(const struct zd_page *page)
 {
+	if (__builtin_expect(!page, 0))
+		return zd__page_ref_count_null();
 	return __atomic_load_n((const int *)&page->_refcount, __ATOMIC_RELAXED);
 }
 #else
@@ -270,7 +277,7 @@ ZD_API ZD_HOT void zd_put_page(struct zd_page *page);
  *
  * Raises a page's reference count by @nr without any of the checks
  * zd_get_page() makes.  For code that manages counts in bulk.
- * Context: any.
+ * Context: any.  A NULL @page is reported and ignored.
  */
 ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
 
@@ -282,7 +289,7 @@ ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
  * Lowers a page's reference count by @nr.  Unlike zd_put_page() it
  * never frees the page, even at zero: the caller must know the count
  * stays above.
- * Context: any.
+ * Context: any.  A NULL @page is reported and ignored.
  */
 ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
 
@@ -294,7 +301,8 @@ ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
  * Lowers a page's reference count by @nr and returns the result, without
  * freeing the page at zero; the caller acts on the value.
  * Context: any.
- * Return: the count after the subtraction.
+ * Return: the count after the subtraction; -1 for a NULL @page
+ * (reported).
  */
 ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
 
@@ -305,7 +313,8 @@ ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
  * Lowers a page's reference count by one and reports whether it reached
  * zero; the page is not freed, that is up to the caller.
  * Context: any.
- * Return: true if the count is now zero.
+ * Return: true if the count is now zero; false for a NULL @page
+ * (reported).
  */
 ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
 
@@ -316,7 +325,7 @@ ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
  *
  * Overwrites a page's reference count with @v.  Only safe on a page that
  * nobody else can reach, such as a free device page being set up.
- * Context: any; the caller owns the page.
+ * Context: any; the caller owns the page.  A NULL @page is reported.
  */
 ZD_API void zd_set_page_count(struct zd_page *page, int v);
 
@@ -325,10 +334,15 @@ ZD_API void zd_set_page_count(struct zd_page *page, int v);
  * @page: a free DEVICE_PRIVATE or COHERENT page (count zero)
  *
  * Takes a reference on the page's pgmap (refused, with a warning, once
- * the pgmap is being torn down), sets the count to one and marks the page
- * locked, as the kernel does for a page about to be migrated into.
+ * the pgmap is being torn down), sets the count from zero to one and
+ * marks the page locked, as the kernel does for a page about to be
+ * migrated into.  A page in use (handed out already) and a page of an
+ * idle type (FS_DAX, GENERIC, PCI_P2PDMA: those hold their pgmap
+ * reference already) are reported and refused: either would leak a
+ * pgmap reference and hang memunmap.
  * Context: any, never sleeps.
- * Return: 0, or -ENODEV if the pgmap is dying, -EINVAL for a bad page.
+ * Return: 0, or -ENODEV if the pgmap is dying, -EBUSY for a page in use,
+ * -EINVAL for a NULL, non-ZONE_DEVICE or idle-type page.
  */
 ZD_API int zd_zone_device_page_init(struct zd_page *page);
 

@@ -519,6 +519,19 @@ bool zd_percpu_ref_is_zero(struct zd_percpu_ref *ref)
 	return count == 0;
 }
 
+long zd__percpu_ref_count(struct zd_percpu_ref *ref)
+{
+	unsigned long count;
+
+	pthread_mutex_lock(&switch_lock);	/* against exit */
+	if (ref->data)
+		count = atomic_load(&ref->data->count);
+	else
+		count = ref_ptr(ref) >> ZD_PERCPU_REF_FLAG_BITS;
+	pthread_mutex_unlock(&switch_lock);
+	return (long)count;
+}
+
 bool zd_percpu_ref_is_dying(struct zd_percpu_ref *ref)
 {
 	if (!ref) {

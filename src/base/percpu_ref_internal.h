@@ -30,6 +30,10 @@ static inline bool zd__percpu_ref_add_inside(struct zd_percpu_ref *ref,
  * section, whatever the mode: what zd__percpu_ref_add_inside() leaves. */
 bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref);
 
+/* The atomic count, as a signed number (negative after puts below zero
+ * the counter refused); exact once a switch to atomic mode completed. */
+long zd__percpu_ref_count(struct zd_percpu_ref *ref);
+
 void zd_percpu_ref_fork_prepare(void);
 void zd_percpu_ref_fork_parent(void);
 void zd_percpu_ref_fork_child(void);

@@ -66,6 +66,11 @@ static long readers(struct zd_percpu_rwsem *sem)
 	return n + (slot ? (long)zd_pcpu_sum(slot) : 0);
 }
 
+long zd_percpu_rwsem_readers(struct zd_percpu_rwsem *sem)
+{
+	return readers(sem);
+}
+
 void zd__percpu_wake_writer(struct zd_percpu_rwsem *sem)
 {
 	__atomic_add_fetch(&sem->writer_wake, 1, __ATOMIC_SEQ_CST);
@@ -98,8 +103,18 @@ void zd_percpu_down_write(struct zd_percpu_rwsem *sem)
 		unsigned int seq = __atomic_load_n(&sem->writer_wake,
 						   __ATOMIC_SEQ_CST);
 
-		if (readers(sem) == 0)
+		long n = readers(sem);
+
+		if (n == 0)
 			break;
+		/* after the barrier every reader inside is counted: below
+		 * zero, an up_read had no down_read; take it back */
+		if (n < 0) {
+			zd_warn("percpu-rwsem %p: %ld up_read without down_read; "
+				"count repaired", (void *)sem, -n);
+			atomic_fetch_add(&sem->fallback, -n);
+			break;
+		}
 		zd_os_futex_wait(&sem->writer_wake, seq, -1);
 	}
 	zd_tsan_acquire(sem);

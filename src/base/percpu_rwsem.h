@@ -36,6 +36,9 @@ struct zd_percpu_rwsem {
 void zd_percpu_down_write(struct zd_percpu_rwsem *sem);
 void zd_percpu_up_write(struct zd_percpu_rwsem *sem);
 
+/* Readers inside now, summed slot by slot (exact only to a writer). */
+long zd_percpu_rwsem_readers(struct zd_percpu_rwsem *sem);
+
 void zd__percpu_down_read_slow(struct zd_percpu_rwsem *sem);
 void zd__percpu_wake_writer(struct zd_percpu_rwsem *sem);
 void zd__percpu_reader_add_shared(struct zd_percpu_rwsem *sem, long v);

@@ -7,11 +7,13 @@
  * the reverse, and waits for every reference before it removes anything.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <zonedev/device.h>
 #include <zonedev/devres.h>
 #include <zonedev/memory_hotplug.h>
 #include <zonedev/resource.h>
 
+#include "../os/os.h"
 #include "list.h"
 #include "log.h"
 #include "memmap_init.h"
@@ -21,7 +23,26 @@
 #include "rcu.h"
 #include "registry.h"
 
-enum { PGMAP_MAPPED = 1u << 0 };
+/*
+ * pgmap->state, read and written atomically: memunmap sets DYING once
+ * (a second memunmap is refused), and REMOVING under the hotplug write
+ * side before the memmap goes, so that walkers of the memmap stop.
+ */
+enum {
+	PGMAP_MAPPED = 1u << 0,
+	PGMAP_DYING = 1u << 1,
+	PGMAP_REMOVING = 1u << 2,
+};
+
+static unsigned int state_of(const struct zd_dev_pagemap *pgmap)
+{
+	return __atomic_load_n(&pgmap->state, __ATOMIC_ACQUIRE);
+}
+
+static unsigned int state_set(struct zd_dev_pagemap *pgmap, unsigned int bits)
+{
+	return __atomic_fetch_or(&pgmap->state, bits, __ATOMIC_ACQ_REL);
+}
 
 static const char *const type_names[] = {
 	[ZD_MEMORY_DEVICE_PRIVATE] = "DEVICE_PRIVATE",
@@ -179,6 +200,58 @@ static int check_ranges(struct zd_dev_pagemap *pgmap, int nr_range)
 	return 0;
 }
 
+static uint64_t total_len(const struct zd_dev_pagemap *pgmap, int nr_range)
+{
+	uint64_t len = 0;
+
+	for (int i = 0; i < nr_range; i++)
+		len += range_len(&pgmap->ranges[i]);
+	return len;
+}
+
+/*
+ * The backing must be a kind we know, and a file must hold every byte
+ * that will be mapped from it: a mapping past its end raises SIGBUS on
+ * the first touch, far from the mistake.
+ */
+static int check_backing(struct zd_dev_pagemap *pgmap, int nr_range)
+{
+	const struct zd_pagemap_backing *b = &pgmap->backing;
+	struct zd_vmem_altmap *altmap = pgmap_altmap(pgmap);
+	uint64_t need, size;
+	int err;
+
+	if (b->kind != ZD_BACKING_ANON && b->kind != ZD_BACKING_FD) {
+		zd_warn("backing.kind %d is not ZD_BACKING_ANON or "
+			"ZD_BACKING_FD", (int)b->kind);
+		return -EINVAL;
+	}
+	if (b->kind != ZD_BACKING_FD)
+		return 0;
+	/* device-private memory is never mapped: only an altmap's memmap */
+	if (!is_private(pgmap))
+		need = total_len(pgmap, nr_range);
+	else if (altmap)
+		need = (uint64_t)zd_vmem_altmap_offset(altmap) << zd_page_shift;
+	else
+		return 0;
+	err = zd_os_fd_size(b->fd, &size);
+	if (err == -ENOTSUP)
+		return 0;		/* a device: its size is its own */
+	if (err) {
+		zd_warn("backing.fd %d cannot be used: %d", b->fd, err);
+		return -EINVAL;
+	}
+	if (size < b->offset || size - b->offset < need) {
+		zd_warn("backing.fd %d is %llu bytes: the ranges need %llu from "
+			"backing.offset %llu", b->fd, (unsigned long long)size,
+			(unsigned long long)need,
+			(unsigned long long)b->offset);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* ---- one range ------------------------------------------------------------ */
 
 static uint64_t backing_offset(struct zd_dev_pagemap *pgmap, int i)
@@ -188,6 +261,33 @@ static uint64_t backing_offset(struct zd_dev_pagemap *pgmap, int i)
 	for (int k = 0; k < i; k++)
 		off += range_len(&pgmap->ranges[k]);
 	return off;
+}
+
+/*
+ * Without an altmap the memmap is host memory, written whole before
+ * memremap returns: in a MAP_NORESERVE reservation nothing refuses it up
+ * front, and what cannot be backed ends in the OOM killer.  Refuse it
+ * here instead, as the kernel's memmap allocation fails.
+ */
+#define CHECKED_MEMMAP	(64ull << 20)	/* the memmap of 4 GiB of 4 KiB pages */
+
+static int check_host_memory(const struct zd_range *r, uint64_t bytes)
+{
+	uint64_t avail;
+
+	/* smaller ones are an allocation like any other: no /proc reads
+	 * for each of thousands of small pgmaps */
+	if (bytes < CHECKED_MEMMAP)
+		return 0;
+	avail = zd_os_mem_available();
+	if (bytes <= avail)
+		return 0;
+	zd_warn("[mem %#llx-%#llx]: its memmap needs %llu MiB of host memory, "
+		"%llu MiB are available (an altmap puts it in the device)",
+		(unsigned long long)r->start, (unsigned long long)r->end,
+		(unsigned long long)(bytes >> 20),
+		(unsigned long long)(avail >> 20));
+	return -ENOMEM;
 }
 
 /* Map range @i's memmap (from the altmap, if any) and direct map. */
@@ -208,9 +308,15 @@ static int add_memory(struct zd_dev_pagemap *pgmap, int i)
 		}
 		fd = pgmap->backing.fd;
 		moff = backing_offset(pgmap, 0) + (altmap->reserve << zd_page_shift);
+	} else {
+		err = check_host_memory(r, zd_memmap_bytes(nr));
+		if (err)
+			return err;
 	}
 	zd_mem_hotplug_begin();
-	err = zd_memmap_add(pfn, nr, fd, moff);
+	err = zd_mm_headroom();
+	if (!err)
+		err = zd_memmap_add(pfn, nr, fd, moff);
 	if (!err && !is_private(pgmap)) {
 		err = zd_direct_map_add(r->start, range_len(r), &pgmap->backing,
 					backing_offset(pgmap, i));
@@ -230,6 +336,7 @@ static void remove_memory(struct zd_dev_pagemap *pgmap, int i)
 	unsigned long pfn = zd_phys_pfn(r->start), nr = pfn_end(pgmap, i) - pfn;
 
 	zd_mem_hotplug_begin();
+	state_set(pgmap, PGMAP_REMOVING);	/* walkers stop here */
 	if (!is_private(pgmap))
 		zd_direct_map_remove(r->start, range_len(r));
 	zd_memmap_remove(pfn, nr);
@@ -322,14 +429,85 @@ static void pgmap_release(struct zd_percpu_ref *ref)
 	zd_complete(&pgmap->done);
 }
 
+static const char *dev_name_of(const struct zd_dev_pagemap *pgmap)
+{
+	return pgmap->dev ? zd_dev_name(pgmap->dev) : "no device";
+}
+
+/*
+ * Kill the reference and drop the idle pages' own.  A guard reference
+ * keeps the count above zero until it has been read in atomic mode: if
+ * it is short of the pages' references, some holder put more than it
+ * got (an extra zd_put_dev_pagemap(), which per-thread counting cannot
+ * see when it happens).  Then only what is there is put, so that the
+ * count still reaches zero and teardown finishes instead of hanging on a
+ * put the counter refuses.
+ */
+static void kill_and_drop_pages(struct zd_dev_pagemap *pgmap)
+{
+	unsigned long pages = 0;
+	long count;
+
+	if (pages_hold_refs(pgmap))
+		for (int i = 0; i < pgmap->nr_range; i++)
+			pages += pfn_len(pgmap, i);
+	zd_percpu_ref_get(&pgmap->ref);
+	zd_percpu_ref_kill(&pgmap->ref);
+	zd_percpu_ref_switch_to_atomic_sync(&pgmap->ref);
+	count = zd__percpu_ref_count(&pgmap->ref);
+	if (count - 1 < (long)pages) {
+		zd_warn("%s pgmap [mem %#llx-%#llx] of %s: %ld more puts than "
+			"gets (zd_put_dev_pagemap); teardown goes on",
+			zd_memory_type_name(pgmap->type),
+			(unsigned long long)pgmap->ranges[0].start,
+			(unsigned long long)pgmap->ranges[0].end,
+			dev_name_of(pgmap), (long)pages - (count - 1));
+		pages = count > 1 ? (unsigned long)(count - 1) : 0;
+	}
+	if (pages)
+		zd_percpu_ref_put_many(&pgmap->ref, pages);
+	if (count > 0)
+		zd_percpu_ref_put(&pgmap->ref);		/* the guard */
+	else if (count < 0)
+		zd_complete(&pgmap->done);	/* refused puts: no release */
+}
+
+/* Milliseconds between reports of a teardown that waits (settable for
+ * tests: ZONEDEV_HUNG_REPORT_MS). */
+static unsigned long report_period_ms(void)
+{
+	const char *env = getenv("ZONEDEV_HUNG_REPORT_MS");
+	long ms = env ? atol(env) : 0;
+
+	return ms > 0 ? (unsigned long)ms : 5000;
+}
+
+/*
+ * Wait for the references held elsewhere, saying so every few seconds:
+ * the kernel's hung-task report names the task; this names the pgmap,
+ * its device and how many references are out.  Legal (rule 2), so INFO.
+ */
+static void wait_for_holders(struct zd_dev_pagemap *pgmap)
+{
+	unsigned long period = report_period_ms(), waited = 0;
+
+	while (!zd_wait_for_completion_timeout(&pgmap->done, period)) {
+		waited += period;
+		zd_info("memunmap of the %s pgmap [mem %#llx-%#llx] of %s has "
+			"waited %lu ms for references held elsewhere; out: %ld",
+			zd_memory_type_name(pgmap->type),
+			(unsigned long long)pgmap->ranges[0].start,
+			(unsigned long long)pgmap->ranges[pgmap->nr_range - 1].end,
+			dev_name_of(pgmap), waited,
+			zd__percpu_ref_count(&pgmap->ref));
+	}
+}
+
 /* Rule 1 of the brief, in order. */
 static void teardown(struct zd_dev_pagemap *pgmap)
 {
-	zd_percpu_ref_kill(&pgmap->ref);
-	if (pages_hold_refs(pgmap))
-		for (int i = 0; i < pgmap->nr_range; i++)
-			zd_percpu_ref_put_many(&pgmap->ref, pfn_len(pgmap, i));
-	zd_wait_for_completion(&pgmap->done);
+	kill_and_drop_pages(pgmap);
+	wait_for_holders(pgmap);
 	/* last first: the registry counts entered ranges as a prefix */
 	for (int i = pgmap->nr_range - 1; i >= 0; i--) {
 		remove_memory(pgmap, i);
@@ -361,7 +539,7 @@ void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid)
 		zd_warn("nr_range must be at least 1, not %d", nr_range);
 		return fail(-EINVAL);
 	}
-	if (pgmap->state & PGMAP_MAPPED) {
+	if (state_of(pgmap) & (PGMAP_MAPPED | PGMAP_DYING)) {
 		zd_warn("pgmap %p is already mapped", (void *)pgmap);
 		return fail(-EBUSY);
 	}
@@ -370,6 +548,8 @@ void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid)
 		err = check_type(pgmap);
 	if (!err)
 		err = check_ranges(pgmap, nr_range);
+	if (!err)
+		err = check_backing(pgmap, nr_range);
 	if (err)
 		return fail(err);
 	zd_init_completion(&pgmap->done);
@@ -388,9 +568,10 @@ void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid)
 	if (err) {
 		teardown(pgmap);
 		pgmap->nr_range = nr_range;
+		__atomic_store_n(&pgmap->state, 0, __ATOMIC_RELEASE);
 		return fail(err);
 	}
-	pgmap->state |= PGMAP_MAPPED;
+	__atomic_store_n(&pgmap->state, PGMAP_MAPPED, __ATOMIC_RELEASE);
 	zd_registry_lock();
 	zd_pgmap_list_add(pgmap);
 	zd_registry_unlock();
@@ -399,15 +580,23 @@ void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid)
 
 void zd_memunmap_pages(struct zd_dev_pagemap *pgmap)
 {
-	if (!pgmap || !(pgmap->state & PGMAP_MAPPED)) {
+	unsigned int was;
+
+	if (!pgmap || !(state_of(pgmap) & PGMAP_MAPPED)) {
 		zd_warn("pgmap %p is not mapped", (void *)pgmap);
 		return;
 	}
+	was = state_set(pgmap, PGMAP_DYING);
+	if (was & PGMAP_DYING) {
+		zd_warn("pgmap %p is already being torn down", (void *)pgmap);
+		return;
+	}
+	/* listed (as dying, its ref killed) until it is gone */
+	teardown(pgmap);
 	zd_registry_lock();
 	zd_pgmap_list_del(pgmap);
 	zd_registry_unlock();
-	teardown(pgmap);
-	pgmap->state &= ~PGMAP_MAPPED;
+	__atomic_store_n(&pgmap->state, 0, __ATOMIC_RELEASE);
 }
 
 static void devm_memremap_release(void *data)
@@ -499,12 +688,20 @@ struct zd_dev_pagemap *zd__get_dev_pagemap_slow(unsigned long pfn,
 
 unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap)
 {
-	int idle = pages_hold_refs(pgmap) ? 1 : 0;
 	unsigned long n = 0;
+	int idle;
 
-	if (!pgmap || !(pgmap->state & PGMAP_MAPPED))
+	if (!pgmap) {
+		zd_warn("NULL pgmap");
 		return 0;
+	}
+	idle = pages_hold_refs(pgmap) ? 1 : 0;
 	zd_get_online_mems();
+	/* a dying pgmap counts until its memmap is being removed */
+	if ((state_of(pgmap) & (PGMAP_MAPPED | PGMAP_REMOVING)) != PGMAP_MAPPED) {
+		zd_put_online_mems();
+		return 0;
+	}
 	for (int i = 0; i < pgmap->nr_range; i++)
 		for (unsigned long pfn = pfn_first(pgmap, i);
 		     pfn < pfn_end(pgmap, i); pfn++) {

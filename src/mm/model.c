@@ -20,8 +20,17 @@
 
 _Static_assert(sizeof(struct zd_page) == 64, "struct zd_page is 64 bytes");
 
-struct zd_page *zd_vmemmap;
-char *zd_direct_map;
+/*
+ * Until the reservations are made, the bases point into the kernel's half
+ * of the address space: pfn and phys arithmetic is defined (not on NULL)
+ * and a dereference of its result faults, as it does for any pfn without
+ * a memmap once they are.
+ */
+#define UNSET_VMEMMAP		0xffffc00000000000ul
+#define UNSET_DIRECT_MAP	0xffff800000000000ul
+
+struct zd_page *zd_vmemmap = (struct zd_page *)UNSET_VMEMMAP;
+char *zd_direct_map = (char *)UNSET_DIRECT_MAP;
 unsigned int zd_page_shift;
 struct zd_mm_model zd_mm;
 
@@ -165,11 +174,54 @@ int zd_memmap_add(unsigned long pfn, unsigned long nr, int fd, uint64_t off)
 	return err;
 }
 
+/* ---- mappings for teardown ------------------------------------------ */
+
+/*
+ * Giving a range back to its reservation can split a mapping, and a split
+ * needs a mapping of its own: at vm.max_map_count it fails.  Removal must
+ * not, so setup keeps SPARE mappings held, and a removal that meets the
+ * limit frees them first.  Setup refuses with -ENOMEM while they cannot
+ * be had.  Caller holds the hotplug write side.
+ */
+#define SPARE	8		/* 15 mappings: a range takes four at most */
+
+static void *spare;
+
+int zd_mm_headroom(void)
+{
+	if (spare)
+		return 0;
+	spare = zd_os_vmas_hold(SPARE);
+	if (spare)
+		return 0;
+	zd_warn("the process is at vm.max_map_count: no room left for the "
+		"%d mappings a teardown may need; memremap refused", SPARE);
+	return -ENOMEM;
+}
+
+/* [addr, addr + len) back to the reservation, whatever the map count:
+ * failing that even with the spare mappings freed, its pages are dropped
+ * and it stays mapped but unused (its memmap bits are clear). */
+static void give_back(void *addr, size_t len, const char *what)
+{
+	int err = zd_os_unmap_to_reserve(addr, len);
+
+	if (err == -ENOMEM && spare) {
+		zd_os_vmas_free(spare, SPARE);
+		spare = NULL;
+		err = zd_os_unmap_to_reserve(addr, len);
+	}
+	if (!err)
+		return;
+	zd_os_discard(addr, len);
+	zd_info("%s at %p+%#zx stays mapped, its pages dropped: the process "
+		"is at vm.max_map_count (error %d)", what, addr, len, err);
+}
+
 void zd_memmap_remove(unsigned long pfn, unsigned long nr)
 {
 	mark_present(pfn, nr, false);
-	if (zd_os_unmap_to_reserve(zd_pfn_to_page(pfn), zd_memmap_bytes(nr)))
-		zd_warn("cannot unmap the memmap of pfn %#lx+%#lx", pfn, nr);
+	give_back(zd_pfn_to_page(pfn), zd_memmap_bytes(nr), "memmap");
 }
 
 int zd_direct_map_add(zd_phys_addr_t phys, uint64_t len,
@@ -192,8 +244,5 @@ int zd_direct_map_add(zd_phys_addr_t phys, uint64_t len,
 
 void zd_direct_map_remove(zd_phys_addr_t phys, uint64_t len)
 {
-	if (zd_os_unmap_to_reserve(zd_phys_to_virt(phys), len))
-		zd_warn("cannot unmap [mem %#llx-%#llx]",
-			(unsigned long long)phys,
-			(unsigned long long)(phys + len - 1));
+	give_back(zd_phys_to_virt(phys), len, "direct map");
 }

@@ -35,6 +35,10 @@ void zd_memmap_remove(unsigned long pfn, unsigned long nr);
 /* Bytes of memmap for @nr pages, rounded up to whole pages. */
 uint64_t zd_memmap_bytes(unsigned long nr);
 
+/* Hold the mappings a teardown may need (see model.c); 0, or -ENOMEM
+ * at vm.max_map_count.  Caller holds the memory hotplug write side. */
+int zd_mm_headroom(void);
+
 /* Map / unmap the direct map of [phys, phys + len) from @backing. */
 int zd_direct_map_add(zd_phys_addr_t phys, uint64_t len,
 		      const struct zd_pagemap_backing *backing, uint64_t off);

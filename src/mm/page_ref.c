@@ -15,12 +15,12 @@ static bool idle_at_one(const struct zd_dev_pagemap *pgmap)
 	       pgmap->type != ZD_MEMORY_DEVICE_COHERENT;
 }
 
+static bool page_null(const struct zd_page *page, const char *fn);
+
 static bool page_bad(const struct zd_page *page, const char *fn)
 {
-	if (unlikely(!page)) {
-		zd_log(ZD_LOG_WARN, "WARNING: %s: NULL page", fn);
+	if (page_null(page, fn))
 		return true;
-	}
 	if (unlikely(!(atomic_load_explicit(&page->flags, memory_order_relaxed) &
 		       ZD_PG_ZONE_DEVICE) || !page->pgmap)) {
 		zd_log(ZD_LOG_WARN, "WARNING: %s: page %p (pfn %#lx) is not a "
@@ -56,29 +56,53 @@ bool zd_is_pci_p2pdma_page(const struct zd_page *page)
 	return page_is(page, ZD_MEMORY_DEVICE_PCI_P2PDMA);
 }
 
+/* The raw counters work on any page, as the kernel's do: only NULL is
+ * refused. */
+static bool page_null(const struct zd_page *page, const char *fn)
+{
+	if (likely(page))
+		return false;
+	zd_log(ZD_LOG_WARN, "WARNING: %s: NULL page", fn);
+	return true;
+}
+
+int zd__page_ref_count_null(void)
+{
+	page_null(NULL, "zd_page_ref_count");
+	return 0;
+}
+
 void zd_set_page_count(struct zd_page *page, int v)
 {
-	atomic_store(&page->_refcount, v);
+	if (!page_null(page, __func__))
+		atomic_store(&page->_refcount, v);
 }
 
 void zd_page_ref_add(struct zd_page *page, int nr)
 {
-	atomic_fetch_add(&page->_refcount, nr);
+	if (!page_null(page, __func__))
+		atomic_fetch_add(&page->_refcount, nr);
 }
 
 void zd_page_ref_sub(struct zd_page *page, int nr)
 {
-	atomic_fetch_sub(&page->_refcount, nr);
+	if (!page_null(page, __func__))
+		atomic_fetch_sub(&page->_refcount, nr);
 }
 
+/* NULL: -1, neither zero nor a count a caller would free on */
 int zd_page_ref_sub_return(struct zd_page *page, int nr)
 {
+	if (page_null(page, __func__))
+		return -1;
 	return atomic_fetch_sub(&page->_refcount, nr) - nr;
 }
 
 bool zd_page_ref_dec_and_test(struct zd_page *page)
 {
-	return zd_page_ref_sub_return(page, 1) == 0;
+	if (page_null(page, __func__))
+		return false;
+	return atomic_fetch_sub(&page->_refcount, 1) == 1;
 }
 
 void zd_get_page(struct zd_page *page)
@@ -130,15 +154,37 @@ void zd_put_page(struct zd_page *page)
 		free_zone_device_page(page);
 }
 
+/*
+ * Only a free private or coherent page may be handed out: an idle-type
+ * page already holds its pgmap reference at one, and a page handed out
+ * twice would take a second one that no put ever drops, so memunmap
+ * would wait forever.  The count goes from zero to one in one step, so
+ * two racing callers cannot both win.
+ */
 int zd_zone_device_page_init(struct zd_page *page)
 {
+	struct zd_dev_pagemap *pgmap;
+	int free = 0;
+
 	if (page_bad(page, __func__))
 		return -EINVAL;
-	if (!zd_percpu_ref_tryget_live(&page->pgmap->ref)) {
+	pgmap = page->pgmap;
+	if (idle_at_one(pgmap)) {
+		zd_warn("page %p (pfn %#lx) is a %s page: only DEVICE_PRIVATE "
+			"and DEVICE_COHERENT pages are handed out", (void *)page,
+			zd_page_to_pfn(page), zd_memory_type_name(pgmap->type));
+		return -EINVAL;
+	}
+	if (!zd_percpu_ref_tryget_live(&pgmap->ref)) {
 		zd_warn("page %p: its pgmap is being torn down", (void *)page);
 		return -ENODEV;
 	}
-	zd_set_page_count(page, 1);
+	if (!atomic_compare_exchange_strong(&page->_refcount, &free, 1)) {
+		zd_put_dev_pagemap(pgmap);
+		zd_warn("page %p (pfn %#lx) is in use (count %d): handed out "
+			"twice?", (void *)page, zd_page_to_pfn(page), free);
+		return -EBUSY;
+	}
 	atomic_fetch_or(&page->flags, ZD_PG_LOCKED);
 	return 0;
 }

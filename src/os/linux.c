@@ -15,6 +15,7 @@
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +60,83 @@ int zd_os_unmap_to_reserve(void *addr, size_t len)
 		       MAP_NORESERVE | MAP_FIXED, -1, 0);
 
 	return p == MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * One PROT_NONE block of 2n - 1 pages, every other page made readable:
+ * each mprotect() splits a mapping in three, so the block is 2n - 1
+ * mappings (at least n even if its ends merge with neighbours).
+ */
+void *zd_os_vmas_hold(unsigned int n)
+{
+	size_t page = zd_os_page_size(), len = (2 * (size_t)n - 1) * page;
+	char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	for (unsigned int i = 1; i < n; i++) {
+		if (mprotect(p + (2 * (size_t)i - 1) * page, page, PROT_READ)) {
+			munmap(p, len);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+void zd_os_vmas_free(void *block, unsigned int n)
+{
+	if (block)
+		munmap(block, (2 * (size_t)n - 1) * zd_os_page_size());
+}
+
+/* The first unsigned number after @key in the text file @path, or -1. */
+static long long read_number(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "re");
+	char line[256];
+	long long v = -1;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *at = key ? strstr(line, key) : line;
+
+		if (at && sscanf(at + (key ? strlen(key) : 0), "%lld", &v) == 1)
+			break;
+		v = -1;
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+uint64_t zd_os_mem_available(void)
+{
+	long long avail = read_number("/proc/meminfo", "MemAvailable:");
+	long long swap = read_number("/proc/meminfo", "SwapFree:");
+	long long max = read_number("/sys/fs/cgroup/memory.max", NULL);
+	long long cur = read_number("/sys/fs/cgroup/memory.current", NULL);
+	uint64_t bytes;
+
+	if (avail < 0)
+		return UINT64_MAX;
+	bytes = ((uint64_t)avail + (uint64_t)(swap > 0 ? swap : 0)) << 10;
+	/* "max" (no limit) reads as no number */
+	if (max >= 0 && cur >= 0 && max > cur && (uint64_t)(max - cur) < bytes)
+		bytes = (uint64_t)(max - cur);
+	else if (max >= 0 && cur >= max)
+		bytes = 0;
+	return bytes;
+}
+
+int zd_os_fd_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOTSUP;
+	*size = (uint64_t)st.st_size;
+	return 0;
 }
 
 int zd_os_memfd(const char *name, uint64_t size)

@@ -24,6 +24,20 @@ int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off);
 /* Give [addr, addr + len) back to the reservation: pages dropped, any
  * access faults again. */
 int zd_os_unmap_to_reserve(void *addr, size_t len);
+/*
+ * Hold @n separate mappings (vm.max_map_count counts mappings, and
+ * splitting one to give part of it back needs another): a block that
+ * zd_os_vmas_free() gives back in one step, which never needs a mapping
+ * of its own.  NULL (nothing held) if the process cannot have @n more.
+ */
+void *zd_os_vmas_hold(unsigned int n);
+void zd_os_vmas_free(void *block, unsigned int n);
+/* Bytes of memory that could still be made resident: available RAM and
+ * free swap, less if a cgroup limit is closer; UINT64_MAX if unknown. */
+uint64_t zd_os_mem_available(void);
+/* The size of the regular file (or memfd) @fd: 0, -EBADF, or -ENOTSUP
+ * for anything else (a device: no size to check). */
+int zd_os_fd_size(int fd, uint64_t *size);
 /* A memfd of @size zero bytes (sparse); the fd, or -errno. */
 int zd_os_memfd(const char *name, uint64_t size);
 void zd_os_close(int fd);

@@ -137,7 +137,8 @@ static void test_lookups_race_with_map_and_unmap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lookups_race_with_map_and_unmap),
+		cmocka_unit_test_teardown(test_lookups_race_with_map_and_unmap,
+					  test_cleanup),
 	};
 
 	test_capture_warnings();
