@@ -19,6 +19,10 @@
 #include "index.h"
 #include "log.h"
 
+/* The index counts free runs in 32 bits: a chunk has at most 2^31
+ * granules (8 TiB of 4 KiB pages), so no count can wrap. */
+#define ZD_GEN_POOL_MAX_GRANULES	(1ul << 31)
+
 struct chunk {
 	struct zd_gen_pool_chunk pub;	/* avail kept up to date */
 	unsigned long nbits;
@@ -96,6 +100,14 @@ int zd_gen_pool_destroy(struct zd_gen_pool *pool)
 	return 0;
 }
 
+/* Granules covering @size bytes, without wrapping near SIZE_MAX. */
+static unsigned long granules(const struct zd_gen_pool *pool, size_t size)
+{
+	int order = pool->min_alloc_order;
+
+	return (size >> order) + !!(size & ((1ul << order) - 1));
+}
+
 static struct chunk *chunk_new(unsigned long virt, zd_phys_addr_t phys,
 			       unsigned long nbits, int order, void *owner)
 {
@@ -163,8 +175,9 @@ int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
 		return -EINVAL;
 	}
 	nbits = size >> pool->min_alloc_order;
-	if (!nbits) {
-		zd_warn("chunk of %zu bytes is smaller than the granule", size);
+	if (!nbits || nbits > ZD_GEN_POOL_MAX_GRANULES) {
+		zd_warn("chunk of %#zx bytes: %s", size, !nbits ?
+			"smaller than the granule" : "more than 2^31 granules");
 		return -EINVAL;
 	}
 	c = chunk_new(virt, phys, nbits, pool->min_alloc_order, owner);
@@ -222,6 +235,23 @@ static unsigned long pow2_roundup(unsigned long n)
 	return n <= 1 ? 1 : 1ul << (64 - __builtin_clzl(n - 1));
 }
 
+/* Why @data cannot drive @algo (a built-in that needs data), or NULL. */
+static const char *bad_algo_data(zd_genpool_algo_t *algo, const void *data)
+{
+	const struct zd_genpool_data_align *a = data;
+
+	if (algo != zd_gen_pool_first_fit_align &&
+	    algo != zd_gen_pool_fixed_alloc)
+		return NULL;
+	if (!data)
+		return "NULL algorithm data";
+	/* a mask built from anything else would overlap earlier answers */
+	if (algo == zd_gen_pool_first_fit_align &&
+	    (a->align <= 0 || (a->align & (a->align - 1))))
+		return "alignment not a power of two";
+	return NULL;
+}
+
 /* The alignment mask and offset, in granules, first_fit_align uses. */
 static void align_of(struct zd_gen_pool *pool, void *data,
 		     unsigned long start_addr, unsigned long *mask,
@@ -246,8 +276,14 @@ unsigned long zd_gen_pool_first_fit_align(unsigned long *map,
 		unsigned long size, unsigned long start, unsigned int nr,
 		void *data, struct zd_gen_pool *pool, unsigned long start_addr)
 {
+	const char *why = pool ? bad_algo_data(zd_gen_pool_first_fit_align,
+					       data) : "NULL pool";
 	unsigned long mask, off;
 
+	if (why) {
+		zd_warn("first_fit_align: %s", why);
+		return size;
+	}
 	align_of(pool, data, start_addr, &mask, &off);
 	return zd_bitmap_find_zero_area(map, size, start, nr, mask, off);
 }
@@ -264,9 +300,16 @@ unsigned long zd_gen_pool_fixed_alloc(unsigned long *map, unsigned long size,
 		unsigned long start, unsigned int nr, void *data,
 		struct zd_gen_pool *pool, unsigned long start_addr)
 {
-	unsigned long offset = ((struct zd_genpool_data_fixed *)data)->offset;
-	unsigned long bit = offset >> pool->min_alloc_order;
+	unsigned long offset, bit;
 
+	if (!data || !pool) {
+		zd_warn("fixed_alloc: NULL %s", !data ? "algorithm data" : "pool");
+		return size;
+	}
+	offset = ((struct zd_genpool_data_fixed *)data)->offset;
+	bit = offset >> pool->min_alloc_order;
+	if (bit >= size)
+		return size;
 	if (offset & ((1ul << pool->min_alloc_order) - 1)) {
 		zd_warn("fixed offset %#lx is not granule aligned", offset);
 		return size;
@@ -386,6 +429,7 @@ unsigned long zd_gen_pool_alloc_algo_owner(struct zd_gen_pool *pool,
 		size_t size, zd_genpool_algo_t *algo, void *data, void **owner)
 {
 	unsigned long addr = 0, nr;
+	const char *why;
 
 	if (owner)
 		*owner = NULL;
@@ -393,9 +437,14 @@ unsigned long zd_gen_pool_alloc_algo_owner(struct zd_gen_pool *pool,
 		zd_warn("NULL %s", !pool ? "pool" : "algorithm");
 		return 0;
 	}
+	why = bad_algo_data(algo, data);
+	if (why) {
+		zd_warn("pool %p: %s", (void *)pool, why);
+		return 0;
+	}
 	if (!size)
 		return 0;
-	nr = (size + (1ul << pool->min_alloc_order) - 1) >> pool->min_alloc_order;
+	nr = granules(pool, size);
 	pool_lock(pool);
 	for (unsigned long i = pool->nr_chunks; i-- > 0;) {
 		struct chunk *c = pool->chunks[i];
@@ -495,7 +544,7 @@ int zd_gen_pool_free_owner(struct zd_gen_pool *pool, unsigned long addr,
 		zd_warn("%s", !pool ? "NULL pool" : "free of size 0");
 		return -EINVAL;
 	}
-	nr = (size + (1ul << pool->min_alloc_order) - 1) >> pool->min_alloc_order;
+	nr = granules(pool, size);
 	pool_lock(pool);
 	c = chunk_holding(pool, addr);
 	if (c) {

@@ -144,6 +144,8 @@ void zd_run_index_update(struct zd_run_index *ix, unsigned long start,
 	unsigned long first = start / BITS_PER_WORD;
 	unsigned long last = (start + nr - 1) / BITS_PER_WORD;
 
+	if (!nr)
+		return;
 	/* bits may have come free below the hint */
 	if (first < ix->hint)
 		ix->hint = first;
