@@ -128,11 +128,13 @@ ZD_API zd_resource_size_t zd_resource_size(const struct zd_resource *res);
 /**
  * zd_request_resource - claim @res directly under @root
  * @root: the parent
- * @res: caller-owned, with start, end, name, flags set
+ * @res: caller-owned, with start, end, name, flags set and parent NULL
+ *       (zero-filled, or released)
  *
  * Context: may sleep; takes the write lock.
  * Return: 0, -EBUSY if it overlaps a child of @root (the holder is
- * named in a message), -EINVAL for a bad range.
+ * named in a message) or, reported, if @res is in the tree already or
+ * is @root or above it, -EINVAL for a bad range.
  */
 ZD_API int zd_request_resource(struct zd_resource *root,
 			       struct zd_resource *res);
@@ -149,11 +151,13 @@ ZD_API int zd_release_resource(struct zd_resource *old);
 /**
  * zd_insert_resource - insert @res in the tree under @parent
  * @parent: where to start looking
- * @res: caller-owned; may become the parent of existing resources it
- *       fully contains
+ * @res: caller-owned, parent NULL; may become the parent of existing
+ *       resources it fully contains
  *
  * Context: may sleep; takes the write lock.
- * Return: 0, or -EBUSY if it partly overlaps an existing resource.
+ * Return: 0, -EBUSY if it partly overlaps an existing resource or,
+ * reported, if @res is in the tree already or is @parent or above it,
+ * -EINVAL for a bad range.
  */
 ZD_API int zd_insert_resource(struct zd_resource *parent,
 			      struct zd_resource *res);
@@ -192,7 +196,8 @@ ZD_API struct zd_resource *zd_request_region(struct zd_resource *parent,
  * @n: as requested
  *
  * Context: may sleep; takes the write lock.
- * Return: 0, or -ENOENT (reported) if no such busy region exists.
+ * Return: 0, -ENOENT (reported) if no such busy region exists, -EBUSY
+ * (reported; nothing changes) while resources are claimed inside it.
  */
 ZD_API int zd_release_region(struct zd_resource *parent,
 			     zd_resource_size_t start, zd_resource_size_t n);
