@@ -57,6 +57,8 @@ struct zd_device {
  * zd_device_initialize - prepare @dev for use, holding one reference
  * @dev: zero-filled device with release (and init_name, parent) set
  *
+ * A device initialised already (until its last put) is reported and
+ * left as it is: its list entry, devres and count belong to others.
  * Context: any.  Drop the reference with zd_put_device(), even if
  * zd_device_add() fails.
  */
@@ -77,7 +79,8 @@ ZD_API int zd_dev_set_name(struct zd_device *dev, const char *fmt, ...)
  * zd_device_add - make an initialised device visible
  * @dev: the device
  *
- * Takes a reference on the parent.
+ * Takes a reference on the parent, and one on @dev for the list of
+ * added devices: an added device is not freed before zd_device_del().
  * Context: may sleep.
  * Return: 0, -EINVAL (no name, not initialised), -EEXIST (name taken,
  * or already added), -ENOMEM.
@@ -98,6 +101,8 @@ ZD_API int zd_device_register(struct zd_device *dev);
  * zd_device_del - hide a device, unbinding its driver first
  * @dev: an added device
  *
+ * Drops the list's reference (and the parent's): the last put may
+ * happen here if the owner dropped theirs already.
  * Context: may sleep; takes the device lock.
  */
 ZD_API void zd_device_del(struct zd_device *dev);

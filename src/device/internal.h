@@ -11,6 +11,9 @@ enum {
 	ZD_DEV_ADDED = 1u << 1,
 };
 
+/* Whether @dev is NULL or not initialised; if so, a WARNING naming @fn. */
+bool zd_dev_unusable(const struct zd_device *dev, const char *fn);
+
 /* Release every devres of @dev, newest first.  Returns how many. */
 int zd_devres_release_all(struct zd_device *dev);
 
