@@ -95,7 +95,8 @@ ZD_API void zd_percpu_ref_exit(struct zd_percpu_ref *ref);
 /**
  * zd_percpu_ref_get_many - take @nr references
  * @ref: the ref, between init and exit
- * @nr: how many
+ * @nr: how many; 2^62 or more (a negative number) is reported and
+ *       ignored
  *
  * Context: any thread, never sleeps; per-thread mode writes only the
  * caller's counter.
@@ -114,7 +115,7 @@ ZD_API ZD_HOT void zd_percpu_ref_get(struct zd_percpu_ref *ref);
 /**
  * zd_percpu_ref_tryget_many - take @nr references unless the count is zero
  * @ref: the ref, between init and exit
- * @nr: how many
+ * @nr: how many; 2^62 or more is misuse
  *
  * Context: any thread, never sleeps.
  * Return: true if taken; false if the count had reached zero or on misuse.
@@ -146,7 +147,8 @@ ZD_API ZD_HOT bool zd_percpu_ref_tryget_live(struct zd_percpu_ref *ref);
 /**
  * zd_percpu_ref_put_many - drop @nr references
  * @ref: the ref, between init and exit
- * @nr: how many
+ * @nr: how many; 2^62 or more (a negative number) is reported and
+ *       ignored, in either mode
  *
  * Calls the release callback, on this thread, if the count reaches zero.
  * A put below zero is reported and undone.
