@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 
 static atomic_int released;
 static int confirmed;
@@ -473,7 +474,7 @@ static void test_fault_injection_init(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup(fn, reset)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, reset, base_teardown)
 		T(test_init_exit),
 		T(test_get_put_counts),
 		T(test_kill_and_confirm),
