@@ -5,7 +5,10 @@
  * allocation begins (so a bad free is caught before anything changes),
  * and an index of its free space (index.h).  Chunks sit in an array in
  * the order they were added: allocations try them newest first, as the
- * kernel's list does; frees find theirs by binary search on address.
+ * kernel's list does; frees find theirs in a tree by address (a treap:
+ * O(log chunks) to add or look up, whatever order chunks come in).  The
+ * tree's nodes sit in one array beside the chunks, 32 bytes each, so a
+ * lookup in a pool of many chunks touches few cache lines.
  */
 #include <errno.h>
 #include <sched.h>
@@ -30,14 +33,25 @@ struct chunk {
 	struct zd_run_index ix;
 };
 
+#define NIL	UINT32_MAX
+
+/* A node of the address tree; node i is chunk i (in add order). */
+struct tnode {
+	unsigned long start, end;	/* the chunk's, inclusive */
+	uint32_t left, right;		/* NIL: none */
+	uint32_t prio;			/* a heap above it, random */
+};
+
 struct zd_gen_pool {
 	atomic_flag lock;
 	int min_alloc_order;
 	zd_genpool_algo_t *algo;
 	void *data;
 	struct chunk **chunks;		/* in add order */
-	struct chunk **by_addr;		/* sorted by start_addr */
-	unsigned long nr_chunks;
+	struct tnode *nodes;		/* nodes[i] is chunks[i]'s */
+	unsigned long nr_chunks, cap_chunks;
+	uint32_t root;			/* the address tree, or NIL */
+	uint32_t seed;
 	size_t size, avail;
 };
 
@@ -68,16 +82,12 @@ struct zd_gen_pool *zd_gen_pool_create(int min_alloc_order, int nid)
 	atomic_flag_clear(&pool->lock);
 	pool->min_alloc_order = min_alloc_order;
 	pool->algo = zd_gen_pool_first_fit;
+	pool->root = NIL;
 	return pool;
 }
 
 static void chunk_free(struct chunk *c)
 {
-	if (!c)
-		return;
-	zd_run_index_free(&c->ix);
-	free(c->bits);
-	free(c->begin);
 	free(c);
 }
 
@@ -95,7 +105,7 @@ int zd_gen_pool_destroy(struct zd_gen_pool *pool)
 	for (unsigned long i = 0; i < pool->nr_chunks; i++)
 		chunk_free(pool->chunks[i]);
 	free(pool->chunks);
-	free(pool->by_addr);
+	free(pool->nodes);
 	free(pool);
 	return 0;
 }
@@ -111,19 +121,20 @@ static unsigned long granules(const struct zd_gen_pool *pool, size_t size)
 static struct chunk *chunk_new(unsigned long virt, zd_phys_addr_t phys,
 			       unsigned long nbits, int order, void *owner)
 {
-	struct chunk *c = zd_zalloc("genalloc.chunk", sizeof(*c));
 	unsigned long words = WORDS(nbits);
+	size_t map = words * sizeof(long);
+	/* one block: the struct, both bitmaps, the index; at 2^31 granules
+	 * this is about 1 GiB, far from wrapping */
+	struct chunk *c = zd_zalloc("genalloc.chunk", sizeof(*c) + 2 * map +
+				    zd_run_index_bytes(words));
 
 	if (!c)
 		return NULL;
-	c->bits = zd_zalloc("genalloc.bitmap", words * sizeof(long));
-	c->begin = zd_zalloc("genalloc.bitmap", words * sizeof(long));
-	if (!c->bits || !c->begin)
-		goto fail;
+	c->bits = (unsigned long *)(c + 1);
+	c->begin = c->bits + words;
 	/* bits past the end stay allocated for ever */
 	zd_bitmap_set(c->bits, nbits, words * BITS_PER_WORD - nbits);
-	if (zd_run_index_init(&c->ix, c->bits, words))
-		goto fail;
+	zd_run_index_init(&c->ix, c->bits, words, c->begin + words);
 	c->nbits = nbits;
 	c->pub.start_addr = virt;
 	c->pub.end_addr = virt + (nbits << order) - 1;
@@ -131,24 +142,35 @@ static struct chunk *chunk_new(unsigned long virt, zd_phys_addr_t phys,
 	c->pub.owner = owner;
 	c->pub.avail = nbits << order;
 	return c;
-fail:
-	chunk_free(c);
-	return NULL;
 }
 
-/* Index in by_addr of the last chunk starting at or below @addr, or -1. */
-static long chunk_at(struct zd_gen_pool *pool, unsigned long addr)
+/* The chunk starting last at or below @addr, or NIL. */
+static uint32_t chunk_at(const struct zd_gen_pool *pool, unsigned long addr)
 {
-	long lo = 0, hi = (long)pool->nr_chunks - 1, at = -1;
+	uint32_t i = pool->root, at = NIL;
 
-	while (lo <= hi) {
-		long mid = (lo + hi) / 2;
-
-		if (pool->by_addr[mid]->pub.start_addr <= addr) {
-			at = mid;
-			lo = mid + 1;
+	while (i != NIL) {
+		if (pool->nodes[i].start <= addr) {
+			at = i;
+			i = pool->nodes[i].right;
 		} else {
-			hi = mid - 1;
+			i = pool->nodes[i].left;
+		}
+	}
+	return at;
+}
+
+/* The chunk starting first above @addr, or NIL. */
+static uint32_t chunk_above(const struct zd_gen_pool *pool, unsigned long addr)
+{
+	uint32_t i = pool->root, at = NIL;
+
+	while (i != NIL) {
+		if (pool->nodes[i].start > addr) {
+			at = i;
+			i = pool->nodes[i].left;
+		} else {
+			i = pool->nodes[i].right;
 		}
 	}
 	return at;
@@ -156,19 +178,88 @@ static long chunk_at(struct zd_gen_pool *pool, unsigned long addr)
 
 static struct chunk *chunk_holding(struct zd_gen_pool *pool, unsigned long addr)
 {
-	long i = chunk_at(pool, addr);
+	uint32_t i = chunk_at(pool, addr);
 
-	if (i < 0 || addr > pool->by_addr[i]->pub.end_addr)
-		return NULL;
-	return pool->by_addr[i];
+	return i != NIL && addr <= pool->nodes[i].end ? pool->chunks[i] : NULL;
+}
+
+/*
+ * Insert node @n below *@link, rotating it up past parents of lower
+ * priority.  Random priorities keep the depth O(log n) expected; the
+ * recursion is as deep as the tree.
+ */
+static void tree_insert(struct tnode *t, uint32_t *link, uint32_t n)
+{
+	uint32_t p = *link, c;
+
+	if (p == NIL) {
+		*link = n;
+		return;
+	}
+	if (t[n].start < t[p].start) {
+		tree_insert(t, &t[p].left, n);
+		c = t[p].left;
+		if (t[c].prio > t[p].prio) {
+			t[p].left = t[c].right;
+			t[c].right = p;
+			*link = c;
+		}
+	} else {
+		tree_insert(t, &t[p].right, n);
+		c = t[p].right;
+		if (t[c].prio > t[p].prio) {
+			t[p].right = t[c].left;
+			t[c].left = p;
+			*link = c;
+		}
+	}
+}
+
+/* xorshift: priorities only need to be unrelated to addresses */
+static uint32_t next_prio(struct zd_gen_pool *pool)
+{
+	uint32_t x = pool->seed ? pool->seed : 2463534242u;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	pool->seed = x;
+	return x;
+}
+
+/* Room for one more chunk and node, doubling: O(1) amortised. */
+static int chunks_reserve(struct zd_gen_pool *pool)
+{
+	unsigned long cap = pool->cap_chunks ? 2 * pool->cap_chunks : 8;
+	struct chunk **a;
+	struct tnode *t;
+
+	if (pool->nr_chunks < pool->cap_chunks)
+		return 0;
+	if (pool->nr_chunks >= NIL) {
+		zd_warn("pool %p has %lu chunks already", (void *)pool,
+			pool->nr_chunks);
+		return -ENOMEM;
+	}
+	a = zd_fault("genalloc.chunks") ? NULL :
+		realloc(pool->chunks, cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	pool->chunks = a;
+	t = realloc(pool->nodes, cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;		/* the larger chunks array is kept */
+	pool->nodes = t;
+	pool->cap_chunks = cap;
+	return 0;
 }
 
 int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
 			  zd_phys_addr_t phys, size_t size, int nid, void *owner)
 {
 	unsigned long nbits, n;
-	struct chunk *c, **a, **b;
-	long at;
+	uint32_t below, above;
+	struct chunk *c;
 
 	if (!pool || !size || virt + size - 1 < virt) {
 		zd_warn("%s", !pool ? "NULL pool" : "empty or wrapping chunk");
@@ -184,32 +275,25 @@ int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
 	if (!c)
 		return -ENOMEM;
 	pool_lock(pool);
-	n = pool->nr_chunks;
-	at = chunk_at(pool, virt);
-	if ((at >= 0 && pool->by_addr[at]->pub.end_addr >= virt) ||
-	    (at + 1 < (long)n &&
-	     pool->by_addr[at + 1]->pub.start_addr <= c->pub.end_addr)) {
+	below = chunk_at(pool, virt);
+	above = chunk_above(pool, virt);
+	if ((below != NIL && pool->nodes[below].end >= virt) ||
+	    (above != NIL && pool->nodes[above].start <= c->pub.end_addr)) {
 		pool_unlock(pool);
 		chunk_free(c);
 		zd_warn("chunk %#lx+%#zx overlaps another chunk", virt, size);
 		return -EINVAL;
 	}
-	a = zd_fault("genalloc.chunks") ? NULL :
-		realloc(pool->chunks, (n + 1) * sizeof(*a));
-	if (a)
-		pool->chunks = a;
-	b = a ? realloc(pool->by_addr, (n + 1) * sizeof(*b)) : NULL;
-	if (b)
-		pool->by_addr = b;
-	if (!a || !b) {
+	if (chunks_reserve(pool)) {
 		pool_unlock(pool);
 		chunk_free(c);
 		return -ENOMEM;
 	}
+	n = pool->nr_chunks++;
 	pool->chunks[n] = c;
-	memmove(&b[at + 2], &b[at + 1], (n - (unsigned long)(at + 1)) * sizeof(*b));
-	b[at + 1] = c;
-	pool->nr_chunks = n + 1;
+	pool->nodes[n] = (struct tnode){ c->pub.start_addr, c->pub.end_addr,
+					 NIL, NIL, next_prio(pool) };
+	tree_insert(pool->nodes, &pool->root, (uint32_t)n);
 	pool->size += c->pub.avail;
 	pool->avail += c->pub.avail;
 	pool_unlock(pool);
