@@ -17,6 +17,7 @@
 
 static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct zd_list_head devices = { &devices, &devices };
+static struct zd_name_table names;	/* of the devices listed */
 static pthread_mutex_t device_hotplug_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool zd_dev_unusable(const struct zd_device *dev, const char *fn)
@@ -90,23 +91,8 @@ const char *zd_dev_name(const struct zd_device *dev)
 	return dev->init_name ? dev->init_name : "(null)";
 }
 
-/* Caller holds devices_lock. */
-static struct zd_device *find_locked(const char *name)
-{
-	struct zd_list_head *pos;
-
-	zd_list_for_each(pos, &devices) {
-		struct zd_device *dev = zd_list_entry(pos, struct zd_device, node);
-
-		if (!strcmp(zd_dev_name(dev), name))
-			return dev;
-	}
-	return NULL;
-}
-
 int zd_device_add(struct zd_device *dev)
 {
-	struct zd_device *other;
 	int err;
 
 	if (zd_dev_unusable(dev, __func__))
@@ -123,16 +109,17 @@ int zd_device_add(struct zd_device *dev)
 	if (zd_fault("device.add"))
 		return -ENOMEM;
 	pthread_mutex_lock(&devices_lock);
-	other = find_locked(dev->name);
-	if (!other && !(dev->state & ZD_DEV_ADDED)) {
+	/* an added device finds its own name taken */
+	err = zd_names_add(&names, dev);
+	if (!err) {
 		zd_list_add_tail(&dev->node, &devices);
 		dev->state |= ZD_DEV_ADDED;
 	}
 	pthread_mutex_unlock(&devices_lock);
-	if (other) {
+	if (err == -EEXIST)
 		zd_warn("a device named %s exists", dev->name);
-		return -EEXIST;
-	}
+	if (err)
+		return err;
 	/* the list's reference: a listed device is never freed */
 	zd_get_device(dev);
 	zd_get_device(dev->parent);
@@ -156,6 +143,7 @@ void zd_device_del(struct zd_device *dev)
 	pthread_mutex_lock(&devices_lock);
 	was_added = dev->state & ZD_DEV_ADDED;
 	if (was_added) {
+		zd_names_del(&names, dev);
 		zd_list_del_init(&dev->node);
 		dev->state &= ~ZD_DEV_ADDED;
 	}
@@ -244,7 +232,7 @@ struct zd_device *zd_device_find(const char *name)
 		return NULL;
 	}
 	pthread_mutex_lock(&devices_lock);
-	dev = zd_get_device(find_locked(name));
+	dev = zd_get_device(zd_names_find(&names, name));
 	pthread_mutex_unlock(&devices_lock);
 	if (!dev)
 		errno = ENOENT;

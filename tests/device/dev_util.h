@@ -10,7 +10,7 @@
 
 #include <zonedev/device.h>
 
-#define DEV_MAX	16
+#define DEV_MAX	4096
 
 static struct zd_device *dev_tracked[DEV_MAX];
 

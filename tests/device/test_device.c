@@ -328,6 +328,82 @@ static void test_initialize_twice(void **state)
 	assert_int_equal(released, 3);
 }
 
+/* Names live in a hash table: thousands of devices, deleted in a
+ * scattered order (each deletion shifts a probe run back), must all
+ * stay findable, and none of the deleted. */
+static void test_many_names(void **state)
+{
+	enum { N = 3000 };
+	static struct zd_device many[N];
+	static char name[N][8];
+	struct zd_device *found;
+	unsigned int seed = 5;
+	static int pick[N];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name[i], sizeof(name[i]), "m%d", i);
+		init_dev(&many[i], name[i]);
+		assert_int_equal(zd_device_add(&many[i]), 0);
+		pick[i] = i;
+	}
+	for (int i = N - 1; i > 0; i--) {
+		int j = rand_r(&seed) % (i + 1), t = pick[i];
+
+		pick[i] = pick[j];
+		pick[j] = t;
+	}
+	for (int i = 0; i < N / 2; i++)
+		zd_device_del(&many[pick[i]]);
+	for (int i = 0; i < N; i++) {
+		found = zd_device_find(name[pick[i]]);
+		assert_ptr_equal(found, i < N / 2 ? NULL : &many[pick[i]]);
+		zd_put_device(found);
+	}
+	assert_warns("exists", assert_int_equal(
+		zd_device_add(&many[pick[N - 1]]), -EEXIST));
+	/* deleted names are free again */
+	for (int i = 0; i < N / 2; i++)
+		assert_int_equal(zd_device_add(&many[pick[i]]), 0);
+	for (int i = 0; i < N; i++)
+		zd_device_unregister(&many[i]);
+	assert_int_equal(released, N);
+	assert_null(zd_device_find("m0"));
+}
+
+/* The table grows as devices come: a failed growth fails the add and
+ * lists nothing. */
+static void test_names_table_growth_fails(void **state)
+{
+	enum { N = 300 };
+	static struct zd_device grow[N];
+	static char name[N][8];
+	int failed = -1;
+
+	for (int i = 0; i < N && failed < 0; i++) {
+		/* armed once the table holds names: growing must keep them */
+		if (i == 40)
+			zd_fault_inject_site("device.names");
+		snprintf(name[i], sizeof(name[i]), "g%d", i);
+		init_dev(&grow[i], name[i]);
+		if (zd_device_add(&grow[i]) == -ENOMEM)
+			failed = i;
+	}
+	assert_true(failed > 40);
+	assert_int_equal(zd_fault_inject_hits(), 1);
+	assert_null(zd_device_find(name[failed]));
+	for (int i = 0; i < failed; i++) {
+		struct zd_device *found = zd_device_find(name[i]);
+
+		assert_ptr_equal(found, &grow[i]);
+		zd_put_device(found);
+	}
+	zd_fault_inject_reset();
+	assert_int_equal(zd_device_add(&grow[failed]), 0);
+	for (int i = 0; i <= failed; i++)
+		zd_device_unregister(&grow[i]);
+	assert_int_equal(released, failed + 1);
+}
+
 static atomic_int inside, overlap;
 
 static void *hotplug_worker(void *arg)
@@ -369,6 +445,8 @@ int main(void)
 		T(test_misuse),
 		T(test_put_while_added),
 		T(test_initialize_twice),
+		T(test_many_names),
+		T(test_names_table_growth_fails),
 		T(test_device_hotplug_lock_excludes),
 	};
 
