@@ -13,7 +13,10 @@ enum {
 
 /* The names of added devices (names.c); the caller serialises. */
 struct zd_name_table {
-	struct zd_device **slot;	/* NULL: empty */
+	struct zd_name_slot {
+		struct zd_device *dev;	/* NULL: empty */
+		size_t hash;		/* of its name */
+	} *slot;
 	size_t size, count;		/* size: 0 or a power of two */
 };
 

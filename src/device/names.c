@@ -25,12 +25,25 @@ static size_t name_hash(const char *name)
 	return (size_t)(h ^ (h >> 32));
 }
 
-/* The slot holding @name, or the empty slot where it would go. */
-static size_t slot_of(const struct zd_name_table *t, const char *name)
+/* The slot holding @name (of hash @h), or the empty slot where it would
+ * go.  The stored hash spares most probes a look at a cold device. */
+static size_t slot_of(const struct zd_name_table *t, const char *name,
+		      size_t h)
 {
-	size_t mask = t->size - 1, i = name_hash(name) & mask;
+	size_t mask = t->size - 1, i = h & mask;
 
-	while (t->slot[i] && strcmp(zd_dev_name(t->slot[i]), name))
+	while (t->slot[i].dev && (t->slot[i].hash != h ||
+				  strcmp(zd_dev_name(t->slot[i].dev), name)))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* The empty slot where an entry of hash @h goes (names are unique). */
+static size_t free_slot(const struct zd_name_table *t, size_t h)
+{
+	size_t mask = t->size - 1, i = h & mask;
+
+	while (t->slot[i].dev)
 		i = (i + 1) & mask;
 	return i;
 }
@@ -45,9 +58,8 @@ static int grow(struct zd_name_table *t)
 	if (!bigger.slot)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->size; i++)
-		if (t->slot[i])
-			bigger.slot[slot_of(&bigger, zd_dev_name(t->slot[i]))] =
-				t->slot[i];
+		if (t->slot[i].dev)
+			bigger.slot[free_slot(&bigger, t->slot[i].hash)] = t->slot[i];
 	bigger.count = t->count;
 	free(t->slot);
 	*t = bigger;
@@ -57,19 +69,20 @@ static int grow(struct zd_name_table *t)
 struct zd_device *zd_names_find(const struct zd_name_table *t,
 				const char *name)
 {
-	return t->size ? t->slot[slot_of(t, name)] : NULL;
+	return t->size ? t->slot[slot_of(t, name, name_hash(name))].dev : NULL;
 }
 
 int zd_names_add(struct zd_name_table *t, struct zd_device *dev)
 {
-	size_t i;
+	size_t h = name_hash(zd_dev_name(dev)), i;
 
 	if (2 * (t->count + 1) > t->size && grow(t))
 		return -ENOMEM;
-	i = slot_of(t, zd_dev_name(dev));
-	if (t->slot[i])
+	i = slot_of(t, zd_dev_name(dev), h);
+	if (t->slot[i].dev)
 		return -EEXIST;
-	t->slot[i] = dev;
+	t->slot[i].dev = dev;
+	t->slot[i].hash = h;
 	t->count++;
 	return 0;
 }
@@ -87,10 +100,10 @@ void zd_names_del(struct zd_name_table *t, struct zd_device *dev)
 
 	if (!t->size)
 		return;
-	i = slot_of(t, zd_dev_name(dev));
-	if (t->slot[i] != dev)
+	i = slot_of(t, zd_dev_name(dev), name_hash(zd_dev_name(dev)));
+	if (t->slot[i].dev != dev)
 		return;
-	t->slot[i] = NULL;
+	t->slot[i].dev = NULL;
 	if (!--t->count) {
 		/* the last one gone: give the memory back */
 		free(t->slot);
@@ -98,13 +111,11 @@ void zd_names_del(struct zd_name_table *t, struct zd_device *dev)
 		return;
 	}
 	/* close the gap: later entries of the run that may live at @i */
-	for (k = (i + 1) & mask; t->slot[k]; k = (k + 1) & mask) {
-		size_t home = name_hash(zd_dev_name(t->slot[k])) & mask;
-
-		if (between(i, home, k))
+	for (k = (i + 1) & mask; t->slot[k].dev; k = (k + 1) & mask) {
+		if (between(i, t->slot[k].hash & mask, k))
 			continue;
 		t->slot[i] = t->slot[k];
-		t->slot[k] = NULL;
+		t->slot[k].dev = NULL;
 		i = k;
 	}
 }
