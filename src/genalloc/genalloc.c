@@ -160,22 +160,6 @@ static uint32_t chunk_at(const struct zd_gen_pool *pool, unsigned long addr)
 	return at;
 }
 
-/* The chunk starting first above @addr, or NIL. */
-static uint32_t chunk_above(const struct zd_gen_pool *pool, unsigned long addr)
-{
-	uint32_t i = pool->root, at = NIL;
-
-	while (i != NIL) {
-		if (pool->nodes[i].start > addr) {
-			at = i;
-			i = pool->nodes[i].left;
-		} else {
-			i = pool->nodes[i].right;
-		}
-	}
-	return at;
-}
-
 static struct chunk *chunk_holding(struct zd_gen_pool *pool, unsigned long addr)
 {
 	uint32_t i = chunk_at(pool, addr);
@@ -185,19 +169,24 @@ static struct chunk *chunk_holding(struct zd_gen_pool *pool, unsigned long addr)
 
 /*
  * Insert node @n below *@link, rotating it up past parents of lower
- * priority.  Random priorities keep the depth O(log n) expected; the
- * recursion is as deep as the tree.
+ * priority; false, with nothing changed, if it overlaps a node.  The
+ * chunks nearest below and above @n both lie on the path down, so one
+ * descent both checks and inserts.  Random priorities keep the depth
+ * O(log n) expected; the recursion is as deep as the tree.
  */
-static void tree_insert(struct tnode *t, uint32_t *link, uint32_t n)
+static bool tree_insert(struct tnode *t, uint32_t *link, uint32_t n)
 {
 	uint32_t p = *link, c;
 
 	if (p == NIL) {
 		*link = n;
-		return;
+		return true;
 	}
+	if (t[p].start <= t[n].end && t[n].start <= t[p].end)
+		return false;
 	if (t[n].start < t[p].start) {
-		tree_insert(t, &t[p].left, n);
+		if (!tree_insert(t, &t[p].left, n))
+			return false;
 		c = t[p].left;
 		if (t[c].prio > t[p].prio) {
 			t[p].left = t[c].right;
@@ -205,7 +194,8 @@ static void tree_insert(struct tnode *t, uint32_t *link, uint32_t n)
 			*link = c;
 		}
 	} else {
-		tree_insert(t, &t[p].right, n);
+		if (!tree_insert(t, &t[p].right, n))
+			return false;
 		c = t[p].right;
 		if (t[c].prio > t[p].prio) {
 			t[p].right = t[c].left;
@@ -213,6 +203,7 @@ static void tree_insert(struct tnode *t, uint32_t *link, uint32_t n)
 			*link = c;
 		}
 	}
+	return true;
 }
 
 /* xorshift: priorities only need to be unrelated to addresses */
@@ -258,7 +249,6 @@ int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
 			  zd_phys_addr_t phys, size_t size, int nid, void *owner)
 {
 	unsigned long nbits, n;
-	uint32_t below, above;
 	struct chunk *c;
 
 	if (!pool || !size || virt + size - 1 < virt) {
@@ -275,25 +265,23 @@ int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
 	if (!c)
 		return -ENOMEM;
 	pool_lock(pool);
-	below = chunk_at(pool, virt);
-	above = chunk_above(pool, virt);
-	if ((below != NIL && pool->nodes[below].end >= virt) ||
-	    (above != NIL && pool->nodes[above].start <= c->pub.end_addr)) {
-		pool_unlock(pool);
-		chunk_free(c);
-		zd_warn("chunk %#lx+%#zx overlaps another chunk", virt, size);
-		return -EINVAL;
-	}
 	if (chunks_reserve(pool)) {
 		pool_unlock(pool);
 		chunk_free(c);
 		return -ENOMEM;
 	}
-	n = pool->nr_chunks++;
-	pool->chunks[n] = c;
+	/* in the arrays only once the tree has taken it */
+	n = pool->nr_chunks;
 	pool->nodes[n] = (struct tnode){ c->pub.start_addr, c->pub.end_addr,
 					 NIL, NIL, next_prio(pool) };
-	tree_insert(pool->nodes, &pool->root, (uint32_t)n);
+	if (!tree_insert(pool->nodes, &pool->root, (uint32_t)n)) {
+		pool_unlock(pool);
+		chunk_free(c);
+		zd_warn("chunk %#lx+%#zx overlaps another chunk", virt, size);
+		return -EINVAL;
+	}
+	pool->chunks[n] = c;
+	pool->nr_chunks = n + 1;
 	pool->size += c->pub.avail;
 	pool->avail += c->pub.avail;
 	pool_unlock(pool);

@@ -505,6 +505,52 @@ static void test_add_too_many_granules(void **state)
 	assert_int_equal(pool_destroy(p), 0);
 }
 
+/* Chunks in a tree by address, added in a shuffled order: every lookup
+ * finds its own chunk, every overlap is refused whichever side it is on,
+ * and the gaps between chunks can still be filled. */
+static void test_many_chunks_by_address(void **state)
+{
+	enum { N = 500 };
+	struct zd_gen_pool *p = pool_create(ORDER);
+	static unsigned long at[N];
+	unsigned int seed = 9;
+
+	for (int i = 0; i < N; i++)
+		at[i] = BASE + (unsigned long)i * 8 * G;
+	for (int i = N - 1; i > 0; i--) {
+		int j = rand_r(&seed) % (i + 1);
+		unsigned long t = at[i];
+
+		at[i] = at[j];
+		at[j] = t;
+	}
+	for (int i = 0; i < N; i++)
+		assert_int_equal(zd_gen_pool_add_virt(p, at[i], at[i] * 2, 4 * G,
+						      -1), 0);
+	for (int i = 0; i < N; i++) {
+		unsigned long a = BASE + (unsigned long)i * 8 * G;
+
+		assert_true(zd_gen_pool_has_addr(p, a, 4 * G));
+		assert_false(zd_gen_pool_has_addr(p, a + 4 * G, 1));
+		assert_int_equal(zd_gen_pool_virt_to_phys(p, a + 3 * G + 5),
+				 2 * a + 3 * G + 5);
+		assert_warns("overlaps", assert_int_equal(
+			zd_gen_pool_add(p, a + 3 * G, 2 * G, -1), -EINVAL));
+		assert_warns("overlaps", assert_int_equal(
+			zd_gen_pool_add(p, a - G, 2 * G, -1), -EINVAL));
+		assert_warns("overlaps", assert_int_equal(
+			zd_gen_pool_add(p, a + G, G, -1), -EINVAL));
+	}
+	/* the gaps, exactly */
+	for (int i = 0; i < N; i++)
+		assert_int_equal(zd_gen_pool_add(p, BASE + (unsigned long)i * 8 * G +
+						 4 * G, 4 * G, -1), 0);
+	assert_int_equal(zd_gen_pool_size(p), 2ul * N * 4 * G);
+	assert_warns("overlaps", assert_int_equal(
+		zd_gen_pool_add(p, BASE + 100 * G, 16 * G, -1), -EINVAL));
+	assert_int_equal(pool_destroy(p), 0);
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 static struct zd_gen_pool *shared;
@@ -575,6 +621,7 @@ int main(void)
 		T(test_free_of_huge_size),
 		T(test_bad_algorithm_data),
 		T(test_add_too_many_granules),
+		T(test_many_chunks_by_address),
 		T(test_threads_never_share),
 	};
 
