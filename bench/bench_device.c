@@ -2,8 +2,9 @@
 /*
  * Device-model benchmark: the memory-hotplug read side (get_online_mems +
  * put_online_mems) from 1 and 2 threads, beside a thread-local inc+dec
- * floor in the same run; and region_intersects on a tree of 1,000
- * resources.
+ * floor in the same run; region_intersects on a tree of 1,000
+ * resources; and the cost of one zd_device_add among 100 and among
+ * 10,000 added devices, as a ratio that must stay within 2.
  */
 #include <pthread.h>
 #include <zonedev/zonedev.h>
@@ -89,6 +90,49 @@ static double intersects_ns(unsigned long queries)
 	return ns;
 }
 
+#define NR_DEV	10000
+
+static struct zd_device devs[NR_DEV];
+static char dev_names[NR_DEV][12];
+
+static void dev_release(struct zd_device *dev)
+{
+}
+
+/*
+ * The median ns of one zd_device_add with *@arg devices, added @rounds / n
+ * times over so that both sizes time the same number of adds.  Each add
+ * is timed alone: a preemption of this loaded VM lands in the tail, not
+ * in the median.
+ */
+static double add_ns(void *arg, unsigned long rounds)
+{
+	unsigned long n = *(unsigned long *)arg, reps = rounds / n;
+	int64_t *ns = malloc(reps * n * sizeof(*ns));
+	double median;
+
+	for (unsigned long r = 0; r < reps; r++) {
+		for (unsigned long i = 0; i < n; i++) {
+			memset(&devs[i], 0, sizeof(devs[i]));
+			devs[i].init_name = dev_names[i];
+			devs[i].release = dev_release;
+			zd_device_initialize(&devs[i]);
+		}
+		for (unsigned long i = 0; i < n; i++) {
+			int64_t t0 = bench_now_ns();
+
+			if (zd_device_add(&devs[i]))
+				abort();
+			ns[r * n + i] = bench_now_ns() - t0;
+		}
+		for (unsigned long i = 0; i < n; i++)
+			zd_device_unregister(&devs[i]);
+	}
+	median = (double)bench_quantile(ns, reps * n, 0.5);
+	free(ns);
+	return median;
+}
+
 int main(int argc, char **argv)
 {
 	int quick = argc > 1 && !strcmp(argv[1], "--quick");
@@ -102,12 +146,21 @@ int main(int argc, char **argv)
 	h2 = pair_ns(2, 0);
 	f1 = pair_ns(1, 1);
 	ri = intersects_ns(quick ? 20000 : 200000);
+	for (int i = 0; i < NR_DEV; i++)
+		snprintf(dev_names[i], sizeof(dev_names[i]), "bench%d", i);
+	unsigned long small = 100, large = NR_DEV;
+	double add100 = bench_median_ns(add_ns, &small, 20000, 5);
+	double add10k = bench_median_ns(add_ns, &large, 20000, 5);
+	double ratio = add10k / add100;
 
 	struct bench_row rows[] = {
 		{ "online_mems_pair_1t_ns", h1, "ns", "<= 5", h1 <= 5 },
 		{ "online_mems_pair_2t_ns", h2, "ns", "<= 5", h2 <= 5 },
 		{ "tls_inc_dec_1t_ns", f1, "ns", "", -1 },
 		{ "region_intersects_1000_ns", ri, "ns", "<= 1000", ri <= 1000 },
+		{ "device_add_100_ns", add100, "ns", "", -1 },
+		{ "device_add_10000_ns", add10k, "ns", "", -1 },
+		{ "device_add_10000_vs_100_ratio", ratio, "x", "<= 2", ratio <= 2 },
 	};
 	bench_report("device", rows, sizeof(rows) / sizeof(rows[0]));
 	return 0;

@@ -5,8 +5,11 @@
  * log-uniform) in a 256 MiB pool, the cost of one allocation, beside the
  * same workload run through the kernel-style bitmap scan (a custom
  * algorithm gets the raw bitmap) in the same run; the two must place
- * every allocation identically.
+ * every allocation identically.  And the cost of one zd_gen_pool_add in
+ * a pool of 100 chunks and in one of 10,000 (chunks added in random
+ * address order), as a ratio that must stay within 2.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <zonedev/zonedev.h>
 
@@ -77,6 +80,49 @@ static double random_ns(zd_genpool_algo_t *algo, unsigned long rounds,
 	return (double)spent / rounds;
 }
 
+/*
+ * The median ns of one zd_gen_pool_add over pools of *@arg chunks, built
+ * @rounds / n times so that both sizes time the same number of adds.
+ * Each add is timed alone: a preemption or a page fault of this loaded
+ * VM lands in the tail, not in the median.  64 KiB chunks 128 KiB
+ * apart, in a shuffled order: sorted adds would hide an insert that
+ * moves the chunks above it.
+ */
+static double add_ns(void *arg, unsigned long rounds)
+{
+	unsigned long n = *(unsigned long *)arg, reps = rounds / n;
+	unsigned long *at = malloc(n * sizeof(*at));
+	int64_t *ns = malloc(reps * n * sizeof(*ns));
+	unsigned int seed = 777;
+	double median;
+
+	for (unsigned long r = 0; r < reps; r++) {
+		struct zd_gen_pool *p = zd_gen_pool_create(12, -1);
+
+		for (unsigned long i = 0; i < n; i++)
+			at[i] = BASE + i * (128ul << 10);
+		for (unsigned long i = n - 1; i > 0; i--) {
+			unsigned long j = (unsigned long)rand_r(&seed) % (i + 1);
+			unsigned long t = at[i];
+
+			at[i] = at[j];
+			at[j] = t;
+		}
+		for (unsigned long i = 0; i < n; i++) {
+			int64_t t0 = bench_now_ns();
+
+			if (zd_gen_pool_add(p, at[i], 64ul << 10, -1))
+				abort();
+			ns[r * n + i] = bench_now_ns() - t0;
+		}
+		zd_gen_pool_destroy(p);
+	}
+	median = (double)bench_quantile(ns, reps * n, 0.5);
+	free(ns);
+	free(at);
+	return median;
+}
+
 int main(int argc, char **argv)
 {
 	int quick = argc > 1 && !strcmp(argv[1], "--quick");
@@ -91,12 +137,22 @@ int main(int argc, char **argv)
 	rnd_scan = random_ns(scan_first_fit, rounds, scan);
 	for (unsigned long i = 0; i < rounds; i++)
 		same += fast[i] == scan[i];
+	/* the heap is kept between pools: the add rows time adds, not the
+	 * page faults of a heap that malloc gave back and grows again */
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	unsigned long small = 100, large = 10000;
+	double add100 = bench_median_ns(add_ns, &small, 10000, 5);
+	double add10k = bench_median_ns(add_ns, &large, 10000, 5);
+	double ratio = add10k / add100;
 
 	struct bench_row rows[] = {
 		{ "alloc_free_4k_pair_ns", pair, "ns", "<= 40", pair <= 40 },
 		{ "alloc_random_1000_live_ns", rnd, "ns", "<= 150", rnd <= 150 },
 		{ "alloc_random_bitmap_scan_ns", rnd_scan, "ns", "", -1 },
 		{ "placement_identical", same == rounds, "bool", "1", same == rounds },
+		{ "add_100_chunks_ns", add100, "ns", "", -1 },
+		{ "add_10000_chunks_ns", add10k, "ns", "", -1 },
+		{ "add_10000_vs_100_ratio", ratio, "x", "<= 2", ratio <= 2 },
 	};
 	bench_report("genalloc", rows, sizeof(rows) / sizeof(rows[0]));
 	free(fast);

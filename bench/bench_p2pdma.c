@@ -44,7 +44,11 @@ int main(int argc, char **argv)
 	struct zd_pci_dev *pdev = host ? zd_pci_add_device(&host->bus, 0, &desc) : NULL;
 	double p2p, pool;
 
-	if (!pdev || zd_pci_p2pdma_add_resource(pdev, 0, 0, 0)) {
+	static struct zd_driver drv = { .name = "bench-provider" };
+
+	/* the memory is devres of the provider's bound driver */
+	if (!pdev || zd_device_bind(&pdev->dev, &drv) ||
+	    zd_pci_p2pdma_add_resource(pdev, 0, 0, 0)) {
 		fprintf(stderr, "bench_p2pdma: cannot set up a provider\n");
 		return 1;
 	}

@@ -61,6 +61,9 @@ struct zd_device {
  * the caller the first reference.  The device is not yet visible: call
  * zd_device_add() for that.  From here on the device is freed only by its
  * release callback, when the last reference is dropped.
+ *
+ * A device initialised already (until its last put) is reported and
+ * left as it is: its list entry, devres and count belong to others.
  * Context: any.  Drop the reference with zd_put_device(), even if
  * zd_device_add() fails.
  */
@@ -84,7 +87,8 @@ ZD_API int zd_dev_set_name(struct zd_device *dev, const char *fmt, ...)
  * zd_device_add - make an initialised device visible
  * @dev: the device
  *
- * Takes a reference on the parent.
+ * Takes a reference on the parent, and one on @dev for the list of
+ * added devices: an added device is not freed before zd_device_del().
  * Context: may sleep.
  * Return: 0, -EINVAL (no name, not initialised), -EEXIST (name taken,
  * or already added), -ENOMEM.
@@ -112,6 +116,9 @@ ZD_API int zd_device_register(struct zd_device *dev);
  * remove runs and the device's devres is released), then @dev is taken off
  * the device list, so zd_device_find() no longer sees it.  References held
  * elsewhere stay valid.
+ *
+ * Drops the list's reference (and the parent's): the last put may
+ * happen here if the owner dropped theirs already.
  * Context: may sleep; takes the device lock.
  */
 ZD_API void zd_device_del(struct zd_device *dev);

@@ -9,8 +9,8 @@
  * on its own.  The devm_* helpers build on it: actions, memory, regions.
  *
  * All calls take the device's devres lock briefly; release callbacks run
- * without it, in the calling thread.  Misuse (NULL arguments, adding a
- * devres twice) is reported and refused; a remove or release that matches
+ * without it, in the calling thread.  Misuse (NULL arguments, a device
+ * never initialised, adding a devres twice) is reported and refused; a remove or release that matches
  * nothing returns -ENOENT and says which device and callback.
  */
 #ifndef ZONEDEV_DEVRES_H
@@ -239,7 +239,8 @@ ZD_API int zd_devm_add_action_or_reset(struct zd_device *dev,
  * already undone itself.  Compare zd_devm_release_action(), which runs
  * it.
  * Context: any.
- * Return: 0, or -ENOENT (reported) if no such action is registered.
+ * Return: 0, -ENOENT (reported) if no such action is registered, -EINVAL
+ * (reported) for a NULL or uninitialised device.
  */
 ZD_API int zd_devm_remove_action(struct zd_device *dev, void (*action)(void *),
 				 void *data);
@@ -254,7 +255,8 @@ ZD_API int zd_devm_remove_action(struct zd_device *dev, void (*action)(void *),
  * @data off the list and runs it now, instead of at unbind.  Compare
  * zd_devm_remove_action(), which does not run it.
  * Context: may sleep if @action does.
- * Return: 0, or -ENOENT (reported) if no such action is registered.
+ * Return: 0, -ENOENT (reported) if no such action is registered, -EINVAL
+ * (reported) for a NULL or uninitialised device.
  */
 ZD_API int zd_devm_release_action(struct zd_device *dev, void (*action)(void *),
 				  void *data);
@@ -268,7 +270,8 @@ ZD_API int zd_devm_release_action(struct zd_device *dev, void (*action)(void *),
  * automatically when the device's devres is released, so probe needs no
  * error path and remove no free for them.  The memory is not zeroed.
  * Context: may sleep.
- * Return: the memory (max_align_t aligned), or NULL with errno ENOMEM.
+ * Return: the memory (max_align_t aligned), or NULL with errno ENOMEM
+ * (EINVAL, reported, for a NULL or uninitialised device).
  */
 ZD_API void *zd_devm_kmalloc(struct zd_device *dev, size_t size);
 
@@ -280,7 +283,7 @@ ZD_API void *zd_devm_kmalloc(struct zd_device *dev, size_t size);
  * Allocates @size zeroed bytes that are freed automatically when @dev's
  * devres is released, as zd_devm_kmalloc() does.
  * Context: may sleep.
- * Return: the memory, or NULL with errno ENOMEM.
+ * Return: the memory, or NULL with errno ENOMEM or EINVAL.
  */
 ZD_API void *zd_devm_kzalloc(struct zd_device *dev, size_t size);
 
@@ -320,7 +323,8 @@ ZD_API struct zd_resource *zd_devm_request_mem_region(struct zd_device *dev,
  * before unbind: the region goes back to the resource tree and its devres
  * entry is dropped.
  * Context: may sleep.
- * Return: 0, or -ENOENT (reported) if @dev holds no such region.
+ * Return: 0, -ENOENT (reported) if @dev holds no such region, -EINVAL
+ * (reported) for a NULL or uninitialised device.
  */
 ZD_API int zd_devm_release_mem_region(struct zd_device *dev,
 				      zd_resource_size_t start,

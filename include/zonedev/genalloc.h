@@ -97,7 +97,8 @@ ZD_API int zd_gen_pool_destroy(struct zd_gen_pool *pool);
  * allocation and free from this chunk, so the caller can take and drop a
  * reference on whoever owns the memory (a pgmap, for p2pdma).
  * Context: may sleep.
- * Return: 0, -EINVAL (empty, wrapping, or overlapping a chunk), -ENOMEM.
+ * Return: 0, -EINVAL (empty, wrapping, more than 2^31 granules, or
+ * overlapping a chunk), -ENOMEM.
  */
 ZD_API int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
 				 zd_phys_addr_t phys, size_t size, int nid,
@@ -145,7 +146,9 @@ ZD_API int zd_gen_pool_add(struct zd_gen_pool *pool, unsigned long addr,
  *
  * Chunks are tried newest first, as in the kernel.
  * Context: any, never sleeps.
- * Return: the address, or 0 if nothing fits (or @size is 0).
+ * Return: the address, or 0 if nothing fits (or @size is 0, or,
+ * reported, first_fit_align or fixed_alloc get NULL @data or an
+ * alignment that is not a power of two).
  */
 ZD_API unsigned long zd_gen_pool_alloc_algo_owner(struct zd_gen_pool *pool,
 		size_t size, zd_genpool_algo_t *algo, void *data, void **owner);
@@ -364,7 +367,8 @@ ZD_API unsigned long zd_gen_pool_first_fit(unsigned long *map,
  * zd_gen_pool_alloc_algo(): the lowest free run of @nr granules whose
  * address is a multiple of the alignment in @data (a power of two).
  * Context: any.
- * Return: the first bit, or a value >= @size.
+ * Return: the first bit, or a value >= @size (also, reported, for NULL
+ * @data or an alignment that is not a power of two).
  */
 ZD_API unsigned long zd_gen_pool_first_fit_align(unsigned long *map,
 		unsigned long size, unsigned long start, unsigned int nr,
@@ -405,7 +409,8 @@ ZD_API unsigned long zd_gen_pool_first_fit_order_align(unsigned long *map,
  * exactly the byte offset in @data from the chunk's start, or fails if
  * any granule there is taken.
  * Context: any.
- * Return: the offset's bit, or a value >= @size if it is taken.
+ * Return: the offset's bit, or a value >= @size if it is taken (or,
+ * reported, for NULL @data).
  */
 ZD_API unsigned long zd_gen_pool_fixed_alloc(unsigned long *map,
 		unsigned long size, unsigned long start, unsigned int nr,

@@ -244,7 +244,8 @@ ZD_API void zd_pci_p2pmem_free_sgl(struct zd_pci_dev *pdev,
  * Returns the CPU address of the bytes a scatterlist segment describes,
  * through the direct map.
  * Context: any.
- * Return: the address of its page plus its offset.
+ * Return: the address of its page plus its offset; NULL, reported, for
+ * a NULL segment or one without a page.
  */
 ZD_API void *zd_sg_virt(const struct zd_scatterlist *sg);
 
@@ -257,7 +258,8 @@ ZD_API void *zd_sg_virt(const struct zd_scatterlist *sg);
  * BUS_ADDR segments get the bus address; THRU_HOST_BRIDGE ones the CPU
  * physical address (no IOMMU: the host bridge forwards it).
  * Context: may sleep.
- * Return: @nents, or -EREMOTEIO (no path), -EINVAL (not p2p memory).
+ * Return: @nents, or -EREMOTEIO (no path), -EINVAL (not p2p memory;
+ * NULL @sg or negative @nents, reported).
  */
 ZD_API int zd_pci_p2pdma_map_sg(struct zd_device *dev, struct zd_scatterlist *sg,
 				int nents);

@@ -100,7 +100,8 @@ ZD_API void zd_percpu_ref_exit(struct zd_percpu_ref *ref);
 /**
  * zd_percpu_ref_get_many - take @nr references
  * @ref: the ref, between init and exit
- * @nr: how many
+ * @nr: how many; 2^62 or more (a negative number) is reported and
+ *       ignored
  *
  * Adds @nr references.  The caller must already hold a reference, or
  * otherwise know @ref is not dead; use zd_percpu_ref_tryget_many() when
@@ -125,7 +126,7 @@ ZD_API ZD_HOT void zd_percpu_ref_get(struct zd_percpu_ref *ref);
 /**
  * zd_percpu_ref_tryget_many - take @nr references unless the count is zero
  * @ref: the ref, between init and exit
- * @nr: how many
+ * @nr: how many; 2^62 or more is misuse
  *
  * Adds @nr references if the count has not reached zero.  Unlike
  * zd_percpu_ref_tryget_live() it succeeds on a killed ref that still has
@@ -163,7 +164,8 @@ ZD_API ZD_HOT bool zd_percpu_ref_tryget_live(struct zd_percpu_ref *ref);
 /**
  * zd_percpu_ref_put_many - drop @nr references
  * @ref: the ref, between init and exit
- * @nr: how many
+ * @nr: how many; 2^62 or more (a negative number) is reported and
+ *       ignored, in either mode
  *
  * Calls the release callback, on this thread, if the count reaches zero.
  * A put below zero is reported and undone.

@@ -133,7 +133,8 @@ ZD_API zd_resource_size_t zd_resource_size(const struct zd_resource *res);
 /**
  * zd_request_resource - claim @res directly under @root
  * @root: the parent
- * @res: caller-owned, with start, end, name, flags set
+ * @res: caller-owned, with start, end, name, flags set and parent NULL
+ *       (zero-filled, or released)
  *
  * Inserts @res as a child of @root if it overlaps none of @root's
  * children, so that no one else can claim the range.  The caller owns
@@ -141,7 +142,8 @@ ZD_API zd_resource_size_t zd_resource_size(const struct zd_resource *res);
  * before freeing it.
  * Context: may sleep; takes the write lock.
  * Return: 0, -EBUSY if it overlaps a child of @root (the holder is
- * named in a message), -EINVAL for a bad range.
+ * named in a message) or, reported, if @res is in the tree already or
+ * is @root or above it, -EINVAL for a bad range.
  */
 ZD_API int zd_request_resource(struct zd_resource *root,
 			       struct zd_resource *res);
@@ -161,15 +163,17 @@ ZD_API int zd_release_resource(struct zd_resource *old);
 /**
  * zd_insert_resource - insert @res in the tree under @parent
  * @parent: where to start looking
- * @res: caller-owned; may become the parent of existing resources it
- *       fully contains
+ * @res: caller-owned, parent NULL; may become the parent of existing
+ *       resources it fully contains
  *
  * Inserts @res at the right depth below @parent: it may go under an
  * existing resource that contains it, and resources it fully contains
  * become its children.  Used for ranges that must nest around existing
  * claims, such as a bus window.
  * Context: may sleep; takes the write lock.
- * Return: 0, or -EBUSY if it partly overlaps an existing resource.
+ * Return: 0, -EBUSY if it partly overlaps an existing resource or,
+ * reported, if @res is in the tree already or is @parent or above it,
+ * -EINVAL for a bad range.
  */
 ZD_API int zd_insert_resource(struct zd_resource *parent,
 			      struct zd_resource *res);
@@ -212,7 +216,8 @@ ZD_API struct zd_resource *zd_request_region(struct zd_resource *parent,
  * Finds the busy region that zd_request_region() created for exactly
  * this range below @parent, takes it out of the tree and frees it.
  * Context: may sleep; takes the write lock.
- * Return: 0, or -ENOENT (reported) if no such busy region exists.
+ * Return: 0, -ENOENT (reported) if no such busy region exists, -EBUSY
+ * (reported; nothing changes) while resources are claimed inside it.
  */
 ZD_API int zd_release_region(struct zd_resource *parent,
 			     zd_resource_size_t start, zd_resource_size_t n);

@@ -226,8 +226,25 @@ static __attribute__((noinline)) void ref_get_slow(struct zd_percpu_ref *ref,
 	zd_rcu_read_unlock();
 }
 
+/*
+ * No count comes near BIAS / 2: a larger @nr is a negative number passed
+ * as unsigned.  Added to a per-thread counter it would change the count
+ * the other way without a word, so it is refused before anything moves.
+ */
+static __attribute__((noinline)) bool nr_bad(struct zd_percpu_ref *ref,
+					     unsigned long nr, const char *fn)
+{
+	if (nr < (BIAS >> 1))
+		return false;
+	zd_log(ZD_LOG_WARN, "WARNING: %s: percpu_ref %p: count %lu (%ld) out of "
+	       "range; ignored", fn, (void *)ref, nr, (long)nr);
+	return true;
+}
+
 void zd_percpu_ref_get_many(struct zd_percpu_ref *ref, unsigned long nr)
 {
+	if (unlikely(nr >= (BIAS >> 1)) && nr_bad(ref, nr, __func__))
+		return;
 	if (!ref_slot_add(ref, nr))
 		ref_get_slow(ref, nr);
 }
@@ -289,6 +306,8 @@ bool zd__percpu_ref_tryget_live_slow(struct zd_percpu_ref *ref)
 
 bool zd_percpu_ref_tryget_many(struct zd_percpu_ref *ref, unsigned long nr)
 {
+	if (unlikely(nr >= (BIAS >> 1)) && nr_bad(ref, nr, __func__))
+		return false;
 	return ref_tryget(ref, nr, false, __func__);
 }
 
@@ -325,6 +344,8 @@ static __attribute__((noinline)) void ref_put_slow(struct zd_percpu_ref *ref,
 
 void zd_percpu_ref_put_many(struct zd_percpu_ref *ref, unsigned long nr)
 {
+	if (unlikely(nr >= (BIAS >> 1)) && nr_bad(ref, nr, __func__))
+		return;
 	if (!ref_slot_add(ref, -nr))
 		ref_put_slow(ref, nr);
 }

@@ -17,9 +17,10 @@
 
 static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct zd_list_head devices = { &devices, &devices };
+static struct zd_name_table names;	/* of the devices listed */
 static pthread_mutex_t device_hotplug_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool dev_bad(const struct zd_device *dev, const char *fn)
+bool zd_dev_unusable(const struct zd_device *dev, const char *fn)
 {
 	if (likely(dev && (dev->state & ZD_DEV_INITIALIZED)))
 		return false;
@@ -32,6 +33,13 @@ void zd_device_initialize(struct zd_device *dev)
 {
 	if (!dev) {
 		zd_warn("NULL device");
+		return;
+	}
+	/* again would reset a listed node, devres and the count under
+	 * whoever holds them */
+	if (dev->state & ZD_DEV_INITIALIZED) {
+		zd_warn("device %s is initialised already; ignored",
+			zd_dev_name(dev));
 		return;
 	}
 	atomic_init(&dev->refcount, 1);
@@ -51,7 +59,7 @@ int zd_dev_set_name(struct zd_device *dev, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (dev_bad(dev, __func__) || !fmt)
+	if (zd_dev_unusable(dev, __func__) || !fmt)
 		return -EINVAL;
 	if (dev->state & ZD_DEV_ADDED) {
 		zd_warn("device %s: renamed after add", zd_dev_name(dev));
@@ -83,26 +91,11 @@ const char *zd_dev_name(const struct zd_device *dev)
 	return dev->init_name ? dev->init_name : "(null)";
 }
 
-/* Caller holds devices_lock. */
-static struct zd_device *find_locked(const char *name)
-{
-	struct zd_list_head *pos;
-
-	zd_list_for_each(pos, &devices) {
-		struct zd_device *dev = zd_list_entry(pos, struct zd_device, node);
-
-		if (!strcmp(zd_dev_name(dev), name))
-			return dev;
-	}
-	return NULL;
-}
-
 int zd_device_add(struct zd_device *dev)
 {
-	struct zd_device *other;
 	int err;
 
-	if (dev_bad(dev, __func__))
+	if (zd_dev_unusable(dev, __func__))
 		return -EINVAL;
 	if (!dev->name && dev->init_name) {
 		err = zd_dev_set_name(dev, "%s", dev->init_name);
@@ -116,16 +109,19 @@ int zd_device_add(struct zd_device *dev)
 	if (zd_fault("device.add"))
 		return -ENOMEM;
 	pthread_mutex_lock(&devices_lock);
-	other = find_locked(dev->name);
-	if (!other && !(dev->state & ZD_DEV_ADDED)) {
+	/* an added device finds its own name taken */
+	err = zd_names_add(&names, dev);
+	if (!err) {
 		zd_list_add_tail(&dev->node, &devices);
 		dev->state |= ZD_DEV_ADDED;
 	}
 	pthread_mutex_unlock(&devices_lock);
-	if (other) {
+	if (err == -EEXIST)
 		zd_warn("a device named %s exists", dev->name);
-		return -EEXIST;
-	}
+	if (err)
+		return err;
+	/* the list's reference: a listed device is never freed */
+	zd_get_device(dev);
 	zd_get_device(dev->parent);
 	return 0;
 }
@@ -140,13 +136,14 @@ void zd_device_del(struct zd_device *dev)
 {
 	bool was_added;
 
-	if (dev_bad(dev, __func__))
+	if (zd_dev_unusable(dev, __func__))
 		return;
 	if (zd_device_is_bound(dev))
 		zd_device_unbind(dev);
 	pthread_mutex_lock(&devices_lock);
 	was_added = dev->state & ZD_DEV_ADDED;
 	if (was_added) {
+		zd_names_del(&names, dev);
 		zd_list_del_init(&dev->node);
 		dev->state &= ~ZD_DEV_ADDED;
 	}
@@ -156,6 +153,7 @@ void zd_device_del(struct zd_device *dev)
 		return;
 	}
 	zd_put_device(dev->parent);
+	zd_put_device(dev);
 }
 
 void zd_device_unregister(struct zd_device *dev)
@@ -166,7 +164,7 @@ void zd_device_unregister(struct zd_device *dev)
 
 struct zd_device *zd_get_device(struct zd_device *dev)
 {
-	if (dev && !dev_bad(dev, __func__)) {
+	if (dev && !zd_dev_unusable(dev, __func__)) {
 		if (atomic_fetch_add(&dev->refcount, 1) <= 0)
 			zd_warn("device %s: get after the last put",
 				zd_dev_name(dev));
@@ -178,7 +176,7 @@ void zd_put_device(struct zd_device *dev)
 {
 	int old;
 
-	if (!dev || dev_bad(dev, __func__))
+	if (!dev || zd_dev_unusable(dev, __func__))
 		return;
 	old = atomic_fetch_sub(&dev->refcount, 1);
 	if (old <= 0) {
@@ -209,7 +207,7 @@ void *zd_dev_get_drvdata(const struct zd_device *dev)
 
 void zd_dev_set_drvdata(struct zd_device *dev, void *data)
 {
-	if (!dev_bad(dev, __func__))
+	if (!zd_dev_unusable(dev, __func__))
 		dev->driver_data = data;
 }
 
@@ -220,7 +218,7 @@ int zd_dev_to_node(const struct zd_device *dev)
 
 void zd_set_dev_node(struct zd_device *dev, int node)
 {
-	if (!dev_bad(dev, __func__))
+	if (!zd_dev_unusable(dev, __func__))
 		dev->numa_node = node;
 }
 
@@ -234,7 +232,7 @@ struct zd_device *zd_device_find(const char *name)
 		return NULL;
 	}
 	pthread_mutex_lock(&devices_lock);
-	dev = zd_get_device(find_locked(name));
+	dev = zd_get_device(zd_names_find(&names, name));
 	pthread_mutex_unlock(&devices_lock);
 	if (!dev)
 		errno = ENOENT;

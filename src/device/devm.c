@@ -34,8 +34,10 @@ int zd_devm_add_action(struct zd_device *dev, void (*action)(void *),
 {
 	struct action_devres *a;
 
-	if (!dev || !action) {
-		zd_warn("NULL %s", !dev ? "device" : "action");
+	if (zd_dev_unusable(dev, __func__))
+		return -EINVAL;
+	if (!action) {
+		zd_warn("NULL action");
 		return -EINVAL;
 	}
 	a = zd_devres_alloc(action_release, sizeof(*a));
@@ -66,7 +68,9 @@ static int drop_action(struct zd_device *dev, void (*action)(void *),
 	struct action_devres want = { action, data };
 	char name[64];
 
-	if (dev && !how(dev, action_release, action_match, &want))
+	if (zd_dev_unusable(dev, fn))
+		return -EINVAL;
+	if (!how(dev, action_release, action_match, &want))
 		return 0;
 	zd_log(ZD_LOG_WARN, "WARNING: %s: device %s has no action %s(%p)", fn,
 	       zd_dev_name(dev), zd_func_name((void *)action, name,
@@ -101,8 +105,7 @@ void *zd_devm_kzalloc(struct zd_device *dev, size_t size)
 {
 	void *p;
 
-	if (!dev) {
-		zd_warn("NULL device");
+	if (zd_dev_unusable(dev, __func__)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -119,9 +122,9 @@ void *zd_devm_kmalloc(struct zd_device *dev, size_t size)
 
 void zd_devm_kfree(struct zd_device *dev, const void *p)
 {
-	if (!p)
+	if (!p || zd_dev_unusable(dev, __func__))
 		return;
-	if (!dev || zd_devres_destroy(dev, kmalloc_release, kmalloc_match,
+	if (zd_devres_destroy(dev, kmalloc_release, kmalloc_match,
 				      (void *)p))
 		zd_warn("%p is not devm memory of device %s", p,
 			zd_dev_name(dev));
@@ -150,8 +153,11 @@ static int region_match(struct zd_device *dev, void *res, void *match_data)
 int zd_devm_region_add(struct zd_device *dev, zd_resource_size_t start,
 		       zd_resource_size_t n)
 {
-	struct region_devres *r = zd_devres_alloc(region_release, sizeof(*r));
+	struct region_devres *r;
 
+	if (zd_dev_unusable(dev, __func__))
+		return -EINVAL;
+	r = zd_devres_alloc(region_release, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->start = start;
@@ -165,8 +171,7 @@ struct zd_resource *zd_devm_request_mem_region(struct zd_device *dev,
 {
 	struct zd_resource *res;
 
-	if (!dev) {
-		zd_warn("NULL device");
+	if (zd_dev_unusable(dev, __func__)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -184,8 +189,9 @@ int zd_devm_release_mem_region(struct zd_device *dev, zd_resource_size_t start,
 {
 	struct region_devres want = { start, n };
 
-	if (!dev || zd_devres_release(dev, region_release, region_match,
-				      &want)) {
+	if (zd_dev_unusable(dev, __func__))
+		return -EINVAL;
+	if (zd_devres_release(dev, region_release, region_match, &want)) {
 		zd_warn("device %s holds no region [mem %#llx-%#llx]",
 			zd_dev_name(dev), (unsigned long long)start,
 			(unsigned long long)(start + n - 1));

@@ -68,14 +68,6 @@ const char *zd_func_name(void *fn, char *buf, size_t len)
 	return buf;
 }
 
-static bool dev_bad(struct zd_device *dev, const char *fn)
-{
-	if (likely(dev))
-		return false;
-	zd_log(ZD_LOG_WARN, "WARNING: %s: NULL device", fn);
-	return true;
-}
-
 void *zd_devres_alloc(zd_dr_release_t *release, size_t size)
 {
 	struct devres *dr;
@@ -111,7 +103,7 @@ void zd_devres_add(struct zd_device *dev, void *res)
 {
 	struct devres *dr;
 
-	if (dev_bad(dev, __func__) || ZD_WARN_ON(!res, "NULL devres"))
+	if (zd_dev_unusable(dev, __func__) || ZD_WARN_ON(!res, "NULL devres"))
 		return;
 	dr = to_devres(res);
 	pthread_mutex_lock(&dev->devres_lock);
@@ -149,7 +141,7 @@ static void *lookup(struct zd_device *dev, zd_dr_release_t *release,
 {
 	struct devres *dr;
 
-	if (dev_bad(dev, fn))
+	if (zd_dev_unusable(dev, fn))
 		return NULL;
 	pthread_mutex_lock(&dev->devres_lock);
 	dr = find_dr(dev, release, match, match_data);
@@ -170,9 +162,12 @@ void *zd_devres_get(struct zd_device *dev, void *new_res, zd_dr_match_t *match,
 {
 	struct devres *new_dr, *dr;
 
-	if (dev_bad(dev, __func__) || ZD_WARN_ON(!new_res, "NULL devres"))
+	if (zd_dev_unusable(dev, __func__) || ZD_WARN_ON(!new_res, "NULL devres"))
 		return NULL;
 	new_dr = to_devres(new_res);
+	if (ZD_WARN_ON(!zd_list_empty(&new_dr->node.entry),
+		       "devres %p is on a device already", new_res))
+		return NULL;
 	pthread_mutex_lock(&dev->devres_lock);
 	dr = find_dr(dev, new_dr->node.release, match, match_data);
 	if (!dr) {
@@ -301,7 +296,7 @@ void *zd_devres_open_group(struct zd_device *dev, void *id)
 {
 	struct devres_group *g;
 
-	if (dev_bad(dev, __func__)) {
+	if (zd_dev_unusable(dev, __func__)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -347,7 +342,7 @@ void zd_devres_close_group(struct zd_device *dev, void *id)
 {
 	struct devres_group *g;
 
-	if (dev_bad(dev, __func__))
+	if (zd_dev_unusable(dev, __func__))
 		return;
 	pthread_mutex_lock(&dev->devres_lock);
 	g = find_group(dev, id);
@@ -362,7 +357,7 @@ void zd_devres_remove_group(struct zd_device *dev, void *id)
 {
 	struct devres_group *g;
 
-	if (dev_bad(dev, __func__))
+	if (zd_dev_unusable(dev, __func__))
 		return;
 	pthread_mutex_lock(&dev->devres_lock);
 	g = find_group(dev, id);
@@ -383,7 +378,7 @@ int zd_devres_release_group(struct zd_device *dev, void *id)
 	struct devres_group *g;
 	int cnt = 0;
 
-	if (dev_bad(dev, __func__))
+	if (zd_dev_unusable(dev, __func__))
 		return -EINVAL;
 	zd_list_init(&todo);
 	zd_list_init(&markers);

@@ -5,7 +5,10 @@
  * allocation begins (so a bad free is caught before anything changes),
  * and an index of its free space (index.h).  Chunks sit in an array in
  * the order they were added: allocations try them newest first, as the
- * kernel's list does; frees find theirs by binary search on address.
+ * kernel's list does; frees find theirs in a tree by address (a treap:
+ * O(log chunks) to add or look up, whatever order chunks come in).  The
+ * tree's nodes sit in one array beside the chunks, 32 bytes each, so a
+ * lookup in a pool of many chunks touches few cache lines.
  */
 #include <errno.h>
 #include <sched.h>
@@ -19,11 +22,24 @@
 #include "index.h"
 #include "log.h"
 
+/* The index counts free runs in 32 bits: a chunk has at most 2^31
+ * granules (8 TiB of 4 KiB pages), so no count can wrap. */
+#define ZD_GEN_POOL_MAX_GRANULES	(1ul << 31)
+
 struct chunk {
 	struct zd_gen_pool_chunk pub;	/* avail kept up to date */
 	unsigned long nbits;
 	unsigned long *bits, *begin;
 	struct zd_run_index ix;
+};
+
+#define NIL	UINT32_MAX
+
+/* A node of the address tree; node i is chunk i (in add order). */
+struct tnode {
+	unsigned long start, end;	/* the chunk's, inclusive */
+	uint32_t left, right;		/* NIL: none */
+	uint32_t prio;			/* a heap above it, random */
 };
 
 struct zd_gen_pool {
@@ -32,8 +48,10 @@ struct zd_gen_pool {
 	zd_genpool_algo_t *algo;
 	void *data;
 	struct chunk **chunks;		/* in add order */
-	struct chunk **by_addr;		/* sorted by start_addr */
-	unsigned long nr_chunks;
+	struct tnode *nodes;		/* nodes[i] is chunks[i]'s */
+	unsigned long nr_chunks, cap_chunks;
+	uint32_t root;			/* the address tree, or NIL */
+	uint32_t seed;
 	size_t size, avail;
 };
 
@@ -64,16 +82,12 @@ struct zd_gen_pool *zd_gen_pool_create(int min_alloc_order, int nid)
 	atomic_flag_clear(&pool->lock);
 	pool->min_alloc_order = min_alloc_order;
 	pool->algo = zd_gen_pool_first_fit;
+	pool->root = NIL;
 	return pool;
 }
 
 static void chunk_free(struct chunk *c)
 {
-	if (!c)
-		return;
-	zd_run_index_free(&c->ix);
-	free(c->bits);
-	free(c->begin);
 	free(c);
 }
 
@@ -91,27 +105,36 @@ int zd_gen_pool_destroy(struct zd_gen_pool *pool)
 	for (unsigned long i = 0; i < pool->nr_chunks; i++)
 		chunk_free(pool->chunks[i]);
 	free(pool->chunks);
-	free(pool->by_addr);
+	free(pool->nodes);
 	free(pool);
 	return 0;
+}
+
+/* Granules covering @size bytes, without wrapping near SIZE_MAX. */
+static unsigned long granules(const struct zd_gen_pool *pool, size_t size)
+{
+	int order = pool->min_alloc_order;
+
+	return (size >> order) + !!(size & ((1ul << order) - 1));
 }
 
 static struct chunk *chunk_new(unsigned long virt, zd_phys_addr_t phys,
 			       unsigned long nbits, int order, void *owner)
 {
-	struct chunk *c = zd_zalloc("genalloc.chunk", sizeof(*c));
 	unsigned long words = WORDS(nbits);
+	size_t map = words * sizeof(long);
+	/* one block: the struct, both bitmaps, the index; at 2^31 granules
+	 * this is about 1 GiB, far from wrapping */
+	struct chunk *c = zd_zalloc("genalloc.chunk", sizeof(*c) + 2 * map +
+				    zd_run_index_bytes(words));
 
 	if (!c)
 		return NULL;
-	c->bits = zd_zalloc("genalloc.bitmap", words * sizeof(long));
-	c->begin = zd_zalloc("genalloc.bitmap", words * sizeof(long));
-	if (!c->bits || !c->begin)
-		goto fail;
+	c->bits = (unsigned long *)(c + 1);
+	c->begin = c->bits + words;
 	/* bits past the end stay allocated for ever */
 	zd_bitmap_set(c->bits, nbits, words * BITS_PER_WORD - nbits);
-	if (zd_run_index_init(&c->ix, c->bits, words))
-		goto fail;
+	zd_run_index_init(&c->ix, c->bits, words, c->begin + words);
 	c->nbits = nbits;
 	c->pub.start_addr = virt;
 	c->pub.end_addr = virt + (nbits << order) - 1;
@@ -119,24 +142,19 @@ static struct chunk *chunk_new(unsigned long virt, zd_phys_addr_t phys,
 	c->pub.owner = owner;
 	c->pub.avail = nbits << order;
 	return c;
-fail:
-	chunk_free(c);
-	return NULL;
 }
 
-/* Index in by_addr of the last chunk starting at or below @addr, or -1. */
-static long chunk_at(struct zd_gen_pool *pool, unsigned long addr)
+/* The chunk starting last at or below @addr, or NIL. */
+static uint32_t chunk_at(const struct zd_gen_pool *pool, unsigned long addr)
 {
-	long lo = 0, hi = (long)pool->nr_chunks - 1, at = -1;
+	uint32_t i = pool->root, at = NIL;
 
-	while (lo <= hi) {
-		long mid = (lo + hi) / 2;
-
-		if (pool->by_addr[mid]->pub.start_addr <= addr) {
-			at = mid;
-			lo = mid + 1;
+	while (i != NIL) {
+		if (pool->nodes[i].start <= addr) {
+			at = i;
+			i = pool->nodes[i].right;
 		} else {
-			hi = mid - 1;
+			i = pool->nodes[i].left;
 		}
 	}
 	return at;
@@ -144,58 +162,125 @@ static long chunk_at(struct zd_gen_pool *pool, unsigned long addr)
 
 static struct chunk *chunk_holding(struct zd_gen_pool *pool, unsigned long addr)
 {
-	long i = chunk_at(pool, addr);
+	uint32_t i = chunk_at(pool, addr);
 
-	if (i < 0 || addr > pool->by_addr[i]->pub.end_addr)
-		return NULL;
-	return pool->by_addr[i];
+	return i != NIL && addr <= pool->nodes[i].end ? pool->chunks[i] : NULL;
+}
+
+/*
+ * Insert node @n below *@link, rotating it up past parents of lower
+ * priority; false, with nothing changed, if it overlaps a node.  The
+ * chunks nearest below and above @n both lie on the path down, so one
+ * descent both checks and inserts.  Random priorities keep the depth
+ * O(log n) expected; the recursion is as deep as the tree.
+ */
+static bool tree_insert(struct tnode *t, uint32_t *link, uint32_t n)
+{
+	uint32_t p = *link, c;
+
+	if (p == NIL) {
+		*link = n;
+		return true;
+	}
+	if (t[p].start <= t[n].end && t[n].start <= t[p].end)
+		return false;
+	if (t[n].start < t[p].start) {
+		if (!tree_insert(t, &t[p].left, n))
+			return false;
+		c = t[p].left;
+		if (t[c].prio > t[p].prio) {
+			t[p].left = t[c].right;
+			t[c].right = p;
+			*link = c;
+		}
+	} else {
+		if (!tree_insert(t, &t[p].right, n))
+			return false;
+		c = t[p].right;
+		if (t[c].prio > t[p].prio) {
+			t[p].right = t[c].left;
+			t[c].left = p;
+			*link = c;
+		}
+	}
+	return true;
+}
+
+/* xorshift: priorities only need to be unrelated to addresses */
+static uint32_t next_prio(struct zd_gen_pool *pool)
+{
+	uint32_t x = pool->seed ? pool->seed : 2463534242u;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	pool->seed = x;
+	return x;
+}
+
+/* Room for one more chunk and node, doubling: O(1) amortised. */
+static int chunks_reserve(struct zd_gen_pool *pool)
+{
+	unsigned long cap = pool->cap_chunks ? 2 * pool->cap_chunks : 8;
+	struct chunk **a;
+	struct tnode *t;
+
+	if (pool->nr_chunks < pool->cap_chunks)
+		return 0;
+	if (pool->nr_chunks >= NIL) {
+		zd_warn("pool %p has %lu chunks already", (void *)pool,
+			pool->nr_chunks);
+		return -ENOMEM;
+	}
+	a = zd_fault("genalloc.chunks") ? NULL :
+		realloc(pool->chunks, cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	pool->chunks = a;
+	t = realloc(pool->nodes, cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;		/* the larger chunks array is kept */
+	pool->nodes = t;
+	pool->cap_chunks = cap;
+	return 0;
 }
 
 int zd_gen_pool_add_owner(struct zd_gen_pool *pool, unsigned long virt,
 			  zd_phys_addr_t phys, size_t size, int nid, void *owner)
 {
 	unsigned long nbits, n;
-	struct chunk *c, **a, **b;
-	long at;
+	struct chunk *c;
 
 	if (!pool || !size || virt + size - 1 < virt) {
 		zd_warn("%s", !pool ? "NULL pool" : "empty or wrapping chunk");
 		return -EINVAL;
 	}
 	nbits = size >> pool->min_alloc_order;
-	if (!nbits) {
-		zd_warn("chunk of %zu bytes is smaller than the granule", size);
+	if (!nbits || nbits > ZD_GEN_POOL_MAX_GRANULES) {
+		zd_warn("chunk of %#zx bytes: %s", size, !nbits ?
+			"smaller than the granule" : "more than 2^31 granules");
 		return -EINVAL;
 	}
 	c = chunk_new(virt, phys, nbits, pool->min_alloc_order, owner);
 	if (!c)
 		return -ENOMEM;
 	pool_lock(pool);
+	if (chunks_reserve(pool)) {
+		pool_unlock(pool);
+		chunk_free(c);
+		return -ENOMEM;
+	}
+	/* in the arrays only once the tree has taken it */
 	n = pool->nr_chunks;
-	at = chunk_at(pool, virt);
-	if ((at >= 0 && pool->by_addr[at]->pub.end_addr >= virt) ||
-	    (at + 1 < (long)n &&
-	     pool->by_addr[at + 1]->pub.start_addr <= c->pub.end_addr)) {
+	pool->nodes[n] = (struct tnode){ c->pub.start_addr, c->pub.end_addr,
+					 NIL, NIL, next_prio(pool) };
+	if (!tree_insert(pool->nodes, &pool->root, (uint32_t)n)) {
 		pool_unlock(pool);
 		chunk_free(c);
 		zd_warn("chunk %#lx+%#zx overlaps another chunk", virt, size);
 		return -EINVAL;
 	}
-	a = zd_fault("genalloc.chunks") ? NULL :
-		realloc(pool->chunks, (n + 1) * sizeof(*a));
-	if (a)
-		pool->chunks = a;
-	b = a ? realloc(pool->by_addr, (n + 1) * sizeof(*b)) : NULL;
-	if (b)
-		pool->by_addr = b;
-	if (!a || !b) {
-		pool_unlock(pool);
-		chunk_free(c);
-		return -ENOMEM;
-	}
 	pool->chunks[n] = c;
-	memmove(&b[at + 2], &b[at + 1], (n - (unsigned long)(at + 1)) * sizeof(*b));
-	b[at + 1] = c;
 	pool->nr_chunks = n + 1;
 	pool->size += c->pub.avail;
 	pool->avail += c->pub.avail;
@@ -222,6 +307,23 @@ static unsigned long pow2_roundup(unsigned long n)
 	return n <= 1 ? 1 : 1ul << (64 - __builtin_clzl(n - 1));
 }
 
+/* Why @data cannot drive @algo (a built-in that needs data), or NULL. */
+static const char *bad_algo_data(zd_genpool_algo_t *algo, const void *data)
+{
+	const struct zd_genpool_data_align *a = data;
+
+	if (algo != zd_gen_pool_first_fit_align &&
+	    algo != zd_gen_pool_fixed_alloc)
+		return NULL;
+	if (!data)
+		return "NULL algorithm data";
+	/* a mask built from anything else would overlap earlier answers */
+	if (algo == zd_gen_pool_first_fit_align &&
+	    (a->align <= 0 || (a->align & (a->align - 1))))
+		return "alignment not a power of two";
+	return NULL;
+}
+
 /* The alignment mask and offset, in granules, first_fit_align uses. */
 static void align_of(struct zd_gen_pool *pool, void *data,
 		     unsigned long start_addr, unsigned long *mask,
@@ -246,8 +348,14 @@ unsigned long zd_gen_pool_first_fit_align(unsigned long *map,
 		unsigned long size, unsigned long start, unsigned int nr,
 		void *data, struct zd_gen_pool *pool, unsigned long start_addr)
 {
+	const char *why = pool ? bad_algo_data(zd_gen_pool_first_fit_align,
+					       data) : "NULL pool";
 	unsigned long mask, off;
 
+	if (why) {
+		zd_warn("first_fit_align: %s", why);
+		return size;
+	}
 	align_of(pool, data, start_addr, &mask, &off);
 	return zd_bitmap_find_zero_area(map, size, start, nr, mask, off);
 }
@@ -264,9 +372,16 @@ unsigned long zd_gen_pool_fixed_alloc(unsigned long *map, unsigned long size,
 		unsigned long start, unsigned int nr, void *data,
 		struct zd_gen_pool *pool, unsigned long start_addr)
 {
-	unsigned long offset = ((struct zd_genpool_data_fixed *)data)->offset;
-	unsigned long bit = offset >> pool->min_alloc_order;
+	unsigned long offset, bit;
 
+	if (!data || !pool) {
+		zd_warn("fixed_alloc: NULL %s", !data ? "algorithm data" : "pool");
+		return size;
+	}
+	offset = ((struct zd_genpool_data_fixed *)data)->offset;
+	bit = offset >> pool->min_alloc_order;
+	if (bit >= size)
+		return size;
 	if (offset & ((1ul << pool->min_alloc_order) - 1)) {
 		zd_warn("fixed offset %#lx is not granule aligned", offset);
 		return size;
@@ -386,6 +501,7 @@ unsigned long zd_gen_pool_alloc_algo_owner(struct zd_gen_pool *pool,
 		size_t size, zd_genpool_algo_t *algo, void *data, void **owner)
 {
 	unsigned long addr = 0, nr;
+	const char *why;
 
 	if (owner)
 		*owner = NULL;
@@ -393,9 +509,14 @@ unsigned long zd_gen_pool_alloc_algo_owner(struct zd_gen_pool *pool,
 		zd_warn("NULL %s", !pool ? "pool" : "algorithm");
 		return 0;
 	}
+	why = bad_algo_data(algo, data);
+	if (why) {
+		zd_warn("pool %p: %s", (void *)pool, why);
+		return 0;
+	}
 	if (!size)
 		return 0;
-	nr = (size + (1ul << pool->min_alloc_order) - 1) >> pool->min_alloc_order;
+	nr = granules(pool, size);
 	pool_lock(pool);
 	for (unsigned long i = pool->nr_chunks; i-- > 0;) {
 		struct chunk *c = pool->chunks[i];
@@ -495,7 +616,7 @@ int zd_gen_pool_free_owner(struct zd_gen_pool *pool, unsigned long addr,
 		zd_warn("%s", !pool ? "NULL pool" : "free of size 0");
 		return -EINVAL;
 	}
-	nr = (size + (1ul << pool->min_alloc_order) - 1) >> pool->min_alloc_order;
+	nr = granules(pool, size);
 	pool_lock(pool);
 	c = chunk_holding(pool, addr);
 	if (c) {

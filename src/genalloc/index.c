@@ -52,20 +52,30 @@ static unsigned long word(const struct zd_run_index *ix, unsigned long w)
 	return w < ix->words ? ix->map[w] : ~0ul;
 }
 
-int zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
-		      unsigned long words)
+static unsigned long leaves_for(unsigned long words)
 {
 	unsigned long leaves = 1;
 
 	while (leaves < words)
 		leaves *= 2;
-	ix->tree = zd_fault("genalloc.index") ? NULL :
-		calloc(2 * leaves, sizeof(*ix->tree));
-	ix->queued = calloc(WORDS(words), sizeof(long));
-	if (!ix->tree || !ix->queued) {
-		zd_run_index_free(ix);
-		return -ENOMEM;
-	}
+	return leaves;
+}
+
+size_t zd_run_index_bytes(unsigned long words)
+{
+	size_t tree = 2 * leaves_for(words) * sizeof(struct zd_run_node);
+
+	return WORDS(words) * sizeof(long) +
+	       (tree + sizeof(long) - 1) / sizeof(long) * sizeof(long);
+}
+
+void zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
+		       unsigned long words, void *mem)
+{
+	unsigned long leaves = leaves_for(words);
+
+	ix->queued = mem;
+	ix->tree = (struct zd_run_node *)(ix->queued + WORDS(words));
 	ix->nr_stale = 0;
 	ix->hint = 0;
 	ix->map = map;
@@ -80,15 +90,6 @@ int zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
 		half = 64ul * (leaves / level_first) / 2;
 		combine(ix->tree, i, (uint32_t)half);
 	}
-	return 0;
-}
-
-void zd_run_index_free(struct zd_run_index *ix)
-{
-	free(ix->tree);
-	free(ix->queued);
-	ix->tree = NULL;
-	ix->queued = NULL;
 }
 
 static bool same(struct zd_run_node a, struct zd_run_node b)
@@ -144,6 +145,8 @@ void zd_run_index_update(struct zd_run_index *ix, unsigned long start,
 	unsigned long first = start / BITS_PER_WORD;
 	unsigned long last = (start + nr - 1) / BITS_PER_WORD;
 
+	if (!nr)
+		return;
 	/* bits may have come free below the hint */
 	if (first < ix->hint)
 		ix->hint = first;

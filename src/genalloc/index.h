@@ -8,6 +8,7 @@
 #ifndef ZD_GENALLOC_INDEX_H
 #define ZD_GENALLOC_INDEX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct zd_run_node {
@@ -27,9 +28,13 @@ struct zd_run_index {
 	unsigned long hint;		/* every word below it is full */
 };
 
-int zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
-		      unsigned long words);
-void zd_run_index_free(struct zd_run_index *ix);
+/* Bytes of memory an index of @words words needs (long aligned). */
+size_t zd_run_index_bytes(unsigned long words);
+/* Build the index of @map in @mem: zd_run_index_bytes(@words) zeroed
+ * bytes, owned by the caller (one block with the chunk keeps a chunk's
+ * cache lines together). */
+void zd_run_index_init(struct zd_run_index *ix, const unsigned long *map,
+		       unsigned long words, void *mem);
 /* The bits [start, start + nr) changed in the bitmap. */
 void zd_run_index_update(struct zd_run_index *ix, unsigned long start,
 			 unsigned long nr);

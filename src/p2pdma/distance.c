@@ -274,6 +274,10 @@ int zd_pci_p2pdma_map_sg(struct zd_device *dev, struct zd_scatterlist *sg,
 	enum zd_pci_p2pdma_map_type map = ZD_PCI_P2PDMA_MAP_UNKNOWN;
 	uint64_t bus_offset = 0;
 
+	if ((!sg && nents) || nents < 0) {
+		zd_warn("bad argument: sg %p nents %d", (void *)sg, nents);
+		return -EINVAL;
+	}
 	for (int i = 0; i < nents; i++) {
 		struct zd_page *page = sg[i].page;
 		zd_phys_addr_t phys;

@@ -160,6 +160,11 @@ int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size,
 		zd_warn("NULL pdev");
 		return -EINVAL;
 	}
+	/* the memory is devres of the driver: without one nothing frees it */
+	if (!zd_device_is_bound(&pdev->dev)) {
+		zd_warn("%s: no driver bound", zd_pci_name(pdev));
+		return -ENODEV;
+	}
 	err = check_bar(pdev, bar, &size, offset);
 	if (err || (!p2p_get(pdev) && (err = p2pdma_setup(pdev))))
 		return err;
@@ -258,6 +263,10 @@ zd_pci_bus_addr_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev, void *addr)
 
 void *zd_sg_virt(const struct zd_scatterlist *sg)
 {
+	if (!sg || !sg->page) {
+		zd_warn("%s", !sg ? "NULL segment" : "segment without a page");
+		return NULL;
+	}
 	return (char *)zd_page_address(sg->page) + sg->offset;
 }
 

@@ -65,7 +65,12 @@ struct zd_resource *zd_get_free_mem_region(struct zd_device *dev,
 		zd_resource_size_t align, const char *name, unsigned long desc)
 {
 	struct zd_resource *res, *claimed;
+	int err;
 
+	if (dev && zd_dev_unusable(dev, __func__)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if (!base || !size || !align || (align & (align - 1)) ||
 	    size > UINT64_MAX - align) {
 		zd_warn("bad argument: base %p size %#llx align %#llx",
@@ -91,9 +96,9 @@ struct zd_resource *zd_get_free_mem_region(struct zd_device *dev,
 		errno = ERANGE;
 		return NULL;
 	}
-	if (dev && zd_devm_region_add(dev, res->start, size)) {
+	if (dev && (err = zd_devm_region_add(dev, res->start, size))) {
 		zd_release_mem_region(res->start, size);
-		errno = ENOMEM;
+		errno = -err;
 		return NULL;
 	}
 	return res;

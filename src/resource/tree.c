@@ -160,6 +160,22 @@ static bool bad_args(const struct zd_resource *root,
 	return false;
 }
 
+/*
+ * Why @new cannot be linked below @parent, or NULL: it is linked already
+ * (relinking would drop its children or list it twice), or it is @parent
+ * or above it (a cycle).  Write lock held.
+ */
+static const char *not_linkable(const struct zd_resource *parent,
+				const struct zd_resource *new)
+{
+	if (new->parent || new == &zd_iomem)
+		return "is already in the tree";
+	for (const struct zd_resource *p = parent; p; p = p->parent)
+		if (p == new)
+			return "would be its own ancestor";
+	return NULL;
+}
+
 /* Link @new by @op (request or insert) under the write lock. */
 static int link_resource(struct zd_resource *parent, struct zd_resource *new,
 			 struct zd_resource *(*op)(struct zd_resource *,
@@ -168,13 +184,23 @@ static int link_resource(struct zd_resource *parent, struct zd_resource *new,
 {
 	struct zd_resource *conflict;
 
+	const char *why;
+
 	if (bad_args(parent, new))
 		return -EINVAL;
 	zd_iomem_ensure();
-	new->child = NULL;
 	pthread_rwlock_wrlock(&zd_resource_lock);
-	conflict = op(parent, new);
+	why = not_linkable(parent, new);
+	if (!why) {
+		/* a fresh resource's child may be stale: it has none yet */
+		new->child = NULL;
+		conflict = op(parent, new);
+	}
 	pthread_rwlock_unlock(&zd_resource_lock);
+	if (why) {
+		zd_warn("%s: resource \"%s\" %s", what, new->name, why);
+		return -EBUSY;
+	}
 	if (conflict)
 		report_conflict(what, new, conflict, parent);
 	return conflict ? -EBUSY : 0;
@@ -304,13 +330,20 @@ int zd_release_region(struct zd_resource *parent, zd_resource_size_t start,
 			if (res->start != start || res->end != end ||
 			    !(res->flags & ZD_IORESOURCE_ALLOCATED))
 				res = NULL;
-			else
+			else if (!res->child)
 				*p = res->sibling;
 			break;
 		}
 		p = &res->sibling;
 	}
 	pthread_rwlock_unlock(&zd_resource_lock);
+	if (res && res->child) {
+		/* freeing it would leave them pointing into freed memory */
+		zd_warn("region [mem %#llx-%#llx] still has children (\"%s\"); "
+			"not released", (unsigned long long)start,
+			(unsigned long long)end, res->child->name);
+		return -EBUSY;
+	}
 	if (!res) {
 		zd_warn("no region [mem %#llx-%#llx] to release",
 			(unsigned long long)start, (unsigned long long)end);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 
 static void test_static_init_not_done(void **state)
 {
@@ -167,14 +168,14 @@ static void test_misuse_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_static_init_not_done),
-		cmocka_unit_test(test_complete_counts),
-		cmocka_unit_test(test_complete_all_sticks_until_reinit),
-		cmocka_unit_test(test_timeout_returns_zero_then_remaining),
-		cmocka_unit_test(test_complete_wakes_exactly_one),
-		cmocka_unit_test(test_waiter_may_free_at_once),
-		cmocka_unit_test(test_ping_pong),
-		cmocka_unit_test(test_misuse_null),
+		cmocka_unit_test_teardown(test_static_init_not_done, base_teardown),
+		cmocka_unit_test_teardown(test_complete_counts, base_teardown),
+		cmocka_unit_test_teardown(test_complete_all_sticks_until_reinit, base_teardown),
+		cmocka_unit_test_teardown(test_timeout_returns_zero_then_remaining, base_teardown),
+		cmocka_unit_test_teardown(test_complete_wakes_exactly_one, base_teardown),
+		cmocka_unit_test_teardown(test_waiter_may_free_at_once, base_teardown),
+		cmocka_unit_test_teardown(test_ping_pong, base_teardown),
+		cmocka_unit_test_teardown(test_misuse_null, base_teardown),
 	};
 
 	test_capture_warnings();

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 #include "fault.h"
 
 static int reset(void **state)
@@ -211,13 +212,13 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "env") == 0) {
 		const struct CMUnitTest env[] = {
-			cmocka_unit_test(test_armed_from_environment),
+			cmocka_unit_test_teardown(test_armed_from_environment, base_teardown),
 		};
 		return cmocka_run_group_tests(env, NULL, NULL);
 	}
 
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup(fn, reset)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, reset, base_teardown)
 		T(test_off_by_default),
 		T(test_nth_fails_once),
 		T(test_nth_zero_counts_only),

@@ -117,6 +117,8 @@ static void test_ported_memremap(void **state)
 }
 
 /* A p2pdma client in kernel terms: find, allocate, translate, free. */
+static struct zd_driver p2p_drv = { .name = "p2p-provider" };
+
 static void test_ported_p2pdma(void **state)
 {
 	struct pci_host_bridge *host = zd_pci_host_bridge_create(0x60, 1ull << 30, 0);
@@ -129,6 +131,8 @@ static void test_ported_p2pdma(void **state)
 	(void)state;
 	provider = zd_pci_add_device(&host->bus, PCI_DEVFN(0, 0), &desc);
 	assert_non_null(provider);
+	/* the memory is the bound driver's devres */
+	assert_int_equal(zd_device_bind(&provider->dev, &p2p_drv), 0);
 	assert_int_equal(pci_p2pdma_add_resource(provider, 0, 0, 0), 0);
 	pci_p2pmem_publish(provider, true);
 	for_each_pci_dev(d)

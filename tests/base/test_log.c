@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 
 static int calls;
 static enum zd_log_level last_level;
@@ -16,6 +17,15 @@ static void counting_log(enum zd_log_level level, const char *msg, void *arg)
 	calls++;
 	last_level = level;
 	last_arg = arg;
+}
+
+/* The tests start from the default sink: a failed one may have left its
+ * own callback installed. */
+static int teardown(void **state)
+{
+	base_teardown(state);
+	zd_set_log(NULL, NULL);
+	return 0;
 }
 
 static void test_set_log_returns_previous(void **state)
@@ -80,10 +90,10 @@ static void test_panic_on_warn_aborts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_log_returns_previous),
-		cmocka_unit_test(test_warn_routed_and_counted),
-		cmocka_unit_test(test_default_sink_is_stderr),
-		cmocka_unit_test(test_panic_on_warn_aborts),
+		cmocka_unit_test_teardown(test_set_log_returns_previous, teardown),
+		cmocka_unit_test_teardown(test_warn_routed_and_counted, teardown),
+		cmocka_unit_test_teardown(test_default_sink_is_stderr, teardown),
+		cmocka_unit_test_teardown(test_panic_on_warn_aborts, teardown),
 	};
 
 	return zd_run_tests(tests);

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 #include "pcpu.h"
 
 static atomic_int phase;	/* 1: in the section; 2: may leave */
@@ -107,8 +108,8 @@ static void test_nested_section_keeps_the_outer_one(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_synchronize_waits_for_a_section),
-		cmocka_unit_test(test_nested_section_keeps_the_outer_one),
+		cmocka_unit_test_teardown(test_synchronize_waits_for_a_section, base_teardown),
+		cmocka_unit_test_teardown(test_nested_section_keeps_the_outer_one, base_teardown),
 	};
 
 	test_capture_warnings();

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* percpu_ref: every call, every flag, every misuse, single-threaded. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 
 static atomic_int released;
 static int confirmed;
@@ -322,6 +324,30 @@ static void test_misuse_put_below_zero(void **state)
 	zd_percpu_ref_exit(&ref);
 }
 
+/* put_many(ULONG_MAX) added one in either mode instead of warning. */
+static void test_misuse_count_out_of_range(void **state)
+{
+	static struct zd_percpu_ref ref;
+
+	assert_int_equal(zd_percpu_ref_init(&ref, release_cb, 0), 0);
+	assert_warns("out of range", zd_percpu_ref_put_many(&ref, ULONG_MAX));
+	assert_warns("out of range", zd_percpu_ref_put_many(&ref, 1ul << 62));
+	assert_warns("out of range", zd_percpu_ref_get_many(&ref, -2ul));
+	assert_warns("out of range",
+		     assert_false(zd_percpu_ref_tryget_many(&ref, ULONG_MAX)));
+	/* one get beyond the initial reference: after kill, one put ends it */
+	zd_percpu_ref_get(&ref);
+	kill_sync(&ref);
+	assert_false(zd_percpu_ref_is_zero(&ref));
+	assert_warns("out of range", zd_percpu_ref_put_many(&ref, ULONG_MAX));
+	assert_warns("out of range", zd_percpu_ref_get_many(&ref, ULONG_MAX));
+	assert_false(zd_percpu_ref_is_zero(&ref));
+	assert_int_equal(released, 0);
+	assert_no_warn(zd_percpu_ref_put(&ref));
+	assert_released(1);
+	zd_percpu_ref_exit(&ref);
+}
+
 static void test_misuse_percpu_underflow_caught_at_switch(void **state)
 {
 	struct zd_percpu_ref ref;
@@ -448,7 +474,7 @@ static void test_fault_injection_init(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup(fn, reset)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, reset, base_teardown)
 		T(test_init_exit),
 		T(test_get_put_counts),
 		T(test_kill_and_confirm),
@@ -463,6 +489,7 @@ int main(void)
 		T(test_misuse_after_exit),
 		T(test_misuse_put_below_zero),
 		T(test_misuse_percpu_underflow_caught_at_switch),
+		T(test_misuse_count_out_of_range),
 		T(test_misuse_double_kill),
 		T(test_misuse_reinit_not_zero),
 		T(test_misuse_exit_during_switch),

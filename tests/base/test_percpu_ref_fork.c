@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 #include "pcpu.h"
 
 static atomic_int released;
@@ -245,7 +246,7 @@ static void test_child_sections_start_clear(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup(fn, reset)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, reset, base_teardown)
 		T(test_child_keeps_counts_and_works),
 		T(test_fork_during_switch),
 		T(test_fork_with_queued_switch),

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "../test_util.h"
+#include "base_util.h"
 
 #define HAMMERS	2
 
@@ -360,12 +361,12 @@ static void test_exit_and_free_after_sync(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_race_kill_vs_hammer),
-		cmocka_unit_test(test_exited_threads_counts_kept),
-		cmocka_unit_test(test_exit_during_kill),
-		cmocka_unit_test(test_reinit_after_zero_under_load),
-		cmocka_unit_test(test_mode_switches_under_load),
-		cmocka_unit_test(test_exit_and_free_after_sync),
+		cmocka_unit_test_teardown(test_race_kill_vs_hammer, base_teardown),
+		cmocka_unit_test_teardown(test_exited_threads_counts_kept, base_teardown),
+		cmocka_unit_test_teardown(test_exit_during_kill, base_teardown),
+		cmocka_unit_test_teardown(test_reinit_after_zero_under_load, base_teardown),
+		cmocka_unit_test_teardown(test_mode_switches_under_load, base_teardown),
+		cmocka_unit_test_teardown(test_exit_and_free_after_sync, base_teardown),
 	};
 
 	test_capture_warnings();

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../test_util.h"
+#include "dev_util.h"
 
 static int released;
 
@@ -20,9 +21,17 @@ static int reset(void **state)
 	return 0;
 }
 
+static int teardown(void **state)
+{
+	zd_fault_inject_reset();
+	dev_cleanup();
+	return 0;
+}
+
 static void init_dev(struct zd_device *dev, const char *name)
 {
 	memset(dev, 0, sizeof(*dev));
+	dev_track(dev);
 	dev->init_name = name;
 	dev->release = dev_release;
 	zd_device_initialize(dev);
@@ -30,7 +39,7 @@ static void init_dev(struct zd_device *dev, const char *name)
 
 static void test_lifetime_refcount_release(void **state)
 {
-	struct zd_device dev;
+	static struct zd_device dev;
 
 	init_dev(&dev, "life0");
 	assert_int_equal(zd_device_add(&dev), 0);
@@ -43,7 +52,7 @@ static void test_lifetime_refcount_release(void **state)
 
 static void test_names(void **state)
 {
-	struct zd_device dev;
+	static struct zd_device dev;
 
 	init_dev(&dev, "init-name");
 	assert_string_equal(zd_dev_name(&dev), "init-name");
@@ -53,7 +62,7 @@ static void test_names(void **state)
 	assert_warns("renamed after add",
 		     assert_int_equal(zd_dev_set_name(&dev, "x"), -EBUSY));
 	assert_warns("empty device name", ({
-		struct zd_device d2;
+		static struct zd_device d2;
 		init_dev(&d2, NULL);
 		assert_int_equal(zd_dev_set_name(&d2, "%s", ""), -EINVAL);
 		zd_put_device(&d2); }));
@@ -63,7 +72,7 @@ static void test_names(void **state)
 
 static void test_add_errors(void **state)
 {
-	struct zd_device a, b, c;
+	static struct zd_device a, b, c;
 
 	init_dev(&a, "dup");
 	init_dev(&b, "dup");
@@ -98,7 +107,7 @@ static int stop_at_fe1(struct zd_device *dev, void *arg)
 
 static void test_find_and_for_each(void **state)
 {
-	struct zd_device d[3];
+	static struct zd_device d[3];
 	char names[3][8];
 	struct zd_device *found;
 	int n = 0;
@@ -125,7 +134,7 @@ static void test_find_and_for_each(void **state)
 
 static void test_parent_held(void **state)
 {
-	struct zd_device parent, child;
+	static struct zd_device parent, child;
 
 	init_dev(&parent, "parent");
 	init_dev(&child, "child");
@@ -140,7 +149,7 @@ static void test_parent_held(void **state)
 
 static void test_accessors(void **state)
 {
-	struct zd_device dev;
+	static struct zd_device dev;
 	int x;
 
 	init_dev(&dev, "acc");
@@ -187,7 +196,7 @@ static struct zd_driver test_drv = { "test-drv", test_probe, test_remove };
 
 static void test_bind_unbind_order(void **state)
 {
-	struct zd_device dev;
+	static struct zd_device dev;
 
 	probe_calls = remove_calls = probe_ret = 0;
 	order[0] = 0;
@@ -210,7 +219,7 @@ static void test_bind_unbind_order(void **state)
 
 static void test_probe_failure_unwinds(void **state)
 {
-	struct zd_device dev;
+	static struct zd_device dev;
 
 	probe_calls = remove_calls = 0;
 	probe_ret = -EIO;
@@ -233,7 +242,7 @@ static void test_probe_failure_unwinds(void **state)
 
 static void test_bind_errors(void **state)
 {
-	struct zd_device dev;
+	static struct zd_device dev;
 
 	init_dev(&dev, "bind2");
 	assert_warns("is not added",
@@ -249,7 +258,7 @@ static void test_bind_errors(void **state)
 
 static void test_misuse(void **state)
 {
-	struct zd_device dev;
+	static struct zd_device dev;
 
 	assert_warns("NULL device", zd_device_initialize(NULL));
 	assert_warns("NULL device", assert_int_equal(zd_device_add(NULL), -EINVAL));
@@ -262,11 +271,137 @@ static void test_misuse(void **state)
 	assert_int_equal(released, 1);
 	assert_warns("uninitialised device", zd_put_device(&dev));
 	memset(&dev, 0, sizeof(dev));
+	dev_track(&dev);
 	dev.init_name = "norelease";
 	zd_device_initialize(&dev);
 	assert_warns("no release callback", zd_put_device(&dev));
 	assert_no_warn(zd_put_device(NULL));
 	assert_null(zd_get_device(NULL));
+}
+
+/* A last put while still added freed a listed device; the list now holds
+ * a reference of its own, as the kernel's does. */
+static void test_put_while_added(void **state)
+{
+	static struct zd_device dev;
+	struct zd_device *found;
+
+	init_dev(&dev, "put-added");
+	assert_int_equal(zd_device_add(&dev), 0);
+	assert_no_warn(zd_put_device(&dev));	/* the owner's reference */
+	assert_int_equal(released, 0);
+	found = zd_device_find("put-added");
+	assert_ptr_equal(found, &dev);
+	zd_put_device(found);
+	assert_int_equal(released, 0);
+	zd_device_del(&dev);			/* the list's: the last */
+	assert_int_equal(released, 1);
+	assert_null(zd_device_find("put-added"));
+}
+
+/* Initialising an added device reset its list node: the next walk of
+ * the list never ended. */
+static void test_initialize_twice(void **state)
+{
+	static struct zd_device a, b;
+	struct zd_device *found;
+
+	init_dev(&a, "twice-a");
+	init_dev(&b, "twice-b");
+	assert_int_equal(zd_device_add(&a), 0);
+	assert_int_equal(zd_device_add(&b), 0);
+	assert_warns("initialised already", zd_device_initialize(&a));
+	assert_warns("initialised already", zd_device_initialize(&b));
+	assert_null(zd_device_find("twice-none"));
+	found = zd_device_find("twice-b");
+	assert_ptr_equal(found, &b);
+	zd_put_device(found);
+	/* register does not re-initialise either */
+	assert_warns_n(2, "initialised already", assert_int_equal(
+		zd_device_register(&a), -EEXIST));
+	zd_device_unregister(&a);
+	zd_device_unregister(&b);
+	assert_int_equal(released, 2);
+	/* released, a device may be initialised again */
+	init_dev(&a, "twice-a");
+	zd_put_device(&a);
+	assert_int_equal(released, 3);
+}
+
+/* Names live in a hash table: thousands of devices, deleted in a
+ * scattered order (each deletion shifts a probe run back), must all
+ * stay findable, and none of the deleted. */
+static void test_many_names(void **state)
+{
+	enum { N = 3000 };
+	static struct zd_device many[N];
+	static char name[N][8];
+	struct zd_device *found;
+	unsigned int seed = 5;
+	static int pick[N];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name[i], sizeof(name[i]), "m%d", i);
+		init_dev(&many[i], name[i]);
+		assert_int_equal(zd_device_add(&many[i]), 0);
+		pick[i] = i;
+	}
+	for (int i = N - 1; i > 0; i--) {
+		int j = rand_r(&seed) % (i + 1), t = pick[i];
+
+		pick[i] = pick[j];
+		pick[j] = t;
+	}
+	for (int i = 0; i < N / 2; i++)
+		zd_device_del(&many[pick[i]]);
+	for (int i = 0; i < N; i++) {
+		found = zd_device_find(name[pick[i]]);
+		assert_ptr_equal(found, i < N / 2 ? NULL : &many[pick[i]]);
+		zd_put_device(found);
+	}
+	assert_warns("exists", assert_int_equal(
+		zd_device_add(&many[pick[N - 1]]), -EEXIST));
+	/* deleted names are free again */
+	for (int i = 0; i < N / 2; i++)
+		assert_int_equal(zd_device_add(&many[pick[i]]), 0);
+	for (int i = 0; i < N; i++)
+		zd_device_unregister(&many[i]);
+	assert_int_equal(released, N);
+	assert_null(zd_device_find("m0"));
+}
+
+/* The table grows as devices come: a failed growth fails the add and
+ * lists nothing. */
+static void test_names_table_growth_fails(void **state)
+{
+	enum { N = 300 };
+	static struct zd_device grow[N];
+	static char name[N][8];
+	int failed = -1;
+
+	for (int i = 0; i < N && failed < 0; i++) {
+		/* armed once the table holds names: growing must keep them */
+		if (i == 40)
+			zd_fault_inject_site("device.names");
+		snprintf(name[i], sizeof(name[i]), "g%d", i);
+		init_dev(&grow[i], name[i]);
+		if (zd_device_add(&grow[i]) == -ENOMEM)
+			failed = i;
+	}
+	assert_true(failed > 40);
+	assert_int_equal(zd_fault_inject_hits(), 1);
+	assert_null(zd_device_find(name[failed]));
+	for (int i = 0; i < failed; i++) {
+		struct zd_device *found = zd_device_find(name[i]);
+
+		assert_ptr_equal(found, &grow[i]);
+		zd_put_device(found);
+	}
+	zd_fault_inject_reset();
+	assert_int_equal(zd_device_add(&grow[failed]), 0);
+	for (int i = 0; i <= failed; i++)
+		zd_device_unregister(&grow[i]);
+	assert_int_equal(released, failed + 1);
 }
 
 static atomic_int inside, overlap;
@@ -297,7 +432,7 @@ static void test_device_hotplug_lock_excludes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup(fn, reset)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, reset, teardown)
 		T(test_lifetime_refcount_release),
 		T(test_names),
 		T(test_add_errors),
@@ -308,6 +443,10 @@ int main(void)
 		T(test_probe_failure_unwinds),
 		T(test_bind_errors),
 		T(test_misuse),
+		T(test_put_while_added),
+		T(test_initialize_twice),
+		T(test_many_names),
+		T(test_names_table_growth_fails),
 		T(test_device_hotplug_lock_excludes),
 	};
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include "../test_util.h"
+#include "../resource/tree_util.h"
+#include "dev_util.h"
 
 #define BASE	0x2000000000ull		/* 128 GiB: free in the default layout */
 
@@ -16,7 +18,9 @@ static void dev_release(struct zd_device *d)
 
 static int setup(void **state)
 {
+	tree_snapshot();
 	memset(&dev, 0, sizeof(dev));
+	dev_track(&dev);
 	dev.init_name = "devres0";
 	dev.release = dev_release;
 	assert_int_equal(zd_device_register(&dev), 0);
@@ -26,9 +30,12 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Also after a failed test: what it left bound, added or claimed. */
 static int teardown(void **state)
 {
-	zd_device_unregister(&dev);
+	zd_fault_inject_reset();
+	dev_cleanup();
+	tree_restore();
 	return 0;
 }
 
@@ -84,9 +91,11 @@ static void test_alloc_is_zeroed_and_aligned(void **state)
 /* Devres on a device no driver holds goes with the last reference. */
 static void test_release_all_at_last_put(void **state)
 {
-	struct zd_device d = { .init_name = "devres-put", .release = dev_release };
+	static struct zd_device d = { .init_name = "devres-put",
+				      .release = dev_release };
 	struct tagged *t;
 
+	dev_track(&d);
 	assert_int_equal(zd_device_register(&d), 0);
 	for (char c = 'a'; c <= 'c'; c++) {
 		t = zd_devres_alloc(tagged_release, sizeof(*t));
@@ -288,6 +297,74 @@ static void test_devm_mem_region(void **state)
 
 /* ---- a probe that fails at each of its steps --------------------------- */
 
+/* devres calls on a device never initialised dereferenced its empty
+ * list head. */
+static void test_uninitialised_device(void **state)
+{
+	static struct zd_device raw;
+	struct tagged *t = zd_devres_alloc(tagged_release, sizeof(*t));
+	static char cookie;
+
+	memset(&raw, 0, sizeof(raw));
+	raw.init_name = "raw";
+	assert_warns("uninitialised", zd_devres_add(&raw, t));
+	assert_warns("uninitialised", assert_null(
+		zd_devres_find(&raw, tagged_release, NULL, NULL)));
+	assert_warns("uninitialised", assert_null(
+		zd_devres_get(&raw, t, NULL, NULL)));
+	assert_warns("uninitialised", assert_null(
+		zd_devres_remove(&raw, tagged_release, NULL, NULL)));
+	assert_warns("uninitialised", assert_null(
+		zd_devres_open_group(&raw, NULL)));
+	assert_warns("uninitialised", zd_devres_close_group(&raw, NULL));
+	assert_warns("uninitialised", zd_devres_remove_group(&raw, NULL));
+	assert_warns("uninitialised", assert_int_equal(
+		zd_devres_release_group(&raw, NULL), -EINVAL));
+	assert_warns("uninitialised", assert_int_equal(
+		zd_devm_add_action(&raw, mark, &cookie), -EINVAL));
+	assert_warns("uninitialised", assert_int_equal(
+		zd_devm_add_action_or_reset(&raw, mark, "r"), -EINVAL));
+	assert_string_equal(order, "r");	/* reset ran it */
+	assert_warns("uninitialised", assert_int_equal(
+		zd_devm_remove_action(&raw, mark, &cookie), -EINVAL));
+	assert_warns("uninitialised", assert_int_equal(
+		zd_devm_release_action(&raw, mark, &cookie), -EINVAL));
+	assert_warns("uninitialised", assert_null(zd_devm_kzalloc(&raw, 8)));
+	assert_warns("uninitialised", zd_devm_kfree(&raw, t));
+	errno = 0;
+	assert_warns("uninitialised", assert_null(
+		zd_devm_request_mem_region(&raw, BASE, 0x10000, "raw")));
+	assert_int_equal(errno, EINVAL);
+	assert_warns("uninitialised", assert_int_equal(
+		zd_devm_release_mem_region(&raw, BASE, 0x10000), -EINVAL));
+	assert_warns("uninitialised", assert_null(
+		zd_devm_request_free_mem_region(&raw, zd_iomem_root(), 1 << 20)));
+	/* nothing was claimed or kept */
+	assert_int_equal(zd_region_intersects(BASE, 0x10000, ZD_IORESOURCE_BUSY,
+					      ZD_IORES_DESC_NONE),
+			 ZD_REGION_DISJOINT);
+	assert_true(raw.devres_head.next == NULL);
+	zd_devres_free(t);
+}
+
+/* A devres on one device given to zd_devres_get() of another was linked
+ * into both lists. */
+static void test_get_of_devres_in_use(void **state)
+{
+	static struct zd_device other = { .init_name = "devres-other",
+					  .release = dev_release };
+	struct tagged *t = add_tagged('x');
+
+	dev_track(&other);
+	assert_int_equal(zd_device_register(&other), 0);
+	assert_warns("on a device already", assert_null(
+		zd_devres_get(&other, t, NULL, NULL)));
+	assert_null(zd_devres_find(&other, tagged_release, NULL, NULL));
+	zd_device_unregister(&other);
+	assert_string_equal(order, "");
+	assert_ptr_equal(zd_devres_find(&dev, tagged_release, NULL, NULL), t);
+}
+
 static atomic_int live_actions;
 
 static void undo_action(void *arg)
@@ -377,6 +454,8 @@ int main(void)
 		T(test_devm_kmalloc),
 		T(test_devm_mem_region),
 		T(test_probe_fails_at_every_step),
+		T(test_uninitialised_device),
+		T(test_get_of_devres_in_use),
 	};
 
 	return zd_run_tests(tests);

@@ -29,6 +29,12 @@ static void test_add_resource_validation(void **state)
 
 	(void)state;
 	topo_build(&t, 0x20, ALLOWED_ROOT, false);
+	/* the header's -ENODEV: once 0, with memory no unbind would free */
+	assert_warns("no driver bound",
+		     assert_int_equal(zd_pci_p2pdma_add_resource(t.a, 0, 0, 0), -ENODEV));
+	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), -ENODEV);
+	p2p_nr_bars = 0;
+	assert_int_equal(zd_device_bind(&t.a->dev, &provider_driver), 0);
 	assert_warns("BAR 1 is not a memory BAR",
 		     assert_int_equal(zd_pci_p2pdma_add_resource(t.a, 1, 0, 0), -EINVAL));
 	assert_warns("not a memory BAR",
@@ -54,7 +60,7 @@ static void test_add_resource_validation(void **state)
 	assert_int_equal(zd_pci_p2pdma_add_resource(t.a, 0, MiB(2), MiB(32)), -EEXIST);
 	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), 0);
 	assert_int_equal(at.size, MiB(32));
-	topo_destroy(&t);	/* the unbound device's devres goes with it */
+	topo_destroy(&t);	/* removal unbinds: the devres goes */
 }
 
 static void test_alloc_free_cpu_and_dma_agree(void **state)
@@ -68,7 +74,7 @@ static void test_alloc_free_cpu_and_dma_agree(void **state)
 	(void)state;
 	topo_build(&t, 0x21, ALLOWED_ROOT, false);
 	assert_int_equal(bind_provider(t.a, false), 0);
-	p = zd_pci_alloc_p2pmem(t.a, 4096);
+	p = p2p_alloc(t.a, 4096);
 	assert_non_null(p);
 	assert_true(zd_is_pci_p2pdma_page(virt_page(p)));
 	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), 0);
@@ -91,19 +97,27 @@ static void test_alloc_free_cpu_and_dma_agree(void **state)
 	assert_warns("", zd_pci_free_p2pmem(t.a, p, 8192));
 	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), 0);
 	assert_int_equal(at.available, MiB(64) - 4096);
-	zd_pci_free_p2pmem(t.a, p, 4096);
+	p2p_free(t.a, p, 4096);
 	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), 0);
 	assert_int_equal(at.available, MiB(64));
 	/* bad input */
-	assert_warns("size 0", assert_null(zd_pci_alloc_p2pmem(t.a, 0)));
+	assert_warns("size 0", assert_null(p2p_alloc(t.a, 0)));
 	assert_int_equal(errno, EINVAL);
-	assert_null(zd_pci_alloc_p2pmem(t.b, 4096));	/* no p2p memory */
+	assert_null(p2p_alloc(t.b, 4096));	/* no p2p memory */
 	assert_int_equal(errno, ENODEV);
-	assert_null(zd_pci_alloc_p2pmem(t.a, MiB(128)));
+	assert_null(p2p_alloc(t.a, MiB(128)));
 	assert_int_equal(errno, ENOMEM);
 	assert_int_equal(zd_pci_p2pmem_virt_to_bus(t.a, NULL), 0);
 	assert_int_equal(zd_pci_p2pmem_virt_to_bus(t.b, p), 0);
 	assert_warns("no p2p memory", zd_pci_free_p2pmem(t.b, p, 4096));
+	/* a huge size rounded to 0 pages and wrote past the pool's index */
+	p = p2p_alloc(t.a, 4096);
+	assert_warns("runs past the end", zd_pci_free_p2pmem(t.a, p, SIZE_MAX));
+	assert_warns("runs past the end",
+		     zd_pci_free_p2pmem(t.a, p, SIZE_MAX - 4094));
+	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), 0);
+	assert_int_equal(at.available, MiB(64) - 4096);
+	p2p_free(t.a, p, 4096);
 	assert_int_equal(zd_device_unbind(&t.a->dev), 0);
 	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), -ENODEV);
 	assert_false(pgmap_live(zd_pci_resource_start(t.a, 0)));
@@ -120,7 +134,7 @@ static void test_sgl_and_map_sg(void **state)
 	(void)state;
 	topo_build(&t, 0x22, UNLISTED_ROOT, false);
 	assert_int_equal(bind_provider(t.a, false), 0);
-	sg = zd_pci_p2pmem_alloc_sgl(t.a, &n, 8192);
+	sg = p2p_alloc_sgl(t.a, &n, 8192);
 	assert_non_null(sg);
 	assert_int_equal(n, 1);
 	assert_true(sg->end);
@@ -132,26 +146,34 @@ static void test_sgl_and_map_sg(void **state)
 	assert_int_equal(zd_pci_p2pdma_map_type(virt_page(zd_sg_virt(sg))->pgmap,
 						&t.host->dev),
 			 ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED);
-	zd_pci_p2pmem_free_sgl(t.a, sg);
+	p2p_free_sgl(t.a, sg);
 	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), 0);
 	assert_int_equal(at.available, at.size);
 	/* ordinary memory is not p2p memory */
 	char buf[16];
 	struct zd_scatterlist bad = { .page = NULL, .length = sizeof(buf), .end = true };
 	assert_warns("not p2p memory", assert_int_equal(zd_pci_p2pdma_map_sg(&t.b->dev, &bad, 1), -EINVAL));
+	/* NULL where a list is required was dereferenced */
+	assert_warns("bad argument", assert_int_equal(
+		zd_pci_p2pdma_map_sg(&t.b->dev, NULL, 1), -EINVAL));
+	assert_warns("bad argument", assert_int_equal(
+		zd_pci_p2pdma_map_sg(&t.b->dev, &bad, -1), -EINVAL));
+	assert_int_equal(zd_pci_p2pdma_map_sg(&t.b->dev, NULL, 0), 0);
+	assert_warns("NULL segment", assert_null(zd_sg_virt(NULL)));
+	assert_warns("without a page", assert_null(zd_sg_virt(&bad)));
 	topo_destroy(&t);
 
 	/* through an allowed host bridge: the CPU physical address */
 	topo_build(&t, 0x23, ALLOWED_ROOT, false);
 	assert_int_equal(bind_provider(t.a, false), 0);
-	sg = zd_pci_p2pmem_alloc_sgl(t.a, &n, 4096);
+	sg = p2p_alloc_sgl(t.a, &n, 4096);
 	assert_int_equal(zd_pci_p2pdma_map_sg(&t.c->dev, sg, 1), 1);
 	assert_int_equal(sg->dma_address, zd_virt_to_phys(zd_sg_virt(sg)));
 	/* the DMA engine takes that address */
 	memset(zd_sg_virt(sg), 7, 4096);
 	assert_int_equal(zd_pci_dma_read(t.c, sg->dma_address, buf, sizeof(buf)), 0);
 	assert_int_equal(buf[15], 7);
-	zd_pci_p2pmem_free_sgl(t.a, sg);
+	p2p_free_sgl(t.a, sg);
 	topo_destroy(&t);
 }
 
@@ -305,16 +327,16 @@ static void test_unbind_waits_for_frees(void **state)
 	(void)state;
 	topo_build(&t, 0x26, ALLOWED_ROOT, false);
 	assert_int_equal(bind_provider(t.a, false), 0);
-	p = zd_pci_alloc_p2pmem(t.a, 4096);
+	p = p2p_alloc(t.a, 4096);
 	assert_non_null(p);
 	unbind_start(&u, t.a);
 	/* new allocations stop at once; the unbind waits for ours */
 	assert_true(wait_for(!pgmap_live(zd_pci_resource_start(t.a, 0))));
-	assert_null(zd_pci_alloc_p2pmem(t.a, 4096));
+	assert_null(p2p_alloc(t.a, 4096));
 	assert_int_equal(errno, ENODEV);
 	test_sleep_us(50000);
 	assert_false(atomic_load(&u.done));
-	zd_pci_free_p2pmem(t.a, p, 4096);
+	p2p_free(t.a, p, 4096);
 	pthread_join(u.thread, NULL);
 	assert_true(atomic_load(&u.done));
 	topo_destroy(&t);
@@ -339,40 +361,40 @@ static void test_seed000_two_bars_unbind_without_deadlock(void **state)
 	bar0 = zd_pci_resource_start(t.a, 0);
 	bar2 = zd_pci_resource_start(t.a, 2);
 	assert_int_equal(bind_provider(t.a, true), 0);
-	x0 = zd_pci_alloc_p2pmem(t.a, MiB(64));	/* all of BAR 0 */
-	x2 = zd_pci_alloc_p2pmem(t.a, 4096);	/* so this is BAR 2's */
+	x0 = p2p_alloc(t.a, MiB(64));	/* all of BAR 0 */
+	x2 = p2p_alloc(t.a, 4096);	/* so this is BAR 2's */
 	assert_non_null(x0);
 	assert_non_null(x2);
 	assert_int_equal(zd_virt_to_phys(x0), bar0);
 	assert_true(zd_virt_to_phys(x2) - bar2 < MiB(16));
 	assert_ptr_not_equal(virt_page(x0)->pgmap, virt_page(x2)->pgmap);
 	/* x2 out: BAR 2's pgmap (newest) waits; BAR 0's is not touched */
-	zd_pci_free_p2pmem(t.a, x0, MiB(64));
+	p2p_free(t.a, x0, MiB(64));
 	unbind_start(&u, t.a);
 	assert_true(wait_for(!pgmap_live(bar2)));
 	test_sleep_us(20000);
 	assert_true(pgmap_live(bar0));
 	assert_false(atomic_load(&u.done));
-	zd_pci_free_p2pmem(t.a, x2, 4096);
+	p2p_free(t.a, x2, 4096);
 	assert_true(wait_for(atomic_load(&u.done)));
 	pthread_join(u.thread, NULL);
 
 	/* x0 out: BAR 2's goes, BAR 0's is killed and waits for x0 */
 	assert_int_equal(bind_provider(t.a, true), 0);
-	x0 = zd_pci_alloc_p2pmem(t.a, MiB(64));
+	x0 = p2p_alloc(t.a, MiB(64));
 	assert_non_null(x0);
 	unbind_start(&u, t.a);
 	assert_true(wait_for(!pgmap_live(bar2) && !pgmap_live(bar0)));
 	test_sleep_us(20000);
 	assert_false(atomic_load(&u.done));
-	zd_pci_free_p2pmem(t.a, x0, MiB(64));
+	p2p_free(t.a, x0, MiB(64));
 	assert_true(wait_for(atomic_load(&u.done)));
 	pthread_join(u.thread, NULL);
 
 	/* nothing out: both go at once */
 	assert_int_equal(bind_provider(t.a, true), 0);
-	x2 = zd_pci_alloc_p2pmem(t.a, 4096);
-	zd_pci_free_p2pmem(t.a, x2, 4096);
+	x2 = p2p_alloc(t.a, 4096);
+	p2p_free(t.a, x2, 4096);
 	unbind_start(&u, t.a);
 	assert_true(wait_for(atomic_load(&u.done)));
 	pthread_join(u.thread, NULL);
@@ -401,12 +423,12 @@ static void *race_thread(void *arg)
 		void *p;
 
 		if (held[k]) {
-			zd_pci_free_p2pmem(r->pdev, held[k], size[k]);
+			p2p_free(r->pdev, held[k], size[k]);
 			held[k] = NULL;
 			r->frees++;
 		}
 		size[k] = 4096u << (rand_r(&seed) % 4);
-		p = zd_pci_alloc_p2pmem(r->pdev, size[k]);
+		p = p2p_alloc(r->pdev, size[k]);
 		if (!p && errno == ENODEV)
 			break;
 		if (!p)
@@ -417,12 +439,12 @@ static void *race_thread(void *arg)
 	}
 	for (int k = 0; k < 8; k++)
 		if (held[k]) {
-			zd_pci_free_p2pmem(r->pdev, held[k], size[k]);
+			p2p_free(r->pdev, held[k], size[k]);
 			r->frees++;
 		}
 	/* stopped: it stays stopped while the pgmaps go, one by one */
 	while (!atomic_load(r->unbound))
-		if (zd_pci_alloc_p2pmem(r->pdev, 4096))
+		if (p2p_alloc(r->pdev, 4096))
 			r->late++;	/* and leaked: the test fails */
 	return NULL;
 }
@@ -465,14 +487,15 @@ static void test_unbind_races_allocations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_resource_validation),
-		cmocka_unit_test(test_alloc_free_cpu_and_dma_agree),
-		cmocka_unit_test(test_sgl_and_map_sg),
-		cmocka_unit_test(test_publish_and_find),
-		cmocka_unit_test(test_seed004_add_resource_failure_unwinds),
-		cmocka_unit_test(test_unbind_waits_for_frees),
-		cmocka_unit_test(test_seed000_two_bars_unbind_without_deadlock),
-		cmocka_unit_test(test_unbind_races_allocations),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, pci_setup, pci_teardown)
+		T(test_add_resource_validation),
+		T(test_alloc_free_cpu_and_dma_agree),
+		T(test_sgl_and_map_sg),
+		T(test_publish_and_find),
+		T(test_seed004_add_resource_failure_unwinds),
+		T(test_unbind_waits_for_frees),
+		T(test_seed000_two_bars_unbind_without_deadlock),
+		T(test_unbind_races_allocations),
 	};
 
 	test_capture_warnings();

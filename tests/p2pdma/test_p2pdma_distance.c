@@ -80,7 +80,7 @@ static void test_host_bridges(void **state)
 
 static void test_host_identified_by_first_device(void **state)
 {
-	struct zd_pci_host_bridge *host = zd_pci_host_bridge_create(0x38, GiB(1), 0);
+	struct zd_pci_host_bridge *host = host_create(0x38, GiB(1), 0);
 	struct zd_pci_dev *ep, *ep2;
 
 	(void)state;
@@ -94,7 +94,7 @@ static void test_host_identified_by_first_device(void **state)
 	ep = add(&host->bus, 0, RP, ALLOWED_ROOT, false, 0, 0);
 	ep = add(ep->subordinate, 0, EP, 0x98, false, MiB(2), 0);
 	expect(ep, ep2, NONE, 3);
-	zd_pci_host_bridge_remove(host);
+	host_remove(host);
 }
 
 static void test_distance_many(void **state)
@@ -120,12 +120,13 @@ static void test_distance_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_same_switch_and_functions),
-		cmocka_unit_test(test_different_root_ports),
-		cmocka_unit_test(test_acs_redirect_on_the_path),
-		cmocka_unit_test(test_host_bridges),
-		cmocka_unit_test(test_host_identified_by_first_device),
-		cmocka_unit_test(test_distance_many),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, pci_setup, pci_teardown)
+		T(test_same_switch_and_functions),
+		T(test_different_root_ports),
+		T(test_acs_redirect_on_the_path),
+		T(test_host_bridges),
+		T(test_host_identified_by_first_device),
+		T(test_distance_many),
 	};
 
 	test_capture_warnings();

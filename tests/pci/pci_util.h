@@ -4,8 +4,126 @@
 #define ZD_TEST_PCI_UTIL_H
 
 #include <errno.h>
+#include <pthread.h>
 
 #include "../test_util.h"
+#include "../resource/tree_util.h"
+
+/*
+ * What a test made, so that the teardown can undo it when the test
+ * failed half way: host bridges (their devices and BARs go with them)
+ * and p2p memory still allocated (an unbind waits for it to be freed).
+ */
+#define PCI_MAX_HOSTS	16
+#define PCI_MAX_ALLOCS	256
+
+static struct zd_pci_host_bridge *pci_hosts[PCI_MAX_HOSTS];
+static struct pci_alloc {
+	struct zd_pci_dev *pdev;
+	void *addr;
+	size_t size;
+	struct zd_scatterlist *sgl;
+} pci_allocs[PCI_MAX_ALLOCS];
+static pthread_mutex_t pci_allocs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static inline struct zd_pci_host_bridge *host_create(int domain,
+		uint64_t window_size, uint64_t bus_offset)
+{
+	struct zd_pci_host_bridge *host =
+		zd_pci_host_bridge_create(domain, window_size, bus_offset);
+
+	for (int i = 0; host && i < PCI_MAX_HOSTS; i++)
+		if (!pci_hosts[i]) {
+			pci_hosts[i] = host;
+			break;
+		}
+	return host;
+}
+
+static inline void host_remove(struct zd_pci_host_bridge *host)
+{
+	for (int i = 0; host && i < PCI_MAX_HOSTS; i++)
+		if (pci_hosts[i] == host)
+			pci_hosts[i] = NULL;
+	zd_pci_host_bridge_remove(host);
+}
+
+/* Record (@set) or forget an allocation; a full table records nothing. */
+static inline void pci_alloc_note(struct pci_alloc a, bool set)
+{
+	pthread_mutex_lock(&pci_allocs_lock);
+	for (int i = 0; i < PCI_MAX_ALLOCS; i++) {
+		struct pci_alloc *e = &pci_allocs[i];
+
+		if (set ? !e->pdev : (e->pdev == a.pdev && e->addr == a.addr &&
+				     e->sgl == a.sgl)) {
+			*e = set ? a : (struct pci_alloc){ 0 };
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pci_allocs_lock);
+}
+
+static inline void *p2p_alloc(struct zd_pci_dev *pdev, size_t size)
+{
+	void *p = zd_pci_alloc_p2pmem(pdev, size);
+	int err = errno;
+
+	if (p)
+		pci_alloc_note((struct pci_alloc){ pdev, p, size, NULL }, true);
+	errno = err;
+	return p;
+}
+
+static inline void p2p_free(struct zd_pci_dev *pdev, void *addr, size_t size)
+{
+	pci_alloc_note((struct pci_alloc){ pdev, addr, size, NULL }, false);
+	zd_pci_free_p2pmem(pdev, addr, size);
+}
+
+static inline struct zd_scatterlist *p2p_alloc_sgl(struct zd_pci_dev *pdev,
+		unsigned int *nents, uint32_t length)
+{
+	struct zd_scatterlist *sg = zd_pci_p2pmem_alloc_sgl(pdev, nents, length);
+
+	if (sg)
+		pci_alloc_note((struct pci_alloc){ pdev, NULL, 0, sg }, true);
+	return sg;
+}
+
+static inline void p2p_free_sgl(struct zd_pci_dev *pdev,
+				struct zd_scatterlist *sg)
+{
+	pci_alloc_note((struct pci_alloc){ pdev, NULL, 0, sg }, false);
+	zd_pci_p2pmem_free_sgl(pdev, sg);
+}
+
+static inline int pci_setup(void **state)
+{
+	test_capture_warnings();
+	zd_fault_inject_reset();
+	tree_snapshot();
+	return 0;
+}
+
+/* p2p memory first (unbinding waits for it), then the hosts. */
+static inline int pci_teardown(void **state)
+{
+	zd_fault_inject_reset();
+	for (int i = 0; i < PCI_MAX_ALLOCS; i++) {
+		struct pci_alloc a = pci_allocs[i];
+
+		if (a.sgl)
+			p2p_free_sgl(a.pdev, a.sgl);
+		else if (a.pdev)
+			p2p_free(a.pdev, a.addr, a.size);
+	}
+	for (int i = 0; i < PCI_MAX_HOSTS; i++)
+		if (pci_hosts[i])
+			host_remove(pci_hosts[i]);
+	tree_restore();
+	return 0;
+}
 
 #define MiB(x)		((uint64_t)(x) << 20)
 #define GiB(x)		((uint64_t)(x) << 30)
@@ -47,7 +165,7 @@ static inline struct zd_pci_dev *add(struct zd_pci_bus *bus, unsigned int devfn,
 static inline void topo_build(struct topo *t, int domain, unsigned int root_id,
 			      bool acs_dn0)
 {
-	t->host = zd_pci_host_bridge_create(domain, GiB(4), 0);
+	t->host = host_create(domain, GiB(4), 0);
 	assert_non_null(t->host);
 	t->rp0 = add(&t->host->bus, ZD_PCI_DEVFN(0, 0), RP, root_id, false, 0, 0);
 	t->up = add(t->rp0->subordinate, 0, ZD_PCI_EXP_TYPE_UPSTREAM, 0x10, false, 0, 0);
@@ -66,7 +184,7 @@ static inline void topo_build(struct topo *t, int domain, unsigned int root_id,
 
 static inline void topo_destroy(struct topo *t)
 {
-	zd_pci_host_bridge_remove(t->host);
+	host_remove(t->host);
 }
 
 /* ---- a provider driver: adds what p2p_bars asks for at probe -------- */

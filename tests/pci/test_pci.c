@@ -44,7 +44,7 @@ static void test_bars_in_window_and_iomem(void **state)
 	uint64_t s0;
 
 	(void)state;
-	host = zd_pci_host_bridge_create(0x11, GiB(1), GiB(2));
+	host = host_create(0x11, GiB(1), GiB(2));
 	assert_non_null(host);
 	p = zd_pci_add_device(&host->bus, 0, &d);
 	assert_non_null(p);
@@ -69,7 +69,7 @@ static void test_bars_in_window_and_iomem(void **state)
 	struct zd_resource *r = zd_request_mem_region(s0, MiB(2), "thief");
 	assert_non_null(r);
 	zd_release_mem_region(s0, MiB(2));
-	zd_pci_host_bridge_remove(host);
+	host_remove(host);
 	assert_int_equal(zd_region_intersects(s0, MiB(64), ZD_IORESOURCE_MEM,
 					      ZD_IORES_DESC_NONE),
 			 ZD_REGION_DISJOINT);
@@ -82,12 +82,12 @@ static void test_bad_input(void **state)
 
 	(void)state;
 	errno = 0;
-	assert_warns("window_size", assert_null(zd_pci_host_bridge_create(1, MiB(3), 0)));
+	assert_warns("window_size", assert_null(host_create(1, MiB(3), 0)));
 	assert_int_equal(errno, EINVAL);
-	assert_warns("domain", assert_null(zd_pci_host_bridge_create(-1, GiB(1), 0)));
-	host = zd_pci_host_bridge_create(0x12, GiB(1), 0);
+	assert_warns("domain", assert_null(host_create(-1, GiB(1), 0)));
+	host = host_create(0x12, GiB(1), 0);
 	assert_non_null(host);
-	assert_warns("exists", assert_null(zd_pci_host_bridge_create(0x12, GiB(1), 0)));
+	assert_warns("exists", assert_null(host_create(0x12, GiB(1), 0)));
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(zd_pci_add_device(&host->bus, 0, &d));
 	assert_warns("devfn taken", assert_null(zd_pci_add_device(&host->bus, 0, &d)));
@@ -104,7 +104,7 @@ static void test_bad_input(void **state)
 	d.bar_size[0] = GiB(2);
 	assert_warns("no room", assert_null(zd_pci_add_device(&host->bus, 8, &d)));
 	assert_int_equal(errno, ERANGE);
-	zd_pci_host_bridge_remove(host);
+	host_remove(host);
 }
 
 static void test_get_device_iterates(void **state)
@@ -168,7 +168,7 @@ static void test_remove_unbinds_subtree(void **state)
 
 static void test_add_fault_injection_unwinds(void **state)
 {
-	struct zd_pci_host_bridge *host = zd_pci_host_bridge_create(0x15, GiB(1), 0);
+	struct zd_pci_host_bridge *host = host_create(0x15, GiB(1), 0);
 	struct zd_pci_dev_desc d = { .type = ZD_PCI_EXP_TYPE_ROOT_PORT,
 				     .bar_size = { MiB(2), MiB(4) } };
 	struct zd_pci_dev *p;
@@ -195,7 +195,7 @@ static void test_add_fault_injection_unwinds(void **state)
 	/* nothing was left behind: the same device adds again */
 	p = zd_pci_add_device(&host->bus, 0, &d);
 	assert_non_null(p);
-	zd_pci_host_bridge_remove(host);
+	host_remove(host);
 }
 
 static void test_dma_engine_routes(void **state)
@@ -231,13 +231,14 @@ static void test_dma_engine_routes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_topology_names_and_links),
-		cmocka_unit_test(test_bars_in_window_and_iomem),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_get_device_iterates),
-		cmocka_unit_test(test_remove_unbinds_subtree),
-		cmocka_unit_test(test_add_fault_injection_unwinds),
-		cmocka_unit_test(test_dma_engine_routes),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, pci_setup, pci_teardown)
+		T(test_topology_names_and_links),
+		T(test_bars_in_window_and_iomem),
+		T(test_bad_input),
+		T(test_get_device_iterates),
+		T(test_remove_unbinds_subtree),
+		T(test_add_fault_injection_unwinds),
+		T(test_dma_engine_routes),
 	};
 
 	test_capture_warnings();

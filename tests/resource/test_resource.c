@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../test_util.h"
+#include "tree_util.h"
 
 #define GiB(x)		((zd_resource_size_t)(x) << 30)
 #define MiB(x)		((zd_resource_size_t)(x) << 20)
@@ -36,7 +37,29 @@ static int reset(void **state)
 	info_log[0] = 0;
 	test_last_warn[0] = 0;
 	assert_int_equal(zd_iomem_setup(ZD_IOMEM_LAYOUT_DEFAULT), 0);
+	tree_snapshot();
 	return 0;
+}
+
+/* A device a test registered (static, so it outlives a failure). */
+static struct zd_device *test_dev;
+
+static int teardown(void **state)
+{
+	zd_fault_inject_reset();
+	if (test_dev) {
+		struct zd_device *found = zd_device_find(zd_dev_name(test_dev));
+
+		if (found == test_dev)
+			zd_device_unregister(test_dev);
+		zd_put_device(found);
+		test_dev = NULL;
+	}
+	/* a test may have changed the layout: the snapshot is not of it */
+	if (!zd_iomem_setup(ZD_IOMEM_LAYOUT_DEFAULT))
+		return 0;
+	tree_restore();
+	return zd_iomem_setup(ZD_IOMEM_LAYOUT_DEFAULT);
 }
 
 static void test_default_layout_printed(void **state)
@@ -103,11 +126,11 @@ static void test_request_bad_ranges(void **state)
 
 static void test_request_release_resource(void **state)
 {
-	struct zd_resource a = { .start = GiB(100), .end = GiB(101) - 1,
+	static struct zd_resource a = { .start = GiB(100), .end = GiB(101) - 1,
 				 .name = "a", .flags = ZD_IORESOURCE_MEM };
-	struct zd_resource b = { .start = GiB(100) + MiB(512), .end = GiB(102),
+	static struct zd_resource b = { .start = GiB(100) + MiB(512), .end = GiB(102),
 				 .name = "b", .flags = ZD_IORESOURCE_MEM };
-	struct zd_resource bad = { .start = 10, .end = 5, .name = "bad" };
+	static struct zd_resource bad = { .start = 10, .end = 5, .name = "bad" };
 
 	assert_int_equal(zd_request_resource(zd_iomem_root(), &a), 0);
 	assert_int_equal(zd_request_resource(zd_iomem_root(), &b), -EBUSY);
@@ -129,13 +152,13 @@ static void test_request_release_resource(void **state)
 
 static void test_insert_and_remove_resource(void **state)
 {
-	struct zd_resource c1 = { GiB(200), GiB(200) + MiB(1) - 1, "c1",
+	static struct zd_resource c1 = { GiB(200), GiB(200) + MiB(1) - 1, "c1",
 				  ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
-	struct zd_resource c2 = { GiB(200) + MiB(4), GiB(200) + MiB(5) - 1, "c2",
+	static struct zd_resource c2 = { GiB(200) + MiB(4), GiB(200) + MiB(5) - 1, "c2",
 				  ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
-	struct zd_resource win = { GiB(200), GiB(201) - 1, "window",
+	static struct zd_resource win = { GiB(200), GiB(201) - 1, "window",
 				   ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
-	struct zd_resource part = { GiB(200) + MiB(4) + 10, GiB(202), "part",
+	static struct zd_resource part = { GiB(200) + MiB(4) + 10, GiB(202), "part",
 				    ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
 
 	assert_int_equal(zd_request_resource(zd_iomem_root(), &c1), 0);
@@ -154,6 +177,70 @@ static void test_insert_and_remove_resource(void **state)
 	assert_ptr_equal(c2.parent, zd_iomem_root());
 	assert_int_equal(zd_release_resource(&c1), 0);
 	assert_int_equal(zd_release_resource(&c2), 0);
+}
+
+/* Linking a resource again cleared its children before finding the
+ * conflict; they were then orphans that could be claimed twice. */
+static void test_relink_refused(void **state)
+{
+	static struct zd_resource a = { GiB(700), GiB(701) - 1, "a",
+					ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
+	static struct zd_resource c = { GiB(700), GiB(700) + MiB(1) - 1, "c",
+					ZD_IORESOURCE_MEM | ZD_IORESOURCE_BUSY,
+					0, NULL, NULL, NULL };
+	static struct zd_resource x = { GiB(710), GiB(711) - 1, "x",
+					ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
+	static struct zd_resource y = { GiB(710), GiB(710) + MiB(1) - 1, "y",
+					ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
+
+	assert_int_equal(zd_request_resource(zd_iomem_root(), &a), 0);
+	assert_int_equal(zd_request_resource(&a, &c), 0);
+	assert_warns("already in the tree", assert_int_equal(
+		zd_request_resource(zd_iomem_root(), &a), -EBUSY));
+	assert_warns("already in the tree", assert_int_equal(
+		zd_insert_resource(zd_iomem_root(), &a), -EBUSY));
+	assert_warns("already in the tree", assert_int_equal(
+		zd_request_resource(zd_iomem_root(), &c), -EBUSY));
+	assert_warns("already in the tree", assert_int_equal(
+		zd_insert_resource(&a, zd_iomem_root()), -EBUSY));
+	assert_ptr_equal(a.child, &c);
+	assert_ptr_equal(c.parent, &a);
+	/* the child stays claimed: nobody else gets its range */
+	assert_null(zd_request_mem_region(GiB(700), MiB(1), "again"));
+	/* a tree of one's own may not be hung below itself */
+	assert_int_equal(zd_request_resource(&x, &y), 0);
+	assert_warns("its own ancestor", assert_int_equal(
+		zd_request_resource(&y, &x), -EBUSY));
+	assert_warns("its own ancestor", assert_int_equal(
+		zd_insert_resource(&x, &x), -EBUSY));
+	assert_ptr_equal(x.child, &y);
+	assert_null(x.parent);
+	assert_int_equal(zd_release_resource(&y), 0);
+	assert_int_equal(zd_release_resource(&c), 0);
+	assert_int_equal(zd_release_resource(&a), 0);
+	/* released, it may be claimed again */
+	assert_int_equal(zd_request_resource(zd_iomem_root(), &a), 0);
+	assert_int_equal(zd_release_resource(&a), 0);
+}
+
+/* Releasing a region with resources claimed inside it freed it under
+ * them. */
+static void test_release_region_with_children(void **state)
+{
+	static struct zd_resource in = { GiB(720), GiB(720) + MiB(1) - 1, "in",
+					 ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
+	struct zd_resource *r = zd_request_mem_region(GiB(720), MiB(4), "outer");
+
+	assert_non_null(r);
+	assert_int_equal(zd_request_resource(r, &in), 0);
+	assert_warns("still has children", assert_int_equal(
+		zd_release_mem_region(GiB(720), MiB(4)), -EBUSY));
+	assert_ptr_equal(in.parent, r);
+	assert_ptr_equal(r->child, &in);
+	assert_int_equal(zd_region_intersects(GiB(720), MiB(4), 0, 0),
+			 ZD_REGION_INTERSECTS);
+	assert_int_equal(zd_release_resource(&in), 0);
+	assert_int_equal(zd_release_mem_region(GiB(720), MiB(4)), 0);
 }
 
 static void test_region_intersects_cases(void **state)
@@ -199,9 +286,9 @@ static void test_region_intersects_cases(void **state)
  * it covers the range, as in the kernel. */
 static void test_region_intersects_descendants(void **state)
 {
-	struct zd_resource win = { GiB(300), GiB(302) - 1, "CXL Window 0",
+	static struct zd_resource win = { GiB(300), GiB(302) - 1, "CXL Window 0",
 				   ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
-	struct zd_resource ram = { GiB(300), GiB(301) - 1, "System RAM",
+	static struct zd_resource ram = { GiB(300), GiB(301) - 1, "System RAM",
 				   ZD_IORESOURCE_SYSTEM_RAM, 0, NULL, NULL, NULL };
 	unsigned long f = ZD_IORESOURCE_SYSTEM_RAM;
 
@@ -282,7 +369,7 @@ static void test_free_region_from_the_top(void **state)
 
 static void test_free_region_alignment_and_base(void **state)
 {
-	struct zd_resource base = { GiB(400), GiB(401) - 1, "pool",
+	static struct zd_resource base = { GiB(400), GiB(401) - 1, "pool",
 				    ZD_IORESOURCE_MEM, 0, NULL, NULL, NULL };
 	struct zd_resource *r, *r2, *full;
 
@@ -318,15 +405,17 @@ static void nop_release(struct zd_device *d)
 
 static void test_devm_free_region(void **state)
 {
-	struct zd_device dev = { .init_name = "hmm0", .release = nop_release };
+	static struct zd_device dev = { .init_name = "hmm0", .release = nop_release };
 	struct zd_resource *r;
 
 	need_phys_bits(40);
 	assert_int_equal(zd_device_register(&dev), 0);
+	test_dev = &dev;
 	r = zd_devm_request_free_mem_region(&dev, zd_iomem_root(), MiB(256));
 	assert_non_null(r);
 	assert_string_equal(r->name, "hmm0");
 	zd_resource_size_t start = r->start;
+	test_dev = NULL;
 	zd_device_unregister(&dev);
 	assert_int_equal(zd_region_intersects(start, MiB(256), 0, 0),
 			 ZD_REGION_DISJOINT);
@@ -343,6 +432,7 @@ static void test_layout_switch(void **state)
 		zd_iomem_setup(ZD_IOMEM_LAYOUT_HOST), -EBUSY));
 	zd_release_mem_region(GiB(500), MiB(1));
 	assert_int_equal(zd_iomem_setup(ZD_IOMEM_LAYOUT_HOST), 0);
+	tree_snapshot();		/* the layout the teardown keeps */
 	f = open_memstream(&buf, &len);
 	zd_iomem_print(f);
 	fclose(f);
@@ -412,13 +502,15 @@ static void test_concurrent_readers_writers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup(fn, reset)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, reset, teardown)
 		T(test_default_layout_printed),
 		T(test_request_conflict_names_holder),
 		T(test_request_nested_in_window),
 		T(test_request_bad_ranges),
 		T(test_request_release_resource),
 		T(test_insert_and_remove_resource),
+		T(test_relink_refused),
+		T(test_release_region_with_children),
 		T(test_region_intersects_cases),
 		T(test_region_intersects_descendants),
 		T(test_walk),
