@@ -29,7 +29,11 @@
  *                          entry of a fault;
  *   "hmm.fault.zero_busy"  the fault thread, before it maps the zero page
  *                          for a host page under migration (while holding
- *                          the mm's lock: a driver's move waits for it).
+ *                          the mm's lock: a driver's move waits for it);
+ *   "hmm.fault.event"      the fault thread, after reading messages and
+ *                          before handling them (a munmap() has returned);
+ *   "hmm.migrate.move"     zd_migrate_vma_move(), before it moves;
+ *   "hmm.migrate.pages"    zd_migrate_vma_pages(), before it installs.
  */
 #ifndef ZONEDEV_FAULT_H
 #define ZONEDEV_FAULT_H

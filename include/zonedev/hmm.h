@@ -95,6 +95,8 @@ struct zd_mm_stats {
 					 * to staging memory or home */
 	unsigned long pages_copied;	/* host pages whose bytes were copied
 					 * instead (home, or by _vma_move) */
+	unsigned long ranges;		/* managed ranges now: unmapped ones
+					 * are freed, and a hole splits one */
 };
 
 /**

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -18,26 +19,175 @@
 pthread_mutex_t zd_hmm_mms_lock = PTHREAD_MUTEX_INITIALIZER;
 struct zd_list_head zd_hmm_mms = { &zd_hmm_mms, &zd_hmm_mms };
 
-#define range_of(pos)	container_of(pos, struct hmm_range, node)
 #define mm_of(pos)	container_of(pos, struct zd_mm, node)
 
-/* Unmapped parts of a range stay as PTE_NONE, and new ranges may be
- * registered over them: the live entry wins. */
+/* ---- the range table ---------------------------------------------------- */
+
+/* The index of the first range ending above @addr (nr_ranges if none). */
+static size_t range_index(struct zd_mm *mm, uintptr_t addr)
+{
+	size_t lo = 0, hi = mm->nr_ranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mm->ranges[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr)
 {
-	struct zd_list_head *pos;
+	size_t i = range_index(mm, addr);
+	struct hmm_range *r;
+	uintptr_t *pte;
 
-	zd_list_for_each(pos, &mm->ranges) {
-		struct hmm_range *r = range_of(pos);
-		uintptr_t *pte;
+	if (i == mm->nr_ranges || addr < (r = mm->ranges[i])->start)
+		return NULL;
+	pte = &r->pte[(addr - r->start) >> zd_page_shift];
+	return *pte != PTE_NONE ? pte : NULL;
+}
 
-		if (addr < r->start || addr >= r->end)
-			continue;
-		pte = &r->pte[(addr - r->start) >> zd_page_shift];
-		if (*pte != PTE_NONE)
-			return pte;
+bool zd_hmm_overlaps(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	size_t i = range_index(mm, start);
+
+	return i < mm->nr_ranges && mm->ranges[i]->start < end;
+}
+
+static int ranges_reserve(struct zd_mm *mm, size_t more)
+{
+	size_t cap = mm->cap_ranges ? mm->cap_ranges : 16;
+	struct hmm_range **p;
+
+	while (cap < mm->nr_ranges + more)
+		cap *= 2;
+	if (cap == mm->cap_ranges)
+		return 0;
+	p = realloc(mm->ranges, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	mm->ranges = p;
+	mm->cap_ranges = cap;
+	return 0;
+}
+
+static void range_insert_at(struct zd_mm *mm, size_t i, struct hmm_range *r)
+{
+	memmove(&mm->ranges[i + 1], &mm->ranges[i],
+		(mm->nr_ranges - i) * sizeof(*mm->ranges));
+	mm->ranges[i] = r;
+	mm->nr_ranges++;
+}
+
+int zd_hmm_range_insert(struct zd_mm *mm, struct hmm_range *r)
+{
+	if (ranges_reserve(mm, 1))
+		return -ENOMEM;
+	range_insert_at(mm, range_index(mm, r->start), r);
+	return 0;
+}
+
+static void range_free(struct hmm_range *r)
+{
+	if (r)
+		free(r->pte);
+	free(r);
+}
+
+/* A range of @n pages at @start, every entry PTE_NONE. */
+static struct hmm_range *range_new(uintptr_t start, size_t n)
+{
+	struct hmm_range *r = zd_zalloc("hmm.range", sizeof(*r));
+
+	if (!r || !(r->pte = zd_zalloc("hmm.pte", n * sizeof(uintptr_t)))) {
+		free(r);
+		return NULL;
 	}
-	return NULL;
+	r->start = start;
+	r->end = start + (n << zd_page_shift);
+	return r;
+}
+
+static size_t next_run(const struct hmm_range *r, size_t i, size_t n, bool live)
+{
+	while (i < n && (r->pte[i] != PTE_NONE) != live)
+		i++;
+	return i;
+}
+
+/*
+ * Range @i cut into its runs of managed pages: the first stays in place,
+ * each other one becomes a range of its own after it, and a range with
+ * none is freed.  If memory for the pieces is short, only the ends are
+ * cut (the unmanaged pages between stay, as PTE_NONE).  Returns how many
+ * ranges now stand where @i stood.
+ */
+static size_t range_cut(struct zd_mm *mm, size_t i)
+{
+	struct hmm_range *r = mm->ranges[i], *piece[64];
+	size_t n = (r->end - r->start) >> zd_page_shift, a0, b0, last, k = 0;
+	bool split = true;
+
+	a0 = next_run(r, 0, n, true);
+	if (a0 == n) {
+		memmove(&mm->ranges[i], &mm->ranges[i + 1],
+			(--mm->nr_ranges - i) * sizeof(*mm->ranges));
+		range_free(r);
+		return 0;
+	}
+	b0 = next_run(r, a0, n, false);
+	for (last = n; r->pte[last - 1] == PTE_NONE; last--)
+		;
+	for (size_t a = b0, b; a < last && split; a = b) {
+		a = next_run(r, a, n, true);
+		b = next_run(r, a, n, false);
+		split = k < 64 && (piece[k] = range_new(r->start + (a << zd_page_shift),
+							 b - a));
+		if (split)
+			memcpy(piece[k++]->pte, &r->pte[a], (b - a) * sizeof(uintptr_t));
+	}
+	if (!split || ranges_reserve(mm, k)) {
+		while (k)
+			range_free(piece[--k]);
+		b0 = last;
+	}
+	for (size_t j = 0; j < k; j++)
+		range_insert_at(mm, i + 1 + j, piece[j]);
+	memmove(r->pte, &r->pte[a0], (b0 - a0) * sizeof(uintptr_t));
+	r->end = r->start + (b0 << zd_page_shift);
+	r->start += a0 << zd_page_shift;
+	return 1 + k;
+}
+
+void zd_hmm_trim(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	for (size_t i = range_index(mm, start);
+	     i < mm->nr_ranges && mm->ranges[i]->start < end;)
+		i += range_cut(mm, i);
+}
+
+/* The extents of the ranges within [start, end), or of all ranges; the
+ * count in *@n.  NULL (and *@n 0) if there are none or no memory. */
+static uintptr_t *ranges_snapshot(struct zd_mm *mm, uintptr_t start,
+				  uintptr_t end, size_t *n)
+{
+	uintptr_t *b;
+	size_t i, j = 0;
+
+	pthread_mutex_lock(&mm->lock);
+	i = range_index(mm, start);
+	b = malloc(2 * (mm->nr_ranges - i + 1) * sizeof(*b));
+	for (; b && i < mm->nr_ranges && mm->ranges[i]->start < end; i++) {
+		b[j++] = mm->ranges[i]->start;
+		b[j++] = mm->ranges[i]->end;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	*n = j / 2;
+	return b;
 }
 
 void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
@@ -66,23 +216,11 @@ void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
  * migrate_to_ram takes mm->lock. */
 static void evict_all(struct zd_mm *mm)
 {
-	struct zd_list_head *pos;
-	uintptr_t *b = NULL;
-	size_t n = 0;
+	size_t n;
+	uintptr_t *b = ranges_snapshot(mm, 0, UINTPTR_MAX, &n);
 
-	pthread_mutex_lock(&mm->lock);
-	zd_list_for_each(pos, &mm->ranges)
-		n++;
-	b = n ? malloc(2 * n * sizeof(*b)) : NULL;
-	n = 0;
-	zd_list_for_each(pos, &mm->ranges)
-		if (b) {
-			b[n++] = range_of(pos)->start;
-			b[n++] = range_of(pos)->end;
-		}
-	pthread_mutex_unlock(&mm->lock);
-	for (size_t i = 0; i < n; i += 2)
-		zd_hmm_evict(mm, b[i], b[i + 1]);
+	for (size_t i = 0; i < n; i++)
+		zd_hmm_evict(mm, b[2 * i], b[2 * i + 1]);
 	free(b);
 }
 
@@ -135,8 +273,8 @@ struct zd_mm *zd_mm_create(void)
 	if (!mm)
 		return NULL;
 	pthread_once(&once, hmm_fork_register);
-	zd_list_init(&mm->ranges);
 	pthread_mutex_init(&mm->lock, NULL);
+	pthread_cond_init(&mm->drained, NULL);
 	mm->stop_fd = -1;
 	mm->uffd = zd_os_uffd_open(UFFD_FEATURES, ZD_UFFD_FEATURE_MOVE, &features);
 	mm->can_move = features & ZD_UFFD_FEATURE_MOVE;
@@ -149,6 +287,8 @@ struct zd_mm *zd_mm_create(void)
 		zd_log(ZD_LOG_INFO, "no userfaultfd for HMM: error %d", -err);
 		zd_os_close(mm->uffd);
 		zd_os_close(mm->stop_fd);
+		pthread_cond_destroy(&mm->drained);
+		pthread_mutex_destroy(&mm->lock);
 		free(mm);
 		errno = -err;
 		return NULL;
@@ -159,15 +299,25 @@ struct zd_mm *zd_mm_create(void)
 	return mm;
 }
 
-static void range_free(struct zd_mm *mm, struct hmm_range *r)
+/*
+ * Stop managing the ranges within [start, end): device pages come home,
+ * the kernel forgets the registration, and whatever a migration still
+ * holds is left dead for it to clear (zd_hmm_drop()).
+ */
+static void ranges_release(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 {
-	zd_hmm_evict(mm, r->start, r->end);
-	zd_os_uffd_unregister(mm->uffd, (void *)r->start, r->end - r->start);
-	pthread_mutex_lock(&mm->lock);
-	zd_list_del_init(&r->node);
-	pthread_mutex_unlock(&mm->lock);
-	free(r->pte);
-	free(r);
+	size_t n;
+	uintptr_t *b = ranges_snapshot(mm, start, end, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t s = b[2 * i], e = b[2 * i + 1];
+
+		zd_hmm_evict(mm, s, e);
+		/* fails where the application unmapped it meanwhile */
+		zd_os_uffd_unregister(mm->uffd, (void *)s, e - s);
+		zd_hmm_drop(mm, s, e, PTE_NONE);
+	}
+	free(b);
 }
 
 void zd_mm_destroy(struct zd_mm *mm)
@@ -177,41 +327,33 @@ void zd_mm_destroy(struct zd_mm *mm)
 	pthread_mutex_lock(&zd_hmm_mms_lock);
 	zd_list_del_init(&mm->node);
 	pthread_mutex_unlock(&zd_hmm_mms_lock);
-	while (!zd_list_empty(&mm->ranges))
-		range_free(mm, range_of(mm->ranges.next));
+	ranges_release(mm, 0, UINTPTR_MAX);
 	if (!mm->dead) {
 		zd_os_eventfd_signal(mm->stop_fd);
 		pthread_join(mm->thread, NULL);
 	}
 	zd_os_close(mm->uffd);
 	zd_os_close(mm->stop_fd);
+	/* left dead by migrations still running: a caller's bug */
+	for (size_t i = 0; i < mm->nr_ranges; i++)
+		range_free(mm->ranges[i]);
+	free(mm->ranges);
+	pthread_cond_destroy(&mm->drained);
 	pthread_mutex_destroy(&mm->lock);
 	free(mm);
 }
 
 /* ---- ranges ------------------------------------------------------------- */
 
-static bool overlaps_locked(struct zd_mm *mm, uintptr_t s, uintptr_t e)
-{
-	for (uintptr_t a = s; a < e; a += page_bytes())
-		if (zd_hmm_pte(mm, a))
-			return true;
-	return false;
-}
-
 /* Manage [addr, addr + len); @fresh: all pages are untouched. */
 static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 {
 	uintptr_t s = (uintptr_t)addr, n = len >> zd_page_shift;
-	struct hmm_range *r = zd_zalloc("hmm.range", sizeof(*r));
+	struct hmm_range *r = range_new(s, n);
 	int err = 0;
 
-	if (!r || !(r->pte = zd_zalloc("hmm.pte", n * sizeof(uintptr_t)))) {
-		free(r);
+	if (!r)
 		return -ENOMEM;
-	}
-	r->start = s;
-	r->end = s + len;
 	/* guessing wrong either way loses data or deadlocks: ask the kernel */
 	for (uintptr_t i = 0; i < n && !err; i++) {
 		int pop = fresh ? 0 : zd_os_page_populated((char *)addr +
@@ -223,22 +365,23 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 	}
 	if (err) {
 		zd_warn("cannot read /proc/self/pagemap (error %d)", -err);
-		free(r->pte);
-		free(r);
+		range_free(r);
 		return err;
 	}
 	pthread_mutex_lock(&mm->lock);
-	if (overlaps_locked(mm, r->start, r->end))
+	zd_hmm_wait_drained(mm);	/* a munmap() that returned is done */
+	if (zd_hmm_overlaps(mm, r->start, r->end))
 		err = -EINVAL;
+	else if (ranges_reserve(mm, 1))
+		err = -ENOMEM;
 	else if (!(err = zd_os_uffd_register(mm->uffd, addr, len, 1)))
-		zd_list_add_tail(&r->node, &mm->ranges);
+		zd_hmm_range_insert(mm, r);
 	pthread_mutex_unlock(&mm->lock);
 	if (err) {
 		if (err == -EINVAL)
 			zd_warn("[%p, +%#zx) overlaps a managed range or cannot "
 				"be registered", addr, len);
-		free(r->pte);
-		free(r);
+		range_free(r);
 	}
 	return err;
 }
@@ -288,24 +431,33 @@ int zd_mm_register(struct zd_mm *mm, void *addr, size_t len)
 	return range_add(mm, addr, len, false);
 }
 
+/* [s, e) holds managed ranges, and none sticks out of it; lock held. */
+static bool ranges_within(struct zd_mm *mm, uintptr_t s, uintptr_t e)
+{
+	size_t i = range_index(mm, s), j = range_index(mm, e - 1);
+
+	return i < mm->nr_ranges && mm->ranges[i]->start >= s &&
+	       mm->ranges[i]->start < e &&
+	       (j == mm->nr_ranges || mm->ranges[j]->start >= e ||
+		mm->ranges[j]->end <= e);
+}
+
 int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len)
 {
-	struct zd_list_head *pos;
-	struct hmm_range *found = NULL;
+	uintptr_t s = (uintptr_t)addr;
+	bool ok;
 
 	if (args_bad(mm, addr, len))
 		return -EINVAL;
 	pthread_mutex_lock(&mm->lock);
-	zd_list_for_each(pos, &mm->ranges)
-		if (range_of(pos)->start == (uintptr_t)addr &&
-		    range_of(pos)->end == (uintptr_t)addr + len)
-			found = range_of(pos);
+	zd_hmm_wait_drained(mm);
+	ok = ranges_within(mm, s, s + len);
 	pthread_mutex_unlock(&mm->lock);
-	if (!found) {
+	if (!ok) {
 		zd_warn("[%p, +%#zx) is not a managed range", addr, len);
 		return -EINVAL;
 	}
-	range_free(mm, found);
+	ranges_release(mm, s, s + len);
 	return 0;
 }
 
@@ -320,6 +472,9 @@ void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *s)
 	s->dropped = atomic_load(&mm->stats.dropped);
 	s->pages_moved = atomic_load(&mm->stats.pages_moved);
 	s->pages_copied = atomic_load(&mm->stats.pages_copied);
+	pthread_mutex_lock(&mm->lock);
+	s->ranges = mm->nr_ranges;
+	pthread_mutex_unlock(&mm->lock);
 }
 
 unsigned long zd_mm_device_pages(struct zd_mm *mm)
@@ -343,6 +498,7 @@ int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
 	if (!mm)
 		return -EFAULT;
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_wait_drained(mm);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? zd_hmm_settle(pte, a) : PTE_NONE;
 	pthread_mutex_unlock(&mm->lock);

@@ -112,6 +112,14 @@ static void check_device(struct fx *f, unsigned int seed)
 	free(bounce);
 }
 
+static unsigned long page_frees(struct dmirror *dm)
+{
+	struct dmirror_stats ds;
+
+	dmirror_get_stats(dm, &ds);
+	return ds.page_free_calls;
+}
+
 static void test_migrate_and_read_back(void **state)
 {
 	struct zd_mm_stats st;
@@ -296,14 +304,6 @@ static void test_concurrent_faults_and_migration(void **state)
 
 /* ---- the application changes its mappings -------------------------------- */
 
-static unsigned long page_frees(struct dmirror *dm)
-{
-	struct dmirror_stats ds;
-
-	dmirror_get_stats(dm, &ds);
-	return ds.page_free_calls;
-}
-
 static void test_munmap_frees_device_pages(void **state)
 {
 	struct dmirror_stats ds;
@@ -429,7 +429,8 @@ static void test_bad_input(void **state)
 				     .start = (unsigned long)shared,
 				     .end = (unsigned long)shared + 4 * PG,
 				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
-	assert_warns("not mapped", assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
+	/* an application's munmap() can do this: no misuse, no warning */
+	assert_no_warn(assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
 	m.npages = 3;
 	assert_warns("bad migrate_vma", assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
 	assert_warns("not a managed range", assert_int_equal(zd_mm_unregister(f.mm, f.buf, PG), -EINVAL));
@@ -808,6 +809,155 @@ static void test_stale_fault_leaves_moved_page_alone(void **state)
 	fx_fini(&f);
 }
 
+/* ---- the application unmaps what is being migrated ---------------------- */
+
+struct migrator {
+	struct fx *f;
+	int err;
+};
+
+static void *migrate_all(void *arg)
+{
+	struct migrator *mg = arg;
+	struct dmirror_cmd c = cmd(mg->f, mg->f->buf, mg->f->npages, NULL);
+
+	mg->err = dmirror_migrate_to_device(mg->f->dm, &c);
+	return NULL;
+}
+
+/* Hold a migration of the buffer to the device at pause point @point,
+ * unmap the buffer under it, then let it go on: nothing moves. */
+static void migrate_across_munmap(struct fx *f, const char *point)
+{
+	struct migrator mg = { f, 1 };
+	pthread_t t;
+
+	fill(f->buf, f->len, 71);
+	assert_int_equal(zd_fault_inject_pause(point, 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, migrate_all, &mg), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(munmap(f->buf, f->len), 0);
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(mg.err, -ENOENT);	/* the pages are not on the device */
+}
+
+/* The unmapped buffer is gone from zonedev, with its device pages, and
+ * a new mapping at its address can be managed and migrated. */
+static void check_gone_and_reusable(struct fx *f)
+{
+	struct dmirror_stats ds;
+	char *again;
+
+	assert_int_equal(zd_mm_lookup(f->mm, (unsigned long)f->buf, NULL), -EFAULT);
+	assert_int_equal(zd_mm_device_pages(f->mm), 0);
+	dmirror_get_stats(f->dm, &ds);
+	assert_int_equal(ds.pages_in_use, 0);
+	again = mmap(f->buf, f->len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(again, f->buf);
+	assert_int_equal(zd_mm_register(f->mm, again, f->len), 0);
+	fill(again, f->len, 72);
+	to_device(f, again, f->npages, 0);
+	check(again, f->len, 72);
+}
+
+/* The move finds its source unmapped: it must not copy from it. */
+static void test_munmap_under_move(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	assert_no_warn(migrate_across_munmap(&f, "hmm.migrate.move"));
+	check_gone_and_reusable(&f);
+	fx_fini(&f);
+}
+
+/* The unmap finds the pages busy: the migration must not install them. */
+static void test_munmap_before_install(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	assert_no_warn(migrate_across_munmap(&f, "hmm.migrate.pages"));
+	check_gone_and_reusable(&f);
+	fx_fini(&f);
+}
+
+/*
+ * munmap() returns once the fault thread has read its event, maybe
+ * before it handled it: here it is held in between.  What is managed
+ * must already agree with the munmap, so a new mapping there registers.
+ */
+static void test_munmap_then_register(void **state)
+{
+	struct fx f;
+	char *again;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 73);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.fault.event", 300), 0);
+	assert_int_equal(munmap(f.buf, f.len), 0);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL), -EFAULT);
+	again = mmap(f.buf, f.len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(again, f.buf);
+	assert_no_warn(assert_int_equal(zd_mm_register(f.mm, again, f.len), 0));
+	assert_int_equal(zd_fault_inject_calls(), 1);	/* it was held */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(page_frees(f.dm), f.npages);
+	check_zero(again, f.len);
+	fx_fini(&f);
+}
+
+/* Ranges the application unmapped are freed; a hole splits a range. */
+static void test_unmapped_ranges_are_freed(void **state)
+{
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	for (int i = 0; i < 1000; i++) {
+		char *p = zd_mm_map(f.mm, 4 * PG);
+
+		assert_non_null(p);
+		p[PG] = 1;
+		assert_int_equal(munmap(p, 4 * PG), 0);
+	}
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 1);
+	fill(f.buf, f.len, 74);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(munmap(f.buf + 4 * PG, PG), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 2);
+	assert_int_equal(zd_mm_device_pages(f.mm), f.npages - 1);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + 4 * PG, NULL), -EFAULT);
+	check_off(f.buf, 0, 4 * PG, 74);
+	check_off(f.buf, 5 * PG, f.len - 5 * PG, 74);
+	/* unmapping its ends trims a range; all of it frees it */
+	assert_int_equal(munmap(f.buf, PG), 0);
+	assert_int_equal(munmap(f.buf + f.len - PG, PG), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 2);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL), ZD_MM_PAGE_HOST);
+	assert_int_equal(munmap(f.buf, 4 * PG), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 1);
+	/* a range the application cut up unregisters as a whole */
+	assert_int_equal(zd_mm_unregister(f.mm, f.buf, f.len), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 0);
+	fx_fini(&f);
+}
+
 /* The driver's migrate_to_ram fails: the faulting thread gets SIGBUS at
  * the address, and everything else goes on. */
 static sigjmp_buf bus_jmp;
@@ -872,6 +1022,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_stale_fault_leaves_moved_page_alone, disarm),
 		cmocka_unit_test(test_page_reclaimed_under_migration_reads_zero),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
+		cmocka_unit_test_teardown(test_munmap_under_move, disarm),
+		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
+		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
+		cmocka_unit_test(test_unmapped_ranges_are_freed),
 	};
 
 	test_capture_warnings();
