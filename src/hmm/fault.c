@@ -267,17 +267,21 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;
+	vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
+	if (vmf.page)		/* as the kernel: an unplug cannot free it */
+		zd_get_page(vmf.page);
 	pthread_mutex_unlock(&mm->lock);
 	if (e & PTE_BUSY) {
 		if (busy_host(e) && !wp)
 			zero_gone_busy(mm, a);
 		return;		/* else the migration's finalize wakes it */
 	}
-	vmf.page = pte_page(e);
 	if (vmf.page) {
 		vmf.flags = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
 			    ZD_FAULT_FLAG_WRITE : 0;
+		zd_fault_point("hmm.fault.device");
 		device_fault(mm, &vmf, (int)m->arg.pagefault.feat.ptid);
+		zd_put_page(vmf.page);
 		return;
 	}
 	/* never touched, or a host page that is gone */

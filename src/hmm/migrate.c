@@ -128,7 +128,8 @@ static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
 	}
 	if (page && (m->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE) &&
 	    page->pgmap->owner == m->pgmap_owner &&
-	    zd_page_ref_count(page) == 1)	/* no one else holds it */
+	    /* no one else holds it (the fault's own reference aside) */
+	    zd_page_ref_count(page) == 1 + (page == m->fault_page))
 		src = zd_migrate_pfn(zd_page_to_pfn(page)) | ZD_MIGRATE_PFN_MIGRATE |
 		      (e & PTE_WRITE ? ZD_MIGRATE_PFN_WRITE : 0);
 	if (src)

@@ -199,14 +199,18 @@ void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 		pthread_mutex_lock(&mm->lock);
 		pte = zd_hmm_pte(mm, a);
 		e = pte ? *pte : 0;
+		vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
+		if (vmf.page)		/* as the fault thread */
+			zd_get_page(vmf.page);
 		pthread_mutex_unlock(&mm->lock);
-		vmf.page = pte_page(e);
-		if (!vmf.page || (e & PTE_BUSY))
+		if (!vmf.page)
 			continue;
 		vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
+		zd_fault_point("hmm.evict");
 		if (vmf.page->pgmap->ops->migrate_to_ram(&vmf))
 			zd_warn("migrate_to_ram failed for %#lx: its bytes are "
 				"lost", (unsigned long)a);
+		zd_put_page(vmf.page);
 	}
 }
 

@@ -136,6 +136,8 @@ static void test_migrate_and_read_back(void **state)
 	zd_mm_get_stats(f.mm, &st);
 	assert_int_equal(st.device_faults, f.npages);
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	/* the fault thread's reference on the last page goes after the wake */
+	wait_for(page_frees(f.dm) >= f.npages);
 	dmirror_get_stats(f.dm, &ds);
 	assert_int_equal(ds.page_free_calls, f.npages);
 	assert_int_equal(ds.pages_in_use, 0);
@@ -958,6 +960,31 @@ static void test_unmapped_ranges_are_freed(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * The fault thread holds a reference on the device page it brings home,
+ * as the kernel does: an unplug meanwhile waits for it rather than unmap
+ * the page under it.
+ */
+static void test_unplug_waits_for_fault(void **state)
+{
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, PG, 75);
+	to_device(&f, f.buf, 1, 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.fault.device", 300), 0);
+	assert_int_equal(pthread_create(&t, NULL, touch, f.buf), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(dmirror_unbind(f.dm), 0);
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	check(f.buf, PG, 75);
+	fx_fini(&f);
+}
+
 /* The driver's migrate_to_ram fails: the faulting thread gets SIGBUS at
  * the address, and everything else goes on. */
 static sigjmp_buf bus_jmp;
@@ -1026,6 +1053,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
+		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
 	};
 
 	test_capture_warnings();
