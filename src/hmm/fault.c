@@ -96,18 +96,15 @@ static void put_range_pages(struct zd_mm *mm, struct hmm_range *r)
 static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 {
 	size_t n = len >> zd_page_shift;
-	struct hmm_range *r = calloc(1, sizeof(*r));
+	struct hmm_range *r = zd_hmm_range_new(to, n);
 	int err;
 
-	if (!r || !(r->pte = calloc(n, sizeof(uintptr_t)))) {
-		free(r);
+	if (!r) {
 		zd_warn("no memory to follow mremap to %#lx: its device pages "
 			"are dropped", (unsigned long)to);
 		zd_hmm_drop(mm, from, from + len, PTE_NONE);
 		return;
 	}
-	r->start = to;
-	r->end = to + len;
 	/* what was at @to went when mremap unmapped it */
 	zd_hmm_drop(mm, to, to + len, PTE_NONE);
 	pthread_mutex_lock(&mm->lock);
@@ -129,8 +126,7 @@ static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 	pthread_mutex_unlock(&mm->lock);
 	if (err) {
 		put_range_pages(mm, r);
-		free(r->pte);
-		free(r);
+		zd_hmm_range_free(r);
 	}
 }
 

@@ -73,6 +73,8 @@ struct zd_mm {
 	pthread_t thread;
 	pthread_mutex_t lock;		/* ranges and their ptes */
 	struct hmm_range **ranges;	/* sorted by start */
+	uintptr_t *ends;		/* ranges[i]->end: searched without
+					 * touching the ranges themselves */
 	size_t nr_ranges, cap_ranges;
 	/* Events being read and handled (fault thread); munmap returns once
 	 * its event is read, so callers wait for the handling to end. */
@@ -107,6 +109,11 @@ void zd_hmm_wait_drained(struct zd_mm *mm);
 /* Cut the ranges overlapping [start, end) back to their managed pages,
  * freeing those left empty; mm->lock held. */
 void zd_hmm_trim(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+
+/* A range of @n pages at @start, every entry PTE_NONE; NULL if no
+ * memory.  Freed with zd_hmm_range_free(). */
+struct hmm_range *zd_hmm_range_new(uintptr_t start, size_t n);
+void zd_hmm_range_free(struct hmm_range *r);
 
 /* Add @r (not overlapping any range); 0 or -ENOMEM.  mm->lock held. */
 int zd_hmm_range_insert(struct zd_mm *mm, struct hmm_range *r);

@@ -23,20 +23,26 @@ struct zd_list_head zd_hmm_mms = { &zd_hmm_mms, &zd_hmm_mms };
 
 /* ---- the range table ---------------------------------------------------- */
 
-/* The index of the first range ending above @addr (nr_ranges if none). */
+/*
+ * The index of the first range ending above @addr (nr_ranges if none).
+ * Without branches on the comparisons (a conditional move each): random
+ * lookups would mispredict half of them, which costs more than the
+ * search itself.
+ */
 static size_t range_index(struct zd_mm *mm, uintptr_t addr)
 {
-	size_t lo = 0, hi = mm->nr_ranges;
+	const uintptr_t *base = mm->ends;
+	size_t n = mm->nr_ranges;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	if (!n)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
 
-		if (mm->ranges[mid]->end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+		base = base[half - 1] <= addr ? base + half : base;
+		n -= half;
 	}
-	return lo;
+	return (size_t)(base - mm->ends) + (*base <= addr);
 }
 
 uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr)
@@ -62,15 +68,19 @@ static int ranges_reserve(struct zd_mm *mm, size_t more)
 {
 	size_t cap = mm->cap_ranges ? mm->cap_ranges : 16;
 	struct hmm_range **p;
+	uintptr_t *e;
 
 	while (cap < mm->nr_ranges + more)
 		cap *= 2;
 	if (cap == mm->cap_ranges)
 		return 0;
 	p = realloc(mm->ranges, cap * sizeof(*p));
-	if (!p)
+	if (p)
+		mm->ranges = p;
+	e = p ? realloc(mm->ends, cap * sizeof(*e)) : NULL;
+	if (!e)
 		return -ENOMEM;
-	mm->ranges = p;
+	mm->ends = e;
 	mm->cap_ranges = cap;
 	return 0;
 }
@@ -79,7 +89,10 @@ static void range_insert_at(struct zd_mm *mm, size_t i, struct hmm_range *r)
 {
 	memmove(&mm->ranges[i + 1], &mm->ranges[i],
 		(mm->nr_ranges - i) * sizeof(*mm->ranges));
+	memmove(&mm->ends[i + 1], &mm->ends[i],
+		(mm->nr_ranges - i) * sizeof(*mm->ends));
 	mm->ranges[i] = r;
+	mm->ends[i] = r->end;
 	mm->nr_ranges++;
 }
 
@@ -91,22 +104,20 @@ int zd_hmm_range_insert(struct zd_mm *mm, struct hmm_range *r)
 	return 0;
 }
 
-static void range_free(struct hmm_range *r)
+void zd_hmm_range_free(struct hmm_range *r)
 {
-	if (r)
-		free(r->pte);
 	free(r);
 }
 
-/* A range of @n pages at @start, every entry PTE_NONE. */
-static struct hmm_range *range_new(uintptr_t start, size_t n)
+/* One allocation: a lookup touches one cache line less. */
+struct hmm_range *zd_hmm_range_new(uintptr_t start, size_t n)
 {
-	struct hmm_range *r = zd_zalloc("hmm.range", sizeof(*r));
+	struct hmm_range *r = zd_zalloc("hmm.range", sizeof(*r) +
+					n * sizeof(uintptr_t));
 
-	if (!r || !(r->pte = zd_zalloc("hmm.pte", n * sizeof(uintptr_t)))) {
-		free(r);
+	if (!r)
 		return NULL;
-	}
+	r->pte = (uintptr_t *)(r + 1);
 	r->start = start;
 	r->end = start + (n << zd_page_shift);
 	return r;
@@ -134,9 +145,12 @@ static size_t range_cut(struct zd_mm *mm, size_t i)
 
 	a0 = next_run(r, 0, n, true);
 	if (a0 == n) {
+		mm->nr_ranges--;
 		memmove(&mm->ranges[i], &mm->ranges[i + 1],
-			(--mm->nr_ranges - i) * sizeof(*mm->ranges));
-		range_free(r);
+			(mm->nr_ranges - i) * sizeof(*mm->ranges));
+		memmove(&mm->ends[i], &mm->ends[i + 1],
+			(mm->nr_ranges - i) * sizeof(*mm->ends));
+		zd_hmm_range_free(r);
 		return 0;
 	}
 	b0 = next_run(r, a0, n, false);
@@ -145,14 +159,14 @@ static size_t range_cut(struct zd_mm *mm, size_t i)
 	for (size_t a = b0, b; a < last && split; a = b) {
 		a = next_run(r, a, n, true);
 		b = next_run(r, a, n, false);
-		split = k < 64 && (piece[k] = range_new(r->start + (a << zd_page_shift),
+		split = k < 64 && (piece[k] = zd_hmm_range_new(r->start + (a << zd_page_shift),
 							 b - a));
 		if (split)
 			memcpy(piece[k++]->pte, &r->pte[a], (b - a) * sizeof(uintptr_t));
 	}
 	if (!split || ranges_reserve(mm, k)) {
 		while (k)
-			range_free(piece[--k]);
+			zd_hmm_range_free(piece[--k]);
 		b0 = last;
 	}
 	for (size_t j = 0; j < k; j++)
@@ -160,6 +174,7 @@ static size_t range_cut(struct zd_mm *mm, size_t i)
 	memmove(r->pte, &r->pte[a0], (b0 - a0) * sizeof(uintptr_t));
 	r->end = r->start + (b0 << zd_page_shift);
 	r->start += a0 << zd_page_shift;
+	mm->ends[i] = r->end;
 	return 1 + k;
 }
 
@@ -340,8 +355,9 @@ void zd_mm_destroy(struct zd_mm *mm)
 	zd_os_close(mm->stop_fd);
 	/* left dead by migrations still running: a caller's bug */
 	for (size_t i = 0; i < mm->nr_ranges; i++)
-		range_free(mm->ranges[i]);
+		zd_hmm_range_free(mm->ranges[i]);
 	free(mm->ranges);
+	free(mm->ends);
 	pthread_cond_destroy(&mm->drained);
 	pthread_mutex_destroy(&mm->lock);
 	free(mm);
@@ -353,7 +369,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 {
 	uintptr_t s = (uintptr_t)addr, n = len >> zd_page_shift;
-	struct hmm_range *r = range_new(s, n);
+	struct hmm_range *r = zd_hmm_range_new(s, n);
 	int err = 0;
 
 	if (!r)
@@ -369,7 +385,7 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 	}
 	if (err) {
 		zd_warn("cannot read /proc/self/pagemap (error %d)", -err);
-		range_free(r);
+		zd_hmm_range_free(r);
 		return err;
 	}
 	pthread_mutex_lock(&mm->lock);
@@ -385,7 +401,7 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 		if (err == -EINVAL)
 			zd_warn("[%p, +%#zx) overlaps a managed range or cannot "
 				"be registered", addr, len);
-		range_free(r);
+		zd_hmm_range_free(r);
 	}
 	return err;
 }
@@ -477,6 +493,7 @@ void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *s)
 	s->pages_moved = atomic_load(&mm->stats.pages_moved);
 	s->pages_copied = atomic_load(&mm->stats.pages_copied);
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_wait_drained(mm);
 	s->ranges = mm->nr_ranges;
 	pthread_mutex_unlock(&mm->lock);
 }
@@ -488,6 +505,7 @@ unsigned long zd_mm_device_pages(struct zd_mm *mm)
 	if (!mm)
 		return 0;
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_wait_drained(mm);
 	n = mm->device_pages;
 	pthread_mutex_unlock(&mm->lock);
 	return n;
