@@ -304,7 +304,8 @@ ZD_API int zd_migrate_vma_move(struct zd_migrate_vma *migrate, unsigned long i,
  * memory behaves as before otherwise.  Unregister before unmapping it.
  * Context: may sleep.
  * Return: 0 (also when the kernel cannot move pages: they are copied),
- * -EINVAL (bad range; memory that cannot be registered, with a warning).
+ * -EINVAL (bad range; memory that cannot be registered, with a warning),
+ * -ENOMEM.
  */
 ZD_API int zd_hmm_register_staging(void *addr, size_t len);
 
@@ -314,7 +315,8 @@ ZD_API int zd_hmm_register_staging(void *addr, size_t len);
  * @len: as registered
  *
  * Context: may sleep.
- * Return: 0, or -EINVAL (bad range, or not registered).
+ * Return: 0, or -EINVAL (bad range, or not registered as one range:
+ * with a warning).
  */
 ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
 

@@ -985,6 +985,88 @@ static void test_unplug_waits_for_fault(void **state)
 	fx_fini(&f);
 }
 
+/* ---- a driver's bad entries ---------------------------------------------- */
+
+static void no_free(struct zd_page *page)
+{
+	(void)page;
+}
+
+static const struct zd_dev_pagemap_ops generic_ops = { .page_free = no_free };
+
+/* The last pfn of a section of zonedev's physical space that has no
+ * memmap, from the top (where free regions are handed out first). */
+static unsigned long pfn_without_memmap(void)
+{
+	unsigned long step = ZD_SECTION_SIZE >> zd_page_shift;
+	unsigned long pfn = (1ul << (zd_max_physmem_bits() - zd_page_shift)) - 1;
+
+	while (zd_pfn_valid(pfn) || zd_pfn_valid(pfn - 1))
+		pfn -= step;
+	return pfn;
+}
+
+/*
+ * Migration checks what its driver passes, as the kernel does: a dst pfn
+ * without a struct page or that is not device-private is refused (the
+ * page stays), pfns without a memmap are no unplug range, NULL arrays
+ * are reported, and setup writes nothing where it finds no mapping.
+ */
+static void test_bad_driver_entries(void **state)
+{
+	unsigned long src[4], dst[4], nomap;
+	struct zd_dev_pagemap pgmap = { .type = ZD_MEMORY_DEVICE_GENERIC,
+					.nr_range = 1, .ops = &generic_ops };
+	struct zd_migrate_vma m;
+	struct zd_resource *res;
+	struct fx f;
+	char *gone;
+	int err;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 2 * PG, 81);
+	res = zd_request_free_mem_region(zd_iomem_root(), ZD_SECTION_SIZE, "test_hmm");
+	assert_non_null(res);
+	pgmap.range.start = res->start;
+	pgmap.range.end = res->start + ZD_SECTION_SIZE - 1;
+	assert_non_null(zd_memremap_pages(&pgmap, ZD_NUMA_NO_NODE));
+	nomap = pfn_without_memmap();
+	collect(&f, &m, src, dst, 2);
+	dst[0] = zd_migrate_pfn(nomap);
+	dst[1] = zd_migrate_pfn(res->start >> zd_page_shift);	/* GENERIC */
+	assert_warns_n(2, "not a device-private page", zd_migrate_vma_pages(&m));
+	assert_int_equal(src[0] & ZD_MIGRATE_PFN_MIGRATE, 0);
+	assert_int_equal(src[1] & ZD_MIGRATE_PFN_MIGRATE, 0);
+	zd_migrate_vma_finalize(&m);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL),
+			 ZD_MM_PAGE_HOST);
+	check(f.buf, 2 * PG, 81);		/* the CPU reads it, no fault */
+	assert_warns("no struct page",
+		     err = zd_migrate_device_range(src, nomap - 1, 2));
+	assert_int_equal(err, -EINVAL);
+	assert_warns("NULL", zd_migrate_device_pages(NULL, dst, 2));
+	assert_warns("NULL", zd_migrate_device_pages(src, NULL, 2));
+	assert_warns("NULL", zd_migrate_device_finalize(src, NULL, 2));
+	/* no mapping: nothing written */
+	gone = mmap(NULL, 2 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(gone, 2 * PG);
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst, .npages = 2,
+				     .start = (unsigned long)gone,
+				     .end = (unsigned long)gone + 2 * PG,
+				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	src[0] = dst[0] = 0x5a;
+	assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL);
+	assert_int_equal(src[0], 0x5a);
+	assert_int_equal(dst[0], 0x5a);
+	/* staging memory never registered */
+	assert_warns("not registered",
+		     assert_int_equal(zd_hmm_unregister_staging(f.buf, PG), -EINVAL));
+	zd_memunmap_pages(&pgmap);
+	assert_int_equal(zd_release_mem_region(res->start, ZD_SECTION_SIZE), 0);
+	fx_fini(&f);
+}
+
 /* The driver's migrate_to_ram fails: the faulting thread gets SIGBUS at
  * the address, and everything else goes on. */
 static sigjmp_buf bus_jmp;
@@ -1053,6 +1135,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
+		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
 	};
 
