@@ -203,6 +203,43 @@ ZD_API int zd_mm_lookup(struct zd_mm *mm, unsigned long addr,
 			struct zd_page **page);
 
 /**
+ * zd_mm_lookup_get - zd_mm_lookup() that holds the device page
+ * @mm: the mm
+ * @addr: an address in a managed range
+ * @page: set to the device page for ZD_MM_PAGE_DEVICE, else NULL
+ *
+ * For ZD_MM_PAGE_DEVICE, a reference on *@page is taken before the
+ * mm's lock is dropped: until the caller's zd_put_page(), the page is
+ * neither freed nor migrated (a CPU fault on it waits, retrying), so a
+ * device may read or write its memory.  An unmap meanwhile drops the
+ * mapping; the page goes when the caller puts it.
+ * Context: as zd_mm_lookup().
+ * Return: as zd_mm_lookup().
+ */
+ZD_API int zd_mm_lookup_get(struct zd_mm *mm, unsigned long addr,
+			    struct zd_page **page);
+
+#define ZD_FOLL_WRITE	0x01	/* zd_access_remote_vm(): write, not read */
+
+/**
+ * zd_access_remote_vm - copy to or from an application's memory, safely
+ * @mm: the mm (its memory is this process's)
+ * @addr: where
+ * @buf: the caller's buffer
+ * @len: bytes
+ * @gup_flags: ZD_FOLL_WRITE to write @buf there; 0 to read into @buf
+ *
+ * As a device reads host memory through the CPU, but as the kernel
+ * copies another process's memory: pages fault in as needed (managed
+ * device-private ones come home), and memory the application unmaps
+ * meanwhile ends the copy instead of crashing the process.
+ * Context: may sleep; not on the fault thread (its faults need it).
+ * Return: the bytes copied; fewer than @len where memory was unmapped.
+ */
+ZD_API int zd_access_remote_vm(struct zd_mm *mm, unsigned long addr, void *buf,
+			       int len, unsigned int gup_flags);
+
+/**
  * zd_migrate_pfn - a migrate entry for a device page
  * @pfn: its pfn
  *

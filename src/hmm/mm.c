@@ -511,7 +511,8 @@ unsigned long zd_mm_device_pages(struct zd_mm *mm)
 	return n;
 }
 
-int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
+static int lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page,
+		  bool get)
 {
 	uintptr_t a = addr & ~(page_bytes() - 1), *pte, e;
 
@@ -523,6 +524,8 @@ int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
 	zd_hmm_wait_drained(mm);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? zd_hmm_settle(pte, a) : PTE_NONE;
+	if (get && pte_page(e) && !(e & PTE_BUSY))
+		zd_get_page(pte_page(e));
 	pthread_mutex_unlock(&mm->lock);
 	if (e == PTE_NONE)
 		return -EFAULT;
@@ -531,7 +534,45 @@ int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
 	if (pte_page(e)) {
 		if (page)
 			*page = pte_page(e);
+		else if (get)
+			zd_put_page(pte_page(e));
 		return ZD_MM_PAGE_DEVICE;
 	}
 	return e == PTE_EMPTY ? ZD_MM_PAGE_EMPTY : ZD_MM_PAGE_HOST;
+}
+
+int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
+{
+	return lookup(mm, addr, page, false);
+}
+
+int zd_mm_lookup_get(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
+{
+	return lookup(mm, addr, page, true);
+}
+
+int zd_access_remote_vm(struct zd_mm *mm, unsigned long addr, void *buf,
+			int len, unsigned int gup_flags)
+{
+	char *p = (char *)addr, *b = buf;
+	int done = 0;
+
+	if (!mm || !buf || len < 0) {
+		zd_warn("bad argument: mm %p buf %p len %d", (void *)mm, buf, len);
+		return 0;
+	}
+	/* a page at a time: the bytes before an unmapped page count */
+	while (done < len) {
+		size_t n = page_bytes() - ((uintptr_t)(p + done) & (page_bytes() - 1));
+		int err;
+
+		if (n > (size_t)(len - done))
+			n = (size_t)(len - done);
+		err = gup_flags & ZD_FOLL_WRITE ? zd_os_poke(p + done, b + done, n) :
+						   zd_os_peek(b + done, p + done, n);
+		if (err)
+			break;
+		done += (int)n;
+	}
+	return done;
 }

@@ -120,6 +120,14 @@ static unsigned long page_frees(struct dmirror *dm)
 	return ds.page_free_calls;
 }
 
+static unsigned long dmirror_migrate_to_ram_calls(struct dmirror *dm)
+{
+	struct dmirror_stats ds;
+
+	dmirror_get_stats(dm, &ds);
+	return ds.migrate_to_ram_calls;
+}
+
 static void test_migrate_and_read_back(void **state)
 {
 	struct zd_mm_stats st;
@@ -982,6 +990,168 @@ static void test_unplug_waits_for_fault(void **state)
 	zd_fault_inject_resume();
 	assert_int_equal(pthread_join(t, NULL), 0);
 	check(f.buf, PG, 75);
+	/* the page that fault freed during the unbind is no free page after
+	 * a rebind: its memmap is gone */
+	assert_int_equal(dmirror_rebind(f.dm), 0);
+	fill(f.buf, f.len, 76);
+	to_device(&f, f.buf, f.npages, 0);
+	check(f.buf, f.len, 76);
+	fx_fini(&f);
+}
+
+struct cmd_thread {
+	struct fx *f;
+	void *bounce;
+	int err;
+	atomic_bool done;
+};
+
+static void *migrate_cmd(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	struct migrator mg = { c->f, 0 };
+
+	migrate_all(&mg);
+	c->err = mg.err;
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void *read_cmd(void *arg)
+{
+	struct cmd_thread *c = arg;
+	struct dmirror_cmd d = cmd(c->f, c->f->buf, 1, c->bounce);
+
+	c->err = dmirror_read(c->f->dm, &d);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void *unbind_thread(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = dmirror_unbind(c->f->dm);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/*
+ * An unbind waits for the commands in flight (one is held inside a
+ * migration here), and commands after it get -ENODEV: no page is left
+ * in a chunk no eviction sees, and the device can be destroyed.
+ */
+static void test_unbind_waits_for_commands(void **state)
+{
+	struct cmd_thread mc = { 0 }, ub = { 0 };
+	struct dmirror_stats ds;
+	struct dmirror_cmd c;
+	pthread_t t[2];
+	char page[4096];
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	mc.f = ub.f = &f;
+	fill(f.buf, f.len, 77);
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.move", 10000), 0);
+	assert_int_equal(pthread_create(&t[0], NULL, migrate_cmd, &mc), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(pthread_create(&t[1], NULL, unbind_thread, &ub), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&ub.done));	/* waits for the command */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t[0], NULL), 0);
+	assert_int_equal(pthread_join(t[1], NULL), 0);
+	assert_int_equal(ub.err, 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	dmirror_get_stats(f.dm, &ds);
+	assert_int_equal(ds.pages_in_use, 0);
+	check(f.buf, f.len, 77);
+	c = cmd(&f, f.buf, f.npages, NULL);
+	assert_int_equal(dmirror_migrate_to_device(f.dm, &c), -ENODEV);
+	assert_int_equal(dmirror_migrate_to_system(f.dm, &c), -ENODEV);
+	c = cmd(&f, f.buf, 1, page);
+	assert_int_equal(dmirror_read(f.dm, &c), -ENODEV);
+	assert_int_equal(dmirror_write(f.dm, &c), -ENODEV);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	fx_fini(&f);			/* destroys the device: no wait */
+}
+
+/*
+ * A device read of a host page the application unmaps meanwhile: the
+ * read faults (a never-touched page), the fault thread is held on it,
+ * and the range goes.  The read ends with -EFAULT, not a crash.
+ */
+static void test_device_read_racing_munmap(void **state)
+{
+	struct cmd_thread rc = { 0 };
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	rc.f = &f;
+	rc.bounce = malloc(PG);
+	assert_int_equal(zd_fault_inject_pause("hmm.fault", 300), 0);
+	assert_int_equal(pthread_create(&t, NULL, read_cmd, &rc), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(munmap(f.buf, f.len), 0);	/* until the hold ends */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(rc.err, -EFAULT);
+	free(rc.bounce);
+	f.buf = mmap(NULL, f.len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fx_fini(&f);
+}
+
+/*
+ * A transform works on device memory while a CPU thread touches the
+ * page: the fault must not take the page home under it.  The transform
+ * holds the page; the fault retries until it is done, then sees the
+ * transformed bytes, and nothing is lost.
+ */
+struct xform {
+	struct fx *f;
+	pthread_t toucher;
+	struct toucher t;
+};
+
+static void add_one(void *page, size_t len, void *arg)
+{
+	struct xform *x = arg;
+
+	assert_int_equal(pthread_create(&x->toucher, NULL, touch_and_tell, &x->t), 0);
+	/* the fault reached migrate_to_ram again and again (held off), or,
+	 * without the hold, took the page home */
+	wait_for(dmirror_migrate_to_ram_calls(x->f->dm) >= 2 ||
+		 atomic_load(&x->t.seen) >= 0);
+	for (size_t i = 0; i < len; i++)
+		((char *)page)[i]++;
+}
+
+static void test_transform_holds_the_page(void **state)
+{
+	struct xform x = { .t = { .seen = -1 } };
+	struct dmirror_cmd c;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	x.f = &f;
+	x.t.addr = f.buf;
+	memset(f.buf, 1, PG);
+	to_device(&f, f.buf, 1, 0);
+	c = cmd(&f, f.buf, 1, NULL);
+	assert_int_equal(dmirror_transform(f.dm, &c, add_one, &x), 0);
+	assert_int_equal(c.cpages, 1);
+	assert_int_equal(pthread_join(x.toucher, NULL), 0);
+	assert_int_equal(x.t.seen, 2);		/* after the transform */
+	for (size_t i = 0; i < PG; i++)
+		assert_int_equal(f.buf[i], 2);	/* and nothing lost */
 	fx_fini(&f);
 }
 
@@ -1137,6 +1307,9 @@ int main(void)
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
 		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
+		cmocka_unit_test_teardown(test_unbind_waits_for_commands, disarm),
+		cmocka_unit_test_teardown(test_device_read_racing_munmap, disarm),
+		cmocka_unit_test(test_transform_holds_the_page),
 	};
 
 	test_capture_warnings();
