@@ -80,7 +80,7 @@ struct zd_mm {
 	 * its event is read, so callers wait for the handling to end. */
 	unsigned int draining;
 	unsigned long drain_seq;
-	pthread_cond_t drained;
+	pthread_cond_t drained;		/* also: dead entries cleared */
 	struct zd_list_head node;	/* in zd_hmm_mms */
 	unsigned long device_pages;	/* lock held */
 	bool dead;			/* after fork, in the child */
@@ -107,7 +107,8 @@ uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr);
 void zd_hmm_wait_drained(struct zd_mm *mm);
 
 /* Cut the ranges overlapping [start, end) back to their managed pages,
- * freeing those left empty; mm->lock held. */
+ * freeing those left empty; mm->lock held.  Wakes registrations waiting
+ * for dead entries to go. */
 void zd_hmm_trim(struct zd_mm *mm, uintptr_t start, uintptr_t end);
 
 /* A range of @n pages at @start, every entry PTE_NONE; NULL if no

@@ -272,6 +272,15 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 	return 0;
 }
 
+/* A busy entry's page is home: a host entry now, and a device page less
+ * in the mm (so that an unmap before finalize counts nothing twice). */
+static void home(struct zd_mm *mm, uintptr_t *pte)
+{
+	if (pte_page(*pte))
+		mm->device_pages--;
+	pte_set(pte, PTE_HOST | PTE_BUSY);
+}
+
 /* Point the entry at a device page; false if @d is not one. */
 static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte,
 			   unsigned long d)
@@ -360,16 +369,67 @@ static bool vma_place(void *ctx, unsigned long i, struct place *p)
 	return true;
 }
 
-/* Drop host pages that moved; their remove event is ours (PTE_DISCARD),
- * unless there is none because the discard failed. */
+/*
+ * The application unmapped part of a run while it was being dropped:
+ * the kernel may have stopped at the hole (failing, or not: it walks on
+ * from the mapping it found after its remove event, which may end
+ * early), leaving host pages in place under device entries, two copies.
+ * Drop each page that is still there and ours on its own; the entries
+ * are busy, so a repeated remove event is harmless, and each drop
+ * expects its own (PTE_DISCARD).  @vec: which are resident, or NULL.
+ */
+static void discard_pages(struct zd_mm *mm, uintptr_t a, size_t len,
+			  const unsigned char *vec)
+{
+	for (uintptr_t p = a; p < a + len; p += page_bytes()) {
+		uintptr_t *pte;
+		bool ours;
+
+		if (vec && !(vec[(p - a) >> zd_page_shift] & 1))
+			continue;
+
+		pthread_mutex_lock(&mm->lock);
+		pte = zd_hmm_pte(mm, p);
+		ours = pte && *pte != PTE_DEAD && pte_page(*pte);
+		if (ours)
+			*pte |= PTE_DISCARD;
+		pthread_mutex_unlock(&mm->lock);
+		if (!ours || !zd_os_discard((void *)p, page_bytes()))
+			continue;
+		pthread_mutex_lock(&mm->lock);	/* unmapped: no event comes */
+		pte = zd_hmm_pte(mm, p);
+		if (pte)
+			*pte &= ~PTE_DISCARD;
+		pthread_mutex_unlock(&mm->lock);
+	}
+}
+
+/*
+ * Drop host pages that moved; their remove event is ours (PTE_DISCARD),
+ * unless there is none because the discard failed.  -ENOMEM: the
+ * application unmapped some of them meanwhile.
+ */
 static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
 {
 	int err = zd_os_discard((void *)a, len);
+	unsigned char vec[512];		/* a batch's pages */
+	size_t n = len >> zd_page_shift;
 
+	if (!err && n <= sizeof(vec) && !zd_os_resident((void *)a, len, vec)) {
+		for (size_t i = 0; i < n; i++)
+			if (vec[i] & 1) {	/* one stayed: see discard_pages() */
+				discard_pages(mm, a, len, vec);
+				break;
+			}
+		return;
+	}
 	if (!err)
 		return;
-	if (err != -ENOMEM)	/* -ENOMEM: the application unmapped it */
-		zd_warn("MADV_DONTNEED of [%#lx, +%#zx) failed: the host copy stays",
+	if (err == -ENOMEM) {
+		discard_pages(mm, a, len, NULL);
+		return;
+	}
+	zd_warn("MADV_DONTNEED of [%#lx, +%#zx) failed: the host copy stays",
 		(unsigned long)a, len);
 	pthread_mutex_lock(&mm->lock);
 	for (uintptr_t p = a; p < a + len; p += page_bytes()) {
@@ -402,7 +462,7 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 		if (pte && *pte == PTE_DEAD)	/* unmapped meanwhile */
 			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 		else if (to_system(m, i) && pte)
-			pte_set(pte, PTE_HOST | PTE_BUSY);
+			home(m->mm, pte);
 		else if (!install_device(m, a, pte, m->dst[i]))
 			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 		else if (host_left(i))
@@ -437,10 +497,9 @@ static int finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 	} else {
 		if (pte)
 			*pte &= ~(PTE_BUSY | (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
-		/* what is left over */
+		/* what is left over (a device page that moved left the count
+		 * when its entry became a host one: see home()) */
 		put[n] = entry_page(moved ? s : d, false);
-		if (put[n] && moved)
-			mm->device_pages--;
 		n += put[n] != NULL;
 	}
 	for (int k = 0; k < n; k++)
@@ -586,7 +645,7 @@ void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
 		pthread_mutex_lock(&p.mm->lock);
 		pte = zd_hmm_pte(p.mm, p.addr);
 		if (pte && *pte != PTE_DEAD)
-			pte_set(pte, PTE_HOST | PTE_BUSY);
+			home(p.mm, pte);
 		else		/* unmapped meanwhile */
 			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 		pthread_mutex_unlock(&p.mm->lock);

@@ -183,6 +183,7 @@ void zd_hmm_trim(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 	for (size_t i = range_index(mm, start);
 	     i < mm->nr_ranges && mm->ranges[i]->start < end;)
 		i += range_cut(mm, i);
+	pthread_cond_broadcast(&mm->drained);
 }
 
 /* The extents of the ranges within [start, end), or of all ranges; the
@@ -365,6 +366,18 @@ void zd_mm_destroy(struct zd_mm *mm)
 
 /* ---- ranges ------------------------------------------------------------- */
 
+/* Whether [s, e) holds no entry but dead ones (see PTE_DEAD); lock held. */
+static bool only_dead(struct zd_mm *mm, uintptr_t s, uintptr_t e)
+{
+	for (uintptr_t a = s; a < e; a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, a);
+
+		if (pte && *pte != PTE_DEAD)
+			return false;
+	}
+	return true;
+}
+
 /* Manage [addr, addr + len); @fresh: all pages are untouched. */
 static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 {
@@ -390,6 +403,9 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 	}
 	pthread_mutex_lock(&mm->lock);
 	zd_hmm_wait_drained(mm);	/* a munmap() that returned is done */
+	/* and so are the migrations that held pages it unmapped */
+	while (zd_hmm_overlaps(mm, r->start, r->end) && only_dead(mm, r->start, r->end))
+		pthread_cond_wait(&mm->drained, &mm->lock);
 	if (zd_hmm_overlaps(mm, r->start, r->end))
 		err = -EINVAL;
 	else if (ranges_reserve(mm, 1))

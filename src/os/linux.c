@@ -266,6 +266,11 @@ int zd_os_discard(void *addr, size_t len)
 	return madvise(addr, len, MADV_DONTNEED) ? -errno : 0;
 }
 
+int zd_os_resident(void *addr, size_t len, unsigned char *vec)
+{
+	return mincore(addr, len, vec) ? -errno : 0;
+}
+
 /* One process_vm_readv/writev of our own pid, page faults and all. */
 static int self_vm_copy(void *to, const void *from, size_t len, bool write)
 {

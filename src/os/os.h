@@ -56,6 +56,8 @@ int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp);
 int zd_os_uffd_wake(int fd, void *addr, size_t len);
 /* Drop the pages of [addr, addr + len) (MADV_DONTNEED). */
 int zd_os_discard(void *addr, size_t len);
+/* mincore(): vec[i] & 1 if page i of [addr, addr + len) is resident. */
+int zd_os_resident(void *addr, size_t len, unsigned char *vec);
 /* 1 if the page at @addr is present or swapped, 0 if never touched (or
  * dropped), -errno if /proc/self/pagemap cannot say. */
 int zd_os_page_populated(const void *addr);
