@@ -30,9 +30,9 @@
  *   "hmm.fault.zero_busy"  the fault thread, before it maps the zero page
  *                          for a host page under migration (while holding
  *                          the mm's lock: a driver's move waits for it);
- *   "hmm.fault.event"      the fault thread, after reading messages and
+ *   "hmm.event"            the fault thread, after reading messages and
  *                          before handling them (a munmap() has returned);
- *   "hmm.fault.device"     the fault thread, holding a reference on a
+ *   "hmm.device_fault"     the fault thread, holding a reference on a
  *                          device page, before its migrate_to_ram;
  *   "hmm.evict"            zd_mm_destroy() and fork, likewise;
  *   "hmm.migrate.move"     zd_migrate_vma_move(), before it moves;

@@ -275,7 +275,7 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	if (vmf.page) {
 		vmf.flags = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
 			    ZD_FAULT_FLAG_WRITE : 0;
-		zd_fault_point("hmm.fault.device");
+		zd_fault_point("hmm.device_fault");
 		device_fault(mm, &vmf, (int)m->arg.pagefault.feat.ptid);
 		zd_put_page(vmf.page);
 		return;
@@ -369,7 +369,7 @@ static void drain(struct zd_mm *mm)
 	pthread_mutex_unlock(&mm->lock);
 	n = zd_os_read(mm->uffd, msgs, sizeof(msgs));
 	if (n > 0)
-		zd_fault_point("hmm.fault.event");
+		zd_fault_point("hmm.event");
 	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
 		if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
 			queue_fault(mm, &msgs[i]);

@@ -821,6 +821,40 @@ static void test_stale_fault_leaves_moved_page_alone(void **state)
 
 /* ---- the application unmaps what is being migrated ---------------------- */
 
+struct cmd_thread {
+	struct fx *f;
+	void *bounce;
+	int err;
+	atomic_bool done;
+};
+
+static void *register_buf(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = zd_mm_register(c->f->mm, c->f->buf, c->f->len);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void *unbind_thread(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = dmirror_unbind(c->f->dm);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void *munmap_buf(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = munmap(c->f->buf, c->f->len);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
 struct migrator {
 	struct fx *f;
 	int err;
@@ -904,6 +938,8 @@ static void test_munmap_before_install(void **state)
  */
 static void test_munmap_then_register(void **state)
 {
+	struct cmd_thread rg = { 0 };
+	pthread_t t;
 	struct fx f;
 	char *again;
 
@@ -911,16 +947,20 @@ static void test_munmap_then_register(void **state)
 	fx_init(&f, MiB(1));
 	fill(f.buf, f.len, 73);
 	to_device(&f, f.buf, f.npages, 0);
-	assert_int_equal(zd_fault_inject_pause("hmm.fault.event", 300), 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.event", 10000), 0);
 	assert_int_equal(munmap(f.buf, f.len), 0);
-	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL), -EFAULT);
 	again = mmap(f.buf, f.len, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	assert_ptr_equal(again, f.buf);
-	assert_no_warn(assert_int_equal(zd_mm_register(f.mm, again, f.len), 0));
-	assert_int_equal(zd_fault_inject_calls(), 1);	/* it was held */
-	zd_fault_inject_reset();
+	rg.f = &f;
+	assert_int_equal(pthread_create(&t, NULL, register_buf, &rg), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	test_sleep_us(100000);
+	assert_false(atomic_load(&rg.done));	/* waits for the unmap */
+	zd_fault_inject_reset();		/* the only point user is held */
 	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(rg.err, 0);
 	assert_int_equal(page_frees(f.dm), f.npages);
 	check_zero(again, f.len);
 	fx_fini(&f);
@@ -975,19 +1015,25 @@ static void test_unmapped_ranges_are_freed(void **state)
  */
 static void test_unplug_waits_for_fault(void **state)
 {
-	pthread_t t;
+	struct cmd_thread ub = { 0 };
+	pthread_t t, u;
 	struct fx f;
 
 	(void)state;
 	fx_init(&f, MiB(1));
 	fill(f.buf, PG, 75);
 	to_device(&f, f.buf, 1, 0);
-	assert_int_equal(zd_fault_inject_pause("hmm.fault.device", 300), 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.device_fault", 10000), 0);
 	assert_int_equal(pthread_create(&t, NULL, touch, f.buf), 0);
 	assert_true(wait_for(zd_fault_inject_calls() == 1));
-	assert_int_equal(dmirror_unbind(f.dm), 0);
-	zd_fault_inject_reset();
+	ub.f = &f;
+	assert_int_equal(pthread_create(&u, NULL, unbind_thread, &ub), 0);
+	test_sleep_us(100000);		/* it evicts, then waits for the fault */
+	assert_false(atomic_load(&ub.done));
+	zd_fault_inject_reset();	/* the only point user is held */
 	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(u, NULL), 0);
+	assert_int_equal(ub.err, 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	check(f.buf, PG, 75);
 	/* the page that fault freed during the unbind is no free page after
@@ -998,13 +1044,6 @@ static void test_unplug_waits_for_fault(void **state)
 	check(f.buf, f.len, 76);
 	fx_fini(&f);
 }
-
-struct cmd_thread {
-	struct fx *f;
-	void *bounce;
-	int err;
-	atomic_bool done;
-};
 
 static void *migrate_cmd(void *arg)
 {
@@ -1024,15 +1063,6 @@ static void *read_cmd(void *arg)
 	struct dmirror_cmd d = cmd(c->f, c->f->buf, 1, c->bounce);
 
 	c->err = dmirror_read(c->f->dm, &d);
-	atomic_store(&c->done, true);
-	return NULL;
-}
-
-static void *unbind_thread(void *arg)
-{
-	struct cmd_thread *c = arg;
-
-	c->err = dmirror_unbind(c->f->dm);
 	atomic_store(&c->done, true);
 	return NULL;
 }
@@ -1087,21 +1117,26 @@ static void test_unbind_waits_for_commands(void **state)
  */
 static void test_device_read_racing_munmap(void **state)
 {
-	struct cmd_thread rc = { 0 };
-	pthread_t t;
+	struct cmd_thread rc = { 0 }, um = { 0 };
+	pthread_t t[2];
 	struct fx f;
 
 	(void)state;
 	fx_init(&f, MiB(1));
 	rc.f = &f;
 	rc.bounce = malloc(PG);
-	assert_int_equal(zd_fault_inject_pause("hmm.fault", 300), 0);
-	assert_int_equal(pthread_create(&t, NULL, read_cmd, &rc), 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.fault", 10000), 0);
+	assert_int_equal(pthread_create(&t[0], NULL, read_cmd, &rc), 0);
 	assert_true(wait_for(zd_fault_inject_calls() == 1));
-	assert_int_equal(munmap(f.buf, f.len), 0);	/* until the hold ends */
-	zd_fault_inject_reset();
+	/* munmap() unmaps at once, then waits for the held fault thread */
+	um.f = &f;
+	assert_int_equal(pthread_create(&t[1], NULL, munmap_buf, &um), 0);
+	assert_true(wait_for(msync(f.buf, PG, MS_ASYNC) && errno == ENOMEM));
+	zd_fault_inject_reset();		/* the only point user is held */
 	zd_fault_inject_resume();
-	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(t[0], NULL), 0);
+	assert_int_equal(pthread_join(t[1], NULL), 0);
+	assert_int_equal(um.err, 0);
 	assert_int_equal(rc.err, -EFAULT);
 	free(rc.bounce);
 	f.buf = mmap(NULL, f.len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
