@@ -34,7 +34,10 @@
  *
  * munmap(), MADV_DONTNEED and mremap() of managed memory by the
  * application drop (or move) the device entries of those pages; dropped
- * device pages are freed through page_free.  fork(): device-private pages
+ * device pages are freed through page_free.  Once munmap() returns, the
+ * range is gone from zonedev too (lookups, registration and the counts
+ * wait for the fault thread to handle it), also when a migration held
+ * some of its pages: that migration installs nothing there.  fork(): device-private pages
  * are migrated back before the fork completes, so the child sees every
  * byte; in the child the memory is ordinary memory and the zd_mm objects
  * must not be used.  Threads of the application may fault, migrate, map
@@ -142,7 +145,10 @@ ZD_API void *zd_mm_map(struct zd_mm *mm, size_t len);
  * @addr: page-aligned start
  * @len: bytes, a multiple of the page size
  *
- * Pages already touched keep their contents.
+ * Pages already touched keep their contents.  Memory the application
+ * just unmapped from a managed range can be registered again at once:
+ * this waits for the unmap to be handled, and for a migration still
+ * holding pages there to finish.
  * Context: may sleep.
  * Return: 0; -EINVAL (unaligned, not one private anonymous mapping, or
  * overlapping a managed range), -ENOMEM, an error reading
@@ -157,6 +163,8 @@ ZD_API int zd_mm_register(struct zd_mm *mm, void *addr, size_t len);
  * @addr: the start given to zd_mm_register() or returned by zd_mm_map()
  * @len: its length
  *
+ * What the application left of it after munmap()s (ranges are cut back
+ * to what is mapped) goes as a whole.
  * Context: may sleep; not from the fault thread.
  * Return: 0, -EINVAL (no such range).
  */
@@ -306,7 +314,9 @@ ZD_API void zd_free_system_page(void *addr);
  * src 0.  dst is zeroed.
  * Context: may sleep; any thread, including migrate_to_ram.
  * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EINVAL
- * (bad arguments, or a range not mapped at all).
+ * (bad arguments, with a warning; or a range not mapped at all, which
+ * an application's munmap() can cause: no warning, src and dst are left
+ * alone).
  */
 ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
 
@@ -323,7 +333,9 @@ ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
  * themselves move there where the kernel can (their src entries then
  * name their new address and carry ZD_MIGRATE_PFN_DONATE), and are
  * copied where it cannot.  The driver must then give each a device dst;
- * a taken page left without one is put back by finalize.
+ * a taken page left without one is put back by finalize.  A page the
+ * application unmapped meanwhile is neither moved nor copied: its src
+ * entry loses ZD_MIGRATE_PFN_MIGRATE.
  * Context: may sleep; no locks held.
  * Return: 0, or -EINVAL (bad arguments, a page that is not a collected
  * host page or was taken already).
@@ -364,7 +376,9 @@ ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
  * Device destinations become device-private entries (the page's count
  * is the mapping's); system destinations are copied (or, with
  * ZD_MIGRATE_PFN_DONATE, moved) into place.  An entry without a valid
- * dst does not move (MIGRATE is cleared).
+ * dst does not move (MIGRATE is cleared); a device dst that names no
+ * device-private page is refused with a warning.  Nor does a page the
+ * application unmapped meanwhile.
  * Context: may sleep; any thread except the fault thread when host pages
  * go to a device (it drops them with MADV_DONTNEED).
  */
@@ -391,7 +405,8 @@ ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);
  * WRITE); free pages get 0.  Then the driver fills dst with staging pages
  * and calls zd_migrate_device_pages and _finalize.
  * Context: may sleep.
- * Return: 0, -EINVAL.
+ * Return: 0, -EINVAL (NULL @src_pfns, or a pfn without a struct page:
+ * with a warning, nothing written).
  */
 ZD_API int zd_migrate_device_range(unsigned long *src_pfns, unsigned long start,
 				   unsigned long npages);
