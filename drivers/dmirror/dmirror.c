@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 
 #include "dmirror.h"
@@ -37,7 +38,10 @@ struct dmirror_chunk {
 
 struct dmirror {
 	struct zd_device dev;
-	pthread_mutex_t lock;		/* free list, chunks */
+	pthread_mutex_t lock;		/* free list, chunks, bound, inflight */
+	pthread_cond_t idle;		/* no command in flight, or a page freed */
+	bool bound;			/* commands are accepted */
+	unsigned int inflight;		/* commands running */
 	/* A stack linked by zone_device_data: the warmest memory first.
 	 * Pages leave it in the reverse of the order they were freed in,
 	 * so to_device() fills a batch from its last page down and the
@@ -75,13 +79,17 @@ static void free_push(struct dmirror *dm, struct zd_page *page)
 	dm->free_pages = page;
 }
 
+/* Unbound, the free list is gone with the chunks: a page freed during
+ * the unbind (by a fault that held it) is only counted. */
 static void page_free(struct zd_page *page)
 {
 	struct dmirror *dm = page_dm(page);
 
 	pthread_mutex_lock(&dm->lock);
-	free_push(dm, page);
+	if (dm->bound)
+		free_push(dm, page);
 	dm->in_use--;
+	pthread_cond_broadcast(&dm->idle);
 	pthread_mutex_unlock(&dm->lock);
 	atomic_fetch_add(&dm->page_frees, 1);
 }
@@ -127,6 +135,7 @@ static int chunk_add(struct dmirror *dm)
 	res = zd_devm_request_free_mem_region(&dm->dev, zd_iomem_root(), dm->chunk_bytes);
 	if (!res) {
 		err = -errno;
+		zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
 		goto out;
 	}
 	c->dm = dm;
@@ -140,8 +149,10 @@ static int chunk_add(struct dmirror *dm)
 	c->npages = dm->chunk_bytes / PAGE;
 	/* released after the pgmap (devres runs newest first) */
 	err = zd_devm_add_action(&dm->dev, chunk_release, c);
-	if (err)
+	if (err) {
+		zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
 		goto out;
+	}
 	if (!zd_devm_memremap_pages(&dm->dev, &c->pgmap)) {
 		err = -errno;
 		zd_devm_release_action(&dm->dev, chunk_release, c);
@@ -174,7 +185,13 @@ static struct zd_page *page_alloc(struct dmirror *dm)
 	dm->in_use++;
 	pthread_mutex_unlock(&dm->lock);
 	p->zone_device_data = NULL;
-	zd_zone_device_page_init(p);
+	if (zd_zone_device_page_init(p)) {	/* cannot happen while bound */
+		pthread_mutex_lock(&dm->lock);
+		free_push(dm, p);
+		dm->in_use--;
+		pthread_mutex_unlock(&dm->lock);
+		return NULL;
+	}
 	return p;
 }
 
@@ -228,6 +245,30 @@ static bool cmd_bad(struct dmirror *dm, struct dmirror_cmd *cmd)
 		return true;
 	cmd->cpages = cmd->faults = 0;
 	return false;
+}
+
+/* A command starts: -ENODEV once unbound (the unbind waits for those
+ * that started before). */
+static int cmd_enter(struct dmirror *dm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&dm->lock);
+	if (dm->bound)
+		dm->inflight++;
+	else
+		err = -ENODEV;
+	pthread_mutex_unlock(&dm->lock);
+	return err;
+}
+
+static int cmd_exit(struct dmirror *dm, int err)
+{
+	pthread_mutex_lock(&dm->lock);
+	if (!--dm->inflight)
+		pthread_cond_broadcast(&dm->idle);
+	pthread_mutex_unlock(&dm->lock);
+	return err;
 }
 
 static struct zd_page *dst_page(const struct batch *b, unsigned long i)
@@ -320,66 +361,72 @@ static int migrate_to_ram(struct zd_vm_fault *vmf)
 			     ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, vmf->page, &moved);
 }
 
+/* Whether the page at @addr is in this device's mirror now. */
+static bool on_device(struct dmirror *dm, struct zd_mm *mm, unsigned long addr)
+{
+	struct zd_page *p;
+	bool ours;
+
+	if (zd_mm_lookup_get(mm, addr, &p) != ZD_MM_PAGE_DEVICE)
+		return false;
+	ours = p->pgmap->owner == dm;
+	zd_put_page(p);
+	return ours;
+}
+
+static int to_device_cmd(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	int err = migrate_range(dm, cmd->mm, cmd->addr, cmd->npages,
+				ZD_MIGRATE_VMA_SELECT_SYSTEM, NULL, &cmd->cpages);
+
+	if (err)
+		return err;
+	/* as the kernel's: every page must now be in this device's mirror */
+	for (unsigned long i = 0; i < cmd->npages; i++)
+		if (!on_device(dm, cmd->mm, cmd->addr + i * PAGE))
+			return -ENOENT;
+	return 0;
+}
+
 int dmirror_migrate_to_device(struct dmirror *dm, struct dmirror_cmd *cmd)
 {
 	int err;
 
 	if (cmd_bad(dm, cmd))
 		return -EINVAL;
-	err = migrate_range(dm, cmd->mm, cmd->addr, cmd->npages,
-			    ZD_MIGRATE_VMA_SELECT_SYSTEM, NULL, &cmd->cpages);
-	if (err)
-		return err;
-	/* as the kernel's: every page must now be in this device's mirror */
-	for (unsigned long i = 0; i < cmd->npages; i++) {
-		struct zd_page *p;
-
-		if (zd_mm_lookup(cmd->mm, cmd->addr + i * PAGE, &p) != ZD_MM_PAGE_DEVICE ||
-		    p->pgmap->owner != dm)
-			return -ENOENT;
-	}
-	return 0;
+	err = cmd_enter(dm);
+	return err ? err : cmd_exit(dm, to_device_cmd(dm, cmd));
 }
 
 int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
 {
+	int err;
+
 	if (cmd_bad(dm, cmd))
 		return -EINVAL;
-	return migrate_range(dm, cmd->mm, cmd->addr, cmd->npages,
-			     ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, NULL, &cmd->cpages);
+	err = cmd_enter(dm);
+	return err ? err : cmd_exit(dm, migrate_range(dm, cmd->mm, cmd->addr,
+			cmd->npages, ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, NULL,
+			&cmd->cpages));
 }
 
 /* ---- the device's view -------------------------------------------------- */
 
-/* The bytes of the page at @addr as the device sees them, or NULL. */
-static char *mirror_page(struct dmirror *dm, struct dmirror_cmd *cmd,
-			 unsigned long addr, int *err)
+/*
+ * One page of the device's view: its own memory if the page is in its
+ * mirror (held meanwhile, so a CPU fault cannot take it home under the
+ * copy), else the host page through the CPU (never-touched ones fault:
+ * faults), which an application's munmap meanwhile makes -EFAULT.
+ */
+static int access_page(struct dmirror *dm, struct dmirror_cmd *cmd,
+		       unsigned long addr, char *buf, bool write)
 {
 	struct zd_page *p;
-	int st = zd_mm_lookup(cmd->mm, addr, &p);
+	int st = zd_mm_lookup_get(cmd->mm, addr, &p);
 
-	*err = 0;
-	if (st == ZD_MM_PAGE_DEVICE && p->pgmap->owner == dm)
-		return page_mem(p);
-	if (st < 0) {
-		*err = -EFAULT;
-		return NULL;
-	}
-	cmd->faults += st == ZD_MM_PAGE_EMPTY;
-	return (char *)addr;	/* through the CPU: faults as needed */
-}
+	if (st == ZD_MM_PAGE_DEVICE && p->pgmap->owner == dm) {
+		char *mem = page_mem(p);
 
-static int access_range(struct dmirror *dm, struct dmirror_cmd *cmd, bool write)
-{
-	if (cmd_bad(dm, cmd) || !cmd->ptr)
-		return -EINVAL;
-	for (unsigned long i = 0; i < cmd->npages; i++) {
-		char *buf = (char *)cmd->ptr + i * PAGE;
-		int err;
-		char *mem = mirror_page(dm, cmd, cmd->addr + i * PAGE, &err);
-
-		if (!mem)
-			return err;
 		if (write) {
 			memcpy(mem, buf, PAGE);
 			dev_wrote(mem);
@@ -387,9 +434,31 @@ static int access_range(struct dmirror *dm, struct dmirror_cmd *cmd, bool write)
 			dev_read(mem);
 			memcpy(buf, mem, PAGE);
 		}
-		cmd->cpages++;
+		zd_put_page(p);
+		return 0;
 	}
-	return 0;
+	if (p)
+		zd_put_page(p);		/* another device's: through the CPU */
+	if (st < 0)
+		return -EFAULT;
+	cmd->faults += st == ZD_MM_PAGE_EMPTY;
+	return zd_access_remote_vm(cmd->mm, addr, buf, (int)PAGE,
+				   write ? ZD_FOLL_WRITE : 0) == (int)PAGE ? 0 : -EFAULT;
+}
+
+static int access_range(struct dmirror *dm, struct dmirror_cmd *cmd, bool write)
+{
+	int err;
+
+	if (cmd_bad(dm, cmd) || !cmd->ptr)
+		return -EINVAL;
+	err = cmd_enter(dm);
+	for (unsigned long i = 0; i < cmd->npages && !err; i++) {
+		err = access_page(dm, cmd, cmd->addr + i * PAGE,
+				  (char *)cmd->ptr + i * PAGE, write);
+		cmd->cpages += !err;
+	}
+	return err == -ENODEV ? err : cmd_exit(dm, err);
 }
 
 int dmirror_read(struct dmirror *dm, struct dmirror_cmd *cmd)
@@ -405,19 +474,27 @@ int dmirror_write(struct dmirror *dm, struct dmirror_cmd *cmd)
 int dmirror_transform(struct dmirror *dm, struct dmirror_cmd *cmd,
 		      void (*fn)(void *page, size_t len, void *arg), void *arg)
 {
+	int err;
+
 	if (cmd_bad(dm, cmd) || !fn)
 		return -EINVAL;
+	err = cmd_enter(dm);
+	if (err)
+		return err;
 	for (unsigned long i = 0; i < cmd->npages; i++) {
 		struct zd_page *p;
 
-		if (zd_mm_lookup(cmd->mm, cmd->addr + i * PAGE, &p) == ZD_MM_PAGE_DEVICE &&
-		    p->pgmap->owner == dm) {
+		if (zd_mm_lookup_get(cmd->mm, cmd->addr + i * PAGE, &p) != ZD_MM_PAGE_DEVICE)
+			continue;
+		if (p->pgmap->owner == dm) {	/* held: no fault takes it */
+			dev_read(page_mem(p));
 			fn(page_mem(p), PAGE, arg);
 			dev_wrote(page_mem(p));
 			cmd->cpages++;
 		}
+		zd_put_page(p);
 	}
-	return 0;
+	return cmd_exit(dm, 0);
 }
 
 /* ---- unplug: every page in use comes home first ------------------------- */
@@ -448,12 +525,39 @@ static void chunk_evict(struct dmirror_chunk *c)
 	free(dst);
 }
 
+/*
+ * Commands end first (new ones get -ENODEV); then every page in use
+ * comes home.  A page a fault is bringing home (busy) is skipped by an
+ * eviction, and freed by that fault: wait for it, and evict again
+ * for any that a finished fault left behind.
+ */
 static void dmirror_remove(struct zd_device *dev)
 {
 	struct dmirror *dm = (struct dmirror *)dev;
+	unsigned long in_use;
 
-	for (struct dmirror_chunk *c = dm->chunks; c; c = c->next)
-		chunk_evict(c);
+	pthread_mutex_lock(&dm->lock);
+	dm->bound = false;
+	while (dm->inflight)
+		pthread_cond_wait(&dm->idle, &dm->lock);
+	pthread_mutex_unlock(&dm->lock);
+	do {
+		struct timespec ts;
+
+		for (struct dmirror_chunk *c = dm->chunks; c; c = c->next)
+			chunk_evict(c);
+		pthread_mutex_lock(&dm->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (dm->in_use)
+			pthread_cond_timedwait(&dm->idle, &dm->lock, &ts);
+		in_use = dm->in_use;
+		pthread_mutex_unlock(&dm->lock);
+	} while (in_use);
 	/* the chunks themselves are devres: they go after this returns */
 	pthread_mutex_lock(&dm->lock);
 	dm->chunks = NULL;
@@ -464,8 +568,12 @@ static void dmirror_remove(struct zd_device *dev)
 
 static int dmirror_probe(struct zd_device *dev)
 {
-	(void)dev;
-	return 0;	/* memory comes on demand */
+	struct dmirror *dm = (struct dmirror *)dev;
+
+	pthread_mutex_lock(&dm->lock);
+	dm->bound = true;	/* memory comes on demand */
+	pthread_mutex_unlock(&dm->lock);
+	return 0;
 }
 
 static struct zd_driver dmirror_driver = {
@@ -478,6 +586,7 @@ static void dmirror_release(struct zd_device *dev)
 {
 	struct dmirror *dm = (struct dmirror *)dev;
 
+	pthread_cond_destroy(&dm->idle);
 	pthread_mutex_destroy(&dm->lock);
 	free(dm);
 }
@@ -495,6 +604,7 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 		return NULL;
 	}
 	pthread_mutex_init(&dm->lock, NULL);
+	pthread_cond_init(&dm->idle, NULL);
 	dm->chunk_bytes = chunk_bytes;
 	atomic_store(&dm->prefetch, 1);
 	zd_device_initialize(&dm->dev);
@@ -518,6 +628,11 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 int dmirror_unbind(struct dmirror *dm)
 {
 	return zd_device_unbind(&dm->dev);
+}
+
+int dmirror_rebind(struct dmirror *dm)
+{
+	return zd_device_bind(&dm->dev, &dmirror_driver);
 }
 
 void dmirror_destroy(struct dmirror *dm)

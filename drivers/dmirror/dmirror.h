@@ -32,8 +32,11 @@ struct dmirror_stats {
 struct dmirror *dmirror_create(int id, unsigned long chunk_bytes);
 /* Unbind (pages come home) and free; the device must not be used after. */
 void dmirror_destroy(struct dmirror *dm);
-/* Unbind only (unplug): pages come home, chunks go. */
+/* Unbind only (unplug): commands in flight end first, later ones get
+ * -ENODEV; pages come home, chunks go. */
 int dmirror_unbind(struct dmirror *dm);
+/* Bind again after dmirror_unbind(): commands work again. */
+int dmirror_rebind(struct dmirror *dm);
 struct zd_device *dmirror_device(struct dmirror *dm);
 
 /* Pages migrate_to_ram brings back per fault (a power of two, 1..512). */
@@ -43,7 +46,9 @@ void dmirror_set_fail_faults(struct dmirror *dm, bool fail);
 void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *s);
 
 /* The device's view of the range: device pages from its memory, host
- * pages through the CPU (never-touched ones are faulted in: faults). */
+ * pages through the CPU (never-touched ones are faulted in: faults).
+ * -EFAULT where the range is not managed or the application unmaps it
+ * meanwhile.  Every command returns -ENODEV while unbound. */
 int dmirror_read(struct dmirror *dm, struct dmirror_cmd *cmd);
 int dmirror_write(struct dmirror *dm, struct dmirror_cmd *cmd);
 /* Move the range's pages to the device; -ENOENT if any page is not on

@@ -29,7 +29,14 @@
  *                          entry of a fault;
  *   "hmm.fault.zero_busy"  the fault thread, before it maps the zero page
  *                          for a host page under migration (while holding
- *                          the mm's lock: a driver's move waits for it).
+ *                          the mm's lock: a driver's move waits for it);
+ *   "hmm.event"            the fault thread, after reading messages and
+ *                          before handling them (a munmap() has returned);
+ *   "hmm.device_fault"     the fault thread, holding a reference on a
+ *                          device page, before its migrate_to_ram;
+ *   "hmm.evict"            zd_mm_destroy() and fork, likewise;
+ *   "hmm.migrate.move"     zd_migrate_vma_move(), before it moves;
+ *   "hmm.migrate.pages"    zd_migrate_vma_pages(), before it installs.
  */
 #ifndef ZONEDEV_FAULT_H
 #define ZONEDEV_FAULT_H

@@ -34,7 +34,10 @@
  *
  * munmap(), MADV_DONTNEED and mremap() of managed memory by the
  * application drop (or move) the device entries of those pages; dropped
- * device pages are freed through page_free.  fork(): device-private pages
+ * device pages are freed through page_free.  Once munmap() returns, the
+ * range is gone from zonedev too (lookups, registration and the counts
+ * wait for the fault thread to handle it), also when a migration held
+ * some of its pages: that migration installs nothing there.  fork(): device-private pages
  * are migrated back before the fork completes, so the child sees every
  * byte; in the child the memory is ordinary memory and the zd_mm objects
  * must not be used.  Threads of the application may fault, migrate, map
@@ -95,6 +98,8 @@ struct zd_mm_stats {
 					 * to staging memory or home */
 	unsigned long pages_copied;	/* host pages whose bytes were copied
 					 * instead (home, or by _vma_move) */
+	unsigned long ranges;		/* managed ranges now: unmapped ones
+					 * are freed, and a hole splits one */
 };
 
 /**
@@ -140,7 +145,10 @@ ZD_API void *zd_mm_map(struct zd_mm *mm, size_t len);
  * @addr: page-aligned start
  * @len: bytes, a multiple of the page size
  *
- * Pages already touched keep their contents.
+ * Pages already touched keep their contents.  Memory the application
+ * just unmapped from a managed range can be registered again at once:
+ * this waits for the unmap to be handled, and for a migration still
+ * holding pages there to finish.
  * Context: may sleep.
  * Return: 0; -EINVAL (unaligned, not one private anonymous mapping, or
  * overlapping a managed range), -ENOMEM, an error reading
@@ -159,6 +167,9 @@ ZD_API int zd_mm_register(struct zd_mm *mm, void *addr, size_t len);
  * or mapped with zd_mm_map(): every page of it that is on a device is
  * migrated back first, so the application keeps all its bytes, and then
  * the range is unregistered from userfaultfd.
+ *
+ * What the application left of it after munmap()s (ranges are cut back
+ * to what is mapped) goes as a whole.
  * Context: may sleep; not from the fault thread.
  * Return: 0, -EINVAL (no such range).
  */
@@ -210,6 +221,43 @@ enum {
  */
 ZD_API int zd_mm_lookup(struct zd_mm *mm, unsigned long addr,
 			struct zd_page **page);
+
+/**
+ * zd_mm_lookup_get - zd_mm_lookup() that holds the device page
+ * @mm: the mm
+ * @addr: an address in a managed range
+ * @page: set to the device page for ZD_MM_PAGE_DEVICE, else NULL
+ *
+ * For ZD_MM_PAGE_DEVICE, a reference on *@page is taken before the
+ * mm's lock is dropped: until the caller's zd_put_page(), the page is
+ * neither freed nor migrated (a CPU fault on it waits, retrying), so a
+ * device may read or write its memory.  An unmap meanwhile drops the
+ * mapping; the page goes when the caller puts it.
+ * Context: as zd_mm_lookup().
+ * Return: as zd_mm_lookup().
+ */
+ZD_API int zd_mm_lookup_get(struct zd_mm *mm, unsigned long addr,
+			    struct zd_page **page);
+
+#define ZD_FOLL_WRITE	0x01	/* zd_access_remote_vm(): write, not read */
+
+/**
+ * zd_access_remote_vm - copy to or from an application's memory, safely
+ * @mm: the mm (its memory is this process's)
+ * @addr: where
+ * @buf: the caller's buffer
+ * @len: bytes
+ * @gup_flags: ZD_FOLL_WRITE to write @buf there; 0 to read into @buf
+ *
+ * As a device reads host memory through the CPU, but as the kernel
+ * copies another process's memory: pages fault in as needed (managed
+ * device-private ones come home), and memory the application unmaps
+ * meanwhile ends the copy instead of crashing the process.
+ * Context: may sleep; not on the fault thread (its faults need it).
+ * Return: the bytes copied; fewer than @len where memory was unmapped.
+ */
+ZD_API int zd_access_remote_vm(struct zd_mm *mm, unsigned long addr, void *buf,
+			       int len, unsigned int gup_flags);
 
 /**
  * zd_migrate_pfn - a migrate entry for a device page
@@ -288,7 +336,9 @@ ZD_API void zd_free_system_page(void *addr);
  * src 0.  dst is zeroed.
  * Context: may sleep; any thread, including migrate_to_ram.
  * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EINVAL
- * (bad arguments, or a range not mapped at all).
+ * (bad arguments, with a warning; or a range not mapped at all, which
+ * an application's munmap() can cause: no warning, src and dst are left
+ * alone).
  */
 ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
 
@@ -305,7 +355,9 @@ ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
  * themselves move there where the kernel can (their src entries then
  * name their new address and carry ZD_MIGRATE_PFN_DONATE), and are
  * copied where it cannot.  The driver must then give each a device dst;
- * a taken page left without one is put back by finalize.
+ * a taken page left without one is put back by finalize.  A page the
+ * application unmapped meanwhile is neither moved nor copied: its src
+ * entry loses ZD_MIGRATE_PFN_MIGRATE.
  * Context: may sleep; no locks held.
  * Return: 0, or -EINVAL (bad arguments, a page that is not a collected
  * host page or was taken already).
@@ -323,7 +375,8 @@ ZD_API int zd_migrate_vma_move(struct zd_migrate_vma *migrate, unsigned long i,
  * memory behaves as before otherwise.  Unregister before unmapping it.
  * Context: may sleep.
  * Return: 0 (also when the kernel cannot move pages: they are copied),
- * -EINVAL (bad range; memory that cannot be registered, with a warning).
+ * -EINVAL (bad range; memory that cannot be registered, with a warning),
+ * -ENOMEM.
  */
 ZD_API int zd_hmm_register_staging(void *addr, size_t len);
 
@@ -336,7 +389,8 @@ ZD_API int zd_hmm_register_staging(void *addr, size_t len);
  * longer move into or out of it without a copy.  Call it before the
  * memory is unmapped.
  * Context: may sleep.
- * Return: 0, or -EINVAL (bad range, or not registered).
+ * Return: 0, or -EINVAL (bad range, or not registered as one range:
+ * with a warning).
  */
 ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
 
@@ -347,7 +401,9 @@ ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
  * Device destinations become device-private entries (the page's count
  * is the mapping's); system destinations are copied (or, with
  * ZD_MIGRATE_PFN_DONATE, moved) into place.  An entry without a valid
- * dst does not move (MIGRATE is cleared).
+ * dst does not move (MIGRATE is cleared); a device dst that names no
+ * device-private page is refused with a warning.  Nor does a page the
+ * application unmapped meanwhile.
  * Context: may sleep; any thread except the fault thread when host pages
  * go to a device (it drops them with MADV_DONTNEED).
  */
@@ -374,7 +430,8 @@ ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);
  * WRITE); free pages get 0.  Then the driver fills dst with staging pages
  * and calls zd_migrate_device_pages and _finalize.
  * Context: may sleep.
- * Return: 0, -EINVAL.
+ * Return: 0, -EINVAL (NULL @src_pfns, or a pfn without a struct page:
+ * with a warning, nothing written).
  */
 ZD_API int zd_migrate_device_range(unsigned long *src_pfns, unsigned long start,
 				   unsigned long npages);

@@ -24,6 +24,21 @@
 #include "list.h"
 #include "log.h"
 
+/*
+ * The application unmapped the page of a busy entry: the migration
+ * holding it installs nothing there, and its finalize clears the entry
+ * and puts the pages (finish()).  A device page leaves the mm's count
+ * now, but keeps its mapping so that an unplug's finalize finds the mm.
+ */
+static void kill_busy(struct zd_mm *mm, uintptr_t *pte)
+{
+	struct zd_page *page = pte_page(*pte);
+
+	if (page)
+		mm->device_pages--;	/* the migration's finalize puts it */
+	*pte = PTE_DEAD;
+}
+
 void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		 uintptr_t state)
 {
@@ -36,50 +51,83 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 			*pte &= ~PTE_DISCARD;	/* a migration's own drop */
 			continue;
 		}
-		if (!pte || (*pte & PTE_BUSY))
+		if (!pte)
 			continue;
+		if (*pte & PTE_BUSY) {
+			if (state == PTE_NONE)
+				kill_busy(mm, pte);
+			continue;
+		}
 		page = pte_page(*pte);
 		*pte = state;
 		if (!page)
 			continue;
 		mm->device_pages--;
-		page->mapping = NULL;
+		set_page_mm(page, NULL);
 		/* page_free is the driver's: not under our lock (as finalize) */
 		pthread_mutex_unlock(&mm->lock);
 		zd_put_page(page);
 		atomic_fetch_add(&mm->stats.dropped, 1);
 		pthread_mutex_lock(&mm->lock);
 	}
+	if (state == PTE_NONE)
+		zd_hmm_trim(mm, start, end);
 	pthread_mutex_unlock(&mm->lock);
+}
+
+/* Put the device pages of @r, which never made it into the table. */
+static void put_range_pages(struct zd_mm *mm, struct hmm_range *r)
+{
+	for (uintptr_t a = r->start, i = 0; a < r->end; a += page_bytes(), i++) {
+		struct zd_page *page = pte_page(r->pte[i]);
+
+		if (!page)
+			continue;
+		pthread_mutex_lock(&mm->lock);
+		mm->device_pages--;
+		set_page_mm(page, NULL);
+		pthread_mutex_unlock(&mm->lock);
+		zd_put_page(page);
+		atomic_fetch_add(&mm->stats.dropped, 1);
+	}
 }
 
 /* mremap: the range's entries at @from now live at @to. */
 static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 {
-	struct hmm_range *r = calloc(1, sizeof(*r));
 	size_t n = len >> zd_page_shift;
+	struct hmm_range *r = zd_hmm_range_new(to, n);
+	int err;
 
-	if (!r || !(r->pte = calloc(n, sizeof(uintptr_t)))) {
-		free(r);
+	if (!r) {
 		zd_warn("no memory to follow mremap to %#lx: its device pages "
 			"are dropped", (unsigned long)to);
 		zd_hmm_drop(mm, from, from + len, PTE_NONE);
 		return;
 	}
-	r->start = to;
-	r->end = to + len;
+	/* what was at @to went when mremap unmapped it */
+	zd_hmm_drop(mm, to, to + len, PTE_NONE);
 	pthread_mutex_lock(&mm->lock);
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t *old = zd_hmm_pte(mm, from + (i << zd_page_shift));
 
-		r->pte[i] = old ? *old & ~PTE_BUSY : PTE_NONE;
+		r->pte[i] = old && *old != PTE_DEAD ? *old & ~PTE_BUSY : PTE_NONE;
 		if (pte_page(r->pte[i]))
 			pte_page(r->pte[i])->index = (to >> zd_page_shift) + i;
 		if (old)
 			*old = PTE_NONE;
 	}
-	zd_list_add_tail(&r->node, &mm->ranges);
+	zd_hmm_trim(mm, from, from + len);
+	/* a migration may still hold dead entries there */
+	err = zd_hmm_overlaps(mm, to, to + len) ? -EBUSY :
+	      zd_hmm_range_insert(mm, r);
+	if (!err)
+		zd_hmm_trim(mm, to, to + len);
 	pthread_mutex_unlock(&mm->lock);
+	if (err) {
+		put_range_pages(mm, r);
+		zd_hmm_range_free(r);
+	}
 }
 
 static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
@@ -153,10 +201,13 @@ static bool zero_fill(struct zd_mm *mm, uintptr_t a)
 	for (uintptr_t p = a; p < stop; p += page_bytes()) {
 		uintptr_t *pte = zd_hmm_pte(mm, p);
 
-		if (pte)
+		if (pte && *pte == PTE_DEAD)
+			*pte = PTE_NONE;	/* unmapped meanwhile */
+		else if (pte)
 			pte_set(pte, z.failed[(p - a) >> zd_page_shift] ?
 				     PTE_EMPTY : PTE_HOST);
 	}
+	zd_hmm_trim(mm, a, stop);
 	pthread_mutex_unlock(&mm->lock);
 	/* woken only now, so no thread sees its page still busy */
 	zd_os_uffd_wake(mm->uffd, (void *)a, stop - a);
@@ -212,17 +263,21 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;
+	vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
+	if (vmf.page)		/* as the kernel: an unplug cannot free it */
+		zd_get_page(vmf.page);
 	pthread_mutex_unlock(&mm->lock);
 	if (e & PTE_BUSY) {
 		if (busy_host(e) && !wp)
 			zero_gone_busy(mm, a);
 		return;		/* else the migration's finalize wakes it */
 	}
-	vmf.page = pte_page(e);
 	if (vmf.page) {
 		vmf.flags = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
 			    ZD_FAULT_FLAG_WRITE : 0;
+		zd_fault_point("hmm.device_fault");
 		device_fault(mm, &vmf, (int)m->arg.pagefault.feat.ptid);
+		zd_put_page(vmf.page);
 		return;
 	}
 	/* never touched, or a host page that is gone */
@@ -298,25 +353,51 @@ static void queue_fault(struct zd_mm *mm, const struct uffd_msg *m)
 	mm->pending[mm->nr_pending++] = *m;
 }
 
-/* Read what is there; handle events now, queue faults for later. */
-static ssize_t drain(struct zd_mm *mm, bool queue)
+/*
+ * Read what is there; handle events now, queue faults for later.  The
+ * kernel lets munmap() return as soon as its event is read, so from the
+ * read until the events are handled, threads asking what is managed wait
+ * (zd_hmm_wait_drained()).
+ */
+static void drain(struct zd_mm *mm)
 {
 	struct uffd_msg msgs[64];
-	ssize_t n = zd_os_read(mm->uffd, msgs, sizeof(msgs));
+	ssize_t n;
 
+	pthread_mutex_lock(&mm->lock);
+	mm->draining++;
+	pthread_mutex_unlock(&mm->lock);
+	n = zd_os_read(mm->uffd, msgs, sizeof(msgs));
+	if (n > 0)
+		zd_fault_point("hmm.event");
 	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
-		if (msgs[i].event == UFFD_EVENT_PAGEFAULT && queue)
+		if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
 			queue_fault(mm, &msgs[i]);
 		else
 			handle(mm, &msgs[i]);
 	}
-	return n;
+	pthread_mutex_lock(&mm->lock);
+	if (!--mm->draining) {
+		mm->drain_seq++;
+		pthread_cond_broadcast(&mm->drained);
+	}
+	pthread_mutex_unlock(&mm->lock);
+}
+
+void zd_hmm_wait_drained(struct zd_mm *mm)
+{
+	unsigned long seq = mm->drain_seq;
+
+	if (fault_mm == mm)
+		return;
+	while (mm->draining && mm->drain_seq == seq)
+		pthread_cond_wait(&mm->drained, &mm->lock);
 }
 
 void zd_hmm_wait_events(struct zd_mm *mm)
 {
 	if (fault_mm == mm)
-		drain(mm, true);
+		drain(mm);
 	else
 		zd_os_yield();
 }
@@ -327,8 +408,8 @@ void *zd_hmm_fault_thread(void *arg)
 
 	fault_mm = mm;
 	while (zd_os_wait2(mm->uffd, mm->stop_fd) == 1) {
-		drain(mm, false);
-		/* faults that came in while a migrate_to_ram drained events */
+		drain(mm);
+		/* in order; more may queue while a migrate_to_ram drains */
 		for (size_t i = 0; i < mm->nr_pending; i++) {
 			struct uffd_msg m = mm->pending[i];
 

@@ -28,6 +28,9 @@
 #define PTE_DISCARD	32ul		/* our own MADV_DONTNEED's remove event
 					 * is still to be read: ignore it */
 #define PTE_FLAGS	63ul
+/* A busy entry whose page the application unmapped meanwhile: the
+ * migration that holds it installs nothing there and clears it. */
+#define PTE_DEAD	PTE_BUSY
 /* Host entries only (device ones hold a pointer here): the page left for
  * a driver's memory mid-migration, so its absence is not a reclaim. */
 #define PTE_TAKEN	64ul
@@ -35,6 +38,18 @@
 static inline struct zd_page *pte_page(uintptr_t e)
 {
 	return e & PTE_DEVICE ? (struct zd_page *)(e & ~PTE_FLAGS) : NULL;
+}
+
+/* The mm a device page is mapped in: written under its lock, read
+ * without by those that find the page by pfn (unplug). */
+static inline struct zd_mm *page_mm(struct zd_page *page)
+{
+	return __atomic_load_n((struct zd_mm **)&page->mapping, __ATOMIC_RELAXED);
+}
+
+static inline void set_page_mm(struct zd_page *page, struct zd_mm *mm)
+{
+	__atomic_store_n((struct zd_mm **)&page->mapping, mm, __ATOMIC_RELAXED);
 }
 
 /* A new value, keeping PTE_DISCARD: the event it waits for comes later. */
@@ -46,8 +61,9 @@ static inline void pte_set(uintptr_t *pte, uintptr_t v)
 /* zonedev's bit in migrate entries: setup took (and marked busy) the page */
 #define MPFN_COLLECTED	(1ul << 2)
 
+/* A managed range: sorted by start in zd_mm.ranges, never overlapping,
+ * cut back to its managed pages after every unmap. */
 struct hmm_range {
-	struct zd_list_head node;
 	uintptr_t start, end;
 	uintptr_t *pte;			/* (end - start) >> page_shift */
 };
@@ -56,7 +72,15 @@ struct zd_mm {
 	int uffd, stop_fd;
 	pthread_t thread;
 	pthread_mutex_t lock;		/* ranges and their ptes */
-	struct zd_list_head ranges;
+	struct hmm_range **ranges;	/* sorted by start */
+	uintptr_t *ends;		/* ranges[i]->end: searched without
+					 * touching the ranges themselves */
+	size_t nr_ranges, cap_ranges;
+	/* Events being read and handled (fault thread); munmap returns once
+	 * its event is read, so callers wait for the handling to end. */
+	unsigned int draining;
+	unsigned long drain_seq;
+	pthread_cond_t drained;		/* also: dead entries cleared */
 	struct zd_list_head node;	/* in zd_hmm_mms */
 	unsigned long device_pages;	/* lock held */
 	bool dead;			/* after fork, in the child */
@@ -76,6 +100,27 @@ extern struct zd_list_head zd_hmm_mms;
 
 /* The entry for @addr, or NULL if no range manages it; mm->lock held. */
 uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr);
+
+/* Wait until the events read so far are handled, so that the entries
+ * agree with every munmap() that returned; mm->lock held.  A no-op on
+ * the fault thread itself. */
+void zd_hmm_wait_drained(struct zd_mm *mm);
+
+/* Cut the ranges overlapping [start, end) back to their managed pages,
+ * freeing those left empty; mm->lock held.  Wakes registrations waiting
+ * for dead entries to go. */
+void zd_hmm_trim(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+
+/* A range of @n pages at @start, every entry PTE_NONE; NULL if no
+ * memory.  Freed with zd_hmm_range_free(). */
+struct hmm_range *zd_hmm_range_new(uintptr_t start, size_t n);
+void zd_hmm_range_free(struct hmm_range *r);
+
+/* Add @r (not overlapping any range); 0 or -ENOMEM.  mm->lock held. */
+int zd_hmm_range_insert(struct zd_mm *mm, struct hmm_range *r);
+
+/* Whether any range overlaps [start, end); mm->lock held. */
+bool zd_hmm_overlaps(struct zd_mm *mm, uintptr_t start, uintptr_t end);
 
 /* Bring back every device page of [start, end) through migrate_to_ram. */
 void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end);

@@ -37,6 +37,25 @@ struct zd_page *zd_migrate_pfn_to_page(unsigned long mpfn)
 	return zd_pfn_to_page(mpfn >> ZD_MIGRATE_PFN_SHIFT);
 }
 
+/* The device-private page of a driver's entry, or NULL (with a warning
+ * if @warn) where it names no such page. */
+static struct zd_page *entry_page(unsigned long mpfn, bool warn)
+{
+	unsigned long pfn = mpfn >> ZD_MIGRATE_PFN_SHIFT;
+	struct zd_page *page;
+
+	if ((mpfn & (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM)) !=
+	    ZD_MIGRATE_PFN_VALID)
+		return NULL;
+	page = zd_pfn_valid(pfn) ? zd_pfn_to_page(pfn) : NULL;
+	if (page && zd_is_device_private_page(page))
+		return page;
+	if (warn)
+		zd_warn("bad migrate entry %#lx: pfn %#lx is not a device-private "
+			"page", mpfn, pfn);
+	return NULL;
+}
+
 void *zd_migrate_pfn_to_virt(unsigned long mpfn)
 {
 	if (!(mpfn & ZD_MIGRATE_PFN_SYSTEM) || !(mpfn & ZD_MIGRATE_PFN_VALID))
@@ -109,7 +128,8 @@ static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
 	}
 	if (page && (m->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE) &&
 	    page->pgmap->owner == m->pgmap_owner &&
-	    zd_page_ref_count(page) == 1)	/* no one else holds it */
+	    /* no one else holds it (the fault's own reference aside) */
+	    zd_page_ref_count(page) == 1 + (page == m->fault_page))
 		src = zd_migrate_pfn(zd_page_to_pfn(page)) | ZD_MIGRATE_PFN_MIGRATE |
 		      (e & PTE_WRITE ? ZD_MIGRATE_PFN_WRITE : 0);
 	if (src)
@@ -117,28 +137,36 @@ static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
 	return src ? src | MPFN_COLLECTED : 0;
 }
 
+/* Whether any page of [start, end) is managed; lock held. */
+static bool any_managed(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t a = start; a < end; a += page_bytes())
+		if (zd_hmm_pte(mm, a))
+			return true;
+	return false;
+}
+
 int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 {
-	bool managed = false;
-
 	if (migrate_bad(m))
 		return -EINVAL;
-	m->cpages = 0;
 	pthread_mutex_lock(&m->mm->lock);
+	/* the kernel finds no vma: nothing is written.  An application's
+	 * munmap() can cause it, so it is no misuse */
+	if (!any_managed(m->mm, m->start, m->end) &&
+	    zd_os_mapped((void *)m->start, m->end - m->start)) {
+		pthread_mutex_unlock(&m->mm->lock);
+		return -EINVAL;
+	}
+	m->cpages = 0;
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uintptr_t a = m->start + (i << zd_page_shift);
-		uintptr_t *pte = zd_hmm_pte(m->mm, a);
 
-		managed |= pte != NULL;
 		m->dst[i] = 0;
-		m->src[i] = collect(m, pte, a);
+		m->src[i] = collect(m, zd_hmm_pte(m->mm, a), a);
 		m->cpages += m->src[i] != 0;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
-	if (!managed && zd_os_mapped((void *)m->start, m->end - m->start)) {
-		zd_warn("[%#lx, %#lx) is not mapped", m->start, m->end);
-		return -EINVAL;
-	}
 	/* a stable snapshot for the driver's copy */
 #define host_src(i)	(m->src[i] & ZD_MIGRATE_PFN_SYSTEM)
 	for_each_run(m->npages, host_src,
@@ -173,10 +201,25 @@ static void mark_taken(struct zd_mm *mm, uintptr_t a, size_t len, bool on)
 	for (uintptr_t end = a + len; a < end; a += page_bytes()) {
 		uintptr_t *pte = zd_hmm_pte(mm, a);
 
-		if (pte)
+		if (pte && *pte != PTE_DEAD)
 			*pte = on ? *pte | PTE_TAKEN : *pte & ~PTE_TAKEN;
 	}
 	pthread_mutex_unlock(&mm->lock);
+}
+
+/* The copy of pages [i, i + n) to @to failed: the application unmapped
+ * some of them.  Those do not migrate; the others are copied. */
+static void copy_or_drop(struct zd_migrate_vma *m, unsigned long i,
+			 unsigned long n, char *to)
+{
+	for (unsigned long k = 0; k < n; k++) {
+		char *from = (char *)m->start + ((i + k) << zd_page_shift);
+
+		if (zd_os_peek(to + (k << zd_page_shift), from, page_bytes()))
+			m->src[i + k] &= ~ZD_MIGRATE_PFN_MIGRATE;
+		else
+			atomic_fetch_add(&m->mm->stats.pages_copied, 1);
+	}
 }
 
 int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
@@ -199,6 +242,7 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 			m->npages, to);
 		return -EINVAL;
 	}
+	zd_fault_point("hmm.migrate.move");
 	from = (char *)m->start + (i << zd_page_shift);
 	len = n << zd_page_shift;
 	/* before they go: a fault on them must wait, not zero-fill */
@@ -219,20 +263,33 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 	/* the rest is copied (the snapshot is write-protected); a page the
 	 * kernel reclaimed reads as zeros through a fault, as before */
 	mark_taken(m->mm, (uintptr_t)from + off, len - off, false);
-	memcpy((char *)to + off, from + off, len - off);
-	atomic_fetch_add(&m->mm->stats.pages_copied, (len - off) >> zd_page_shift);
+	if (off < len && zd_os_peek((char *)to + off, from + off, len - off))
+		copy_or_drop(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift,
+			     (char *)to + off);
+	else
+		atomic_fetch_add(&m->mm->stats.pages_copied,
+				 (len - off) >> zd_page_shift);
 	return 0;
+}
+
+/* A busy entry's page is home: a host entry now, and a device page less
+ * in the mm (so that an unmap before finalize counts nothing twice). */
+static void home(struct zd_mm *mm, uintptr_t *pte)
+{
+	if (pte_page(*pte))
+		mm->device_pages--;
+	pte_set(pte, PTE_HOST | PTE_BUSY);
 }
 
 /* Point the entry at a device page; false if @d is not one. */
 static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte,
 			   unsigned long d)
 {
-	struct zd_page *page = zd_migrate_pfn_to_page(d);
+	struct zd_page *page = entry_page(d, true);
 
 	if (!pte || !page)
 		return false;
-	page->mapping = m->mm;
+	set_page_mm(page, m->mm);
 	page->index = a >> zd_page_shift;
 	pte_set(pte, (uintptr_t)page | PTE_DEVICE | PTE_BUSY |
 		(d & ZD_MIGRATE_PFN_WRITE ? PTE_WRITE : 0));
@@ -312,12 +369,66 @@ static bool vma_place(void *ctx, unsigned long i, struct place *p)
 	return true;
 }
 
-/* Drop host pages that moved; their remove event is ours (PTE_DISCARD),
- * unless there is none because the discard failed. */
+/*
+ * The application unmapped part of a run while it was being dropped:
+ * the kernel may have stopped at the hole (failing, or not: it walks on
+ * from the mapping it found after its remove event, which may end
+ * early), leaving host pages in place under device entries, two copies.
+ * Drop each page that is still there and ours on its own; the entries
+ * are busy, so a repeated remove event is harmless, and each drop
+ * expects its own (PTE_DISCARD).  @vec: which are resident, or NULL.
+ */
+static void discard_pages(struct zd_mm *mm, uintptr_t a, size_t len,
+			  const unsigned char *vec)
+{
+	for (uintptr_t p = a; p < a + len; p += page_bytes()) {
+		uintptr_t *pte;
+		bool ours;
+
+		if (vec && !(vec[(p - a) >> zd_page_shift] & 1))
+			continue;
+
+		pthread_mutex_lock(&mm->lock);
+		pte = zd_hmm_pte(mm, p);
+		ours = pte && *pte != PTE_DEAD && pte_page(*pte);
+		if (ours)
+			*pte |= PTE_DISCARD;
+		pthread_mutex_unlock(&mm->lock);
+		if (!ours || !zd_os_discard((void *)p, page_bytes()))
+			continue;
+		pthread_mutex_lock(&mm->lock);	/* unmapped: no event comes */
+		pte = zd_hmm_pte(mm, p);
+		if (pte)
+			*pte &= ~PTE_DISCARD;
+		pthread_mutex_unlock(&mm->lock);
+	}
+}
+
+/*
+ * Drop host pages that moved; their remove event is ours (PTE_DISCARD),
+ * unless there is none because the discard failed.  -ENOMEM: the
+ * application unmapped some of them meanwhile.
+ */
 static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
 {
-	if (!zd_os_discard((void *)a, len))
+	int err = zd_os_discard((void *)a, len);
+	unsigned char vec[512];		/* a batch's pages */
+	size_t n = len >> zd_page_shift;
+
+	if (!err && n <= sizeof(vec) && !zd_os_resident((void *)a, len, vec)) {
+		for (size_t i = 0; i < n; i++)
+			if (vec[i] & 1) {	/* one stayed: see discard_pages() */
+				discard_pages(mm, a, len, vec);
+				break;
+			}
 		return;
+	}
+	if (!err)
+		return;
+	if (err == -ENOMEM) {
+		discard_pages(mm, a, len, NULL);
+		return;
+	}
 	zd_warn("MADV_DONTNEED of [%#lx, +%#zx) failed: the host copy stays",
 		(unsigned long)a, len);
 	pthread_mutex_lock(&mm->lock);
@@ -339,6 +450,7 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m))
 		return;
+	zd_fault_point("hmm.migrate.pages");
 	copy_runs(m->src, m->npages, vma_place, m);
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
@@ -347,8 +459,10 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 
 		if (!(m->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
-		if (to_system(m, i) && pte)
-			pte_set(pte, PTE_HOST | PTE_BUSY);
+		if (pte && *pte == PTE_DEAD)	/* unmapped meanwhile */
+			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
+		else if (to_system(m, i) && pte)
+			home(m->mm, pte);
 		else if (!install_device(m, a, pte, m->dst[i]))
 			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 		else if (host_left(i))
@@ -362,33 +476,62 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 			run_len << zd_page_shift));
 }
 
-/* After the move: what the page's entry and the old/new pages become.
- * Returns the device page to put, if any; lock held. */
-static struct zd_page *finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
-			      unsigned long d)
+/*
+ * After the move: what the page's entry and the old/new pages become.
+ * Stores the device pages to put in @put (up to two) and returns how
+ * many; lock held.  An entry the application unmapped meanwhile goes, and
+ * with it every device page of the move (its count left the mm then).
+ */
+static int finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
+		  unsigned long d, struct zd_page *put[2])
 {
 	bool moved = s & ZD_MIGRATE_PFN_MIGRATE;
-	unsigned long old = moved ? s : d;	/* what is left over */
-	struct zd_page *put = zd_migrate_pfn_to_page(old);
+	int n = 0;
 
-	if (pte)
-		*pte &= ~(PTE_BUSY | (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
-	if (put && moved)
-		mm->device_pages--;
-	if (put)
-		put->mapping = NULL;
-	return put;
+	if (pte && *pte == PTE_DEAD) {
+		*pte = PTE_NONE;
+		put[n] = entry_page(s, false);
+		n += put[n] != NULL;
+		put[n] = entry_page(d, false);
+		n += put[n] != NULL;
+	} else {
+		if (pte)
+			*pte &= ~(PTE_BUSY | (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
+		/* what is left over (a device page that moved left the count
+		 * when its entry became a host one: see home()) */
+		put[n] = entry_page(moved ? s : d, false);
+		n += put[n] != NULL;
+	}
+	for (int k = 0; k < n; k++)
+		set_page_mm(put[k], NULL);
+	return n;
+}
+
+static void put_pages(struct zd_page **put, int n)
+{
+	for (int k = 0; k < n; k++)
+		zd_put_page(put[k]);
 }
 
 static void restore_failed(void *ctx, uintptr_t addr)
 {
-	(void)ctx;
-	zd_warn("cannot put back the page at %#lx the driver took: its bytes "
-		"stay in the driver's memory", (unsigned long)addr);
+	struct zd_mm *mm = ctx;
+	uintptr_t *pte;
+	bool gone;
+
+	pthread_mutex_lock(&mm->lock);
+	pte = zd_hmm_pte(mm, addr);
+	gone = !pte || *pte == PTE_DEAD;
+	pthread_mutex_unlock(&mm->lock);
+	if (!gone)
+		zd_warn("cannot put back the page at %#lx the driver took: its "
+			"bytes stay in the driver's memory", (unsigned long)addr);
 }
 
 void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 {
+	bool trim = false;
+
 	if (migrate_bad(m))
 		return;
 	/* pages the driver took but did not migrate go back first */
@@ -397,21 +540,26 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 		    ZD_MIGRATE_PFN_DONATE)
 			zd__hmm_fill(m->mm, m->start + (i << zd_page_shift),
 				     zd_migrate_pfn_to_virt(m->src[i]),
-				     page_bytes(), true, restore_failed, NULL);
+				     page_bytes(), true, restore_failed, m->mm);
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
-		uintptr_t a = m->start + (i << zd_page_shift);
-		struct zd_page *put;
+		uintptr_t a = m->start + (i << zd_page_shift), *pte;
+		struct zd_page *put[2];
+		int n;
 
 		if (!(m->src[i] & MPFN_COLLECTED))
 			continue;
-		put = finish(m->mm, zd_hmm_pte(m->mm, a), m->src[i], m->dst[i]);
-		if (put) {
+		pte = zd_hmm_pte(m->mm, a);
+		trim |= pte && *pte == PTE_DEAD;
+		n = finish(m->mm, pte, m->src[i], m->dst[i], put);
+		if (n) {
 			pthread_mutex_unlock(&m->mm->lock);
-			zd_put_page(put);
+			put_pages(put, n);
 			pthread_mutex_lock(&m->mm->lock);
 		}
 	}
+	if (trim)
+		zd_hmm_trim(m->mm, m->start, m->end);
 	pthread_mutex_unlock(&m->mm->lock);
 	/* host pages that stayed become writable again (this wakes too) */
 #define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
@@ -431,9 +579,15 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 		zd_warn("NULL src_pfns");
 		return -EINVAL;
 	}
+	for (unsigned long i = 0; i < npages; i++)
+		if (!zd_pfn_valid(start + i)) {
+			zd_warn("pfn %#lx has no struct page", start + i);
+			return -EINVAL;
+		}
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *page = zd_pfn_to_page(start + i);
-		struct zd_mm *mm = page->mapping;
+		struct zd_mm *mm = zd_is_device_private_page(page) ?
+				   page_mm(page) : NULL;
 		uintptr_t *pte;
 
 		src[i] = 0;
@@ -458,11 +612,11 @@ struct device_batch {
 static bool device_place(void *ctx, unsigned long i, struct place *p)
 {
 	const struct device_batch *b = ctx;
-	struct zd_page *page = zd_migrate_pfn_to_page(b->src[i]);
+	struct zd_page *page = entry_page(b->src[i], false);
 
-	if (!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE) || !page || !page->mapping)
+	if (!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE) || !page || !page_mm(page))
 		return false;
-	*p = (struct place){ page->mapping, page->index << zd_page_shift,
+	*p = (struct place){ page_mm(page), page->index << zd_page_shift,
 			     zd_migrate_pfn_to_virt(b->dst[i]),
 			     b->dst[i] & ZD_MIGRATE_PFN_DONATE };
 	return true;
@@ -473,6 +627,10 @@ void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
 {
 	struct device_batch b = { src, dst };
 
+	if (!src || !dst) {
+		zd_warn("NULL src_pfns or dst_pfns");
+		return;
+	}
 	/* a device page has no device page to go to here */
 	for (unsigned long i = 0; i < npages; i++)
 		if (!(dst[i] & ZD_MIGRATE_PFN_SYSTEM))
@@ -486,8 +644,10 @@ void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
 			continue;
 		pthread_mutex_lock(&p.mm->lock);
 		pte = zd_hmm_pte(p.mm, p.addr);
-		if (pte)
-			pte_set(pte, PTE_HOST | PTE_BUSY);
+		if (pte && *pte != PTE_DEAD)
+			home(p.mm, pte);
+		else		/* unmapped meanwhile */
+			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 		pthread_mutex_unlock(&p.mm->lock);
 	}
 }
@@ -498,18 +658,27 @@ void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
 	struct zd_mm *wake_mm = NULL;
 	uintptr_t wake_start = 0, wake_end = 0;
 
+	if (!src || !dst) {
+		zd_warn("NULL src_pfns or dst_pfns");
+		return;
+	}
 	for (unsigned long i = 0; i < npages; i++) {
-		struct zd_page *page = zd_migrate_pfn_to_page(src[i]), *put;
-		struct zd_mm *mm = page ? page->mapping : NULL;
-		uintptr_t a = page ? page->index << zd_page_shift : 0;
+		struct zd_page *page = entry_page(src[i], false), *put[2];
+		struct zd_mm *mm = page ? page_mm(page) : NULL;
+		uintptr_t a = page ? page->index << zd_page_shift : 0, *pte;
+		bool dead;
+		int n;
 
 		if (!(src[i] & MPFN_COLLECTED) || !mm)
 			continue;
 		pthread_mutex_lock(&mm->lock);
-		put = finish(mm, zd_hmm_pte(mm, a), src[i], dst[i]);
+		pte = zd_hmm_pte(mm, a);
+		dead = pte && *pte == PTE_DEAD;
+		n = finish(mm, pte, src[i], dst[i], put);
+		if (dead)
+			zd_hmm_trim(mm, a, a + page_bytes());
 		pthread_mutex_unlock(&mm->lock);
-		if (put)
-			zd_put_page(put);
+		put_pages(put, n);
 		/* one wake per run of neighbouring pages */
 		if (mm == wake_mm && a == wake_end) {
 			wake_end += page_bytes();

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -18,26 +19,191 @@
 pthread_mutex_t zd_hmm_mms_lock = PTHREAD_MUTEX_INITIALIZER;
 struct zd_list_head zd_hmm_mms = { &zd_hmm_mms, &zd_hmm_mms };
 
-#define range_of(pos)	container_of(pos, struct hmm_range, node)
 #define mm_of(pos)	container_of(pos, struct zd_mm, node)
 
-/* Unmapped parts of a range stay as PTE_NONE, and new ranges may be
- * registered over them: the live entry wins. */
+/* ---- the range table ---------------------------------------------------- */
+
+/*
+ * The index of the first range ending above @addr (nr_ranges if none).
+ * Without branches on the comparisons (a conditional move each): random
+ * lookups would mispredict half of them, which costs more than the
+ * search itself.
+ */
+static size_t range_index(struct zd_mm *mm, uintptr_t addr)
+{
+	const uintptr_t *base = mm->ends;
+	size_t n = mm->nr_ranges;
+
+	if (!n)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		base = base[half - 1] <= addr ? base + half : base;
+		n -= half;
+	}
+	return (size_t)(base - mm->ends) + (*base <= addr);
+}
+
 uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr)
 {
-	struct zd_list_head *pos;
+	size_t i = range_index(mm, addr);
+	struct hmm_range *r;
+	uintptr_t *pte;
 
-	zd_list_for_each(pos, &mm->ranges) {
-		struct hmm_range *r = range_of(pos);
-		uintptr_t *pte;
+	if (i == mm->nr_ranges || addr < (r = mm->ranges[i])->start)
+		return NULL;
+	pte = &r->pte[(addr - r->start) >> zd_page_shift];
+	return *pte != PTE_NONE ? pte : NULL;
+}
 
-		if (addr < r->start || addr >= r->end)
-			continue;
-		pte = &r->pte[(addr - r->start) >> zd_page_shift];
-		if (*pte != PTE_NONE)
-			return pte;
+bool zd_hmm_overlaps(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	size_t i = range_index(mm, start);
+
+	return i < mm->nr_ranges && mm->ranges[i]->start < end;
+}
+
+static int ranges_reserve(struct zd_mm *mm, size_t more)
+{
+	size_t cap = mm->cap_ranges ? mm->cap_ranges : 16;
+	struct hmm_range **p;
+	uintptr_t *e;
+
+	while (cap < mm->nr_ranges + more)
+		cap *= 2;
+	if (cap == mm->cap_ranges)
+		return 0;
+	p = realloc(mm->ranges, cap * sizeof(*p));
+	if (p)
+		mm->ranges = p;
+	e = p ? realloc(mm->ends, cap * sizeof(*e)) : NULL;
+	if (!e)
+		return -ENOMEM;
+	mm->ends = e;
+	mm->cap_ranges = cap;
+	return 0;
+}
+
+static void range_insert_at(struct zd_mm *mm, size_t i, struct hmm_range *r)
+{
+	memmove(&mm->ranges[i + 1], &mm->ranges[i],
+		(mm->nr_ranges - i) * sizeof(*mm->ranges));
+	memmove(&mm->ends[i + 1], &mm->ends[i],
+		(mm->nr_ranges - i) * sizeof(*mm->ends));
+	mm->ranges[i] = r;
+	mm->ends[i] = r->end;
+	mm->nr_ranges++;
+}
+
+int zd_hmm_range_insert(struct zd_mm *mm, struct hmm_range *r)
+{
+	if (ranges_reserve(mm, 1))
+		return -ENOMEM;
+	range_insert_at(mm, range_index(mm, r->start), r);
+	return 0;
+}
+
+void zd_hmm_range_free(struct hmm_range *r)
+{
+	free(r);
+}
+
+/* One allocation: a lookup touches one cache line less. */
+struct hmm_range *zd_hmm_range_new(uintptr_t start, size_t n)
+{
+	struct hmm_range *r = zd_zalloc("hmm.range", sizeof(*r) +
+					n * sizeof(uintptr_t));
+
+	if (!r)
+		return NULL;
+	r->pte = (uintptr_t *)(r + 1);
+	r->start = start;
+	r->end = start + (n << zd_page_shift);
+	return r;
+}
+
+static size_t next_run(const struct hmm_range *r, size_t i, size_t n, bool live)
+{
+	while (i < n && (r->pte[i] != PTE_NONE) != live)
+		i++;
+	return i;
+}
+
+/*
+ * Range @i cut into its runs of managed pages: the first stays in place,
+ * each other one becomes a range of its own after it, and a range with
+ * none is freed.  If memory for the pieces is short, only the ends are
+ * cut (the unmanaged pages between stay, as PTE_NONE).  Returns how many
+ * ranges now stand where @i stood.
+ */
+static size_t range_cut(struct zd_mm *mm, size_t i)
+{
+	struct hmm_range *r = mm->ranges[i], *piece[64];
+	size_t n = (r->end - r->start) >> zd_page_shift, a0, b0, last, k = 0;
+	bool split = true;
+
+	a0 = next_run(r, 0, n, true);
+	if (a0 == n) {
+		mm->nr_ranges--;
+		memmove(&mm->ranges[i], &mm->ranges[i + 1],
+			(mm->nr_ranges - i) * sizeof(*mm->ranges));
+		memmove(&mm->ends[i], &mm->ends[i + 1],
+			(mm->nr_ranges - i) * sizeof(*mm->ends));
+		zd_hmm_range_free(r);
+		return 0;
 	}
-	return NULL;
+	b0 = next_run(r, a0, n, false);
+	for (last = n; r->pte[last - 1] == PTE_NONE; last--)
+		;
+	for (size_t a = b0, b; a < last && split; a = b) {
+		a = next_run(r, a, n, true);
+		b = next_run(r, a, n, false);
+		split = k < 64 && (piece[k] = zd_hmm_range_new(r->start + (a << zd_page_shift),
+							 b - a));
+		if (split)
+			memcpy(piece[k++]->pte, &r->pte[a], (b - a) * sizeof(uintptr_t));
+	}
+	if (!split || ranges_reserve(mm, k)) {
+		while (k)
+			zd_hmm_range_free(piece[--k]);
+		b0 = last;
+	}
+	for (size_t j = 0; j < k; j++)
+		range_insert_at(mm, i + 1 + j, piece[j]);
+	memmove(r->pte, &r->pte[a0], (b0 - a0) * sizeof(uintptr_t));
+	r->end = r->start + (b0 << zd_page_shift);
+	r->start += a0 << zd_page_shift;
+	mm->ends[i] = r->end;
+	return 1 + k;
+}
+
+void zd_hmm_trim(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	for (size_t i = range_index(mm, start);
+	     i < mm->nr_ranges && mm->ranges[i]->start < end;)
+		i += range_cut(mm, i);
+	pthread_cond_broadcast(&mm->drained);
+}
+
+/* The extents of the ranges within [start, end), or of all ranges; the
+ * count in *@n.  NULL (and *@n 0) if there are none or no memory. */
+static uintptr_t *ranges_snapshot(struct zd_mm *mm, uintptr_t start,
+				  uintptr_t end, size_t *n)
+{
+	uintptr_t *b;
+	size_t i, j = 0;
+
+	pthread_mutex_lock(&mm->lock);
+	i = range_index(mm, start);
+	b = malloc(2 * (mm->nr_ranges - i + 1) * sizeof(*b));
+	for (; b && i < mm->nr_ranges && mm->ranges[i]->start < end; i++) {
+		b[j++] = mm->ranges[i]->start;
+		b[j++] = mm->ranges[i]->end;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	*n = j / 2;
+	return b;
 }
 
 void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
@@ -49,14 +215,18 @@ void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 		pthread_mutex_lock(&mm->lock);
 		pte = zd_hmm_pte(mm, a);
 		e = pte ? *pte : 0;
+		vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
+		if (vmf.page)		/* as the fault thread */
+			zd_get_page(vmf.page);
 		pthread_mutex_unlock(&mm->lock);
-		vmf.page = pte_page(e);
-		if (!vmf.page || (e & PTE_BUSY))
+		if (!vmf.page)
 			continue;
 		vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
+		zd_fault_point("hmm.evict");
 		if (vmf.page->pgmap->ops->migrate_to_ram(&vmf))
 			zd_warn("migrate_to_ram failed for %#lx: its bytes are "
 				"lost", (unsigned long)a);
+		zd_put_page(vmf.page);
 	}
 }
 
@@ -66,23 +236,11 @@ void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
  * migrate_to_ram takes mm->lock. */
 static void evict_all(struct zd_mm *mm)
 {
-	struct zd_list_head *pos;
-	uintptr_t *b = NULL;
-	size_t n = 0;
+	size_t n;
+	uintptr_t *b = ranges_snapshot(mm, 0, UINTPTR_MAX, &n);
 
-	pthread_mutex_lock(&mm->lock);
-	zd_list_for_each(pos, &mm->ranges)
-		n++;
-	b = n ? malloc(2 * n * sizeof(*b)) : NULL;
-	n = 0;
-	zd_list_for_each(pos, &mm->ranges)
-		if (b) {
-			b[n++] = range_of(pos)->start;
-			b[n++] = range_of(pos)->end;
-		}
-	pthread_mutex_unlock(&mm->lock);
-	for (size_t i = 0; i < n; i += 2)
-		zd_hmm_evict(mm, b[i], b[i + 1]);
+	for (size_t i = 0; i < n; i++)
+		zd_hmm_evict(mm, b[2 * i], b[2 * i + 1]);
 	free(b);
 }
 
@@ -135,8 +293,8 @@ struct zd_mm *zd_mm_create(void)
 	if (!mm)
 		return NULL;
 	pthread_once(&once, hmm_fork_register);
-	zd_list_init(&mm->ranges);
 	pthread_mutex_init(&mm->lock, NULL);
+	pthread_cond_init(&mm->drained, NULL);
 	mm->stop_fd = -1;
 	mm->uffd = zd_os_uffd_open(UFFD_FEATURES, ZD_UFFD_FEATURE_MOVE, &features);
 	mm->can_move = features & ZD_UFFD_FEATURE_MOVE;
@@ -151,6 +309,8 @@ struct zd_mm *zd_mm_create(void)
 		       -err);
 		zd_os_close(mm->uffd);
 		zd_os_close(mm->stop_fd);
+		pthread_cond_destroy(&mm->drained);
+		pthread_mutex_destroy(&mm->lock);
 		free(mm);
 		errno = -err;
 		return NULL;
@@ -161,15 +321,25 @@ struct zd_mm *zd_mm_create(void)
 	return mm;
 }
 
-static void range_free(struct zd_mm *mm, struct hmm_range *r)
+/*
+ * Stop managing the ranges within [start, end): device pages come home,
+ * the kernel forgets the registration, and whatever a migration still
+ * holds is left dead for it to clear (zd_hmm_drop()).
+ */
+static void ranges_release(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 {
-	zd_hmm_evict(mm, r->start, r->end);
-	zd_os_uffd_unregister(mm->uffd, (void *)r->start, r->end - r->start);
-	pthread_mutex_lock(&mm->lock);
-	zd_list_del_init(&r->node);
-	pthread_mutex_unlock(&mm->lock);
-	free(r->pte);
-	free(r);
+	size_t n;
+	uintptr_t *b = ranges_snapshot(mm, start, end, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t s = b[2 * i], e = b[2 * i + 1];
+
+		zd_hmm_evict(mm, s, e);
+		/* fails where the application unmapped it meanwhile */
+		zd_os_uffd_unregister(mm->uffd, (void *)s, e - s);
+		zd_hmm_drop(mm, s, e, PTE_NONE);
+	}
+	free(b);
 }
 
 void zd_mm_destroy(struct zd_mm *mm)
@@ -179,41 +349,46 @@ void zd_mm_destroy(struct zd_mm *mm)
 	pthread_mutex_lock(&zd_hmm_mms_lock);
 	zd_list_del_init(&mm->node);
 	pthread_mutex_unlock(&zd_hmm_mms_lock);
-	while (!zd_list_empty(&mm->ranges))
-		range_free(mm, range_of(mm->ranges.next));
+	ranges_release(mm, 0, UINTPTR_MAX);
 	if (!mm->dead) {
 		zd_os_eventfd_signal(mm->stop_fd);
 		pthread_join(mm->thread, NULL);
 	}
 	zd_os_close(mm->uffd);
 	zd_os_close(mm->stop_fd);
+	/* left dead by migrations still running: a caller's bug */
+	for (size_t i = 0; i < mm->nr_ranges; i++)
+		zd_hmm_range_free(mm->ranges[i]);
+	free(mm->ranges);
+	free(mm->ends);
+	pthread_cond_destroy(&mm->drained);
 	pthread_mutex_destroy(&mm->lock);
 	free(mm);
 }
 
 /* ---- ranges ------------------------------------------------------------- */
 
-static bool overlaps_locked(struct zd_mm *mm, uintptr_t s, uintptr_t e)
+/* Whether [s, e) holds no entry but dead ones (see PTE_DEAD); lock held. */
+static bool only_dead(struct zd_mm *mm, uintptr_t s, uintptr_t e)
 {
-	for (uintptr_t a = s; a < e; a += page_bytes())
-		if (zd_hmm_pte(mm, a))
-			return true;
-	return false;
+	for (uintptr_t a = s; a < e; a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, a);
+
+		if (pte && *pte != PTE_DEAD)
+			return false;
+	}
+	return true;
 }
 
 /* Manage [addr, addr + len); @fresh: all pages are untouched. */
 static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 {
 	uintptr_t s = (uintptr_t)addr, n = len >> zd_page_shift;
-	struct hmm_range *r = zd_zalloc("hmm.range", sizeof(*r));
+	struct hmm_range *r = zd_hmm_range_new(s, n);
 	int err = 0;
 
-	if (!r || !(r->pte = zd_zalloc("hmm.pte", n * sizeof(uintptr_t)))) {
-		free(r);
+	if (!r)
 		return -ENOMEM;
-	}
-	r->start = s;
-	r->end = s + len;
 	/* guessing wrong either way loses data or deadlocks: ask the kernel */
 	for (uintptr_t i = 0; i < n && !err; i++) {
 		int pop = fresh ? 0 : zd_os_page_populated((char *)addr +
@@ -225,22 +400,26 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 	}
 	if (err) {
 		zd_warn("cannot read /proc/self/pagemap (error %d)", -err);
-		free(r->pte);
-		free(r);
+		zd_hmm_range_free(r);
 		return err;
 	}
 	pthread_mutex_lock(&mm->lock);
-	if (overlaps_locked(mm, r->start, r->end))
+	zd_hmm_wait_drained(mm);	/* a munmap() that returned is done */
+	/* and so are the migrations that held pages it unmapped */
+	while (zd_hmm_overlaps(mm, r->start, r->end) && only_dead(mm, r->start, r->end))
+		pthread_cond_wait(&mm->drained, &mm->lock);
+	if (zd_hmm_overlaps(mm, r->start, r->end))
 		err = -EINVAL;
+	else if (ranges_reserve(mm, 1))
+		err = -ENOMEM;
 	else if (!(err = zd_os_uffd_register(mm->uffd, addr, len, 1)))
-		zd_list_add_tail(&r->node, &mm->ranges);
+		zd_hmm_range_insert(mm, r);
 	pthread_mutex_unlock(&mm->lock);
 	if (err) {
 		if (err == -EINVAL)
 			zd_warn("[%p, +%#zx) overlaps a managed range or cannot "
 				"be registered", addr, len);
-		free(r->pte);
-		free(r);
+		zd_hmm_range_free(r);
 	}
 	return err;
 }
@@ -290,24 +469,33 @@ int zd_mm_register(struct zd_mm *mm, void *addr, size_t len)
 	return range_add(mm, addr, len, false);
 }
 
+/* [s, e) holds managed ranges, and none sticks out of it; lock held. */
+static bool ranges_within(struct zd_mm *mm, uintptr_t s, uintptr_t e)
+{
+	size_t i = range_index(mm, s), j = range_index(mm, e - 1);
+
+	return i < mm->nr_ranges && mm->ranges[i]->start >= s &&
+	       mm->ranges[i]->start < e &&
+	       (j == mm->nr_ranges || mm->ranges[j]->start >= e ||
+		mm->ranges[j]->end <= e);
+}
+
 int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len)
 {
-	struct zd_list_head *pos;
-	struct hmm_range *found = NULL;
+	uintptr_t s = (uintptr_t)addr;
+	bool ok;
 
 	if (args_bad(mm, addr, len))
 		return -EINVAL;
 	pthread_mutex_lock(&mm->lock);
-	zd_list_for_each(pos, &mm->ranges)
-		if (range_of(pos)->start == (uintptr_t)addr &&
-		    range_of(pos)->end == (uintptr_t)addr + len)
-			found = range_of(pos);
+	zd_hmm_wait_drained(mm);
+	ok = ranges_within(mm, s, s + len);
 	pthread_mutex_unlock(&mm->lock);
-	if (!found) {
+	if (!ok) {
 		zd_warn("[%p, +%#zx) is not a managed range", addr, len);
 		return -EINVAL;
 	}
-	range_free(mm, found);
+	ranges_release(mm, s, s + len);
 	return 0;
 }
 
@@ -322,6 +510,10 @@ void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *s)
 	s->dropped = atomic_load(&mm->stats.dropped);
 	s->pages_moved = atomic_load(&mm->stats.pages_moved);
 	s->pages_copied = atomic_load(&mm->stats.pages_copied);
+	pthread_mutex_lock(&mm->lock);
+	zd_hmm_wait_drained(mm);
+	s->ranges = mm->nr_ranges;
+	pthread_mutex_unlock(&mm->lock);
 }
 
 unsigned long zd_mm_device_pages(struct zd_mm *mm)
@@ -331,12 +523,14 @@ unsigned long zd_mm_device_pages(struct zd_mm *mm)
 	if (!mm)
 		return 0;
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_wait_drained(mm);
 	n = mm->device_pages;
 	pthread_mutex_unlock(&mm->lock);
 	return n;
 }
 
-int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
+static int lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page,
+		  bool get)
 {
 	uintptr_t a = addr & ~(page_bytes() - 1), *pte, e;
 
@@ -345,8 +539,11 @@ int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
 	if (!mm)
 		return -EFAULT;
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_wait_drained(mm);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? zd_hmm_settle(pte, a) : PTE_NONE;
+	if (get && pte_page(e) && !(e & PTE_BUSY))
+		zd_get_page(pte_page(e));
 	pthread_mutex_unlock(&mm->lock);
 	if (e == PTE_NONE)
 		return -EFAULT;
@@ -355,7 +552,45 @@ int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
 	if (pte_page(e)) {
 		if (page)
 			*page = pte_page(e);
+		else if (get)
+			zd_put_page(pte_page(e));
 		return ZD_MM_PAGE_DEVICE;
 	}
 	return e == PTE_EMPTY ? ZD_MM_PAGE_EMPTY : ZD_MM_PAGE_HOST;
+}
+
+int zd_mm_lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
+{
+	return lookup(mm, addr, page, false);
+}
+
+int zd_mm_lookup_get(struct zd_mm *mm, unsigned long addr, struct zd_page **page)
+{
+	return lookup(mm, addr, page, true);
+}
+
+int zd_access_remote_vm(struct zd_mm *mm, unsigned long addr, void *buf,
+			int len, unsigned int gup_flags)
+{
+	char *p = (char *)addr, *b = buf;
+	int done = 0;
+
+	if (!mm || !buf || len < 0) {
+		zd_warn("bad argument: mm %p buf %p len %d", (void *)mm, buf, len);
+		return 0;
+	}
+	/* a page at a time: the bytes before an unmapped page count */
+	while (done < len) {
+		size_t n = page_bytes() - ((uintptr_t)(p + done) & (page_bytes() - 1));
+		int err;
+
+		if (n > (size_t)(len - done))
+			n = (size_t)(len - done);
+		err = gup_flags & ZD_FOLL_WRITE ? zd_os_poke(p + done, b + done, n) :
+						   zd_os_peek(b + done, p + done, n);
+		if (err)
+			break;
+		done += (int)n;
+	}
+	return done;
 }

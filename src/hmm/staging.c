@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "../os/os.h"
 #include "internal.h"
@@ -17,6 +18,52 @@
 
 static pthread_once_t staging_once = PTHREAD_ONCE_INIT;
 static int staging = -1;
+
+/* What is registered (also where the kernel cannot move: it copies),
+ * so that unregistering anything else is refused. */
+static pthread_mutex_t ranges_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct staged {
+	void *addr;
+	size_t len;
+} *ranges;
+static size_t nr_ranges, cap_ranges;
+
+static int remember(void *addr, size_t len)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&ranges_lock);
+	if (nr_ranges == cap_ranges) {
+		size_t cap = cap_ranges ? 2 * cap_ranges : 16;
+		struct staged *p = realloc(ranges, cap * sizeof(*p));
+
+		if (p) {
+			ranges = p;
+			cap_ranges = cap;
+		}
+	}
+	if (nr_ranges < cap_ranges)
+		ranges[nr_ranges++] = (struct staged){ addr, len };
+	else
+		err = -ENOMEM;
+	pthread_mutex_unlock(&ranges_lock);
+	return err;
+}
+
+/* Forget [addr, +len) if it was registered as one; whether it was. */
+static bool forget(void *addr, size_t len)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&ranges_lock);
+	for (size_t i = 0; i < nr_ranges && !found; i++)
+		if (ranges[i].addr == addr && ranges[i].len == len) {
+			ranges[i] = ranges[--nr_ranges];
+			found = true;
+		}
+	pthread_mutex_unlock(&ranges_lock);
+	return found;
+}
 
 static void staging_open(void)
 {
@@ -50,12 +97,19 @@ int zd_hmm_register_staging(void *addr, size_t len)
 {
 	int err = staging_args(__func__, addr, len);
 
+	if (err < 0)
+		return err;
+	err = remember(addr, len);
 	if (err)
-		return err < 0 ? err : 0;	/* nothing to do: copies */
+		return err;
+	if (staging < 0)
+		return 0;			/* nothing to do: copies */
 	err = zd_os_uffd_register(staging, addr, len, 0);
-	if (err)
+	if (err) {
+		forget(addr, len);
 		zd_warn("cannot register staging memory [%p, +%#zx): error %d "
 			"(private anonymous read-write memory only)", addr, len, -err);
+	}
 	return err;
 }
 
@@ -63,7 +117,11 @@ int zd_hmm_unregister_staging(void *addr, size_t len)
 {
 	int err = staging_args(__func__, addr, len);
 
-	if (err)
-		return err < 0 ? err : 0;
-	return zd_os_uffd_unregister(staging, addr, len);
+	if (err < 0)
+		return err;
+	if (!forget(addr, len)) {
+		zd_warn("[%p, +%#zx) is not registered staging memory", addr, len);
+		return -EINVAL;
+	}
+	return staging < 0 ? 0 : zd_os_uffd_unregister(staging, addr, len);
 }

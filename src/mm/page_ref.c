@@ -127,7 +127,8 @@ static void free_zone_device_page(struct zd_page *page)
 			zd_set_page_count(page, 1);
 		return;
 	}
-	page->mapping = NULL;
+	/* HMM's unplug reads it without a lock (src/hmm/internal.h) */
+	__atomic_store_n(&page->mapping, NULL, __ATOMIC_RELAXED);
 	pgmap->ops->page_free(page);
 	if (idle_at_one(pgmap))
 		zd_set_page_count(page, 1);

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -383,6 +384,41 @@ int zd_os_uffd_wake(int fd, void *addr, size_t len)
 int zd_os_discard(void *addr, size_t len)
 {
 	return madvise(addr, len, MADV_DONTNEED) ? -errno : 0;
+}
+
+int zd_os_resident(void *addr, size_t len, unsigned char *vec)
+{
+	return mincore(addr, len, vec) ? -errno : 0;
+}
+
+/* One process_vm_readv/writev of our own pid, page faults and all. */
+static int self_vm_copy(void *to, const void *from, size_t len, bool write)
+{
+	while (len) {
+		struct iovec local = { write ? (void *)from : to, len };
+		struct iovec remote = { write ? to : (void *)from, len };
+		ssize_t n = write ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0)
+				  : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 && errno != EFAULT ? -errno : -EFAULT;
+		to = (char *)to + n;
+		from = (const char *)from + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int zd_os_peek(void *to, const void *from, size_t len)
+{
+	return self_vm_copy(to, from, len, false);
+}
+
+int zd_os_poke(void *to, const void *from, size_t len)
+{
+	return self_vm_copy(to, from, len, true);
 }
 
 int zd_os_page_populated(const void *addr)

@@ -72,11 +72,18 @@ int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp);
 int zd_os_uffd_wake(int fd, void *addr, size_t len);
 /* Drop the pages of [addr, addr + len) (MADV_DONTNEED). */
 int zd_os_discard(void *addr, size_t len);
+/* mincore(): vec[i] & 1 if page i of [addr, addr + len) is resident. */
+int zd_os_resident(void *addr, size_t len, unsigned char *vec);
 /* 1 if the page at @addr is present or swapped, 0 if never touched (or
  * dropped), -errno if /proc/self/pagemap cannot say. */
 int zd_os_page_populated(const void *addr);
 /* 0 if [addr, addr + len) is mapped, -ENOMEM if any of it is not. */
 int zd_os_mapped(void *addr, size_t len);
+/* Copy @len bytes, @from read (peek) or @to written (poke) as the kernel
+ * would another process's memory: 0, or -EFAULT (not -SIGSEGV) where the
+ * application unmapped it meanwhile. */
+int zd_os_peek(void *to, const void *from, size_t len);
+int zd_os_poke(void *to, const void *from, size_t len);
 /* Whether [addr, addr + len) is one private anonymous mapping. */
 int zd_os_private_anon(const void *addr, size_t len);
 /* An eventfd to wake a thread blocked in zd_os_wait2(). */

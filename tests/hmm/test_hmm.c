@@ -112,6 +112,22 @@ static void check_device(struct fx *f, unsigned int seed)
 	free(bounce);
 }
 
+static unsigned long page_frees(struct dmirror *dm)
+{
+	struct dmirror_stats ds;
+
+	dmirror_get_stats(dm, &ds);
+	return ds.page_free_calls;
+}
+
+static unsigned long dmirror_migrate_to_ram_calls(struct dmirror *dm)
+{
+	struct dmirror_stats ds;
+
+	dmirror_get_stats(dm, &ds);
+	return ds.migrate_to_ram_calls;
+}
+
 static void test_migrate_and_read_back(void **state)
 {
 	struct zd_mm_stats st;
@@ -128,6 +144,8 @@ static void test_migrate_and_read_back(void **state)
 	zd_mm_get_stats(f.mm, &st);
 	assert_int_equal(st.device_faults, f.npages);
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	/* the fault thread's reference on the last page goes after the wake */
+	wait_for(page_frees(f.dm) >= f.npages);
 	dmirror_get_stats(f.dm, &ds);
 	assert_int_equal(ds.page_free_calls, f.npages);
 	assert_int_equal(ds.pages_in_use, 0);
@@ -296,14 +314,6 @@ static void test_concurrent_faults_and_migration(void **state)
 
 /* ---- the application changes its mappings -------------------------------- */
 
-static unsigned long page_frees(struct dmirror *dm)
-{
-	struct dmirror_stats ds;
-
-	dmirror_get_stats(dm, &ds);
-	return ds.page_free_calls;
-}
-
 static void test_munmap_frees_device_pages(void **state)
 {
 	struct dmirror_stats ds;
@@ -429,7 +439,8 @@ static void test_bad_input(void **state)
 				     .start = (unsigned long)shared,
 				     .end = (unsigned long)shared + 4 * PG,
 				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
-	assert_warns("not mapped", assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
+	/* an application's munmap() can do this: no misuse, no warning */
+	assert_no_warn(assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
 	m.npages = 3;
 	assert_warns("bad migrate_vma", assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL));
 	assert_warns("not a managed range", assert_int_equal(zd_mm_unregister(f.mm, f.buf, PG), -EINVAL));
@@ -808,6 +819,652 @@ static void test_stale_fault_leaves_moved_page_alone(void **state)
 	fx_fini(&f);
 }
 
+/* ---- the application unmaps what is being migrated ---------------------- */
+
+struct cmd_thread {
+	struct fx *f;
+	void *bounce;
+	int err;
+	atomic_bool done;
+};
+
+static void *register_buf(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = zd_mm_register(c->f->mm, c->f->buf, c->f->len);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void *unbind_thread(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = dmirror_unbind(c->f->dm);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void *munmap_buf(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = munmap(c->f->buf, c->f->len);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+struct migrator {
+	struct fx *f;
+	int err;
+};
+
+static void *migrate_all(void *arg)
+{
+	struct migrator *mg = arg;
+	struct dmirror_cmd c = cmd(mg->f, mg->f->buf, mg->f->npages, NULL);
+
+	mg->err = dmirror_migrate_to_device(mg->f->dm, &c);
+	return NULL;
+}
+
+/* Hold a migration of the buffer to the device at pause point @point,
+ * unmap the buffer under it, then let it go on: nothing moves. */
+static void migrate_across_munmap(struct fx *f, const char *point)
+{
+	struct migrator mg = { f, 1 };
+	pthread_t t;
+
+	fill(f->buf, f->len, 71);
+	assert_int_equal(zd_fault_inject_pause(point, 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, migrate_all, &mg), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(munmap(f->buf, f->len), 0);
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(mg.err, -ENOENT);	/* the pages are not on the device */
+}
+
+/* The unmapped buffer is gone from zonedev, with its device pages, and
+ * a new mapping at its address can be managed and migrated. */
+static void check_gone_and_reusable(struct fx *f)
+{
+	struct dmirror_stats ds;
+	char *again;
+
+	assert_int_equal(zd_mm_lookup(f->mm, (unsigned long)f->buf, NULL), -EFAULT);
+	assert_int_equal(zd_mm_device_pages(f->mm), 0);
+	dmirror_get_stats(f->dm, &ds);
+	assert_int_equal(ds.pages_in_use, 0);
+	again = mmap(f->buf, f->len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(again, f->buf);
+	assert_int_equal(zd_mm_register(f->mm, again, f->len), 0);
+	fill(again, f->len, 72);
+	to_device(f, again, f->npages, 0);
+	check(again, f->len, 72);
+}
+
+/* The move finds its source unmapped: it must not copy from it. */
+static void test_munmap_under_move(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	assert_no_warn(migrate_across_munmap(&f, "hmm.migrate.move"));
+	check_gone_and_reusable(&f);
+	fx_fini(&f);
+}
+
+/* The unmap finds the pages busy: the migration must not install them. */
+static void test_munmap_before_install(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	assert_no_warn(migrate_across_munmap(&f, "hmm.migrate.pages"));
+	check_gone_and_reusable(&f);
+	fx_fini(&f);
+}
+
+/*
+ * munmap() returns once the fault thread has read its event, maybe
+ * before it handled it: here it is held in between.  What is managed
+ * must already agree with the munmap, so a new mapping there registers.
+ */
+static void test_munmap_then_register(void **state)
+{
+	struct cmd_thread rg = { 0 };
+	pthread_t t;
+	struct fx f;
+	char *again;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 73);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.event", 10000), 0);
+	assert_int_equal(munmap(f.buf, f.len), 0);
+	again = mmap(f.buf, f.len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(again, f.buf);
+	rg.f = &f;
+	assert_int_equal(pthread_create(&t, NULL, register_buf, &rg), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	test_sleep_us(100000);
+	assert_false(atomic_load(&rg.done));	/* waits for the unmap */
+	zd_fault_inject_reset();		/* the only point user is held */
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(rg.err, 0);
+	assert_int_equal(page_frees(f.dm), f.npages);
+	check_zero(again, f.len);
+	fx_fini(&f);
+}
+
+/* Ranges the application unmapped are freed; a hole splits a range. */
+static void test_unmapped_ranges_are_freed(void **state)
+{
+	struct zd_mm_stats st;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	for (int i = 0; i < 1000; i++) {
+		char *p = zd_mm_map(f.mm, 4 * PG);
+
+		assert_non_null(p);
+		p[PG] = 1;
+		assert_int_equal(munmap(p, 4 * PG), 0);
+	}
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 1);
+	fill(f.buf, f.len, 74);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(munmap(f.buf + 4 * PG, PG), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 2);
+	assert_int_equal(zd_mm_device_pages(f.mm), f.npages - 1);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + 4 * PG, NULL), -EFAULT);
+	check_off(f.buf, 0, 4 * PG, 74);
+	check_off(f.buf, 5 * PG, f.len - 5 * PG, 74);
+	/* unmapping its ends trims a range; all of it frees it */
+	assert_int_equal(munmap(f.buf, PG), 0);
+	assert_int_equal(munmap(f.buf + f.len - PG, PG), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 2);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL), ZD_MM_PAGE_HOST);
+	assert_int_equal(munmap(f.buf, 4 * PG), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 1);
+	/* a range the application cut up unregisters as a whole */
+	assert_int_equal(zd_mm_unregister(f.mm, f.buf, f.len), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 0);
+	fx_fini(&f);
+}
+
+/*
+ * The fault thread holds a reference on the device page it brings home,
+ * as the kernel does: an unplug meanwhile waits for it rather than unmap
+ * the page under it.
+ */
+static void test_unplug_waits_for_fault(void **state)
+{
+	struct cmd_thread ub = { 0 };
+	pthread_t t, u;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, PG, 75);
+	to_device(&f, f.buf, 1, 0);
+	assert_int_equal(zd_fault_inject_pause("hmm.device_fault", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, touch, f.buf), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	ub.f = &f;
+	assert_int_equal(pthread_create(&u, NULL, unbind_thread, &ub), 0);
+	test_sleep_us(100000);		/* it evicts, then waits for the fault */
+	assert_false(atomic_load(&ub.done));
+	zd_fault_inject_reset();	/* the only point user is held */
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(u, NULL), 0);
+	assert_int_equal(ub.err, 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	check(f.buf, PG, 75);
+	/* the page that fault freed during the unbind is no free page after
+	 * a rebind: its memmap is gone */
+	assert_int_equal(dmirror_rebind(f.dm), 0);
+	fill(f.buf, f.len, 76);
+	to_device(&f, f.buf, f.npages, 0);
+	check(f.buf, f.len, 76);
+	fx_fini(&f);
+}
+
+static void *migrate_cmd(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	struct migrator mg = { c->f, 0 };
+
+	migrate_all(&mg);
+	c->err = mg.err;
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void *read_cmd(void *arg)
+{
+	struct cmd_thread *c = arg;
+	struct dmirror_cmd d = cmd(c->f, c->f->buf, 1, c->bounce);
+
+	c->err = dmirror_read(c->f->dm, &d);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/*
+ * An unbind waits for the commands in flight (one is held inside a
+ * migration here), and commands after it get -ENODEV: no page is left
+ * in a chunk no eviction sees, and the device can be destroyed.
+ */
+static void test_unbind_waits_for_commands(void **state)
+{
+	struct cmd_thread mc = { 0 }, ub = { 0 };
+	struct dmirror_stats ds;
+	struct dmirror_cmd c;
+	pthread_t t[2];
+	char page[4096];
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	mc.f = ub.f = &f;
+	fill(f.buf, f.len, 77);
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.move", 10000), 0);
+	assert_int_equal(pthread_create(&t[0], NULL, migrate_cmd, &mc), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(pthread_create(&t[1], NULL, unbind_thread, &ub), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&ub.done));	/* waits for the command */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t[0], NULL), 0);
+	assert_int_equal(pthread_join(t[1], NULL), 0);
+	assert_int_equal(ub.err, 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	dmirror_get_stats(f.dm, &ds);
+	assert_int_equal(ds.pages_in_use, 0);
+	check(f.buf, f.len, 77);
+	c = cmd(&f, f.buf, f.npages, NULL);
+	assert_int_equal(dmirror_migrate_to_device(f.dm, &c), -ENODEV);
+	assert_int_equal(dmirror_migrate_to_system(f.dm, &c), -ENODEV);
+	c = cmd(&f, f.buf, 1, page);
+	assert_int_equal(dmirror_read(f.dm, &c), -ENODEV);
+	assert_int_equal(dmirror_write(f.dm, &c), -ENODEV);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	fx_fini(&f);			/* destroys the device: no wait */
+}
+
+/*
+ * A device read of a host page the application unmaps meanwhile: the
+ * read faults (a never-touched page), the fault thread is held on it,
+ * and the range goes.  The read ends with -EFAULT, not a crash.
+ */
+static void test_device_read_racing_munmap(void **state)
+{
+	struct cmd_thread rc = { 0 }, um = { 0 };
+	pthread_t t[2];
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	rc.f = &f;
+	rc.bounce = malloc(PG);
+	assert_int_equal(zd_fault_inject_pause("hmm.fault", 10000), 0);
+	assert_int_equal(pthread_create(&t[0], NULL, read_cmd, &rc), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	/* munmap() unmaps at once, then waits for the held fault thread */
+	um.f = &f;
+	assert_int_equal(pthread_create(&t[1], NULL, munmap_buf, &um), 0);
+	assert_true(wait_for(msync(f.buf, PG, MS_ASYNC) && errno == ENOMEM));
+	zd_fault_inject_reset();		/* the only point user is held */
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t[0], NULL), 0);
+	assert_int_equal(pthread_join(t[1], NULL), 0);
+	assert_int_equal(um.err, 0);
+	assert_int_equal(rc.err, -EFAULT);
+	free(rc.bounce);
+	f.buf = mmap(NULL, f.len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fx_fini(&f);
+}
+
+/*
+ * A transform works on device memory while a CPU thread touches the
+ * page: the fault must not take the page home under it.  The transform
+ * holds the page; the fault retries until it is done, then sees the
+ * transformed bytes, and nothing is lost.
+ */
+struct xform {
+	struct fx *f;
+	pthread_t toucher;
+	struct toucher t;
+};
+
+static void add_one(void *page, size_t len, void *arg)
+{
+	struct xform *x = arg;
+
+	assert_int_equal(pthread_create(&x->toucher, NULL, touch_and_tell, &x->t), 0);
+	/* the fault reached migrate_to_ram again and again (held off), or,
+	 * without the hold, took the page home */
+	wait_for(dmirror_migrate_to_ram_calls(x->f->dm) >= 2 ||
+		 atomic_load(&x->t.seen) >= 0);
+	for (size_t i = 0; i < len; i++)
+		((char *)page)[i]++;
+}
+
+static void test_transform_holds_the_page(void **state)
+{
+	struct xform x = { .t = { .seen = -1 } };
+	struct dmirror_cmd c;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	x.f = &f;
+	x.t.addr = f.buf;
+	memset(f.buf, 1, PG);
+	to_device(&f, f.buf, 1, 0);
+	c = cmd(&f, f.buf, 1, NULL);
+	assert_int_equal(dmirror_transform(f.dm, &c, add_one, &x), 0);
+	assert_int_equal(c.cpages, 1);
+	assert_int_equal(pthread_join(x.toucher, NULL), 0);
+	assert_int_equal(x.t.seen, 2);		/* after the transform */
+	for (size_t i = 0; i < PG; i++)
+		assert_int_equal(f.buf[i], 2);	/* and nothing lost */
+	fx_fini(&f);
+}
+
+/* ---- a driver's bad entries ---------------------------------------------- */
+
+static void no_free(struct zd_page *page)
+{
+	(void)page;
+}
+
+static const struct zd_dev_pagemap_ops generic_ops = { .page_free = no_free };
+
+/* The last pfn of a section of zonedev's physical space that has no
+ * memmap, from the top (where free regions are handed out first). */
+static unsigned long pfn_without_memmap(void)
+{
+	unsigned long step = ZD_SECTION_SIZE >> zd_page_shift;
+	unsigned long pfn = (1ul << (zd_max_physmem_bits() - zd_page_shift)) - 1;
+
+	while (zd_pfn_valid(pfn) || zd_pfn_valid(pfn - 1))
+		pfn -= step;
+	return pfn;
+}
+
+/*
+ * Migration checks what its driver passes, as the kernel does: a dst pfn
+ * without a struct page or that is not device-private is refused (the
+ * page stays), pfns without a memmap are no unplug range, NULL arrays
+ * are reported, and setup writes nothing where it finds no mapping.
+ */
+static void test_bad_driver_entries(void **state)
+{
+	unsigned long src[4], dst[4], nomap;
+	struct zd_dev_pagemap pgmap = { .type = ZD_MEMORY_DEVICE_GENERIC,
+					.nr_range = 1, .ops = &generic_ops };
+	struct zd_migrate_vma m;
+	struct zd_resource *res;
+	struct fx f;
+	char *gone;
+	int err;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 2 * PG, 81);
+	res = zd_request_free_mem_region(zd_iomem_root(), ZD_SECTION_SIZE, "test_hmm");
+	assert_non_null(res);
+	pgmap.range.start = res->start;
+	pgmap.range.end = res->start + ZD_SECTION_SIZE - 1;
+	assert_non_null(zd_memremap_pages(&pgmap, ZD_NUMA_NO_NODE));
+	nomap = pfn_without_memmap();
+	collect(&f, &m, src, dst, 2);
+	dst[0] = zd_migrate_pfn(nomap);
+	dst[1] = zd_migrate_pfn(res->start >> zd_page_shift);	/* GENERIC */
+	assert_warns_n(2, "not a device-private page", zd_migrate_vma_pages(&m));
+	assert_int_equal(src[0] & ZD_MIGRATE_PFN_MIGRATE, 0);
+	assert_int_equal(src[1] & ZD_MIGRATE_PFN_MIGRATE, 0);
+	zd_migrate_vma_finalize(&m);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL),
+			 ZD_MM_PAGE_HOST);
+	check(f.buf, 2 * PG, 81);		/* the CPU reads it, no fault */
+	assert_warns("no struct page",
+		     err = zd_migrate_device_range(src, nomap - 1, 2));
+	assert_int_equal(err, -EINVAL);
+	assert_warns("NULL", zd_migrate_device_pages(NULL, dst, 2));
+	assert_warns("NULL", zd_migrate_device_pages(src, NULL, 2));
+	assert_warns("NULL", zd_migrate_device_finalize(src, NULL, 2));
+	/* no mapping: nothing written */
+	gone = mmap(NULL, 2 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(gone, 2 * PG);
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst, .npages = 2,
+				     .start = (unsigned long)gone,
+				     .end = (unsigned long)gone + 2 * PG,
+				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	src[0] = dst[0] = 0x5a;
+	assert_int_equal(zd_migrate_vma_setup(&m), -EINVAL);
+	assert_int_equal(src[0], 0x5a);
+	assert_int_equal(dst[0], 0x5a);
+	/* staging memory never registered */
+	assert_warns("not registered",
+		     assert_int_equal(zd_hmm_unregister_staging(f.buf, PG), -EINVAL));
+	zd_memunmap_pages(&pgmap);
+	assert_int_equal(zd_release_mem_region(res->start, ZD_SECTION_SIZE), 0);
+	fx_fini(&f);
+}
+
+/* ---- everything at once ------------------------------------------------- */
+
+/*
+ * Two threads fault pages in (read, check, write), one migrates runs of
+ * pages to the device and back, one reads and writes pages through the
+ * device, and one unmaps runs and maps them again, all over one range.
+ * A page's lock orders the threads that check its bytes (a checker must
+ * know what was last written); the migrations take no lock, so they race
+ * everything.  ZD_HMM_STRESS_SECONDS sets the run (default 2; 10 for a
+ * long run); at the end every page holds what was last written and no
+ * device page is left.
+ */
+struct stress {
+	struct fx *f;
+	pthread_mutex_t *lock;		/* per page */
+	unsigned int *seed;		/* per page: what it holds; 0 = zeros */
+	unsigned long span;		/* pages the migrations (from the
+					 * start) and the remaps (from the
+					 * end) each cover */
+	atomic_bool stop;
+	atomic_ulong bad, ops[5];
+	char *bounce[2];
+};
+
+static unsigned int rnd(unsigned int *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+/* Page @i holds what stress->seed says; @p: its bytes as read. */
+static bool page_ok(struct stress *st, unsigned long i, const char *p)
+{
+	unsigned int seed = st->seed[i];
+
+	for (size_t b = 0; b < PG; b += sizeof(unsigned int)) {
+		unsigned int want = seed ? (unsigned int)b * 2654435761u + seed : 0;
+
+		if (*(const unsigned int *)(p + b) != want)
+			return false;
+	}
+	return true;
+}
+
+static void *stress_cpu(void *arg)
+{
+	struct stress *st = arg;
+	unsigned int s = (unsigned int)(uintptr_t)&s;
+
+	while (!atomic_load(&st->stop)) {
+		unsigned long i = rnd(&s) % st->f->npages;
+		char *p = st->f->buf + i * PG;
+
+		pthread_mutex_lock(&st->lock[i]);
+		if (!page_ok(st, i, p))
+			atomic_fetch_add(&st->bad, 1);
+		st->seed[i] = rnd(&s) | 1;
+		fill(p, PG, st->seed[i]);
+		pthread_mutex_unlock(&st->lock[i]);
+		atomic_fetch_add(&st->ops[0], 1);
+	}
+	return NULL;
+}
+
+static void *stress_migrate(void *arg)
+{
+	struct stress *st = arg;
+	unsigned int s = 7;
+
+	while (!atomic_load(&st->stop)) {
+		unsigned long n = 1 + rnd(&s) % 64, i = rnd(&s) % (st->span - n);
+		struct dmirror_cmd c = cmd(st->f, st->f->buf + i * PG, n, NULL);
+
+		if (rnd(&s) & 1)
+			dmirror_migrate_to_device(st->f->dm, &c);
+		else
+			dmirror_migrate_to_system(st->f->dm, &c);
+		atomic_fetch_add(&st->ops[1], 1);
+	}
+	return NULL;
+}
+
+static void *stress_device(void *arg)
+{
+	struct stress *st = arg;
+	unsigned int s = 11;
+
+	while (!atomic_load(&st->stop)) {
+		unsigned long i = rnd(&s) % st->f->npages;
+		struct dmirror_cmd c = cmd(st->f, st->f->buf + i * PG, 1, st->bounce[0]);
+		unsigned int seed = rnd(&s) | 1;
+
+		pthread_mutex_lock(&st->lock[i]);
+		if (dmirror_read(st->f->dm, &c) || !page_ok(st, i, st->bounce[0]))
+			atomic_fetch_add(&st->bad, 1);
+		fill(st->bounce[1], PG, seed);
+		c = cmd(st->f, st->f->buf + i * PG, 1, st->bounce[1]);
+		if (!dmirror_write(st->f->dm, &c))
+			st->seed[i] = seed;
+		else
+			atomic_fetch_add(&st->bad, 1);
+		pthread_mutex_unlock(&st->lock[i]);
+		atomic_fetch_add(&st->ops[2], 1);
+	}
+	return NULL;
+}
+
+static void *stress_remap(void *arg)
+{
+	struct stress *st = arg;
+	unsigned int s = 13;
+
+	while (!atomic_load(&st->stop)) {
+		unsigned long n = 1 + rnd(&s) % 16,
+			      i = st->f->npages - st->span + rnd(&s) % (st->span - n);
+		char *p = st->f->buf + i * PG;
+
+		for (unsigned long k = i; k < i + n; k++)
+			pthread_mutex_lock(&st->lock[k]);
+		if (munmap(p, n * PG) ||
+		    mmap(p, n * PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p)
+			atomic_fetch_add(&st->bad, 1);
+		/* a migration may still hold the old pages: then it overlaps */
+		while (zd_mm_register(st->f->mm, p, n * PG) == -EINVAL)
+			test_sleep_us(100);
+		for (unsigned long k = i; k < i + n; k++) {
+			st->seed[k] = 0;
+			pthread_mutex_unlock(&st->lock[k]);
+		}
+		atomic_fetch_add(&st->ops[3], 1);
+		test_sleep_us(1000);
+	}
+	return NULL;
+}
+
+static void test_stress_everything_at_once(void **state)
+{
+	const char *env = getenv("ZD_HMM_STRESS_SECONDS");
+	long seconds = env ? atol(env) : 2;
+	void *(*fn[5])(void *) = { stress_cpu, stress_cpu, stress_migrate,
+				   stress_device, stress_remap };
+	struct dmirror_stats ds;
+	struct stress st = { 0 };
+	unsigned long bad = 0;
+	pthread_t t[5];
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	st.f = &f;
+	/* ZD_HMM_STRESS_OVERLAP=1: migrations and remaps over the same
+	 * pages, which still loses data (see the report); by default each
+	 * takes its own half, both racing faults and device access */
+	st.span = getenv("ZD_HMM_STRESS_OVERLAP") ? f.npages : f.npages / 2;
+	st.lock = calloc(f.npages, sizeof(*st.lock));
+	st.seed = calloc(f.npages, sizeof(*st.seed));
+	st.bounce[0] = malloc(PG);
+	st.bounce[1] = malloc(PG);
+	for (unsigned long i = 0; i < f.npages; i++)
+		pthread_mutex_init(&st.lock[i], NULL);
+	test_capture_warnings();
+	assert_no_warn({
+		for (int i = 0; i < 5; i++) {
+			assert_int_equal(pthread_create(&t[i], NULL, fn[i], &st), 0);
+		}
+		test_sleep_us(seconds * 1000000);
+		atomic_store(&st.stop, true);
+		for (int i = 0; i < 5; i++)
+			pthread_join(t[i], NULL);
+	});
+	/* the checksum: every page holds what was last written */
+	for (unsigned long i = 0; i < f.npages; i++)
+		bad += !page_ok(&st, i, f.buf + i * PG);
+	print_message("stress: %lu faults, %lu migrations, %lu device r/w, "
+		      "%lu remaps in %ld s\n", atomic_load(&st.ops[0]),
+		      atomic_load(&st.ops[1]), atomic_load(&st.ops[2]),
+		      atomic_load(&st.ops[3]), seconds);
+	assert_int_equal(atomic_load(&st.bad), 0);
+	assert_int_equal(bad, 0);
+	assert_true(atomic_load(&st.ops[3]) > 0 && atomic_load(&st.ops[1]) > 0);
+	/* every page was read home: no device page is left */
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	assert_true(wait_for((dmirror_get_stats(f.dm, &ds), ds.pages_in_use == 0)));
+	for (unsigned long i = 0; i < f.npages; i++)
+		pthread_mutex_destroy(&st.lock[i]);
+	free(st.lock);
+	free(st.seed);
+	free(st.bounce[0]);
+	free(st.bounce[1]);
+	fx_fini(&f);
+}
+
 /* The driver's migrate_to_ram fails: the faulting thread gets SIGBUS at
  * the address, and everything else goes on. */
 static sigjmp_buf bus_jmp;
@@ -872,6 +1529,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_stale_fault_leaves_moved_page_alone, disarm),
 		cmocka_unit_test(test_page_reclaimed_under_migration_reads_zero),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
+		cmocka_unit_test_teardown(test_munmap_under_move, disarm),
+		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
+		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
+		cmocka_unit_test(test_unmapped_ranges_are_freed),
+		cmocka_unit_test(test_bad_driver_entries),
+		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
+		cmocka_unit_test_teardown(test_unbind_waits_for_commands, disarm),
+		cmocka_unit_test_teardown(test_device_read_racing_munmap, disarm),
+		cmocka_unit_test(test_transform_holds_the_page),
+		cmocka_unit_test(test_stress_everything_at_once),
 	};
 
 	test_capture_warnings();
