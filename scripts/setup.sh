@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config liburcu-dev libcmocka-dev valgrind)
+packages=(build-essential cmake pkg-config liburcu-dev libcmocka-dev valgrind spin clang libclang-rt-14-dev)
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 missing=()

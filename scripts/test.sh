@@ -3,13 +3,14 @@
 # The whole test suite: a normal -Werror build, an AddressSanitizer+UBSan
 # build, a ThreadSanitizer build of the concurrency tests, and the tests
 # labelled "valgrind" under memcheck (on the normal build; the spinning
-# race tests are too slow on valgrind's one-thread-at-a-time scheduler).
-# Usage: scripts/test.sh [normal|asan|tsan|valgrind]...
+# race tests are too slow on valgrind's one-thread-at-a-time scheduler),
+# and 30 s of the API fuzz target under libFuzzer (scripts/fuzz.sh).
+# Usage: scripts/test.sh [normal|asan|tsan|valgrind|fuzz]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 ways=("$@")
-[ ${#ways[@]} -eq 0 ] && ways=(normal asan tsan valgrind)
+[ ${#ways[@]} -eq 0 ] && ways=(normal asan tsan valgrind fuzz)
 
 build() {	# dir, extra cmake args...
 	local dir=$1; shift
@@ -45,6 +46,9 @@ for way in "${ways[@]}"; do
 	valgrind)
 		build build
 		ctest --test-dir build --output-on-failure -L valgrind -j"$jobs"
+		;;
+	fuzz)
+		./scripts/fuzz.sh 30
 		;;
 	*)
 		echo "unknown build '$way'" >&2; exit 2 ;;

@@ -110,4 +110,10 @@ static inline void test_sleep_us(long us)
 	(cond);								\
 })
 
+/* Skips the running test, saying why (cmocka's skip() says nothing). */
+#define skip_msg(fmt, ...) do {						\
+	print_message("[  SKIP    ] " fmt "\n", ##__VA_ARGS__);		\
+	skip();								\
+} while (0)
+
 #endif /* ZD_TEST_UTIL_H */

@@ -288,7 +288,9 @@ struct zd_mm *zd_mm_create(void)
 		err = -pthread_create(&mm->thread, NULL, zd_hmm_fault_thread, mm);
 	}
 	if (err < 0) {
-		zd_log(ZD_LOG_INFO, "no userfaultfd for HMM: error %d", -err);
+		zd_log(ZD_LOG_INFO, "HMM cannot run: %s (error %d)",
+		       mm->uffd < 0 ? zd_os_uffd_why(err) : "no thread or eventfd",
+		       -err);
 		zd_os_close(mm->uffd);
 		zd_os_close(mm->stop_fd);
 		pthread_cond_destroy(&mm->drained);

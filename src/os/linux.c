@@ -117,20 +117,62 @@ int zd_os_pread_all(int fd, void *buf, size_t len, uint64_t off)
 #define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
 #endif
 
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY	1
+#endif
+
+/*
+ * A userfaultfd, whichever way this process may have one: the system call
+ * (root, or vm.unprivileged_userfaultfd=1), the device node (its file
+ * mode), or the system call for user-mode faults only (Linux 5.11), which
+ * any process may make.  The last is enough for HMM: the faults it serves
+ * are the application's own loads and stores.  On failure, the first
+ * way's error: it says most about why (-EPERM, -ENOSYS).
+ */
 static int uffd_fd(void)
 {
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	int dev;
+	const int flags = O_CLOEXEC | O_NONBLOCK;
+	int fd = (int)syscall(SYS_userfaultfd, flags);
+	int err, dev;
 
 	if (fd >= 0)
 		return fd;
-	/* unprivileged_userfaultfd=0 and no capability: the device node */
+	err = -errno;
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return -errno;
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-	close(dev);
-	return fd < 0 ? -errno : fd;
+	if (dev >= 0) {
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, flags);
+		close(dev);
+		if (fd >= 0)
+			return fd;
+	}
+	if (err == -ENOSYS)
+		return err;
+	fd = (int)syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
+	return fd >= 0 ? fd : err;
+}
+
+const char *zd_os_uffd_why(int err)
+{
+	switch (err) {
+	case -ENOSYS:
+		return "this kernel has no userfaultfd (CONFIG_USERFAULTFD)";
+	case -EPERM:
+	case -EACCES:
+		return "userfaultfd is not allowed here: vm.unprivileged_userfaultfd "
+		       "is 0, /dev/userfaultfd cannot be opened, and the kernel "
+		       "refused a user-mode-only one (older than 5.11, or a "
+		       "seccomp filter)";
+	case -EINVAL:
+	case -EOPNOTSUPP:
+		return "this kernel's userfaultfd lacks a feature HMM needs "
+		       "(write-protect faults and remove/unmap/remap events: "
+		       "Linux 5.7 or later)";
+	case -EMFILE:
+	case -ENFILE:
+		return "no file descriptor left for the userfaultfd";
+	default:
+		return "userfaultfd could not be set up";
+	}
 }
 
 /* What this kernel's userfaultfd offers (asked once, on a throwaway fd:

@@ -34,6 +34,8 @@ int zd_os_pread_all(int fd, void *buf, size_t len, uint64_t off);
  * negotiated, -errno if the kernel lacks any of them, and those of
  * @optional it has; *@got: the features negotiated. */
 int zd_os_uffd_open(uint64_t features, uint64_t optional, uint64_t *got);
+/* Why zd_os_uffd_open() failed with @err, in words for a log line. */
+const char *zd_os_uffd_why(int err);
 /* UFFD_FEATURE_MOVE (Linux 6.8), newer than Debian 12's headers */
 #define ZD_UFFD_FEATURE_MOVE	(1ull << 10)
 /* Register [addr, addr + len) for write-protect faults and, with
