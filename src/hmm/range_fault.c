@@ -18,7 +18,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "fault.h"
 #include "internal.h"
 #include "log.h"
 #include "notifier.h"
@@ -336,7 +335,6 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 			err = -EBUSY;
 			break;
 		}
-		zd_fault_point("hmm.range_fault");
 		err = walk_once(&w);
 	} while (err == -EBUSY);
 	free(w.areas);

@@ -484,10 +484,10 @@ static void test_busy_pages_wait(void **state)
 	assert_int_equal(pthread_create(&ft, NULL, fault_thread, &t), 0);
 	test_sleep_us(50000);
 	assert_int_equal(atomic_load(&t.done), 0);
-	zd_fault_inject_reset();
 	zd_fault_inject_resume();
 	pthread_join(mt, NULL);
 	pthread_join(ft, NULL);
+	zd_fault_inject_reset();	/* no thread passes a point now */
 	assert_int_equal(m.err, 0);
 	assert_int_equal(t.err, 0);
 	for (int i = 0; i < 4; i++) {
