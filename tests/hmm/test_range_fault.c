@@ -571,6 +571,99 @@ static void test_concurrent_with_changes(void **state)
 	pthread_join(t, NULL);
 }
 
+/* ---- the kernel's names, as a ported driver (lib/test_hmm.c) uses them -- */
+#include <zonedev/kernel.h>
+
+struct kmirror {
+	struct mmu_interval_notifier notifier;
+	pthread_mutex_t mutex;
+	void *owner;
+};
+
+static bool kmirror_invalidate(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
+{
+	struct kmirror *k = container_of(mni, struct kmirror, notifier);
+
+	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == k->owner)
+		return true;	/* its own migration: handled there */
+	if (!mmu_notifier_range_blockable(range))
+		return false;
+	pthread_mutex_lock(&k->mutex);
+	mmu_interval_set_seq(mni, cur_seq);
+	pthread_mutex_unlock(&k->mutex);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops kmirror_ops = {
+	.invalidate = kmirror_invalidate,
+};
+
+/* The kernel driver's retry loop; the mutex is held on success. */
+static int kmirror_range_fault(struct kmirror *k, struct hmm_range *range)
+{
+	for (int tries = 0; tries < HMM_RANGE_DEFAULT_TIMEOUT; tries++) {
+		int ret;
+
+		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		ret = hmm_range_fault(range);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&k->mutex);
+		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
+			return 0;
+		pthread_mutex_unlock(&k->mutex);
+	}
+	return -EBUSY;
+}
+
+static void test_kernel_names(void **state)
+{
+	struct fx *f = *state;
+	struct mm_struct *mm = f->mm;
+	struct kmirror k = { .owner = f->dm };
+	unsigned long pfns[4];
+	struct hmm_range range = {
+		.notifier = &k.notifier, .start = addr_of(f, 0),
+		.end = addr_of(f, 4), .hmm_pfns = pfns,
+		.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+		.dev_private_owner = f->dm,
+	};
+	struct page *p;
+
+	pthread_mutex_init(&k.mutex, NULL);
+	f->buf[3 * PG] = 9;
+	to_device(f, 3, 1);
+	assert_int_equal(mmu_interval_notifier_insert(&k.notifier, mm, range.start,
+						      4 * PG, &kmirror_ops), 0);
+	assert_int_equal(kmirror_range_fault(&k, &range), 0);
+	assert_false(mmu_interval_check_retry(&k.notifier, range.notifier_seq));
+	pthread_mutex_unlock(&k.mutex);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pfns[i] & (HMM_PFN_VALID | HMM_PFN_WRITE | HMM_PFN_ERROR),
+				 HMM_PFN_VALID | HMM_PFN_WRITE);
+	zd_mm_lookup(f->mm, addr_of(f, 3), &p);
+	assert_ptr_equal(hmm_pfn_to_page(pfns[3]), p);
+	assert_int_equal(pfns[3] & ~HMM_PFN_FLAGS, zd_page_to_pfn(p));
+	assert_int_equal(hmm_pfn_to_map_order(pfns[3]), 0);
+	assert_int_equal(HMM_PFN_ORDER_SHIFT, 8 * sizeof(long) - 8);
+	/* the kernel's values, for code that stores or prints them */
+	assert_int_equal(MMU_NOTIFY_UNMAP, 0);
+	assert_int_equal(MMU_NOTIFY_CLEAR, 1);
+	assert_int_equal(MMU_NOTIFY_PROTECTION_VMA, 2);
+	assert_int_equal(MMU_NOTIFY_PROTECTION_PAGE, 3);
+	assert_int_equal(MMU_NOTIFY_SOFT_DIRTY, 4);
+	assert_int_equal(MMU_NOTIFY_RELEASE, 5);
+	assert_int_equal(MMU_NOTIFY_MIGRATE, 6);
+	assert_int_equal(MMU_NOTIFY_EXCLUSIVE, 7);
+	assert_true(MMU_NOTIFIER_RANGE_BLOCKABLE);
+	mmu_interval_notifier_remove(&k.notifier);
+	pthread_mutex_destroy(&k.mutex);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -588,6 +681,7 @@ int main(void)
 		T(test_busy_pages_wait),
 		T(test_bad_arguments),
 		T(test_concurrent_with_changes),
+		T(test_kernel_names),
 	};
 
 	test_capture_warnings();
