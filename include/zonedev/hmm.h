@@ -434,11 +434,14 @@ struct zd_hmm_range {
  * Where ZD_HMM_PFN_REQ_FAULT is requested and the page is not valid, or
  * ZD_HMM_PFN_REQ_WRITE and it is not writable, it is faulted in as a CPU
  * access would: a host page is populated (zero-filled, copied on write,
- * swapped in), another device's page migrated home through its
+ * swapped in; a never-touched one maps the zero page ahead of it, as a
+ * CPU touch does), another device's page migrated home through its
  * migrate_to_ram(), a page under migration waited for.  Protections are
  * the application's current ones (mprotect()), read from
- * /proc/self/maps.  On an error the entries before the failing page hold
- * their result, the others their request.
+ * /proc/self/maps.  Unlike the kernel's, WRITE does not tell a shared or
+ * zero page from a private one: through its address, a device's write
+ * takes the CPU's copy-on-write fault.  On an error the entries before
+ * the failing page hold their result, the others their request.
  * Context: may sleep; takes the mm's lock, not a driver's lock that its
  * invalidate() takes; not on the mm's fault thread (a migrate_to_ram()).
  * Return: 0; -EBUSY if an invalidation collided with @range->notifier_seq

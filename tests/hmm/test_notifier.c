@@ -271,6 +271,30 @@ static void test_migration_both_ways(void **state)
 	assert_int_equal(zd_mm_device_pages(f->mm), NPAGES - 1);
 }
 
+/* Copied to the device (no UFFDIO_MOVE), the host pages are dropped with
+ * zonedev's own MADV_DONTNEED: part of the MIGRATE, not a CLEAR. */
+static void test_own_discard_is_not_a_clear(void **state)
+{
+	struct fx *f = *state;
+	struct zd_mm_stats st;
+
+	fill_bytes(f);
+	rec_insert(f, &f->rec, f->buf, f->len);
+	zd_fault_inject_site("hmm.move");
+	to_device(f, f->buf, NPAGES);
+	zd_fault_inject_reset();
+	drained(f);
+	zd_mm_get_stats(f->mm, &st);
+	assert_int_equal(st.pages_copied, NPAGES);
+	assert_int_equal(ncalls(&f->rec), 1);
+	assert_int_equal(f->rec.calls[0].event, ZD_MMU_NOTIFY_MIGRATE);
+	/* the application's own, on the same pages, is one */
+	assert_int_equal(madvise(f->buf, PG, MADV_DONTNEED), 0);
+	drained(f);
+	assert_int_equal(ncalls(&f->rec), 2);
+	assert_int_equal(f->rec.calls[1].event, ZD_MMU_NOTIFY_CLEAR);
+}
+
 static void test_unplug_clears_each_page(void **state)
 {
 	struct fx *f = *state;
@@ -493,6 +517,7 @@ int main(void)
 		T(test_dontneed_and_free_clear),
 		T(test_mremap_unmaps_old_range),
 		T(test_migration_both_ways),
+		T(test_own_discard_is_not_a_clear),
 		T(test_unplug_clears_each_page),
 		T(test_destroy_releases_first),
 		T(test_unregister_releases_range),
