@@ -246,13 +246,15 @@ static int walk_chunk(struct walk *w, uintptr_t start, unsigned long n,
 			break;
 		r->hmm_pfns[i0 + k] = out;
 	}
-	/* host pages to populate: the run of them from k, at one go */
+	/* host pages to populate: the run of them from k with the same
+	 * rights (a write fault must not reach read-only memory), at one go */
 	for (run = k; act == ACT_FAULT_HOST && run < n; run++) {
 		uintptr_t a = start + (run << zd_page_shift);
 		unsigned long out;
 		int nd;
 
-		if (classify(r, i0 + run, a, prot_at(w, a), pm[run],
+		if (prot_at(w, a) != prot_at(w, start + (k << zd_page_shift)) ||
+		    classify(r, i0 + run, a, prot_at(w, a), pm[run],
 			     zd_hmm_pte(w->mm, a), &out, &nd) != ACT_FAULT_HOST)
 			break;
 		any_write |= nd & NEED_WRITE;

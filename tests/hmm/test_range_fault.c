@@ -280,6 +280,23 @@ static void test_read_only_memory(void **state)
 	assert_int_equal(f->buf[PG], 2);
 }
 
+/* One fault run must not cross into memory with other rights: a write
+ * fault asked for a writable page next to a read-only one asked to read. */
+static void test_fault_run_stops_at_rights(void **state)
+{
+	struct fx *f = *state;
+	const unsigned long in[2] = { ZD_HMM_PFN_REQ_FAULT | ZD_HMM_PFN_REQ_WRITE,
+				      ZD_HMM_PFN_REQ_FAULT };
+	unsigned long out[2];
+	struct req q = { .start = addr_of(f, L - 1), .n = 2, .in = in,
+			 .mask = ~0ul };
+
+	assert_int_equal(mprotect(f->buf + L * PG, PG, PROT_READ), 0);
+	assert_int_equal(rf(f, &q, out), 0);
+	assert_int_equal(out[0], sys_entry(f, L - 1, true));
+	assert_int_equal(out[1], sys_entry(f, L, false));
+}
+
 static void test_prot_none_and_unmapped(void **state)
 {
 	struct fx *f = *state;
@@ -673,6 +690,7 @@ int main(void)
 		T(test_default_flags_fault_in),
 		T(test_per_page_requests_and_mask),
 		T(test_read_only_memory),
+		T(test_fault_run_stops_at_rights),
 		T(test_prot_none_and_unmapped),
 		T(test_unmanaged_memory),
 		T(test_device_pages),
