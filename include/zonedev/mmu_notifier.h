@@ -43,7 +43,11 @@
  *
  * invalidate() may sleep and take the driver's lock, but must not call
  * back into the mm: a migration, zd_mm_lookup() or zd_hmm_range_fault() of
- * the same mm there would wait for itself.
+ * the same mm there would wait for itself.  For the same reason, as
+ * invalidate() of the application's changes runs on the mm's fault
+ * thread, a driver must not touch managed memory or call those functions
+ * while holding the lock its invalidate() takes (the kernel's dmirror
+ * holds it only to check read_retry and update its own page table).
  */
 #ifndef ZONEDEV_MMU_NOTIFIER_H
 #define ZONEDEV_MMU_NOTIFIER_H
