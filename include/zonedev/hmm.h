@@ -467,6 +467,106 @@ ZD_API void zd_migrate_device_finalize(unsigned long *src_pfns,
 				       unsigned long *dst_pfns,
 				       unsigned long npages);
 
+/*
+ * Mirroring: zd_hmm_range_fault() reads a range of a managed mm for a
+ * device's page table, as the kernel's hmm_range_fault().  Host pages are
+ * named by address (ZD_HMM_PFN_SYSTEM; a device reaches them through the
+ * CPU), device-private pages by pfn.  A driver keeps its mirror coherent
+ * with an interval notifier (zonedev/mmu_notifier.h): read_begin, range
+ * fault, then under its lock read_retry before installing the result.
+ */
+struct zd_mmu_interval_notifier;
+
+#define ZD_HMM_PFN_BITS		(8 * sizeof(unsigned long))
+/* output: readable / writable / inaccessible (no vma, PROT_NONE, unmanaged) */
+#define ZD_HMM_PFN_VALID	(1ul << (ZD_HMM_PFN_BITS - 1))
+#define ZD_HMM_PFN_WRITE	(1ul << (ZD_HMM_PFN_BITS - 2))
+#define ZD_HMM_PFN_ERROR	(1ul << (ZD_HMM_PFN_BITS - 3))
+#define ZD_HMM_PFN_ORDER_SHIFT	(ZD_HMM_PFN_BITS - 8)
+/* zonedev's: the entry is a host page's address >> page shift */
+#define ZD_HMM_PFN_SYSTEM	(1ul << (ZD_HMM_PFN_BITS - 9))
+/* input: the page must be valid / writable, faulting it in if needed */
+#define ZD_HMM_PFN_REQ_FAULT	ZD_HMM_PFN_VALID
+#define ZD_HMM_PFN_REQ_WRITE	ZD_HMM_PFN_WRITE
+/* every flag bit; the rest is the pfn or page number */
+#define ZD_HMM_PFN_FLAGS	(0x1fful << (ZD_HMM_PFN_BITS - 9))
+/* how long a driver's retry loop gives up after, in ms (the kernel's) */
+#define ZD_HMM_RANGE_DEFAULT_TIMEOUT	1000
+
+struct zd_hmm_range {
+	struct zd_mmu_interval_notifier *notifier;	/* gives the mm */
+	unsigned long notifier_seq;	/* zd_mmu_interval_read_begin() */
+	unsigned long start, end;	/* page-aligned, [start, end) */
+	unsigned long *hmm_pfns;	/* a request in, an entry out, per page */
+	unsigned long default_flags;	/* requested for every page */
+	unsigned long pfn_flags_mask;	/* which bits of hmm_pfns[] count */
+	void *dev_private_owner;	/* whose device pages to report as is */
+};
+
+/**
+ * zd_hmm_range_fault - read a range of managed memory for a mirror
+ * @range: notifier, notifier_seq, start, end, hmm_pfns, default_flags,
+ *         pfn_flags_mask, dev_private_owner
+ *
+ * For each page, the request is (hmm_pfns[i] & pfn_flags_mask) |
+ * default_flags.  A page is reported as the CPU would see it, without a
+ * fault where none is requested: ZD_HMM_PFN_VALID (plus ZD_HMM_PFN_WRITE
+ * if present in writable memory) with ZD_HMM_PFN_SYSTEM and its address
+ * for a present host page; 0 for a page not present (never touched,
+ * dropped, swapped) or under migration; the device page's pfn with VALID
+ * (and WRITE if mapped writable) for a device-private page of
+ * @dev_private_owner, never faulted; 0 for another device's page;
+ * ZD_HMM_PFN_ERROR for memory the CPU cannot read (unmapped, PROT_NONE)
+ * or that zonedev does not manage, whose changes it cannot follow.
+ * Where ZD_HMM_PFN_REQ_FAULT is requested and the page is not valid, or
+ * ZD_HMM_PFN_REQ_WRITE and it is not writable, it is faulted in as a CPU
+ * access would: a host page is populated (zero-filled, copied on write,
+ * swapped in; a never-touched one maps the zero page ahead of it, as a
+ * CPU touch does), another device's page migrated home through its
+ * migrate_to_ram(), a page under migration waited for.  Protections are
+ * the application's current ones (mprotect()), read from
+ * /proc/self/maps.  Unlike the kernel's, WRITE does not tell a shared or
+ * zero page from a private one: through its address, a device's write
+ * takes the CPU's copy-on-write fault.  On an error the entries before
+ * the failing page hold their result, the others their request.
+ * Context: may sleep; takes the mm's lock, not a driver's lock that its
+ * invalidate() takes; not on the mm's fault thread (a migrate_to_ram()).
+ * Return: 0; -EBUSY if an invalidation collided with @range->notifier_seq
+ * (read_begin again and retry; a fault that migrated a page causes one);
+ * -EFAULT if a page that had to be valid is unmapped, PROT_NONE, not
+ * managed, or failed to come in; -EPERM if one that had to be writable is
+ * in read-only memory; -EINVAL for bad arguments (with a warning);
+ * -ENOMEM.
+ */
+ZD_API int zd_hmm_range_fault(struct zd_hmm_range *range);
+
+/**
+ * zd_hmm_pfn_to_page - the device page of a range entry
+ * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
+ *
+ * Context: any; use the page only while read_retry says the entry holds.
+ * Return: the device-private page, or NULL for a host page or invalid entry.
+ */
+ZD_API struct zd_page *zd_hmm_pfn_to_page(unsigned long hmm_pfn);
+
+/**
+ * zd_hmm_pfn_to_virt - the address of a host page's range entry
+ * @hmm_pfn: an entry with ZD_HMM_PFN_VALID | ZD_HMM_PFN_SYSTEM
+ *
+ * Context: any.
+ * Return: the page's address, or NULL for a device page or invalid entry.
+ */
+ZD_API void *zd_hmm_pfn_to_virt(unsigned long hmm_pfn);
+
+/**
+ * zd_hmm_pfn_to_map_order - the CPU mapping size of an entry, as an order
+ * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
+ *
+ * Context: any.
+ * Return: 0: zonedev reports each page on its own.
+ */
+ZD_API unsigned int zd_hmm_pfn_to_map_order(unsigned long hmm_pfn);
+
 ZD_EXTERN_C_END
 
 #endif /* ZONEDEV_HMM_H */

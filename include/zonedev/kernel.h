@@ -759,4 +759,39 @@ static inline void migrate_device_finalize(unsigned long *src_pfns,
 
 ZD_EXTERN_C_END
 
+/* HMM mirroring and interval notifiers; a struct mm_struct is a zd_mm */
+#define mm_struct			zd_mm
+#define hmm_range			zd_hmm_range
+#define hmm_range_fault			zd_hmm_range_fault
+#define hmm_pfn_to_page			zd_hmm_pfn_to_page
+#define hmm_pfn_to_map_order		zd_hmm_pfn_to_map_order
+#define HMM_PFN_VALID			ZD_HMM_PFN_VALID
+#define HMM_PFN_WRITE			ZD_HMM_PFN_WRITE
+#define HMM_PFN_ERROR			ZD_HMM_PFN_ERROR
+#define HMM_PFN_ORDER_SHIFT		ZD_HMM_PFN_ORDER_SHIFT
+#define HMM_PFN_REQ_FAULT		ZD_HMM_PFN_REQ_FAULT
+#define HMM_PFN_REQ_WRITE		ZD_HMM_PFN_REQ_WRITE
+#define HMM_PFN_FLAGS			ZD_HMM_PFN_FLAGS
+#define HMM_RANGE_DEFAULT_TIMEOUT	ZD_HMM_RANGE_DEFAULT_TIMEOUT
+#define mmu_notifier_event		zd_mmu_notifier_event
+#define MMU_NOTIFY_UNMAP		ZD_MMU_NOTIFY_UNMAP
+#define MMU_NOTIFY_CLEAR		ZD_MMU_NOTIFY_CLEAR
+#define MMU_NOTIFY_PROTECTION_VMA	ZD_MMU_NOTIFY_PROTECTION_VMA
+#define MMU_NOTIFY_PROTECTION_PAGE	ZD_MMU_NOTIFY_PROTECTION_PAGE
+#define MMU_NOTIFY_SOFT_DIRTY		ZD_MMU_NOTIFY_SOFT_DIRTY
+#define MMU_NOTIFY_RELEASE		ZD_MMU_NOTIFY_RELEASE
+#define MMU_NOTIFY_MIGRATE		ZD_MMU_NOTIFY_MIGRATE
+#define MMU_NOTIFY_EXCLUSIVE		ZD_MMU_NOTIFY_EXCLUSIVE
+#define MMU_NOTIFIER_RANGE_BLOCKABLE	ZD_MMU_NOTIFIER_RANGE_BLOCKABLE
+#define mmu_notifier_range		zd_mmu_notifier_range
+#define mmu_interval_notifier		zd_mmu_interval_notifier
+#define mmu_interval_notifier_ops	zd_mmu_interval_notifier_ops
+#define mmu_interval_notifier_insert	zd_mmu_interval_notifier_insert
+#define mmu_interval_notifier_remove	zd_mmu_interval_notifier_remove
+#define mmu_interval_read_begin		zd_mmu_interval_read_begin
+#define mmu_interval_read_retry		zd_mmu_interval_read_retry
+#define mmu_interval_check_retry	zd_mmu_interval_check_retry
+#define mmu_interval_set_seq		zd_mmu_interval_set_seq
+#define mmu_notifier_range_blockable	zd_mmu_notifier_range_blockable
+
 #endif /* ZONEDEV_KERNEL_H */

@@ -22,5 +22,6 @@
 #include <zonedev/pci.h>
 #include <zonedev/p2pdma.h>
 #include <zonedev/hmm.h>
+#include <zonedev/mmu_notifier.h>
 
 #endif /* ZONEDEV_ZONEDEV_H */

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "list.h"
 #include "log.h"
+#include "notifier.h"
 
 /*
  * The application unmapped the page of a busy entry: the migration
@@ -319,12 +320,20 @@ static void handle(struct zd_mm *mm, const struct uffd_msg *m)
 		pagefault(mm, m);
 		break;
 	case UFFD_EVENT_REMOVE:
+		if (zd_mn_wanted(mm, m->arg.remove.start, m->arg.remove.end, true))
+			zd_mn_notify(mm, ZD_MMU_NOTIFY_CLEAR, m->arg.remove.start,
+				     m->arg.remove.end, NULL);
 		handle_remove(mm, m->arg.remove.start, m->arg.remove.end);
 		break;
 	case UFFD_EVENT_UNMAP:
+		if (zd_mn_wanted(mm, m->arg.remove.start, m->arg.remove.end, false))
+			zd_mn_notify(mm, ZD_MMU_NOTIFY_UNMAP, m->arg.remove.start,
+				     m->arg.remove.end, NULL);
 		zd_hmm_drop(mm, m->arg.remove.start, m->arg.remove.end, PTE_NONE);
 		break;
 	case UFFD_EVENT_REMAP:
+		zd_mn_notify(mm, ZD_MMU_NOTIFY_UNMAP, m->arg.remap.from,
+			     m->arg.remap.from + m->arg.remap.len, NULL);
 		remap(mm, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
 		break;
 	default:

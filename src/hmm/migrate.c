@@ -17,6 +17,7 @@
 #include "fault.h"
 #include "internal.h"
 #include "log.h"
+#include "notifier.h"
 
 unsigned long zd_migrate_pfn(unsigned long pfn)
 {
@@ -167,6 +168,8 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 		m->cpages += m->src[i] != 0;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
+	/* mirrors let go before anything moves or is write-protected */
+	zd_mn_notify(m->mm, ZD_MMU_NOTIFY_MIGRATE, m->start, m->end, m->pgmap_owner);
 	/* a stable snapshot for the driver's copy */
 #define host_src(i)	(m->src[i] & ZD_MIGRATE_PFN_SYSTEM)
 	for_each_run(m->npages, host_src,
@@ -601,6 +604,9 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 			*pte |= PTE_BUSY;
 		}
 		pthread_mutex_unlock(&mm->lock);
+		if (src[i])	/* as the kernel's unmap of a page to migrate */
+			zd_mn_notify(mm, ZD_MMU_NOTIFY_CLEAR, page->index << zd_page_shift,
+				     (page->index + 1) << zd_page_shift, NULL);
 	}
 	return 0;
 }

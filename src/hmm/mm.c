@@ -5,6 +5,7 @@
  * that brings device pages home before the address space is copied.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "internal.h"
 #include "list.h"
 #include "log.h"
+#include "notifier.h"
 
 pthread_mutex_t zd_hmm_mms_lock = PTHREAD_MUTEX_INITIALIZER;
 struct zd_list_head zd_hmm_mms = { &zd_hmm_mms, &zd_hmm_mms };
@@ -349,6 +351,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 	pthread_mutex_lock(&zd_hmm_mms_lock);
 	zd_list_del_init(&mm->node);
 	pthread_mutex_unlock(&zd_hmm_mms_lock);
+	zd_mn_notify(mm, ZD_MMU_NOTIFY_RELEASE, 0, ULONG_MAX, NULL);
 	ranges_release(mm, 0, UINTPTR_MAX);
 	if (!mm->dead) {
 		zd_os_eventfd_signal(mm->stop_fd);
@@ -361,6 +364,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 		zd_hmm_range_free(mm->ranges[i]);
 	free(mm->ranges);
 	free(mm->ends);
+	zd_mn_mm_gone(mm);
 	pthread_cond_destroy(&mm->drained);
 	pthread_mutex_destroy(&mm->lock);
 	free(mm);
@@ -495,6 +499,7 @@ int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len)
 		zd_warn("[%p, +%#zx) is not a managed range", addr, len);
 		return -EINVAL;
 	}
+	zd_mn_notify(mm, ZD_MMU_NOTIFY_RELEASE, s, s + len, NULL);
 	ranges_release(mm, s, s + len);
 	return 0;
 }
