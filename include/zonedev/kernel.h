@@ -44,7 +44,8 @@
 	defined(ZONEDEV_PERCPU_REF_H) || defined(ZONEDEV_COMPLETION_H) ||\
 	defined(ZONEDEV_MEMREMAP_H) || defined(ZONEDEV_GENALLOC_H) ||	\
 	defined(ZONEDEV_PCI_H) || defined(ZONEDEV_P2PDMA_H) ||		\
-	defined(ZONEDEV_HMM_H) || defined(ZONEDEV_DEVRES_H)
+	defined(ZONEDEV_HMM_H) || defined(ZONEDEV_DEVRES_H) ||		\
+	defined(ZONEDEV_MMU_NOTIFIER_H)
 #error "<zonedev/kernel.h> must come before the other zonedev headers"
 #endif
 
@@ -68,6 +69,11 @@
 #define zd_vm_fault		vm_fault
 #define zd_migrate_vma		migrate_vma
 #define zd_mm			mm_struct
+#define zd_hmm_range		hmm_range
+#define zd_mmu_notifier_event	mmu_notifier_event
+#define zd_mmu_notifier_range	mmu_notifier_range
+#define zd_mmu_interval_notifier	mmu_interval_notifier
+#define zd_mmu_interval_notifier_ops	mmu_interval_notifier_ops
 
 #include <errno.h>
 #include <pthread.h>
@@ -759,12 +765,10 @@ static inline void migrate_device_finalize(unsigned long *src_pfns,
 
 ZD_EXTERN_C_END
 
-/* HMM mirroring and interval notifiers; a struct mm_struct is a zd_mm */
-#define mm_struct			zd_mm
-#define hmm_range			zd_hmm_range
-#define hmm_range_fault			zd_hmm_range_fault
-#define hmm_pfn_to_page			zd_hmm_pfn_to_page
-#define hmm_pfn_to_map_order		zd_hmm_pfn_to_map_order
+/* HMM mirroring and interval notifiers (the struct tags are above) */
+#define hmm_range_fault(range)		zd_hmm_range_fault(range)
+#define hmm_pfn_to_page(hmm_pfn)	zd_hmm_pfn_to_page(hmm_pfn)
+#define hmm_pfn_to_map_order(hmm_pfn)	zd_hmm_pfn_to_map_order(hmm_pfn)
 #define HMM_PFN_VALID			ZD_HMM_PFN_VALID
 #define HMM_PFN_WRITE			ZD_HMM_PFN_WRITE
 #define HMM_PFN_ERROR			ZD_HMM_PFN_ERROR
@@ -773,7 +777,6 @@ ZD_EXTERN_C_END
 #define HMM_PFN_REQ_WRITE		ZD_HMM_PFN_REQ_WRITE
 #define HMM_PFN_FLAGS			ZD_HMM_PFN_FLAGS
 #define HMM_RANGE_DEFAULT_TIMEOUT	ZD_HMM_RANGE_DEFAULT_TIMEOUT
-#define mmu_notifier_event		zd_mmu_notifier_event
 #define MMU_NOTIFY_UNMAP		ZD_MMU_NOTIFY_UNMAP
 #define MMU_NOTIFY_CLEAR		ZD_MMU_NOTIFY_CLEAR
 #define MMU_NOTIFY_PROTECTION_VMA	ZD_MMU_NOTIFY_PROTECTION_VMA
@@ -783,15 +786,18 @@ ZD_EXTERN_C_END
 #define MMU_NOTIFY_MIGRATE		ZD_MMU_NOTIFY_MIGRATE
 #define MMU_NOTIFY_EXCLUSIVE		ZD_MMU_NOTIFY_EXCLUSIVE
 #define MMU_NOTIFIER_RANGE_BLOCKABLE	ZD_MMU_NOTIFIER_RANGE_BLOCKABLE
-#define mmu_notifier_range		zd_mmu_notifier_range
-#define mmu_interval_notifier		zd_mmu_interval_notifier
-#define mmu_interval_notifier_ops	zd_mmu_interval_notifier_ops
-#define mmu_interval_notifier_insert	zd_mmu_interval_notifier_insert
-#define mmu_interval_notifier_remove	zd_mmu_interval_notifier_remove
-#define mmu_interval_read_begin		zd_mmu_interval_read_begin
-#define mmu_interval_read_retry		zd_mmu_interval_read_retry
-#define mmu_interval_check_retry	zd_mmu_interval_check_retry
-#define mmu_interval_set_seq		zd_mmu_interval_set_seq
-#define mmu_notifier_range_blockable	zd_mmu_notifier_range_blockable
+#define mmu_interval_notifier_insert(sub, mm, start, length, ops) \
+	zd_mmu_interval_notifier_insert(sub, mm, start, length, ops)
+#define mmu_interval_notifier_remove(sub) \
+	zd_mmu_interval_notifier_remove(sub)
+#define mmu_interval_read_begin(sub)	zd_mmu_interval_read_begin(sub)
+#define mmu_interval_read_retry(sub, seq) \
+	zd_mmu_interval_read_retry(sub, seq)
+#define mmu_interval_check_retry(sub, seq) \
+	zd_mmu_interval_check_retry(sub, seq)
+#define mmu_interval_set_seq(sub, cur_seq) \
+	zd_mmu_interval_set_seq(sub, cur_seq)
+#define mmu_notifier_range_blockable(range) \
+	zd_mmu_notifier_range_blockable(range)
 
 #endif /* ZONEDEV_KERNEL_H */

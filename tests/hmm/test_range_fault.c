@@ -11,6 +11,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* first: the last test uses the kernel's names (they must precede the
+ * other zonedev headers) */
+#include <zonedev/kernel.h>
+
 #include "../test_util.h"
 #include "dmirror.h"
 
@@ -589,7 +593,6 @@ static void test_concurrent_with_changes(void **state)
 }
 
 /* ---- the kernel's names, as a ported driver (lib/test_hmm.c) uses them -- */
-#include <zonedev/kernel.h>
 
 struct kmirror {
 	struct mmu_interval_notifier notifier;
