@@ -544,6 +544,9 @@ ZD_API int zd_hmm_range_fault(struct zd_hmm_range *range);
  * zd_hmm_pfn_to_page - the device page of a range entry
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
  *
+ * Turns an entry zd_hmm_range_fault() filled for a page on a device into
+ * that page's struct zd_page, so the driver can find its own copy of the
+ * data.
  * Context: any; use the page only while read_retry says the entry holds.
  * Return: the device-private page, or NULL for a host page or invalid entry.
  */
@@ -553,6 +556,9 @@ ZD_API struct zd_page *zd_hmm_pfn_to_page(unsigned long hmm_pfn);
  * zd_hmm_pfn_to_virt - the address of a host page's range entry
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID | ZD_HMM_PFN_SYSTEM
  *
+ * Host pages have no struct page in zonedev: their entries name the
+ * page by its address in this process, which this returns.  Read or
+ * write it only while read_retry says the entry still holds.
  * Context: any.
  * Return: the page's address, or NULL for a device page or invalid entry.
  */
@@ -562,6 +568,8 @@ ZD_API void *zd_hmm_pfn_to_virt(unsigned long hmm_pfn);
  * zd_hmm_pfn_to_map_order - the CPU mapping size of an entry, as an order
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
  *
+ * The kernel reports huge mappings with an order so that a driver can map
+ * them whole; zonedev maps and reports every page on its own.
  * Context: any.
  * Return: 0: zonedev reports each page on its own.
  */

@@ -194,6 +194,9 @@ ZD_API void zd_mmu_interval_set_seq(struct zd_mmu_interval_notifier *sub,
  * zd_mmu_notifier_range_blockable - whether invalidate() may sleep
  * @range: as given to invalidate()
  *
+ * A kernel driver's invalidate() must not sleep when this is false (it
+ * returns false to ask for a retry instead); kept so that ported code
+ * reads the same.
  * Context: any.
  * Return: true: zonedev's invalidations always allow sleeping.
  */

@@ -349,8 +349,10 @@ static void *hmm_writer(void *arg)
 				"not %llu", i, (unsigned long long)p->index,
 				(unsigned long long)p->version,
 				(unsigned long long)v);
-		p->version = v + 1;
+		/* the bound first: a device read never sees a version
+		 * above what version[] allows */
 		atomic_store(&hm.version[i], v + 1);
+		p->version = v + 1;
 		atomic_fetch_add(&run.ops[HMM], 1);
 		atomic_fetch_add(&w->progress, 1);
 	}
