@@ -39,10 +39,12 @@ int dmirror_unbind(struct dmirror *dm);
 int dmirror_rebind(struct dmirror *dm);
 struct zd_device *dmirror_device(struct dmirror *dm);
 
-/* Pages migrate_to_ram brings back per fault (a power of two, 1..512). */
+/* Pages migrate_to_ram brings back per fault (a power of two, 1..512);
+ * -EINVAL for another count or a NULL @dm. */
 int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages);
-/* Make migrate_to_ram fail (to test SIGBUS). */
+/* Make migrate_to_ram fail (to test SIGBUS); a NULL @dm does nothing. */
 void dmirror_set_fail_faults(struct dmirror *dm, bool fail);
+/* The counters; zeros for a NULL @dm, nothing for a NULL @s. */
 void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *s);
 
 /* The device's view of the range: device pages from its memory, host
