@@ -560,6 +560,8 @@ ZD_API int zd_hmm_range_fault(struct zd_hmm_range *range);
  * zd_hmm_pfn_to_page - the device page of a range entry
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
  *
+ * Decodes an entry zd_hmm_range_fault() filled in: the struct zd_page of
+ * the device-private page it names.
  * Context: any; use the page only while read_retry says the entry holds.
  * Return: the device-private page, or NULL for a host page or invalid entry.
  */
@@ -569,6 +571,8 @@ ZD_API struct zd_page *zd_hmm_pfn_to_page(unsigned long hmm_pfn);
  * zd_hmm_pfn_to_virt - the address of a host page's range entry
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID | ZD_HMM_PFN_SYSTEM
  *
+ * Decodes an entry zd_hmm_range_fault() filled in for a host page: the
+ * address through which a device reaches it.
  * Context: any.
  * Return: the page's address, or NULL for a device page or invalid entry.
  */
@@ -578,6 +582,8 @@ ZD_API void *zd_hmm_pfn_to_virt(unsigned long hmm_pfn);
  * zd_hmm_pfn_to_map_order - the CPU mapping size of an entry, as an order
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
  *
+ * How many pages, as a power of two, the CPU maps with the entry's
+ * mapping, so that a device can map as much at once.
  * Context: any.
  * Return: 0: zonedev reports each page on its own.
  */
