@@ -627,12 +627,12 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 
 int dmirror_unbind(struct dmirror *dm)
 {
-	return zd_device_unbind(&dm->dev);
+	return dm ? zd_device_unbind(&dm->dev) : -EINVAL;
 }
 
 int dmirror_rebind(struct dmirror *dm)
 {
-	return zd_device_bind(&dm->dev, &dmirror_driver);
+	return dm ? zd_device_bind(&dm->dev, &dmirror_driver) : -EINVAL;
 }
 
 void dmirror_destroy(struct dmirror *dm)
@@ -643,7 +643,7 @@ void dmirror_destroy(struct dmirror *dm)
 
 struct zd_device *dmirror_device(struct dmirror *dm)
 {
-	return &dm->dev;
+	return dm ? &dm->dev : NULL;
 }
 
 int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages)

@@ -33,10 +33,12 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes);
 /* Unbind (pages come home) and free; the device must not be used after. */
 void dmirror_destroy(struct dmirror *dm);
 /* Unbind only (unplug): commands in flight end first, later ones get
- * -ENODEV; pages come home, chunks go. */
+ * -ENODEV; pages come home, chunks go.  -EINVAL for a NULL @dm. */
 int dmirror_unbind(struct dmirror *dm);
-/* Bind again after dmirror_unbind(): commands work again. */
+/* Bind again after dmirror_unbind(): commands work again.  -EINVAL for
+ * a NULL @dm. */
 int dmirror_rebind(struct dmirror *dm);
+/* Its device; NULL for a NULL @dm. */
 struct zd_device *dmirror_device(struct dmirror *dm);
 
 /* Pages migrate_to_ram brings back per fault (a power of two, 1..512);
