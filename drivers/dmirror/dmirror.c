@@ -627,12 +627,12 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 
 int dmirror_unbind(struct dmirror *dm)
 {
-	return zd_device_unbind(&dm->dev);
+	return dm ? zd_device_unbind(&dm->dev) : -EINVAL;
 }
 
 int dmirror_rebind(struct dmirror *dm)
 {
-	return zd_device_bind(&dm->dev, &dmirror_driver);
+	return dm ? zd_device_bind(&dm->dev, &dmirror_driver) : -EINVAL;
 }
 
 void dmirror_destroy(struct dmirror *dm)
@@ -643,12 +643,12 @@ void dmirror_destroy(struct dmirror *dm)
 
 struct zd_device *dmirror_device(struct dmirror *dm)
 {
-	return &dm->dev;
+	return dm ? &dm->dev : NULL;
 }
 
 int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages)
 {
-	if (!pages || pages > MAX_PREFETCH || (pages & (pages - 1)))
+	if (!dm || !pages || pages > MAX_PREFETCH || (pages & (pages - 1)))
 		return -EINVAL;
 	atomic_store(&dm->prefetch, pages);
 	return 0;
@@ -656,11 +656,18 @@ int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages)
 
 void dmirror_set_fail_faults(struct dmirror *dm, bool fail)
 {
-	atomic_store(&dm->fail_faults, fail);
+	if (dm)
+		atomic_store(&dm->fail_faults, fail);
 }
 
 void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *s)
 {
+	if (!s)
+		return;
+	if (!dm) {
+		memset(s, 0, sizeof(*s));
+		return;
+	}
 	pthread_mutex_lock(&dm->lock);
 	s->chunks = dm->nr_chunks;
 	s->pages_in_use = dm->in_use;

@@ -33,16 +33,20 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes);
 /* Unbind (pages come home) and free; the device must not be used after. */
 void dmirror_destroy(struct dmirror *dm);
 /* Unbind only (unplug): commands in flight end first, later ones get
- * -ENODEV; pages come home, chunks go. */
+ * -ENODEV; pages come home, chunks go.  -EINVAL for a NULL @dm. */
 int dmirror_unbind(struct dmirror *dm);
-/* Bind again after dmirror_unbind(): commands work again. */
+/* Bind again after dmirror_unbind(): commands work again.  -EINVAL for
+ * a NULL @dm. */
 int dmirror_rebind(struct dmirror *dm);
+/* Its device; NULL for a NULL @dm. */
 struct zd_device *dmirror_device(struct dmirror *dm);
 
-/* Pages migrate_to_ram brings back per fault (a power of two, 1..512). */
+/* Pages migrate_to_ram brings back per fault (a power of two, 1..512);
+ * -EINVAL for another count or a NULL @dm. */
 int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages);
-/* Make migrate_to_ram fail (to test SIGBUS). */
+/* Make migrate_to_ram fail (to test SIGBUS); a NULL @dm does nothing. */
 void dmirror_set_fail_faults(struct dmirror *dm, bool fail);
+/* The counters; zeros for a NULL @dm, nothing for a NULL @s. */
 void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *s);
 
 /* The device's view of the range: device pages from its memory, host

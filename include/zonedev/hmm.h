@@ -115,7 +115,7 @@ ZD_API struct zd_mm *zd_mm_create(void);
 
 /**
  * zd_mm_destroy - stop managing; device pages come back first
- * @mm: the mm
+ * @mm: the mm (NULL: a warning, nothing done)
  *
  * Every device-private page is migrated back (through migrate_to_ram),
  * the ranges are unregistered (the memory stays mapped) and the fault
@@ -150,8 +150,10 @@ ZD_API void *zd_mm_map(struct zd_mm *mm, size_t len);
  * this waits for the unmap to be handled, and for a migration still
  * holding pages there to finish.
  * Context: may sleep.
- * Return: 0; -EINVAL (unaligned, not one private anonymous mapping, or
- * overlapping a managed range), -ENOMEM, an error reading
+ * Return: 0; -EINVAL (NULL @mm, unaligned, wrapping past the end of
+ * the address space, not one private anonymous mapping, or overlapping a
+ * managed range), -EBUSY (managed by another zd_mm: the kernel's
+ * answer), each with a warning; -ENOMEM, an error reading
  * /proc/self/pagemap (which says which pages were touched), or the
  * kernel's error.
  */
@@ -183,7 +185,8 @@ ZD_API int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len);
  * Copies the counters of @mm's fault thread into @stats: faults
  * handled, zero fills, calls to migrate_to_ram(), and how many pages moved
  * without a copy or were copied (see struct zd_mm_stats).  The counters
- * only grow; compare two snapshots to measure an interval.
+ * only grow; compare two snapshots to measure an interval.  A NULL
+ * argument is reported with a warning (a NULL @mm gives zeros).
  * Context: any.
  */
 ZD_API void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *stats);
@@ -196,7 +199,7 @@ ZD_API void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *stats);
  * right now, that is, whose bytes live on a device and whose next CPU
  * touch faults them back.
  * Context: any.
- * Return: the count.
+ * Return: the count; 0 for a NULL @mm, with a warning.
  */
 ZD_API unsigned long zd_mm_device_pages(struct zd_mm *mm);
 
@@ -217,7 +220,8 @@ enum {
  * a page the application dropped or freed (MADV_DONTNEED, MADV_FREE) it
  * asks the kernel whether the page is still there (/proc/self/pagemap).
  * Context: any; does not sleep but for that read.
- * Return: a ZD_MM_PAGE_* state, or -EFAULT if @addr is not managed.
+ * Return: a ZD_MM_PAGE_* state, -EFAULT if @addr is not managed, or
+ * -EINVAL for a NULL @mm (with a warning).
  */
 ZD_API int zd_mm_lookup(struct zd_mm *mm, unsigned long addr,
 			struct zd_page **page);
@@ -278,7 +282,8 @@ ZD_API unsigned long zd_migrate_pfn(unsigned long pfn);
  * since host pages have no struct zd_page: a staging page as the dst of a
  * page coming home, or an application page.
  * Context: any.
- * Return: the entry, with ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM.
+ * Return: the entry, with ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM;
+ * 0 (no page) for NULL or an unaligned @addr, with a warning.
  */
 ZD_API unsigned long zd_migrate_virt(void *addr);
 
@@ -290,7 +295,8 @@ ZD_API unsigned long zd_migrate_virt(void *addr);
  * it names.  Entries for host pages are named by address; use
  * zd_migrate_pfn_to_virt() for those.
  * Context: any.
- * Return: the page, or NULL for an invalid or system entry.
+ * Return: the page, or NULL for an invalid or system entry, and for a
+ * pfn without a struct page (with a warning).
  */
 ZD_API struct zd_page *zd_migrate_pfn_to_page(unsigned long mpfn);
 
@@ -318,7 +324,9 @@ ZD_API void *zd_alloc_system_page(void);
  * @addr: from zd_alloc_system_page(), or NULL
  *
  * Frees a staging page allocated with zd_alloc_system_page(), once the
- * migration that used it has been finalized.
+ * migration that used it has been finalized.  Any other address, or a
+ * page freed already, is reported with a warning and left alone (never
+ * unmapped: by then it may be someone else's memory).
  * Context: may sleep.
  */
 ZD_API void zd_free_system_page(void *addr);
@@ -336,9 +344,10 @@ ZD_API void zd_free_system_page(void *addr);
  * src 0.  dst is zeroed.
  * Context: may sleep; any thread, including migrate_to_ram.
  * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EINVAL
- * (bad arguments, with a warning; or a range not mapped at all, which
- * an application's munmap() can cause: no warning, src and dst are left
- * alone).
+ * (bad arguments, as a @fault_page that is not device-private, with a
+ * warning; or a range not mapped at all, which an application's munmap()
+ * racing the migration can cause: no misuse, so no warning, and src and
+ * dst are left alone).
  */
 ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
 
@@ -360,7 +369,8 @@ ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
  * entry loses ZD_MIGRATE_PFN_MIGRATE.
  * Context: may sleep; no locks held.
  * Return: 0, or -EINVAL (bad arguments, a page that is not a collected
- * host page or was taken already).
+ * host page or was taken already, moved or copied; with a warning,
+ * nothing taken).
  */
 ZD_API int zd_migrate_vma_move(struct zd_migrate_vma *migrate, unsigned long i,
 			       unsigned long n, void *to);
@@ -375,8 +385,9 @@ ZD_API int zd_migrate_vma_move(struct zd_migrate_vma *migrate, unsigned long i,
  * memory behaves as before otherwise.  Unregister before unmapping it.
  * Context: may sleep.
  * Return: 0 (also when the kernel cannot move pages: they are copied),
- * -EINVAL (bad range; memory that cannot be registered, with a warning),
- * -ENOMEM.
+ * -EINVAL (bad range, memory that is not one private anonymous mapping
+ * or cannot be registered, or overlapping staging memory registered
+ * already: with a warning, what was registered stays), -ENOMEM.
  */
 ZD_API int zd_hmm_register_staging(void *addr, size_t len);
 
@@ -402,8 +413,11 @@ ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
  * is the mapping's); system destinations are copied (or, with
  * ZD_MIGRATE_PFN_DONATE, moved) into place.  An entry without a valid
  * dst does not move (MIGRATE is cleared); a device dst that names no
- * device-private page is refused with a warning.  Nor does a page the
- * application unmapped meanwhile.
+ * device-private page is refused with a warning, as is one whose count
+ * is zero (a free page the driver did not zd_zone_device_page_init()).
+ * Nor does a page the application unmapped meanwhile.  Called without a
+ * setup, or after the finalize (a src entry that setup did not collect),
+ * it warns and does nothing.
  * Context: may sleep; any thread except the fault thread when host pages
  * go to a device (it drops them with MADV_DONTNEED).
  */
@@ -416,6 +430,8 @@ ZD_API void zd_migrate_vma_pages(struct zd_migrate_vma *migrate);
  * Old device pages are put (page_free runs); pages that did not move are
  * restored (host pages the driver took are put back) and their unused
  * device destinations put.  Staging pages are left to the driver.
+ * Called twice, or without a setup, it warns and does nothing (finalize
+ * clears zonedev's mark of a collected page from the src entries).
  * Context: may sleep.
  */
 ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);
@@ -430,8 +446,8 @@ ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);
  * WRITE); free pages get 0.  Then the driver fills dst with staging pages
  * and calls zd_migrate_device_pages and _finalize.
  * Context: may sleep.
- * Return: 0, -EINVAL (NULL @src_pfns, or a pfn without a struct page:
- * with a warning, nothing written).
+ * Return: 0, -EINVAL (NULL @src_pfns, or a pfn without a struct page or
+ * whose page is not device-private: with a warning, nothing written).
  */
 ZD_API int zd_migrate_device_range(unsigned long *src_pfns, unsigned long start,
 				   unsigned long npages);
@@ -544,9 +560,8 @@ ZD_API int zd_hmm_range_fault(struct zd_hmm_range *range);
  * zd_hmm_pfn_to_page - the device page of a range entry
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
  *
- * Turns an entry zd_hmm_range_fault() filled for a page on a device into
- * that page's struct zd_page, so the driver can find its own copy of the
- * data.
+ * Decodes an entry zd_hmm_range_fault() filled in: the struct zd_page of
+ * the device-private page it names.
  * Context: any; use the page only while read_retry says the entry holds.
  * Return: the device-private page, or NULL for a host page or invalid entry.
  */
@@ -556,9 +571,8 @@ ZD_API struct zd_page *zd_hmm_pfn_to_page(unsigned long hmm_pfn);
  * zd_hmm_pfn_to_virt - the address of a host page's range entry
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID | ZD_HMM_PFN_SYSTEM
  *
- * Host pages have no struct page in zonedev: their entries name the
- * page by its address in this process, which this returns.  Read or
- * write it only while read_retry says the entry still holds.
+ * Decodes an entry zd_hmm_range_fault() filled in for a host page: the
+ * address through which a device reaches it.
  * Context: any.
  * Return: the page's address, or NULL for a device page or invalid entry.
  */
@@ -568,8 +582,8 @@ ZD_API void *zd_hmm_pfn_to_virt(unsigned long hmm_pfn);
  * zd_hmm_pfn_to_map_order - the CPU mapping size of an entry, as an order
  * @hmm_pfn: an entry with ZD_HMM_PFN_VALID
  *
- * The kernel reports huge mappings with an order so that a driver can map
- * them whole; zonedev maps and reports every page on its own.
+ * How many pages, as a power of two, the CPU maps with the entry's
+ * mapping, so that a device can map as much at once.
  * Context: any.
  * Return: 0: zonedev reports each page on its own.
  */

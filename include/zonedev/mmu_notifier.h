@@ -194,9 +194,8 @@ ZD_API void zd_mmu_interval_set_seq(struct zd_mmu_interval_notifier *sub,
  * zd_mmu_notifier_range_blockable - whether invalidate() may sleep
  * @range: as given to invalidate()
  *
- * A kernel driver's invalidate() must not sleep when this is false (it
- * returns false to ask for a retry instead); kept so that ported code
- * reads the same.
+ * Tells an invalidate() whether it may wait for its device (the kernel
+ * calls some invalidations where sleeping is not allowed).
  * Context: any.
  * Return: true: zonedev's invalidations always allow sleeping.
  */

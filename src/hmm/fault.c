@@ -113,6 +113,8 @@ static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 		uintptr_t *old = zd_hmm_pte(mm, from + (i << zd_page_shift));
 
 		r->pte[i] = old && *old != PTE_DEAD ? *old & ~PTE_BUSY : PTE_NONE;
+		if (!(r->pte[i] & PTE_DEVICE))	/* the migration lost it */
+			r->pte[i] &= ~PTE_TAKEN;
 		if (pte_page(r->pte[i]))
 			pte_page(r->pte[i])->index = (to >> zd_page_shift) + i;
 		if (old)

@@ -26,16 +26,28 @@ unsigned long zd_migrate_pfn(unsigned long pfn)
 
 unsigned long zd_migrate_virt(void *addr)
 {
+	if (!addr || ((uintptr_t)addr & (page_bytes() - 1))) {
+		zd_warn("zd_migrate_virt: bad address %p (a page-aligned one)",
+			addr);
+		return 0;
+	}
 	return ((uintptr_t)addr >> zd_page_shift << ZD_MIGRATE_PFN_SHIFT) |
 	       ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM;
 }
 
 struct zd_page *zd_migrate_pfn_to_page(unsigned long mpfn)
 {
+	unsigned long pfn = mpfn >> ZD_MIGRATE_PFN_SHIFT;
+
 	if ((mpfn & (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_SYSTEM)) !=
 	    ZD_MIGRATE_PFN_VALID)
 		return NULL;
-	return zd_pfn_to_page(mpfn >> ZD_MIGRATE_PFN_SHIFT);
+	if (!zd_pfn_valid(pfn)) {
+		zd_warn("zd_migrate_pfn_to_page: entry %#lx names pfn %#lx, "
+			"which has no struct page", mpfn, pfn);
+		return NULL;
+	}
+	return zd_pfn_to_page(pfn);
 }
 
 /* The device-private page of a driver's entry, or NULL (with a warning
@@ -49,11 +61,15 @@ static struct zd_page *entry_page(unsigned long mpfn, bool warn)
 	    ZD_MIGRATE_PFN_VALID)
 		return NULL;
 	page = zd_pfn_valid(pfn) ? zd_pfn_to_page(pfn) : NULL;
-	if (page && zd_is_device_private_page(page))
+	if (page && !zd_is_device_private_page(page))
+		page = NULL;
+	/* a free page: putting it later would free it twice */
+	if (page && zd_page_ref_count(page))
 		return page;
 	if (warn)
 		zd_warn("bad migrate entry %#lx: pfn %#lx is not a device-private "
-			"page", mpfn, pfn);
+			"page%s", mpfn, pfn, page ? " handed out (its count is 0: "
+			"see zd_zone_device_page_init())" : "");
 	return NULL;
 }
 
@@ -64,10 +80,112 @@ void *zd_migrate_pfn_to_virt(unsigned long mpfn)
 	return (void *)((mpfn >> ZD_MIGRATE_PFN_SHIFT) << zd_page_shift);
 }
 
+/*
+ * The staging pages handed out and not freed yet, so that freeing
+ * anything else (or one twice, whose address may be someone's mapping
+ * by then) is refused instead of unmapping it.  An open-addressing hash
+ * set of addresses, 0 marking a free slot, at most half full.
+ */
+static pthread_mutex_t sys_lock = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t *sys_set;
+static size_t sys_cap, sys_nr;		/* sys_cap: 0 or a power of two */
+
+static size_t sys_home(uintptr_t a, size_t cap)
+{
+	uint64_t h = (uint64_t)(a >> zd_page_shift) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h ^ h >> 32) & (cap - 1);
+}
+
+/* The slot holding @a, or sys_cap; lock held. */
+static size_t sys_find(uintptr_t a)
+{
+	if (!sys_cap)
+		return 0;
+	for (size_t i = sys_home(a, sys_cap);; i = (i + 1) & (sys_cap - 1)) {
+		if (sys_set[i] == a)
+			return i;
+		if (!sys_set[i])
+			return sys_cap;
+	}
+}
+
+static void sys_put(uintptr_t *set, size_t cap, uintptr_t a)
+{
+	size_t i = sys_home(a, cap);
+
+	while (set[i])
+		i = (i + 1) & (cap - 1);
+	set[i] = a;
+}
+
+static int sys_add(uintptr_t a)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&sys_lock);
+	if (2 * (sys_nr + 1) > sys_cap) {
+		size_t cap = sys_cap ? 2 * sys_cap : 64;
+		uintptr_t *set = calloc(cap, sizeof(*set));
+
+		for (size_t i = 0; set && i < sys_cap; i++)
+			if (sys_set[i])
+				sys_put(set, cap, sys_set[i]);
+		if (set) {
+			free(sys_set);
+			sys_set = set;
+			sys_cap = cap;
+		}
+	}
+	if (2 * (sys_nr + 1) <= sys_cap) {
+		sys_put(sys_set, sys_cap, a);
+		sys_nr++;
+	} else {
+		err = -ENOMEM;
+	}
+	pthread_mutex_unlock(&sys_lock);
+	return err;
+}
+
+/* Remove @a; whether it was there.  The entries after it in its probe
+ * run move back so that every lookup still finds them. */
+static bool sys_del(uintptr_t a)
+{
+	size_t i, j, mask = sys_cap - 1;
+	bool found;
+
+	pthread_mutex_lock(&sys_lock);
+	i = sys_find(a);
+	found = i < sys_cap;
+	for (j = i; found; ) {
+		size_t k;
+
+		j = (j + 1) & mask;
+		if (!sys_set[j])
+			break;
+		k = sys_home(sys_set[j], sys_cap);
+		/* may it fill the hole at i (its home not in (i, j])? */
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			sys_set[i] = sys_set[j];
+			i = j;
+		}
+	}
+	if (found) {
+		sys_set[i] = 0;
+		sys_nr--;
+	}
+	pthread_mutex_unlock(&sys_lock);
+	return found;
+}
+
 void *zd_alloc_system_page(void)
 {
 	void *p = zd_fault("hmm.system_page") ? NULL : zd_os_map_pages(page_bytes());
 
+	if (p && sys_add((uintptr_t)p)) {
+		zd_os_unmap(p, page_bytes());
+		p = NULL;
+	}
 	if (!p)
 		errno = ENOMEM;
 	return p;
@@ -75,8 +193,14 @@ void *zd_alloc_system_page(void)
 
 void zd_free_system_page(void *addr)
 {
-	if (addr)
-		zd_os_unmap(addr, page_bytes());
+	if (!addr)
+		return;
+	if (!sys_del((uintptr_t)addr)) {
+		zd_warn("zd_free_system_page: %p is not a page from "
+			"zd_alloc_system_page(), or was freed already", addr);
+		return;
+	}
+	zd_os_unmap(addr, page_bytes());
 }
 
 /* Calls @fn on each run of consecutive pages (and, with @src, consecutive
@@ -151,6 +275,11 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m))
 		return -EINVAL;
+	if (m->fault_page && !zd_is_device_private_page(m->fault_page)) {
+		zd_warn("bad migrate_vma: fault_page %p is not a device-private "
+			"page", (void *)m->fault_page);
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&m->mm->lock);
 	/* the kernel finds no vma: nothing is written.  An application's
 	 * munmap() can cause it, so it is no misuse */
@@ -210,6 +339,42 @@ static void mark_taken(struct zd_mm *mm, uintptr_t a, size_t len, bool on)
 	pthread_mutex_unlock(&mm->lock);
 }
 
+/*
+ * Whether pages [i, i + n) are collected host pages that no move took
+ * yet: a moved one names its new address (DONATE), a copied one is
+ * PTE_TAKEN in its entry.
+ */
+static bool can_take(struct zd_migrate_vma *m, unsigned long i, unsigned long n)
+{
+	bool ok = true;
+
+	for (unsigned long k = i; ok && k < i + n; k++)
+		ok = host_in_place(m->src[k]);
+	pthread_mutex_lock(&m->mm->lock);
+	for (unsigned long k = i; ok && k < i + n; k++) {
+		uintptr_t *pte = zd_hmm_pte(m->mm, m->start + (k << zd_page_shift));
+
+		ok = !pte || *pte == PTE_DEAD || !(*pte & PTE_TAKEN);
+	}
+	pthread_mutex_unlock(&m->mm->lock);
+	return ok;
+}
+
+/* Pages [i, i + n) that still migrate were copied: taken as well, so
+ * that no second move takes them (finalize clears it). */
+static void mark_copied(struct zd_migrate_vma *m, unsigned long i,
+			unsigned long n)
+{
+	pthread_mutex_lock(&m->mm->lock);
+	for (unsigned long k = i; k < i + n; k++) {
+		uintptr_t *pte = zd_hmm_pte(m->mm, m->start + (k << zd_page_shift));
+
+		if (pte && *pte != PTE_DEAD && (m->src[k] & ZD_MIGRATE_PFN_MIGRATE))
+			*pte |= PTE_TAKEN;
+	}
+	pthread_mutex_unlock(&m->mm->lock);
+}
+
 /* The copy of pages [i, i + n) to @to failed: the application unmapped
  * some of them.  Those do not migrate; the others are copied. */
 static void copy_or_drop(struct zd_migrate_vma *m, unsigned long i,
@@ -236,9 +401,7 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 	if (migrate_bad(m))
 		return -EINVAL;
 	ok = n && i < m->npages && n <= m->npages - i && to &&
-	     !((uintptr_t)to & (page_bytes() - 1));
-	for (unsigned long k = i; ok && k < i + n; k++)
-		ok = host_in_place(m->src[k]);
+	     !((uintptr_t)to & (page_bytes() - 1)) && can_take(m, i, n);
 	if (!ok) {
 		zd_warn("bad move: pages [%lu, +%lu) of %lu to %p (collected host "
 			"pages, not taken yet, to page-aligned memory)", i, n,
@@ -264,7 +427,8 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 			break;		/* not staging memory, shared page, ... */
 	}
 	/* the rest is copied (the snapshot is write-protected); a page the
-	 * kernel reclaimed reads as zeros through a fault, as before */
+	 * kernel reclaimed reads as zeros through a fault, as before, which
+	 * a taken page would not get */
 	mark_taken(m->mm, (uintptr_t)from + off, len - off, false);
 	if (off < len && zd_os_peek((char *)to + off, from + off, len - off))
 		copy_or_drop(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift,
@@ -272,6 +436,8 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 	else
 		atomic_fetch_add(&m->mm->stats.pages_copied,
 				 (len - off) >> zd_page_shift);
+	if (off < len)
+		mark_copied(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift);
 	return 0;
 }
 
@@ -449,9 +615,26 @@ static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
 				       ZD_MIGRATE_PFN_DONATE)) == \
 			 (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE))
 
+/*
+ * Whether every entry that names a page was collected by setup; else the
+ * caller skipped setup, or finalize ran already (it clears the bit).
+ */
+static bool collected(const struct zd_migrate_vma *m, const char *fn)
+{
+	for (unsigned long i = 0; i < m->npages; i++)
+		if ((m->src[i] & (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_MIGRATE)) &&
+		    !(m->src[i] & MPFN_COLLECTED)) {
+			zd_warn("%s: src[%lu] %#lx was not collected by "
+				"zd_migrate_vma_setup() (no setup, or finalized "
+				"already): nothing done", fn, i, m->src[i]);
+			return false;
+		}
+	return true;
+}
+
 void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
-	if (migrate_bad(m))
+	if (migrate_bad(m) || !collected(m, __func__))
 		return;
 	zd_fault_point("hmm.migrate.pages");
 	copy_runs(m->src, m->npages, vma_place, m);
@@ -535,7 +718,7 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 {
 	bool trim = false;
 
-	if (migrate_bad(m))
+	if (migrate_bad(m) || !collected(m, __func__))
 		return;
 	/* pages the driver took but did not migrate go back first */
 	for (unsigned long i = 0; i < m->npages; i++)
@@ -571,6 +754,9 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
 				 run_len << zd_page_shift, 0));
 	zd_os_uffd_wake(m->mm->uffd, (void *)m->start, m->end - m->start);
+	/* done: a second finalize finds nothing collected */
+	for (unsigned long i = 0; i < m->npages; i++)
+		m->src[i] &= ~MPFN_COLLECTED;
 }
 
 /* ---- by device pfn, wherever mapped (unplug) ---------------------------- */
@@ -585,6 +771,9 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 	for (unsigned long i = 0; i < npages; i++)
 		if (!zd_pfn_valid(start + i)) {
 			zd_warn("pfn %#lx has no struct page", start + i);
+			return -EINVAL;
+		} else if (!zd_is_device_private_page(zd_pfn_to_page(start + i))) {
+			zd_warn("pfn %#lx is not a device-private page", start + i);
 			return -EINVAL;
 		}
 	for (unsigned long i = 0; i < npages; i++) {

@@ -346,7 +346,7 @@ static void ranges_release(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 
 void zd_mm_destroy(struct zd_mm *mm)
 {
-	if (!mm)
+	if (ZD_WARN_ON(!mm, "zd_mm_destroy: NULL mm"))
 		return;
 	pthread_mutex_lock(&zd_hmm_mms_lock);
 	zd_list_del_init(&mm->node);
@@ -423,6 +423,9 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 		if (err == -EINVAL)
 			zd_warn("[%p, +%#zx) overlaps a managed range or cannot "
 				"be registered", addr, len);
+		else if (err == -EBUSY)	/* the kernel's answer */
+			zd_warn("[%p, +%#zx) is managed by another zd_mm", addr,
+				len);
 		zd_hmm_range_free(r);
 	}
 	return err;
@@ -431,9 +434,11 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 static bool args_bad(struct zd_mm *mm, const void *addr, size_t len)
 {
 	if (!mm || mm->dead || !len || (len & (page_bytes() - 1)) ||
-	    ((uintptr_t)addr & (page_bytes() - 1))) {
+	    ((uintptr_t)addr & (page_bytes() - 1)) ||
+	    (addr && len > UINTPTR_MAX - (uintptr_t)addr)) {
 		zd_warn("bad argument: mm %p addr %p len %#zx (page-aligned, "
-			"non-zero; not in a forked child)", (void *)mm, addr, len);
+			"non-zero, not wrapping; not in a forked child)",
+			(void *)mm, addr, len);
 		return true;
 	}
 	return false;
@@ -506,8 +511,11 @@ int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len)
 
 void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *s)
 {
-	if (!mm || !s)
+	if (ZD_WARN_ON(!mm || !s, "zd_mm_get_stats: NULL %s", !s ? "stats" : "mm")) {
+		if (s)
+			memset(s, 0, sizeof(*s));
 		return;
+	}
 	s->faults = atomic_load(&mm->stats.faults);
 	s->zero_fills = atomic_load(&mm->stats.zero_fills);
 	s->device_faults = atomic_load(&mm->stats.device_faults);
@@ -525,7 +533,7 @@ unsigned long zd_mm_device_pages(struct zd_mm *mm)
 {
 	unsigned long n;
 
-	if (!mm)
+	if (ZD_WARN_ON(!mm, "zd_mm_device_pages: NULL mm"))
 		return 0;
 	pthread_mutex_lock(&mm->lock);
 	zd_hmm_wait_drained(mm);
@@ -541,8 +549,8 @@ static int lookup(struct zd_mm *mm, unsigned long addr, struct zd_page **page,
 
 	if (page)
 		*page = NULL;
-	if (!mm)
-		return -EFAULT;
+	if (ZD_WARN_ON(!mm, "zd_mm_lookup: NULL mm"))
+		return -EINVAL;
 	pthread_mutex_lock(&mm->lock);
 	zd_hmm_wait_drained(mm);
 	pte = zd_hmm_pte(mm, a);

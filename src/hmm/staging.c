@@ -28,11 +28,32 @@ static struct staged {
 } *ranges;
 static size_t nr_ranges, cap_ranges;
 
+/* -EINVAL if [addr, +len) overlaps a registered range; lock held. */
+static int overlaps(void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	for (size_t i = 0; i < nr_ranges; i++) {
+		uintptr_t s = (uintptr_t)ranges[i].addr;
+
+		if (a < s + ranges[i].len && s < a + len)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int remember(void *addr, size_t len)
 {
-	int err = 0;
+	int err;
 
 	pthread_mutex_lock(&ranges_lock);
+	err = overlaps(addr, len);
+	if (err) {
+		pthread_mutex_unlock(&ranges_lock);
+		zd_warn("zd_hmm_register_staging: [%p, +%#zx) overlaps staging "
+			"memory registered already", addr, len);
+		return err;
+	}
 	if (nr_ranges == cap_ranges) {
 		size_t cap = cap_ranges ? 2 * cap_ranges : 16;
 		struct staged *p = realloc(ranges, cap * sizeof(*p));
@@ -85,9 +106,10 @@ int zd_hmm_staging_fd(void)
 
 static int staging_args(const char *fn, void *addr, size_t len)
 {
-	if (!addr || !len || ((uintptr_t)addr | len) & (page_bytes() - 1)) {
-		zd_warn("%s: bad range [%p, +%#zx) (page-aligned, not empty)",
-			fn, addr, len);
+	if (!addr || !len || ((uintptr_t)addr | len) & (page_bytes() - 1) ||
+	    len > UINTPTR_MAX - (uintptr_t)addr) {
+		zd_warn("%s: bad range [%p, +%#zx) (page-aligned, not empty, "
+			"not wrapping)", fn, addr, len);
 		return -EINVAL;
 	}
 	return zd_hmm_staging_fd() < 0 ? 1 : 0;
@@ -99,6 +121,12 @@ int zd_hmm_register_staging(void *addr, size_t len)
 
 	if (err < 0)
 		return err;
+	/* checked also where pages are copied: the move would refuse it */
+	if (!zd_os_private_anon(addr, len)) {
+		zd_warn("%s: [%p, +%#zx) is not one private anonymous mapping",
+			__func__, addr, len);
+		return -EINVAL;
+	}
 	err = remember(addr, len);
 	if (err)
 		return err;

@@ -1272,6 +1272,74 @@ static void test_bad_driver_entries(void **state)
 	fx_fini(&f);
 }
 
+/* A fixture on the heap, so that a failed test still cleans up. */
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	fx_init(f, MiB(1));
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f)
+		fx_fini(f);
+	free(f);
+	return 0;
+}
+
+/*
+ * A driver's steps out of order: a page taken (copied) twice, pages and
+ * finalize without a setup, finalize twice, staging pages freed twice or
+ * never allocated.  Each warns and changes nothing.
+ */
+static void test_driver_steps_out_of_order(void **state)
+{
+	struct fx *f = *state;
+	unsigned long src[2], dst[2];
+	struct zd_migrate_vma m;
+	char *stage = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *sys;
+
+	assert_true(stage != MAP_FAILED);
+	fill(f->buf, 2 * PG, 91);
+	collect(f, &m, src, dst, 2);
+	/* not staging memory: copied, and taken all the same */
+	assert_no_warn(assert_int_equal(zd_migrate_vma_move(&m, 0, 1, stage), 0));
+	check(stage, PG, 91);
+	assert_warns("bad move",
+		     assert_int_equal(zd_migrate_vma_move(&m, 0, 2, stage), -EINVAL));
+	assert_no_warn(assert_int_equal(zd_migrate_vma_move(&m, 1, 1, stage + PG), 0));
+	assert_no_warn(zd_migrate_vma_pages(&m));	/* no dst: all stay */
+	assert_no_warn(zd_migrate_vma_finalize(&m));
+	assert_warns("not collected", zd_migrate_vma_finalize(&m));
+	assert_warns("not collected", zd_migrate_vma_pages(&m));
+	assert_int_equal(zd_mm_lookup(f->mm, (unsigned long)f->buf, NULL),
+			 ZD_MM_PAGE_HOST);
+	check(f->buf, 2 * PG, 91);
+	f->buf[0] = 'z';			/* writable again */
+	/* a driver that skipped setup names a page it never collected */
+	sys = zd_alloc_system_page();
+	assert_non_null(sys);
+	memset(sys, 'x', PG);
+	m.src[0] = zd_migrate_virt(f->buf + PG) | ZD_MIGRATE_PFN_MIGRATE;
+	m.dst[0] = zd_migrate_virt(sys);
+	assert_warns("not collected", zd_migrate_vma_pages(&m));
+	check_off(f->buf, PG, PG, 91);
+	assert_no_warn(zd_free_system_page(sys));
+	assert_warns("freed already", zd_free_system_page(sys));
+	assert_warns("not a page from", zd_free_system_page(stage));
+	stage[0] = 1;				/* still mapped */
+	munmap(stage, 2 * PG);
+}
+
 /* ---- everything at once ------------------------------------------------- */
 
 /*
@@ -1534,6 +1602,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
 		cmocka_unit_test(test_bad_driver_entries),
+		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
 		cmocka_unit_test_teardown(test_unbind_waits_for_commands, disarm),
 		cmocka_unit_test_teardown(test_device_read_racing_munmap, disarm),
