@@ -3,6 +3,7 @@
 #ifndef ZD_TEST_UTIL_H
 #define ZD_TEST_UTIL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -146,5 +147,36 @@ static inline void test_sleep_us(long us)
 	print_message("[  SKIP    ] " fmt "\n", ##__VA_ARGS__);		\
 	skip();								\
 } while (0)
+
+/*
+ * For the HMM programs: without a userfaultfd (a kernel without it, or a
+ * sandbox that forbids every kind) there is nothing to test, and the
+ * program prints why, in zd_mm_create()'s words, and exits 77, which
+ * ctest counts as skipped.
+ */
+static char test_uffd_why[512];
+
+static void test_log_why(enum zd_log_level level, const char *msg, void *arg)
+{
+	(void)level;
+	(void)arg;
+	if (strstr(msg, "HMM cannot run"))
+		snprintf(test_uffd_why, sizeof(test_uffd_why), "%s", msg);
+}
+
+static inline void test_require_userfaultfd(void)
+{
+	zd_log_fn *was = zd_set_log(test_log_why, NULL);
+	struct zd_mm *mm = zd_mm_create();
+
+	zd_set_log(was, NULL);	/* the tests' own capture, if set */
+	if (mm) {
+		zd_mm_destroy(mm);
+		return;
+	}
+	printf("SKIP: no userfaultfd here: %s\n",
+	       test_uffd_why[0] ? test_uffd_why : strerror(errno));
+	exit(77);
+}
 
 #endif /* ZD_TEST_UTIL_H */

@@ -298,7 +298,9 @@ struct zd_mm *zd_mm_create(void)
 	pthread_mutex_init(&mm->lock, NULL);
 	pthread_cond_init(&mm->drained, NULL);
 	mm->stop_fd = -1;
-	mm->uffd = zd_os_uffd_open(UFFD_FEATURES, ZD_UFFD_FEATURE_MOVE, &features);
+	/* "hmm.uffd": as on a machine that allows no userfaultfd at all */
+	mm->uffd = zd_fault("hmm.uffd") ? -EPERM :
+		   zd_os_uffd_open(UFFD_FEATURES, ZD_UFFD_FEATURE_MOVE, &features);
 	mm->can_move = features & ZD_UFFD_FEATURE_MOVE;
 	err = mm->uffd < 0 ? mm->uffd : zd_os_eventfd();
 	if (err >= 0) {

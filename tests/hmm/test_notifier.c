@@ -529,5 +529,6 @@ int main(void)
 	};
 
 	test_capture_warnings();
+	test_require_userfaultfd();
 	return zd_run_tests(tests);
 }
