@@ -85,7 +85,8 @@ static void dev_init_added(void)
 	m_expect_warn();
 	m_state(device_count() == n, "device list changed");
 	m_state(findable("mis-a"), "device no longer found");
-	m_state(dev->refcount == 2, "reference count reset");
+	/* the owner's, the list's and the one taken above */
+	m_state(dev->refcount == 3, "reference count reset");
 }
 
 static void dev_set_name_null_dev(void)
@@ -166,7 +167,8 @@ static void dev_register_added(void)
 	m_arm();
 	m_expect_err(zd_device_register(dev), -EEXIST);
 	m_state(device_count() == n, "device list changed");
-	m_state(dev->refcount == 2, "reference count reset");
+	/* the owner's, the list's and the one taken above */
+	m_state(dev->refcount == 3, "reference count reset");
 }
 
 static void dev_del_null(void)
@@ -246,8 +248,9 @@ static void dev_put_last_added(void)
 	struct zd_device *dev = m_dev_added("mis-j");
 	int n = device_count();
 
+	zd_put_device(dev);		/* the owner's: allowed, the list holds one */
 	m_arm();
-	zd_put_device(dev);		/* the last reference, still added */
+	zd_put_device(dev);		/* the list's, the last, still added */
 	m_expect_warn();
 	m_state(device_count() == n, "the device left the list");
 	m_state(findable("mis-j"), "the device is not found");
