@@ -78,7 +78,8 @@ ZD_API void zd_device_initialize(struct zd_device *dev);
  * what zd_dev_name() returns and what zd_device_find() looks up; it is
  * fixed once the device is added.
  * Context: may sleep (allocates).
- * Return: 0, -EINVAL for a NULL or empty name, -EBUSY after add, -ENOMEM.
+ * Return: 0, -EINVAL for a NULL device or format or an empty name
+ * (reported), -EBUSY after add, -ENOMEM.
  */
 ZD_API int zd_dev_set_name(struct zd_device *dev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -129,7 +130,9 @@ ZD_API void zd_device_del(struct zd_device *dev);
  *
  * Undoes zd_device_register(): deletes @dev with zd_device_del() and
  * drops the reference registration took.  The release callback runs when
- * the last other reference is gone too, which may be now.
+ * the last other reference is gone too, which may be now.  On a device
+ * that is not added (a second unregister) it is reported and drops no
+ * reference.
  * Context: may sleep.
  */
 ZD_API void zd_device_unregister(struct zd_device *dev);
@@ -151,7 +154,11 @@ ZD_API struct zd_device *zd_get_device(struct zd_device *dev);
  * @dev: the device, or NULL
  *
  * The last put releases the device's remaining devres, then calls
- * dev->release.
+ * dev->release.  The owner may drop its reference while the device is
+ * added (the list holds one), but a put that would drop the list's
+ * reference, leaving a freed device on the list, is reported and ignored:
+ * only zd_device_del() drops that one.  A put below zero is reported and
+ * ignored.
  * Context: may sleep if the release does.
  */
 ZD_API void zd_put_device(struct zd_device *dev);
@@ -174,7 +181,8 @@ ZD_API const char *zd_dev_name(const struct zd_device *dev);
  * Returns the pointer the bound driver stored with zd_dev_set_drvdata(),
  * usually its per-device state.  The driver core clears it on unbind.
  * Context: any.
- * Return: what the driver set, NULL when unbound.
+ * Return: what the driver set, NULL when unbound or for a NULL @dev
+ * (reported).
  */
 ZD_API void *zd_dev_get_drvdata(const struct zd_device *dev);
 
@@ -197,7 +205,7 @@ ZD_API void zd_dev_set_drvdata(struct zd_device *dev, void *data);
  * Returns the NUMA node recorded for @dev with zd_set_dev_node().  It is
  * only a hint (for example for where a memmap goes).
  * Context: any.
- * Return: the node, or ZD_NUMA_NO_NODE.
+ * Return: the node, or ZD_NUMA_NO_NODE (also for a NULL @dev, reported).
  */
 ZD_API int zd_dev_to_node(const struct zd_device *dev);
 
@@ -206,7 +214,8 @@ ZD_API int zd_dev_to_node(const struct zd_device *dev);
  * @dev: the device
  * @node: the node, or ZD_NUMA_NO_NODE
  *
- * Records the NUMA node @dev is closest to, for zd_dev_to_node().
+ * Records the NUMA node @dev is closest to, for zd_dev_to_node().  A
+ * negative @node other than ZD_NUMA_NO_NODE is reported and ignored.
  * Context: any.
  */
 ZD_API void zd_set_dev_node(struct zd_device *dev, int node);
@@ -245,7 +254,7 @@ ZD_API int zd_device_unbind(struct zd_device *dev);
  * been unbound since.  Without the device lock the answer may be stale by
  * the time it is used.
  * Context: any.
- * Return: true if bound.
+ * Return: true if bound; false for a NULL @dev (reported).
  */
 ZD_API bool zd_device_is_bound(const struct zd_device *dev);
 
@@ -278,6 +287,8 @@ ZD_API int zd_device_for_each(int (*fn)(struct zd_device *dev, void *arg),
  *
  * Serialises whole-device hotplug sequences (offline then remove, or add
  * then online) against each other, as the kernel's lock_device_hotplug().
+ * Taken again by the thread that holds it (the kernel would deadlock), it
+ * is reported and not taken; the matching unlock is then reported too.
  * Context: may sleep; not recursive.
  */
 ZD_API void zd_lock_device_hotplug(void);
@@ -286,7 +297,8 @@ ZD_API void zd_lock_device_hotplug(void);
  * zd_unlock_device_hotplug - release the device hotplug lock
  *
  * Ends the hotplug sequence begun with zd_lock_device_hotplug(), so that
- * another thread's sequence can start.
+ * another thread's sequence can start.  Called by a thread that does
+ * not hold the lock, it is reported and ignored.
  * Context: the thread that took it.
  */
 ZD_API void zd_unlock_device_hotplug(void);

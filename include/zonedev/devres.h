@@ -36,7 +36,8 @@ typedef int zd_dr_match_t(struct zd_device *dev, void *res, void *match_data);
  * @release is called with the device and the data, and the memory is then
  * freed.
  * Context: may sleep.
- * Return: the data, or NULL with errno ENOMEM (EINVAL for NULL @release).
+ * Return: the data, or NULL with errno ENOMEM (also for a size too large
+ * ever to allocate, reported) or EINVAL (NULL @release, reported).
  */
 ZD_API void *zd_devres_alloc(zd_dr_release_t *release, size_t size);
 
@@ -75,7 +76,8 @@ ZD_API void zd_devres_add(struct zd_device *dev, void *res);
  * of the first one allocated with @release for which @match (if given)
  * returns true.  The devres stays on the list; nothing is released.
  * Context: any; @match runs under the devres lock.
- * Return: its data, or NULL.
+ * Return: its data, or NULL (NULL or uninitialised @dev and NULL @release
+ * are reported).
  */
 ZD_API void *zd_devres_find(struct zd_device *dev, zd_dr_release_t *release,
 			    zd_dr_match_t *match, void *match_data);
@@ -124,7 +126,8 @@ ZD_API void *zd_devres_remove(struct zd_device *dev, zd_dr_release_t *release,
  * devres is taken off @dev's list and freed, and @release is never
  * called.  Use it when the resource was already undone by hand.
  * Context: any.
- * Return: 0, or -ENOENT if nothing matched.
+ * Return: 0, or -ENOENT if nothing matched: an answer, not reported (as in
+ * the kernel; callers that expect a match report it themselves).
  */
 ZD_API int zd_devres_destroy(struct zd_device *dev, zd_dr_release_t *release,
 			     zd_dr_match_t *match, void *match_data);
@@ -140,7 +143,8 @@ ZD_API int zd_devres_destroy(struct zd_device *dev, zd_dr_release_t *release,
  * @release on it at once and frees it: the early, explicit form of what
  * unbind would do later.
  * Context: may sleep if @release does.
- * Return: 0, or -ENOENT if nothing matched.
+ * Return: 0, or -ENOENT if nothing matched: an answer, not reported, as
+ * for zd_devres_destroy().
  */
 ZD_API int zd_devres_release(struct zd_device *dev, zd_dr_release_t *release,
 			     zd_dr_match_t *match, void *match_data);
@@ -167,7 +171,8 @@ ZD_API void *zd_devres_open_group(struct zd_device *dev, void *id);
  *
  * Ends the group @id: devres added afterwards no longer belong to it.
  * The group's entries stay on the list and are still released with the
- * device.
+ * device.  An unknown @id, or a group closed already, is reported and
+ * left as it is.
  * Context: any.
  */
 ZD_API void zd_devres_close_group(struct zd_device *dev, void *id);

@@ -266,7 +266,8 @@ ZD_API int zd_gen_pool_free(struct zd_gen_pool *pool, unsigned long addr,
  * Translates an address inside one of @pool's chunks to a physical
  * address, using the physical address given when the chunk was added.
  * Context: any, never sleeps.
- * Return: the physical address, or (zd_phys_addr_t)-1.
+ * Return: the physical address, or (zd_phys_addr_t)-1 (also for a NULL
+ * @pool, reported).
  */
 ZD_API zd_phys_addr_t zd_gen_pool_virt_to_phys(struct zd_gen_pool *pool,
 					       unsigned long addr);
@@ -280,7 +281,8 @@ ZD_API zd_phys_addr_t zd_gen_pool_virt_to_phys(struct zd_gen_pool *pool,
  * Reports whether the whole range lies inside a single chunk of @pool,
  * allocated or not; used to check that memory came from this pool.
  * Context: any, never sleeps.
- * Return: true if one chunk holds the whole range.
+ * Return: true if one chunk holds the whole range; false for a NULL
+ * @pool (reported) or an empty range.
  */
 ZD_API bool zd_gen_pool_has_addr(struct zd_gen_pool *pool, unsigned long start,
 				 size_t size);
@@ -292,7 +294,7 @@ ZD_API bool zd_gen_pool_has_addr(struct zd_gen_pool *pool, unsigned long start,
  * Sums the free bytes of every chunk of @pool.  Free space may be
  * fragmented, so an allocation of this size can still fail.
  * Context: any.
- * Return: the bytes.
+ * Return: the bytes; 0 for a NULL @pool (reported).
  */
 ZD_API size_t zd_gen_pool_avail(struct zd_gen_pool *pool);
 
@@ -303,7 +305,7 @@ ZD_API size_t zd_gen_pool_avail(struct zd_gen_pool *pool);
  * Sums the usable bytes of every chunk added to @pool, allocated or
  * not.
  * Context: any.
- * Return: the bytes.
+ * Return: the bytes; 0 for a NULL @pool (reported).
  */
 ZD_API size_t zd_gen_pool_size(struct zd_gen_pool *pool);
 
@@ -314,6 +316,7 @@ ZD_API size_t zd_gen_pool_size(struct zd_gen_pool *pool);
  * @data: passed to @func
  *
  * Newest chunk first; @func may allocate and free but not add chunks.
+ * A NULL @pool or @func is reported and nothing is called.
  * Context: as @func.
  */
 ZD_API void zd_gen_pool_for_each_chunk(struct zd_gen_pool *pool,
@@ -329,7 +332,9 @@ ZD_API void zd_gen_pool_for_each_chunk(struct zd_gen_pool *pool,
  *
  * Chooses the function that places allocations from now on, and the
  * data passed to it.  The zd_gen_pool_* algorithms in this header are the
- * kernel's; a function of your own receives the chunk's raw bitmap.
+ * kernel's; a function of your own receives the chunk's raw bitmap (and
+ * may call them on it: given a NULL map they report it and return @size,
+ * no bit).  A NULL @pool is reported.
  * Context: any.
  */
 ZD_API void zd_gen_pool_set_algo(struct zd_gen_pool *pool,

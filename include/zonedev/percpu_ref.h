@@ -92,7 +92,10 @@ ZD_API int zd_percpu_ref_init(struct zd_percpu_ref *ref,
  * @ref: the ref, no longer in use
  *
  * Usually called from the release callback or on an init failure path.
- * Refused with a warning while a mode switch is still in flight.
+ * Refused with a warning while a mode switch is still in flight.  As in
+ * the kernel, a second exit (or one of a zeroed, never initialised ref)
+ * does nothing and is not reported, so that error paths and the release
+ * callback may both call it.
  * Context: may sleep; takes the switch lock.
  */
 ZD_API void zd_percpu_ref_exit(struct zd_percpu_ref *ref);

@@ -126,7 +126,7 @@ ZD_API int zd_iomem_print(FILE *f);
  * Returns how many bytes @res covers; start and end are both
  * inclusive.
  * Context: any.
- * Return: end - start + 1.
+ * Return: end - start + 1; 0 for a NULL @res (reported).
  */
 ZD_API zd_resource_size_t zd_resource_size(const struct zd_resource *res);
 
@@ -198,10 +198,13 @@ ZD_API int zd_remove_resource(struct zd_resource *old);
  * @flags: extra flags for the new region
  *
  * Descends into non-busy resources that contain the range (a PCI window,
- * a device's parent region) and claims below them.
+ * a device's parent region) and claims below them.  @parent must be in
+ * the iomem tree: a region under a detached resource would hide from
+ * every other user.
  * Context: may sleep; takes the write lock.
  * Return: the new region, or NULL with errno EBUSY (the holder is named
- * in a message), EINVAL (empty or wrapping range), ENOMEM.
+ * in a message), EINVAL (NULL @parent, or one not in the tree, reported;
+ * empty or wrapping range), ENOMEM.
  */
 ZD_API struct zd_resource *zd_request_region(struct zd_resource *parent,
 		zd_resource_size_t start, zd_resource_size_t n,
@@ -215,8 +218,11 @@ ZD_API struct zd_resource *zd_request_region(struct zd_resource *parent,
  *
  * Finds the busy region that zd_request_region() created for exactly
  * this range below @parent, takes it out of the tree and frees it.
+ * Entries of the platform layout (System RAM, "Reserved") are never
+ * released: they are the platform's.
  * Context: may sleep; takes the write lock.
- * Return: 0, -ENOENT (reported) if no such busy region exists, -EBUSY
+ * Return: 0, -ENOENT (reported) if no such busy region exists or it is
+ * the platform's, -EBUSY
  * (reported; nothing changes) while resources are claimed inside it.
  */
 ZD_API int zd_release_region(struct zd_resource *parent,

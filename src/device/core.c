@@ -19,6 +19,9 @@ static pthread_mutex_t devices_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct zd_list_head devices = { &devices, &devices };
 static struct zd_name_table names;	/* of the devices listed */
 static pthread_mutex_t device_hotplug_lock = PTHREAD_MUTEX_INITIALIZER;
+/* whether this thread holds device_hotplug_lock: a second lock would
+ * wait for ever, an unlock by a non-holder would break the mutex */
+static __thread bool hotplug_held;
 
 bool zd_dev_unusable(const struct zd_device *dev, const char *fn)
 {
@@ -59,8 +62,12 @@ int zd_dev_set_name(struct zd_device *dev, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (zd_dev_unusable(dev, __func__) || !fmt)
+	if (zd_dev_unusable(dev, __func__))
 		return -EINVAL;
+	if (!fmt) {
+		zd_warn("device %s: NULL name format", zd_dev_name(dev));
+		return -EINVAL;
+	}
 	if (dev->state & ZD_DEV_ADDED) {
 		zd_warn("device %s: renamed after add", zd_dev_name(dev));
 		return -EBUSY;
@@ -132,12 +139,13 @@ int zd_device_register(struct zd_device *dev)
 	return zd_device_add(dev);
 }
 
-void zd_device_del(struct zd_device *dev)
+/* zd_device_del(), reporting as @fn; whether @dev was added. */
+static bool device_del(struct zd_device *dev, const char *fn)
 {
 	bool was_added;
 
-	if (zd_dev_unusable(dev, __func__))
-		return;
+	if (zd_dev_unusable(dev, fn))
+		return false;
 	if (zd_device_is_bound(dev))
 		zd_device_unbind(dev);
 	pthread_mutex_lock(&devices_lock);
@@ -149,17 +157,25 @@ void zd_device_del(struct zd_device *dev)
 	}
 	pthread_mutex_unlock(&devices_lock);
 	if (!was_added) {
-		zd_warn("device %s was not added", zd_dev_name(dev));
-		return;
+		zd_log(ZD_LOG_WARN, "WARNING: %s: device %s was not added", fn,
+		       zd_dev_name(dev));
+		return false;
 	}
 	zd_put_device(dev->parent);
 	zd_put_device(dev);
+	return true;
+}
+
+void zd_device_del(struct zd_device *dev)
+{
+	device_del(dev, __func__);
 }
 
 void zd_device_unregister(struct zd_device *dev)
 {
-	zd_device_del(dev);
-	zd_put_device(dev);
+	/* a second unregister must not drop a reference someone else holds */
+	if (device_del(dev, __func__))
+		zd_put_device(dev);
 }
 
 struct zd_device *zd_get_device(struct zd_device *dev)
@@ -186,6 +202,13 @@ void zd_put_device(struct zd_device *dev)
 	}
 	if (old > 1)
 		return;
+	/* only zd_device_del() drops the list's reference */
+	if (dev->state & ZD_DEV_ADDED) {
+		atomic_fetch_add(&dev->refcount, 1);
+		zd_warn("device %s: last put while still added (the list's "
+			"reference); ignored", zd_dev_name(dev));
+		return;
+	}
 	/* devres left by a driverless user goes with the device */
 	zd_devres_release_all(dev);
 	free(dev->name);
@@ -202,7 +225,11 @@ void zd_put_device(struct zd_device *dev)
 
 void *zd_dev_get_drvdata(const struct zd_device *dev)
 {
-	return dev ? dev->driver_data : NULL;
+	if (!dev) {
+		zd_warn("NULL device");
+		return NULL;
+	}
+	return dev->driver_data;
 }
 
 void zd_dev_set_drvdata(struct zd_device *dev, void *data)
@@ -213,13 +240,23 @@ void zd_dev_set_drvdata(struct zd_device *dev, void *data)
 
 int zd_dev_to_node(const struct zd_device *dev)
 {
-	return dev ? dev->numa_node : ZD_NUMA_NO_NODE;
+	if (!dev) {
+		zd_warn("NULL device");
+		return ZD_NUMA_NO_NODE;
+	}
+	return dev->numa_node;
 }
 
 void zd_set_dev_node(struct zd_device *dev, int node)
 {
-	if (!zd_dev_unusable(dev, __func__))
-		dev->numa_node = node;
+	if (zd_dev_unusable(dev, __func__))
+		return;
+	if (node < ZD_NUMA_NO_NODE) {
+		zd_warn("device %s: bad NUMA node %d; ignored",
+			zd_dev_name(dev), node);
+		return;
+	}
+	dev->numa_node = node;
 }
 
 struct zd_device *zd_device_find(const char *name)
@@ -260,10 +297,21 @@ int zd_device_for_each(int (*fn)(struct zd_device *dev, void *arg), void *arg)
 
 void zd_lock_device_hotplug(void)
 {
+	if (hotplug_held) {
+		zd_warn("recursive device hotplug lock; not taken (it would "
+			"deadlock)");
+		return;
+	}
 	pthread_mutex_lock(&device_hotplug_lock);
+	hotplug_held = true;
 }
 
 void zd_unlock_device_hotplug(void)
 {
+	if (!hotplug_held) {
+		zd_warn("device hotplug lock not held by this thread; ignored");
+		return;
+	}
+	hotplug_held = false;
 	pthread_mutex_unlock(&device_hotplug_lock);
 }

@@ -72,9 +72,15 @@ void *zd_devres_alloc(zd_dr_release_t *release, size_t size)
 {
 	struct devres *dr;
 
-	if (!release || size > SIZE_MAX - sizeof(*dr)) {
-		zd_warn("%s", !release ? "NULL release" : "size too large");
+	if (!release) {
+		zd_warn("NULL release");
 		errno = EINVAL;
+		return NULL;
+	}
+	/* too large to ever allocate: out of memory, as the header says */
+	if (size > SIZE_MAX - sizeof(*dr)) {
+		zd_warn("size %zu too large", size);
+		errno = ENOMEM;
 		return NULL;
 	}
 	dr = zd_zalloc("devres.alloc", sizeof(*dr) + size);
@@ -143,6 +149,10 @@ static void *lookup(struct zd_device *dev, zd_dr_release_t *release,
 
 	if (zd_dev_unusable(dev, fn))
 		return NULL;
+	if (!release) {
+		zd_log(ZD_LOG_WARN, "WARNING: %s: NULL release", fn);
+		return NULL;
+	}
 	pthread_mutex_lock(&dev->devres_lock);
 	dr = find_dr(dev, release, match, match_data);
 	if (dr && unlink)
@@ -341,6 +351,7 @@ static void no_group(struct zd_device *dev, void *id, const char *fn)
 void zd_devres_close_group(struct zd_device *dev, void *id)
 {
 	struct devres_group *g;
+	bool closed = false;
 
 	if (zd_dev_unusable(dev, __func__))
 		return;
@@ -348,9 +359,14 @@ void zd_devres_close_group(struct zd_device *dev, void *id)
 	g = find_group(dev, id);
 	if (g && zd_list_empty(&g->node[1].entry))
 		zd_list_add_tail(&g->node[1].entry, &dev->devres_head);
+	else
+		closed = g;
 	pthread_mutex_unlock(&dev->devres_lock);
 	if (!g)
 		no_group(dev, id, __func__);
+	else if (closed)
+		zd_warn("device %s: devres group %p is closed already",
+			zd_dev_name(dev), id);
 }
 
 void zd_devres_remove_group(struct zd_device *dev, void *id)

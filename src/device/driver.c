@@ -12,7 +12,11 @@
 
 bool zd_device_is_bound(const struct zd_device *dev)
 {
-	return dev && __atomic_load_n(&dev->driver, __ATOMIC_ACQUIRE);
+	if (!dev) {
+		zd_warn("NULL device");
+		return false;
+	}
+	return __atomic_load_n(&dev->driver, __ATOMIC_ACQUIRE);
 }
 
 int zd_device_bind(struct zd_device *dev, struct zd_driver *drv)

@@ -337,10 +337,21 @@ static void align_of(struct zd_gen_pool *pool, void *data,
 	*off = (start_addr & (align - 1)) >> order;
 }
 
+/* A custom algorithm may hand the built-ins a NULL map: no bit. */
+static bool no_map(const unsigned long *map, const char *fn)
+{
+	if (likely(map))
+		return false;
+	zd_log(ZD_LOG_WARN, "WARNING: %s: NULL bitmap", fn);
+	return true;
+}
+
 unsigned long zd_gen_pool_first_fit(unsigned long *map, unsigned long size,
 		unsigned long start, unsigned int nr, void *data,
 		struct zd_gen_pool *pool, unsigned long start_addr)
 {
+	if (no_map(map, __func__))
+		return size;
 	return zd_bitmap_find_zero_area(map, size, start, nr, 0, 0);
 }
 
@@ -352,6 +363,8 @@ unsigned long zd_gen_pool_first_fit_align(unsigned long *map,
 					       data) : "NULL pool";
 	unsigned long mask, off;
 
+	if (no_map(map, __func__))
+		return size;
 	if (why) {
 		zd_warn("first_fit_align: %s", why);
 		return size;
@@ -364,6 +377,8 @@ unsigned long zd_gen_pool_first_fit_order_align(unsigned long *map,
 		unsigned long size, unsigned long start, unsigned int nr,
 		void *data, struct zd_gen_pool *pool, unsigned long start_addr)
 {
+	if (no_map(map, __func__))
+		return size;
 	return zd_bitmap_find_zero_area(map, size, start, nr,
 					pow2_roundup(nr) - 1, 0);
 }
@@ -374,6 +389,8 @@ unsigned long zd_gen_pool_fixed_alloc(unsigned long *map, unsigned long size,
 {
 	unsigned long offset, bit;
 
+	if (no_map(map, __func__))
+		return size;
 	if (!data || !pool) {
 		zd_warn("fixed_alloc: NULL %s", !data ? "algorithm data" : "pool");
 		return size;
@@ -396,8 +413,11 @@ unsigned long zd_gen_pool_best_fit(unsigned long *map, unsigned long size,
 		struct zd_gen_pool *pool, unsigned long start_addr)
 {
 	unsigned long best = size, best_len = size + 1;
-	unsigned long i = zd_bitmap_find_zero_area(map, size, start, nr, 0, 0);
+	unsigned long i;
 
+	if (no_map(map, __func__))
+		return size;
+	i = zd_bitmap_find_zero_area(map, size, start, nr, 0, 0);
 	while (i < size) {
 		unsigned long next = zd_bitmap_next_set(map, size, i + nr);
 
@@ -654,8 +674,10 @@ zd_phys_addr_t zd_gen_pool_virt_to_phys(struct zd_gen_pool *pool,
 	zd_phys_addr_t phys = (zd_phys_addr_t)-1;
 	struct chunk *c;
 
-	if (!pool)
+	if (!pool) {
+		zd_warn("NULL pool");
 		return phys;
+	}
 	pool_lock(pool);
 	c = chunk_holding(pool, addr);
 	if (c && c->pub.phys_addr != (zd_phys_addr_t)-1)
@@ -670,7 +692,11 @@ bool zd_gen_pool_has_addr(struct zd_gen_pool *pool, unsigned long start,
 	struct chunk *c;
 	bool found;
 
-	if (!pool || !size)
+	if (!pool) {
+		zd_warn("NULL pool");
+		return false;
+	}
+	if (!size)
 		return false;
 	pool_lock(pool);
 	c = chunk_holding(pool, start);
@@ -682,12 +708,20 @@ bool zd_gen_pool_has_addr(struct zd_gen_pool *pool, unsigned long start,
 
 size_t zd_gen_pool_avail(struct zd_gen_pool *pool)
 {
-	return pool ? __atomic_load_n(&pool->avail, __ATOMIC_RELAXED) : 0;
+	if (!pool) {
+		zd_warn("NULL pool");
+		return 0;
+	}
+	return __atomic_load_n(&pool->avail, __ATOMIC_RELAXED);
 }
 
 size_t zd_gen_pool_size(struct zd_gen_pool *pool)
 {
-	return pool ? __atomic_load_n(&pool->size, __ATOMIC_RELAXED) : 0;
+	if (!pool) {
+		zd_warn("NULL pool");
+		return 0;
+	}
+	return __atomic_load_n(&pool->size, __ATOMIC_RELAXED);
 }
 
 void zd_gen_pool_for_each_chunk(struct zd_gen_pool *pool,
@@ -696,8 +730,10 @@ void zd_gen_pool_for_each_chunk(struct zd_gen_pool *pool,
 {
 	unsigned long n;
 
-	if (!pool || !func)
+	if (!pool || !func) {
+		zd_warn("NULL %s", !pool ? "pool" : "callback");
 		return;
+	}
 	pool_lock(pool);
 	n = pool->nr_chunks;
 	pool_unlock(pool);
@@ -715,8 +751,10 @@ void zd_gen_pool_for_each_chunk(struct zd_gen_pool *pool,
 void zd_gen_pool_set_algo(struct zd_gen_pool *pool, zd_genpool_algo_t *algo,
 			  void *data)
 {
-	if (!pool)
+	if (!pool) {
+		zd_warn("NULL pool");
 		return;
+	}
 	pool_lock(pool);
 	pool->algo = algo ? algo : zd_gen_pool_first_fit;
 	pool->data = data;

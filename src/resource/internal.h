@@ -10,6 +10,9 @@
 /* Regions zonedev allocated itself (request_region, the layout): only
  * those are freed when released. */
 #define ZD_IORESOURCE_ALLOCATED	0x40000000ul
+/* Entries of the platform layout (System RAM, reservations, bus windows):
+ * the platform's, never released by a device's zd_release_region(). */
+#define ZD_IORESOURCE_PLATFORM	0x20000000ul
 
 extern pthread_rwlock_t zd_resource_lock;
 

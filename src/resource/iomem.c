@@ -40,7 +40,8 @@ static const struct layout_entry default_layout[] = {
 /* Flags by name; @container: the entry has children in the layout. */
 static void layout_flags(struct zd_resource *r, bool container)
 {
-	r->flags = ZD_IORESOURCE_MEM | ZD_IORESOURCE_ALLOCATED;
+	r->flags = ZD_IORESOURCE_MEM | ZD_IORESOURCE_ALLOCATED |
+		   ZD_IORESOURCE_PLATFORM;
 	r->desc = ZD_IORES_DESC_NONE;
 	if (!strcmp(r->name, "System RAM"))
 		r->flags |= ZD_IORESOURCE_SYSRAM;

@@ -16,7 +16,11 @@ pthread_rwlock_t zd_resource_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 zd_resource_size_t zd_resource_size(const struct zd_resource *res)
 {
-	return res ? res->end - res->start + 1 : 0;
+	if (!res) {
+		zd_warn("NULL resource");
+		return 0;
+	}
+	return res->end - res->start + 1;
 }
 
 const char *zd_resource_str(const struct zd_resource *r, char *buf, size_t len)
@@ -273,6 +277,15 @@ struct zd_resource *zd__request_region_locked(struct zd_resource *res,
 	}
 }
 
+/* Whether @r is the iomem root or below it (lock held): a region claimed
+ * under a detached resource would be invisible to every other user. */
+static bool in_iomem_tree(const struct zd_resource *r)
+{
+	while (r->parent)
+		r = r->parent;
+	return r == &zd_iomem;
+}
+
 struct zd_resource *zd_request_region(struct zd_resource *parent,
 		zd_resource_size_t start, zd_resource_size_t n,
 		const char *name, unsigned long flags)
@@ -291,6 +304,16 @@ struct zd_resource *zd_request_region(struct zd_resource *parent,
 		return NULL;
 	zd_iomem_ensure();
 	pthread_rwlock_wrlock(&zd_resource_lock);
+	if (!in_iomem_tree(parent)) {
+		pthread_rwlock_unlock(&zd_resource_lock);
+		zd_warn("parent [mem %#llx-%#llx] \"%s\" is not in the resource "
+			"tree", (unsigned long long)parent->start,
+			(unsigned long long)parent->end,
+			parent->name ? parent->name : "");
+		free(res);
+		errno = EINVAL;
+		return NULL;
+	}
 	conflict = zd__request_region_locked(res, parent, start, n, name, flags);
 	pthread_rwlock_unlock(&zd_resource_lock);
 	if (conflict) {
@@ -315,6 +338,7 @@ int zd_release_region(struct zd_resource *parent, zd_resource_size_t start,
 {
 	zd_resource_size_t end = start + n - 1;
 	struct zd_resource **p, *res = NULL;
+	bool platform = false;
 
 	if (!parent) {
 		zd_warn("NULL parent");
@@ -327,8 +351,9 @@ int zd_release_region(struct zd_resource *parent, zd_resource_size_t start,
 				p = &res->child;
 				continue;
 			}
+			platform = res->flags & ZD_IORESOURCE_PLATFORM;
 			if (res->start != start || res->end != end ||
-			    !(res->flags & ZD_IORESOURCE_ALLOCATED))
+			    !(res->flags & ZD_IORESOURCE_ALLOCATED) || platform)
 				res = NULL;
 			else if (!res->child)
 				*p = res->sibling;
@@ -345,8 +370,9 @@ int zd_release_region(struct zd_resource *parent, zd_resource_size_t start,
 		return -EBUSY;
 	}
 	if (!res) {
-		zd_warn("no region [mem %#llx-%#llx] to release",
-			(unsigned long long)start, (unsigned long long)end);
+		zd_warn("no region [mem %#llx-%#llx] to release%s",
+			(unsigned long long)start, (unsigned long long)end,
+			platform ? " (the platform's, not a device's)" : "");
 		return -ENOENT;
 	}
 	free(res);

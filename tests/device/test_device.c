@@ -294,9 +294,41 @@ static void test_put_while_added(void **state)
 	assert_ptr_equal(found, &dev);
 	zd_put_device(found);
 	assert_int_equal(released, 0);
+	/* a put taking the list's reference would free a listed device */
+	assert_warns("last put while still added", zd_put_device(&dev));
+	assert_int_equal(released, 0);
 	zd_device_del(&dev);			/* the list's: the last */
 	assert_int_equal(released, 1);
 	assert_null(zd_device_find("put-added"));
+}
+
+/* A second unregister dropped a reference that someone else held. */
+static void test_unregister_twice_keeps_references(void **state)
+{
+	static struct zd_device dev;
+
+	init_dev(&dev, "unreg-twice");
+	assert_int_equal(zd_device_add(&dev), 0);
+	zd_get_device(&dev);
+	zd_device_unregister(&dev);
+	assert_warns("was not added", zd_device_unregister(&dev));
+	assert_int_equal(atomic_load(&dev.refcount), 1);
+	assert_int_equal(released, 0);
+	zd_put_device(&dev);
+	assert_int_equal(released, 1);
+}
+
+/* Taking the device hotplug lock twice hung; an unlock without the lock
+ * unlocked whoever held it. */
+static void test_device_hotplug_lock_misuse(void **state)
+{
+	assert_warns("not held", zd_unlock_device_hotplug());
+	zd_lock_device_hotplug();
+	assert_warns("recursive", zd_lock_device_hotplug());
+	zd_unlock_device_hotplug();
+	assert_warns("not held", zd_unlock_device_hotplug());
+	zd_lock_device_hotplug();		/* still a working lock */
+	zd_unlock_device_hotplug();
 }
 
 /* Initialising an added device reset its list node: the next walk of
@@ -444,6 +476,8 @@ int main(void)
 		T(test_bind_errors),
 		T(test_misuse),
 		T(test_put_while_added),
+		T(test_unregister_twice_keeps_references),
+		T(test_device_hotplug_lock_misuse),
 		T(test_initialize_twice),
 		T(test_many_names),
 		T(test_names_table_growth_fails),

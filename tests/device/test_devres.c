@@ -149,6 +149,13 @@ static void test_misuse(void **state)
 	assert_warns("NULL device",
 		     assert_null(zd_devres_find(NULL, tagged_release, NULL, NULL)));
 	assert_warns("NULL devres", zd_devres_add(&dev, NULL));
+	assert_warns("NULL release",
+		     assert_null(zd_devres_find(&dev, NULL, NULL, NULL)));
+	/* too large ever to allocate is out of memory, as documented */
+	errno = 0;
+	assert_warns("too large",
+		     assert_null(zd_devres_alloc(tagged_release, SIZE_MAX)));
+	assert_int_equal(errno, ENOMEM);
 }
 
 static void test_groups(void **state)
@@ -163,6 +170,8 @@ static void test_groups(void **state)
 	assert_ptr_equal(g2, (void *)0x1234);
 	add_tagged('c');
 	zd_devres_close_group(&dev, g2);
+	/* closing again is a mistake (the group keeps its first end) */
+	assert_warns("closed already", zd_devres_close_group(&dev, g2));
 	add_tagged('d');
 	zd_devres_close_group(&dev, NULL);	/* the newest open: g1 */
 	add_tagged('e');

@@ -388,6 +388,14 @@ static void test_bad_create_and_add(void **state)
 	assert_warns("outside 0..30", assert_null(zd_gen_pool_create(31, -1)));
 	assert_int_equal(errno, EINVAL);
 	assert_warns("NULL pool", assert_int_equal(zd_gen_pool_destroy(NULL), -EINVAL));
+	/* the queries used to answer a NULL pool silently */
+	assert_warns("NULL pool", assert_int_equal(zd_gen_pool_size(NULL), 0));
+	assert_warns("NULL pool", assert_int_equal(zd_gen_pool_avail(NULL), 0));
+	assert_warns("NULL pool", assert_false(zd_gen_pool_has_addr(NULL, BASE, G)));
+	assert_warns("NULL pool", zd_gen_pool_set_algo(NULL, NULL, NULL));
+	/* a custom algorithm passing a NULL map on: no bit, not a crash */
+	assert_warns("NULL bitmap", assert_int_equal(
+		zd_gen_pool_best_fit(NULL, 64, 0, 1, NULL, NULL, 0), 64));
 	p = pool_create(ORDER);
 	assert_warns("empty or wrapping", assert_int_equal(
 		zd_gen_pool_add(p, BASE, 0, -1), -EINVAL));

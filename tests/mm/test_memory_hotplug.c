@@ -236,6 +236,39 @@ static void test_extra_put_after_a_hand_over_repaired_by_the_writer(void **state
 	pthread_join(t, NULL);
 }
 
+/* Taking the lock again on the thread that holds it is reported, and
+ * does not hang; the lock works afterwards. */
+static void test_recursion_reported_not_hung(void **state)
+{
+	zd_mem_hotplug_begin();
+	main_writes = true;
+	assert_warns("recursive memory hotplug write", zd_mem_hotplug_begin());
+	main_writes = false;
+	zd_mem_hotplug_done();
+	assert_warns("without zd_mem_hotplug_begin", zd_mem_hotplug_done());
+
+	main_read_lock();
+	assert_warns("while holding the read side", zd_mem_hotplug_begin());
+	assert_warns("recursive zd_get_online_mems", main_read_lock());
+	main_read_unlock();
+	main_read_unlock();
+	assert_no_warn(assert_writer_gets_in());
+}
+
+/* A read side handed over is not the giver's any more: it may write. */
+static void test_write_after_a_hand_over_is_no_recursion(void **state)
+{
+	pthread_t t;
+
+	zd_get_online_mems();
+	pthread_create(&t, NULL, put_elsewhere, NULL);
+	pthread_join(t, NULL);
+	assert_no_warn(zd_mem_hotplug_begin());
+	assert_no_warn(zd_mem_hotplug_done());
+	assert_no_warn(main_read_lock());
+	main_read_unlock();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +282,10 @@ int main(void)
 		cmocka_unit_test_teardown(
 			test_extra_put_after_a_hand_over_repaired_by_the_writer,
 			cleanup),
+		cmocka_unit_test_teardown(test_recursion_reported_not_hung,
+					  cleanup),
+		cmocka_unit_test_teardown(
+			test_write_after_a_hand_over_is_no_recursion, cleanup),
 	};
 
 	test_capture_warnings();

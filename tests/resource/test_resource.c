@@ -124,6 +124,29 @@ static void test_request_bad_ranges(void **state)
 	zd_fault_inject_reset();
 }
 
+/* System RAM could be released like a device's region; a region could
+ * be claimed under a resource no one else can see. */
+static void test_platform_and_foreign_parents(void **state)
+{
+	static struct zd_resource detached = {
+		.start = GiB(100), .end = GiB(101) - 1, .name = "detached",
+		.flags = ZD_IORESOURCE_MEM,
+	};
+
+	assert_warns("the platform's", assert_int_equal(
+		zd_release_mem_region(0x100000, 0x7ff00000), -ENOENT));
+	assert_int_equal(zd_region_intersects(GiB(1), MiB(1),
+			 ZD_IORESOURCE_SYSTEM_RAM, ZD_IORES_DESC_NONE),
+			 ZD_REGION_INTERSECTS);
+	errno = 0;
+	assert_warns("not in the resource tree", assert_null(
+		zd_request_region(&detached, GiB(100), MiB(2), "x", 0)));
+	assert_int_equal(errno, EINVAL);
+	assert_null(detached.child);
+	assert_warns("NULL resource",
+		     assert_int_equal(zd_resource_size(NULL), 0));
+}
+
 static void test_request_release_resource(void **state)
 {
 	static struct zd_resource a = { .start = GiB(100), .end = GiB(101) - 1,
@@ -507,6 +530,7 @@ int main(void)
 		T(test_request_conflict_names_holder),
 		T(test_request_nested_in_window),
 		T(test_request_bad_ranges),
+		T(test_platform_and_foreign_parents),
 		T(test_request_release_resource),
 		T(test_insert_and_remove_resource),
 		T(test_relink_refused),
