@@ -140,6 +140,7 @@ struct zd_dev_pagemap {
  * Context: may sleep; takes the memory hotplug write side.
  * Return: the direct-map address of ranges[0] (not mapped for
  * DEVICE_PRIVATE), or NULL with errno: EINVAL (validation, alignment,
+ * flags other than ZD_PGMAP_ALTMAP_VALID (the message names the bits),
  * altmap, a backing.kind not known, a backing file shorter than
  * backing.offset plus the ranges), ENXIO (System RAM), EEXIST (another
  * pgmap), EBUSY (@pgmap mapped or being torn down), ENOMEM (a memmap
@@ -250,7 +251,8 @@ ZD_API ZD_HOT void zd_put_dev_pagemap(struct zd_dev_pagemap *pgmap);
  *
  * False for pfns outside the ranges and for the pages an altmap holds.
  * Context: any.
- * Return: true if @pfn is one of @pgmap's usable pages.
+ * Return: true if @pfn is one of @pgmap's usable pages; false for a
+ * NULL @pgmap (reported).
  */
 ZD_API bool zd_pgmap_pfn_valid(struct zd_dev_pagemap *pgmap, unsigned long pfn);
 
@@ -288,8 +290,8 @@ ZD_API int zd_pgmap_for_each(int (*fn)(struct zd_dev_pagemap *pgmap, void *arg),
  * handed out.  Walks the memmap (for tools and tests); a dying pgmap
  * counts until its memmap is being removed.
  * Context: may sleep; takes the memory hotplug read side.
- * Return: the number of pages; 0 for a pgmap not mapped, or NULL
- * (reported).
+ * Return: the number of pages; 0 once its memmap is being removed, and for
+ * one not mapped (never, or no longer) or NULL (both reported).
  */
 ZD_API unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap);
 

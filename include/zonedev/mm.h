@@ -73,8 +73,19 @@ ZD_API extern unsigned int zd_page_shift;
 #define ZD_INLINE static inline
 #endif
 
+/*
+ * The inline helpers' NULL reports, out of line and cold so that the
+ * helpers' common path stays one predictable branch.
+ */
 /* zd_page_ref_count() of NULL: reports it, returns 0. */
-ZD_API int zd__page_ref_count_null(void);
+ZD_API int zd__page_ref_count_null(void) __attribute__((cold));
+/* zd_page_to_pfn() of NULL: reports it, returns ZD_PFN_NONE. */
+ZD_API unsigned long zd__page_to_pfn_null(void) __attribute__((cold));
+/* zd_page_address() of NULL: reports it, returns NULL. */
+ZD_API void *zd__page_address_null(void) __attribute__((cold));
+
+/* No page frame: what zd_page_to_pfn() gives for a NULL page. */
+#define ZD_PFN_NONE	(~0ul)
 
 #ifndef ZD_NO_INLINE
 /**
@@ -100,10 +111,12 @@ ZD_INLINE struct zd_page *zd_pfn_to_page(unsigned long pfn)
  * arithmetic on the vmemmap address, with no lookup: the inverse of
  * zd_pfn_to_page().
  * Context: any.
- * Return: its pfn.
+ * Return: its pfn; ZD_PFN_NONE for a NULL @page (reported).
  */
 ZD_INLINE unsigned long zd_page_to_pfn(const struct zd_page *page)
 {
+	if (__builtin_expect(!page, 0))
+		return zd__page_to_pfn_null();
 	return (unsigned long)(page - zd_vmemmap);
 }
 
@@ -143,11 +156,14 @@ ZD_INLINE zd_phys_addr_t zd_virt_to_phys(const void *addr)
  * direct map.  Device-private pages are not mapped there, and touching
  * such an address crashes, as it would on hardware.
  * Context: any.
- * Return: the virtual address of its first byte.
+ * Return: the virtual address of its first byte; NULL for a NULL @page
+ * (reported).
  */
 ZD_INLINE void *zd_page_address(const struct zd_page *page)
 {
-	return zd_phys_to_virt((zd_phys_addr_t)zd_page_to_pfn(page) <<
+	if (__builtin_expect(!page, 0))
+		return zd__page_address_null();
+	return zd_phys_to_virt((zd_phys_addr_t)(page - zd_vmemmap) <<
 			       zd_page_shift);
 }
 
@@ -213,7 +229,7 @@ ZD_API bool zd_pfn_valid(unsigned long pfn);
  * Tells whether @page belongs to a range mapped with
  * zd_memremap_pages(), whatever its memory type.
  * Context: any.
- * Return: true for ZONE_DEVICE pages.
+ * Return: true for ZONE_DEVICE pages; false for a NULL @page (reported).
  */
 ZD_API bool zd_is_zone_device_page(const struct zd_page *page);
 
@@ -224,7 +240,7 @@ ZD_API bool zd_is_zone_device_page(const struct zd_page *page);
  * Tells whether @page belongs to a ZD_MEMORY_DEVICE_PRIVATE pgmap:
  * memory the CPU cannot address, whose pages migrate back on a fault.
  * Context: any.
- * Return: true for device-private pages.
+ * Return: true for device-private pages; false for a NULL @page (reported).
  */
 ZD_API bool zd_is_device_private_page(const struct zd_page *page);
 
@@ -235,7 +251,7 @@ ZD_API bool zd_is_device_private_page(const struct zd_page *page);
  * Tells whether @page belongs to a ZD_MEMORY_DEVICE_COHERENT pgmap:
  * device memory the CPU can address, allocated by its driver.
  * Context: any.
- * Return: true for device-coherent pages.
+ * Return: true for device-coherent pages; false for a NULL @page (reported).
  */
 ZD_API bool zd_is_device_coherent_page(const struct zd_page *page);
 
@@ -246,7 +262,7 @@ ZD_API bool zd_is_device_coherent_page(const struct zd_page *page);
  * Tells whether @page belongs to a ZD_MEMORY_DEVICE_PCI_P2PDMA pgmap,
  * that is, to PCI BAR memory offered for peer-to-peer DMA.
  * Context: any.
- * Return: true for p2pdma pages.
+ * Return: true for p2pdma pages; false for a NULL @page (reported).
  */
 ZD_API bool zd_is_pci_p2pdma_page(const struct zd_page *page);
 
@@ -276,7 +292,9 @@ ZD_API ZD_HOT void zd_put_page(struct zd_page *page);
  * @nr: how many
  *
  * Raises a page's reference count by @nr without any of the checks
- * zd_get_page() makes.  For code that manages counts in bulk.
+ * zd_get_page() makes.  For code that manages counts in bulk.  An
+ * addition that would overflow the count or take it below zero is
+ * reported and undone (a racing reader may see the passing value).
  * Context: any.  A NULL @page is reported and ignored.
  */
 ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
@@ -288,7 +306,8 @@ ZD_API ZD_HOT void zd_page_ref_add(struct zd_page *page, int nr);
  *
  * Lowers a page's reference count by @nr.  Unlike zd_put_page() it
  * never frees the page, even at zero: the caller must know the count
- * stays above.
+ * stays above.  A subtraction that would take the count below zero is
+ * reported and undone (a racing reader may see the passing value).
  * Context: any.  A NULL @page is reported and ignored.
  */
 ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
@@ -301,8 +320,9 @@ ZD_API ZD_HOT void zd_page_ref_sub(struct zd_page *page, int nr);
  * Lowers a page's reference count by @nr and returns the result, without
  * freeing the page at zero; the caller acts on the value.
  * Context: any.
- * Return: the count after the subtraction; -1 for a NULL @page
- * (reported).
+ * Return: the count after the subtraction; -1 for a NULL @page and for
+ * a subtraction that would go below zero (both reported; the count is
+ * kept): neither zero nor a count a caller would free on.
  */
 ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
 
@@ -311,10 +331,11 @@ ZD_API ZD_HOT int zd_page_ref_sub_return(struct zd_page *page, int nr);
  * @page: the page
  *
  * Lowers a page's reference count by one and reports whether it reached
- * zero; the page is not freed, that is up to the caller.
+ * zero; the page is not freed, that is up to the caller.  A count
+ * already at zero is reported and kept there.
  * Context: any.
- * Return: true if the count is now zero; false for a NULL @page
- * (reported).
+ * Return: true if the count is now zero; false for a NULL @page or a
+ * count that was zero already (reported).
  */
 ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
 
@@ -325,7 +346,8 @@ ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
  *
  * Overwrites a page's reference count with @v.  Only safe on a page that
  * nobody else can reach, such as a free device page being set up.
- * Context: any; the caller owns the page.  A NULL @page is reported.
+ * Context: any; the caller owns the page.  A NULL @page and a negative
+ * @v are reported and ignored (the count is kept).
  */
 ZD_API void zd_set_page_count(struct zd_page *page, int v);
 
@@ -351,7 +373,8 @@ ZD_API int zd_zone_device_page_init(struct zd_page *page);
  * @page: the page
  *
  * Clears the page lock that zd_zone_device_page_init() sets on a page
- * handed out for migration, once the driver has filled it.
+ * handed out for migration, once the driver has filled it.  A page that
+ * is not locked (unlocked twice), NULL or not ZONE_DEVICE is reported.
  * Context: any.
  */
 ZD_API void zd_unlock_page(struct zd_page *page);

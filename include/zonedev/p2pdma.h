@@ -79,7 +79,8 @@ ZD_API int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar,
  * allow list (same host bridge for the older Intel parts).
  * Context: may sleep.
  * Return: the sum, 0 when the only client is the provider, or -1 if any
- * client is unusable or @num_clients is 0.
+ * client is unusable or @num_clients is 0; -1 too, reported, for a NULL
+ * @provider, @clients or client entry, or a negative @num_clients.
  */
 ZD_API int zd_pci_p2pdma_distance_many(struct zd_pci_dev *provider,
 		struct zd_device **clients, int num_clients, bool verbose);
@@ -126,7 +127,8 @@ ZD_API enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(
  * A DMA mapping layer asks this before handing the device an address.
  * Context: may sleep.
  * Return: as zd_pci_p2pdma_map_type_dist(); NOT_SUPPORTED for a non-PCI
- * @dev, a pgmap of another type or a provider being unbound.
+ * @dev, a pgmap of another type or a provider being unbound, and,
+ * reported, for a NULL @pgmap or @dev.
  */
 ZD_API enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(
 		struct zd_dev_pagemap *pgmap, struct zd_device *dev);
@@ -138,7 +140,8 @@ ZD_API enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(
  * Tells whether @pdev currently offers its p2p memory to other devices,
  * that is, whether zd_pci_p2pmem_find() may choose it.
  * Context: any; does not sleep.
- * Return: true if zd_pci_p2pmem_publish(@pdev, true) was called.
+ * Return: true if zd_pci_p2pmem_publish(@pdev, true) was called; false
+ * for a NULL @pdev (reported).
  */
 ZD_API bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev);
 
@@ -151,7 +154,8 @@ ZD_API bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev);
  * total distance; ties are broken at random.
  * Context: may sleep.
  * Return: the provider with a reference taken (zd_pci_dev_put() it), or
- * NULL if none.
+ * NULL if none; NULL, reported, for a NULL @clients or client entry or a
+ * negative @num_clients.
  */
 ZD_API struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_device **clients,
 						  int num_clients);
@@ -204,7 +208,8 @@ ZD_API void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr,
  * the PCI bus address other devices use to reach it, for programming a
  * peer's DMA engine.
  * Context: any.
- * Return: the bus address, 0 for NULL or an address not from @pdev.
+ * Return: the bus address, 0 for a NULL @addr or an address not from
+ * @pdev; 0 for a NULL @pdev (reported).
  */
 ZD_API zd_pci_bus_addr_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev,
 						   void *addr);
@@ -219,7 +224,8 @@ ZD_API zd_pci_bus_addr_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev,
  * zd_pci_alloc_p2pmem() does, and describes it as a one-entry
  * scatterlist, the form block and RDMA drivers pass around.
  * Context: does not sleep.
- * Return: the list, or NULL with errno as zd_pci_alloc_p2pmem().
+ * Return: the list, or NULL with errno as zd_pci_alloc_p2pmem(), or
+ * EINVAL for a NULL @nents (reported; nothing is allocated).
  */
 ZD_API struct zd_scatterlist *zd_pci_p2pmem_alloc_sgl(struct zd_pci_dev *pdev,
 		unsigned int *nents, uint32_t length);
@@ -259,7 +265,7 @@ ZD_API void *zd_sg_virt(const struct zd_scatterlist *sg);
  * physical address (no IOMMU: the host bridge forwards it).
  * Context: may sleep.
  * Return: @nents, or -EREMOTEIO (no path), -EINVAL (not p2p memory;
- * NULL @sg or negative @nents, reported).
+ * NULL @dev, NULL @sg or negative @nents, reported).
  */
 ZD_API int zd_pci_p2pdma_map_sg(struct zd_device *dev, struct zd_scatterlist *sg,
 				int nents);
@@ -271,7 +277,9 @@ ZD_API int zd_pci_p2pdma_map_sg(struct zd_device *dev, struct zd_scatterlist *sg
  *
  * Makes @pdev's p2p memory visible to zd_pci_p2pmem_find() and
  * zd_pci_p2pmem_find_many() (or hides it again).  Unpublishing does not
- * affect allocations already made.
+ * affect allocations already made.  Publishing a device without p2p
+ * memory, and a NULL @pdev, are reported; unpublishing one whose memory
+ * is gone already is not.
  * Context: any.
  */
 ZD_API void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish);

@@ -79,6 +79,7 @@ struct zd_pci_host_bridge {
 	unsigned int next_busnr;
 	char window_name[24];
 	struct zd_list_head node;
+	bool removed;			/* zd_pci_host_bridge_remove() ran */
 };
 
 struct zd_pci_dev {
@@ -96,6 +97,8 @@ struct zd_pci_dev {
 	struct zd_list_head bus_list;	/* in bus->devices */
 	struct zd_list_head node;	/* in the list of all PCI devices */
 	bool removed;
+	bool live;			/* added and not removed: the
+					 * topology holds two references */
 };
 
 /**
@@ -119,6 +122,8 @@ ZD_API struct zd_pci_host_bridge *zd_pci_host_bridge_create(int domain,
  *
  * Each device is unbound (waiting, as unbind does, for what its driver
  * waits for) and removed, children first; then the window is released.
+ * A second call (the caller kept the bridge with zd_get_device()) is
+ * reported and ignored.
  * Context: may sleep; not from a driver callback of a device below.
  */
 ZD_API void zd_pci_host_bridge_remove(struct zd_pci_host_bridge *host);
@@ -136,7 +141,8 @@ ZD_API void zd_pci_host_bridge_remove(struct zd_pci_host_bridge *host);
  * parent; no driver is bound.
  * Context: may sleep.
  * Return: the device (its reference belongs to the topology), or NULL
- * with errno EINVAL (bad argument or devfn taken), ERANGE (window full),
+ * with errno EINVAL (bad argument, a bar_io bit above BAR 5, or devfn
+ * taken), ERANGE (window full),
  * EMFILE/ENOMEM.
  */
 ZD_API struct zd_pci_dev *zd_pci_add_device(struct zd_pci_bus *bus,
@@ -170,7 +176,9 @@ ZD_API struct zd_pci_dev *zd_pci_dev_get(struct zd_pci_dev *pdev);
  * @pdev: the device, or NULL
  *
  * Drops a reference to a PCI device; the last one frees it, its BAR
- * memory and its address space included.  NULL is ignored.
+ * memory and its address space included.  NULL is ignored.  A put that
+ * would take one of the references the topology holds on a device still
+ * in it (a put without a get) is reported and ignored.
  * Context: may free the device (its memfds and BAR regions).
  */
 ZD_API void zd_pci_dev_put(struct zd_pci_dev *pdev);
@@ -195,7 +203,8 @@ ZD_API struct zd_pci_dev *zd_pci_get_device(unsigned int vendor,
  * Tells whether a struct zd_device is the one embedded in a struct
  * zd_pci_dev, so that zd_to_pci_dev() may be used on it.
  * Context: any.
- * Return: true for the zd_device inside a struct zd_pci_dev.
+ * Return: true for the zd_device inside a struct zd_pci_dev; false for
+ * NULL (reported).
  */
 ZD_API bool zd_dev_is_pci(const struct zd_device *dev);
 
@@ -217,7 +226,8 @@ ZD_API struct zd_pci_dev *zd_to_pci_dev(struct zd_device *dev);
  * Returns the device's PCI address as the kernel prints it: domain, bus,
  * slot and function.
  * Context: any.
- * Return: the name, valid as long as the device.
+ * Return: the name, valid as long as the device; "(null)" for a NULL
+ * @pdev (reported).
  */
 ZD_API const char *zd_pci_name(const struct zd_pci_dev *pdev);
 
@@ -229,7 +239,8 @@ ZD_API const char *zd_pci_name(const struct zd_pci_dev *pdev);
  * whose secondary bus @pdev sits on.  p2pdma walks these to find the
  * path between two devices.
  * Context: any; the caller's reference on @pdev keeps the bridge.
- * Return: the port whose subordinate bus holds @pdev, or NULL on a root bus.
+ * Return: the port whose subordinate bus holds @pdev, or NULL on a root bus
+ * and for a NULL @pdev (reported).
  */
 ZD_API struct zd_pci_dev *zd_pci_upstream_bridge(struct zd_pci_dev *pdev);
 
@@ -240,7 +251,7 @@ ZD_API struct zd_pci_dev *zd_pci_upstream_bridge(struct zd_pci_dev *pdev);
  * Walks up from @bus to the host bridge at the top of its tree, which
  * owns the memory window and the bus offset.
  * Context: any.
- * Return: the bridge.
+ * Return: the bridge; NULL for a NULL @bus (reported).
  */
 ZD_API struct zd_pci_host_bridge *zd_pci_find_host_bridge(struct zd_pci_bus *bus);
 
@@ -252,7 +263,8 @@ ZD_API struct zd_pci_host_bridge *zd_pci_find_host_bridge(struct zd_pci_bus *bus
  * Returns the CPU physical address at which BAR @bar of @pdev is
  * assigned, inside its host bridge's window.
  * Context: any.
- * Return: the start, 0 for no BAR or an invalid @bar.
+ * Return: the start, 0 for no BAR or an invalid @bar, and for a NULL
+ * @pdev (reported).
  */
 ZD_API zd_resource_size_t zd_pci_resource_start(const struct zd_pci_dev *pdev,
 						int bar);
@@ -264,7 +276,8 @@ ZD_API zd_resource_size_t zd_pci_resource_start(const struct zd_pci_dev *pdev,
  *
  * Returns the size in bytes of BAR @bar of @pdev.
  * Context: any.
- * Return: bytes, 0 for no BAR or an invalid @bar.
+ * Return: bytes, 0 for no BAR or an invalid @bar, and for a NULL @pdev
+ * (reported).
  */
 ZD_API zd_resource_size_t zd_pci_resource_len(const struct zd_pci_dev *pdev,
 					      int bar);
@@ -277,7 +290,8 @@ ZD_API zd_resource_size_t zd_pci_resource_len(const struct zd_pci_dev *pdev,
  * Returns the resource flags of BAR @bar of @pdev, which say whether it
  * is memory or I/O space.
  * Context: any.
- * Return: ZD_IORESOURCE_MEM or ZD_IORESOURCE_IO, 0 for no BAR.
+ * Return: ZD_IORESOURCE_MEM or ZD_IORESOURCE_IO, 0 for no BAR, and for
+ * a NULL @pdev (reported).
  */
 ZD_API unsigned long zd_pci_resource_flags(const struct zd_pci_dev *pdev,
 					   int bar);
@@ -292,7 +306,7 @@ ZD_API unsigned long zd_pci_resource_flags(const struct zd_pci_dev *pdev,
  * offset.
  * Context: any.
  * Return: zd_pci_resource_start() minus the host bridge's bus offset, 0
- * for no memory BAR.
+ * for no memory BAR, and for a NULL @pdev (reported).
  */
 ZD_API zd_pci_bus_addr_t zd_pci_bus_address(const struct zd_pci_dev *pdev,
 					    int bar);
@@ -308,7 +322,9 @@ ZD_API zd_pci_bus_addr_t zd_pci_bus_address(const struct zd_pci_dev *pdev,
  * BAR's device and @initiator cannot reach each other
  * (ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED).
  * Context: may sleep.
- * Return: 0, -EFAULT (no BAR there), -EREMOTEIO (no path), -EIO.
+ * Return: 0, -EFAULT (no BAR there), -EREMOTEIO (no path), -EIO;
+ * reported: -EINVAL (NULL @initiator or buffer), -ENODEV (@initiator
+ * was removed: its driver is unbound and may not do DMA).
  */
 ZD_API int zd_pci_dma_write(struct zd_pci_dev *initiator, zd_pci_bus_addr_t addr,
 			    const void *src, size_t len);

@@ -107,8 +107,10 @@ static unsigned long pfn_len(struct zd_dev_pagemap *pgmap, int i)
 
 bool zd_pgmap_pfn_valid(struct zd_dev_pagemap *pgmap, unsigned long pfn)
 {
-	if (!pgmap)
+	if (!pgmap) {
+		zd_warn("NULL pgmap");
 		return false;
+	}
 	for (int i = 0; i < pgmap->nr_range; i++)
 		if (pfn >= zd_phys_pfn(pgmap->ranges[i].start) &&
 		    pfn < pfn_end(pgmap, i))
@@ -543,6 +545,12 @@ void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid)
 		zd_warn("pgmap %p is already mapped", (void *)pgmap);
 		return fail(-EBUSY);
 	}
+	/* a flag this version does not know would be silently ignored */
+	if (pgmap->flags & ~ZD_PGMAP_ALTMAP_VALID) {
+		zd_warn("pgmap %p: unknown flags %#x", (void *)pgmap,
+			pgmap->flags & ~ZD_PGMAP_ALTMAP_VALID);
+		return fail(-EINVAL);
+	}
 	err = zd_mm_init();
 	if (!err)
 		err = check_type(pgmap);
@@ -693,6 +701,10 @@ unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap)
 
 	if (!pgmap) {
 		zd_warn("NULL pgmap");
+		return 0;
+	}
+	if (!(state_of(pgmap) & PGMAP_MAPPED)) {
+		zd_warn("pgmap %p is not mapped", (void *)pgmap);
 		return 0;
 	}
 	idle = pages_hold_refs(pgmap) ? 1 : 0;

@@ -4,6 +4,7 @@
  * zonedev/mm.h), and the page-type predicates.
  */
 #include <errno.h>
+#include <limits.h>
 #include <zonedev/memremap.h>
 
 #include "log.h"
@@ -30,30 +31,42 @@ static bool page_bad(const struct zd_page *page, const char *fn)
 	return false;
 }
 
-bool zd_is_zone_device_page(const struct zd_page *page)
+/* The predicates are asked per page: the report stays out of their way. */
+static __attribute__((cold, noinline)) bool pred_null(const char *fn)
 {
-	return page && (atomic_load(&page->flags) & ZD_PG_ZONE_DEVICE);
+	zd_log(ZD_LOG_WARN, "WARNING: %s: NULL page", fn);
+	return false;
 }
 
-static bool page_is(const struct zd_page *page, enum zd_memory_type type)
+bool zd_is_zone_device_page(const struct zd_page *page)
 {
-	return zd_is_zone_device_page(page) && page->pgmap &&
+	if (unlikely(!page))
+		return pred_null(__func__);
+	return atomic_load(&page->flags) & ZD_PG_ZONE_DEVICE;
+}
+
+static bool page_is(const struct zd_page *page, enum zd_memory_type type,
+		    const char *fn)
+{
+	if (unlikely(!page))
+		return pred_null(fn);
+	return (atomic_load(&page->flags) & ZD_PG_ZONE_DEVICE) && page->pgmap &&
 	       page->pgmap->type == type;
 }
 
 bool zd_is_device_private_page(const struct zd_page *page)
 {
-	return page_is(page, ZD_MEMORY_DEVICE_PRIVATE);
+	return page_is(page, ZD_MEMORY_DEVICE_PRIVATE, __func__);
 }
 
 bool zd_is_device_coherent_page(const struct zd_page *page)
 {
-	return page_is(page, ZD_MEMORY_DEVICE_COHERENT);
+	return page_is(page, ZD_MEMORY_DEVICE_COHERENT, __func__);
 }
 
 bool zd_is_pci_p2pdma_page(const struct zd_page *page)
 {
-	return page_is(page, ZD_MEMORY_DEVICE_PCI_P2PDMA);
+	return page_is(page, ZD_MEMORY_DEVICE_PCI_P2PDMA, __func__);
 }
 
 /* The raw counters work on any page, as the kernel's do: only NULL is
@@ -72,37 +85,102 @@ int zd__page_ref_count_null(void)
 	return 0;
 }
 
+unsigned long zd__page_to_pfn_null(void)
+{
+	page_null(NULL, "zd_page_to_pfn");
+	return ZD_PFN_NONE;
+}
+
+void *zd__page_address_null(void)
+{
+	page_null(NULL, "zd_page_address");
+	return NULL;
+}
+
 void zd_set_page_count(struct zd_page *page, int v)
 {
-	if (!page_null(page, __func__))
-		atomic_store(&page->_refcount, v);
+	if (page_null(page, __func__))
+		return;
+	if (unlikely(v < 0)) {
+		zd_warn("page %p: negative count %d refused", (void *)page, v);
+		return;
+	}
+	atomic_store(&page->_refcount, v);
+}
+
+/*
+ * The raw counters are hot: the only check is on the value the atomic
+ * returns.  A step that overflows or goes below zero is undone; the
+ * kernel's page_ref has no such check, so there it would corrupt the count.
+ */
+static __attribute__((cold, noinline)) void ref_undo(struct zd_page *page,
+						     int old, long delta,
+						     const char *fn)
+{
+	/* the atomics wrap: adding -@delta as an int restores the count */
+	atomic_fetch_add(&page->_refcount, (int)-delta);
+	zd_log(ZD_LOG_WARN, "WARNING: %s: page %p (pfn %#lx): count %d %+ld "
+	       "would %s; ignored", fn, (void *)page, zd_page_to_pfn(page), old,
+	       delta, delta > 0 ? "overflow" : "go below zero");
+}
+
+/* @old + @delta is not a count: it overflows or is negative. */
+static inline bool ref_bad(int old, long delta)
+{
+	long new = old + delta;
+
+	return unlikely(new < 0 || new > INT_MAX);
 }
 
 void zd_page_ref_add(struct zd_page *page, int nr)
 {
-	if (!page_null(page, __func__))
-		atomic_fetch_add(&page->_refcount, nr);
+	int old;
+
+	if (page_null(page, __func__))
+		return;
+	old = atomic_fetch_add(&page->_refcount, nr);
+	if (ref_bad(old, nr))
+		ref_undo(page, old, nr, __func__);
 }
 
 void zd_page_ref_sub(struct zd_page *page, int nr)
 {
-	if (!page_null(page, __func__))
-		atomic_fetch_sub(&page->_refcount, nr);
+	int old;
+
+	if (page_null(page, __func__))
+		return;
+	old = atomic_fetch_sub(&page->_refcount, nr);
+	if (ref_bad(old, -(long)nr))
+		ref_undo(page, old, -(long)nr, __func__);
 }
 
-/* NULL: -1, neither zero nor a count a caller would free on */
+/* NULL or below zero: -1, neither zero nor a count a caller would free on */
 int zd_page_ref_sub_return(struct zd_page *page, int nr)
 {
+	int old;
+
 	if (page_null(page, __func__))
 		return -1;
-	return atomic_fetch_sub(&page->_refcount, nr) - nr;
+	old = atomic_fetch_sub(&page->_refcount, nr);
+	if (ref_bad(old, -(long)nr)) {
+		ref_undo(page, old, -(long)nr, __func__);
+		return -1;
+	}
+	return old - nr;
 }
 
 bool zd_page_ref_dec_and_test(struct zd_page *page)
 {
+	int old;
+
 	if (page_null(page, __func__))
 		return false;
-	return atomic_fetch_sub(&page->_refcount, 1) == 1;
+	old = atomic_fetch_sub(&page->_refcount, 1);
+	if (unlikely(old <= 0)) {
+		ref_undo(page, old, -1, __func__);
+		return false;
+	}
+	return old == 1;
 }
 
 void zd_get_page(struct zd_page *page)
@@ -192,6 +270,10 @@ int zd_zone_device_page_init(struct zd_page *page)
 
 void zd_unlock_page(struct zd_page *page)
 {
-	if (!page_bad(page, __func__))
-		atomic_fetch_and(&page->flags, ~(unsigned int)ZD_PG_LOCKED);
+	if (page_bad(page, __func__))
+		return;
+	if (!(atomic_fetch_and(&page->flags, ~(unsigned int)ZD_PG_LOCKED) &
+	      ZD_PG_LOCKED))
+		zd_warn("page %p (pfn %#lx) is not locked", (void *)page,
+			zd_page_to_pfn(page));
 }

@@ -156,6 +156,18 @@ enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type_dist(
 	return calc_map_type(provider, client, dist ? dist : &d, false);
 }
 
+/* A NULL entry is a caller's bug, not "no path": report it. */
+static bool clients_ok(struct zd_device **clients, int num_clients)
+{
+	for (int i = 0; i < num_clients; i++)
+		if (!clients[i]) {
+			zd_log(ZD_LOG_WARN, "WARNING: zd_pci_p2pdma_distance_many: "
+			       "clients[%d] is NULL", i);
+			return false;
+		}
+	return true;
+}
+
 /* The PCI device at or above @dev, referenced. */
 static struct zd_pci_dev *find_parent_pci_dev(struct zd_device *dev)
 {
@@ -171,7 +183,14 @@ int zd_pci_p2pdma_distance_many(struct zd_pci_dev *provider,
 	bool not_supported = false;
 	int total = 0;
 
-	if (!provider || num_clients <= 0 || !clients)
+	if (!provider || num_clients < 0 || (!clients && num_clients)) {
+		zd_warn("bad argument: provider %p clients %p num_clients %d",
+			(void *)provider, (void *)clients, num_clients);
+		return -1;
+	}
+	if (!num_clients)
+		return -1;	/* no client: no distance (the kernel's) */
+	if (!clients_ok(clients, num_clients))
 		return -1;
 	for (int i = 0; i < num_clients; i++) {
 		struct zd_pci_dev *client = find_parent_pci_dev(clients[i]);
@@ -204,9 +223,14 @@ int zd_pci_p2pdma_distance(struct zd_pci_dev *provider, struct zd_device *client
 enum zd_pci_p2pdma_map_type zd_pci_p2pdma_map_type(struct zd_dev_pagemap *pgmap,
 						   struct zd_device *dev)
 {
-	struct zd_pci_dev *provider = zd__p2p_pgmap_provider(pgmap, NULL);
+	struct zd_pci_dev *provider;
 	int dist;
 
+	if (!pgmap || !dev) {
+		zd_warn("bad argument: pgmap %p dev %p", (void *)pgmap, (void *)dev);
+		return ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	}
+	provider = zd__p2p_pgmap_provider(pgmap, NULL);
 	if (!provider || !provider->p2pdma || !zd_dev_is_pci(dev))
 		return ZD_PCI_P2PDMA_MAP_NOT_SUPPORTED;
 	return calc_map_type(provider, zd_to_pci_dev(dev), &dist, false);
@@ -231,6 +255,13 @@ struct zd_pci_dev *zd_pci_p2pmem_find_many(struct zd_device **clients,
 	struct zd_pci_dev *pdev = NULL, **best = NULL, *ret = NULL;
 	int n = 0, cap = 0, closest = INT_MAX;
 
+	if (num_clients < 0 || (!clients && num_clients)) {
+		zd_warn("bad argument: clients %p num_clients %d",
+			(void *)clients, num_clients);
+		return NULL;
+	}
+	if (!clients_ok(clients, num_clients))
+		return NULL;
 	while ((pdev = zd_pci_get_device(ZD_PCI_ANY_ID, ZD_PCI_ANY_ID, pdev))) {
 		int d;
 
@@ -274,8 +305,9 @@ int zd_pci_p2pdma_map_sg(struct zd_device *dev, struct zd_scatterlist *sg,
 	enum zd_pci_p2pdma_map_type map = ZD_PCI_P2PDMA_MAP_UNKNOWN;
 	uint64_t bus_offset = 0;
 
-	if ((!sg && nents) || nents < 0) {
-		zd_warn("bad argument: sg %p nents %d", (void *)sg, nents);
+	if ((!sg && nents) || nents < 0 || !dev) {
+		zd_warn("bad argument: dev %p sg %p nents %d", (void *)dev,
+			(void *)sg, nents);
 		return -EINVAL;
 	}
 	for (int i = 0; i < nents; i++) {

@@ -251,9 +251,14 @@ void zd_pci_free_p2pmem(struct zd_pci_dev *pdev, void *addr, size_t size)
 
 zd_pci_bus_addr_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev, void *addr)
 {
-	struct zd_pci_p2pdma *p2p = pdev ? p2p_get(pdev) : NULL;
+	struct zd_pci_p2pdma *p2p;
 	zd_phys_addr_t bus;
 
+	if (!pdev) {
+		zd_warn("NULL pdev");
+		return 0;
+	}
+	p2p = p2p_get(pdev);
 	if (!addr || !p2p)
 		return 0;
 	/* the pool's "physical" addresses are bus addresses, as added */
@@ -274,9 +279,15 @@ struct zd_scatterlist *zd_pci_p2pmem_alloc_sgl(struct zd_pci_dev *pdev,
 					       unsigned int *nents,
 					       uint32_t length)
 {
-	struct zd_scatterlist *sg = zd_zalloc("p2pdma.sgl", sizeof(*sg));
+	struct zd_scatterlist *sg;
 	void *addr;
 
+	if (!nents) {
+		zd_warn("NULL nents");
+		errno = EINVAL;
+		return NULL;
+	}
+	sg = zd_zalloc("p2pdma.sgl", sizeof(*sg));
 	if (!sg)
 		return NULL;
 	addr = zd_pci_alloc_p2pmem(pdev, length);
@@ -287,8 +298,7 @@ struct zd_scatterlist *zd_pci_p2pmem_alloc_sgl(struct zd_pci_dev *pdev,
 	sg->page = zd_pfn_to_page(zd_virt_to_phys(addr) >> zd_page_shift);
 	sg->length = length;
 	sg->end = true;
-	if (nents)
-		*nents = 1;
+	*nents = 1;
 	return sg;
 }
 
@@ -306,13 +316,19 @@ void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish)
 {
 	struct zd_pci_p2pdma *p2p;
 
-	if (!pdev)
+	if (!pdev) {
+		zd_warn("NULL pdev");
 		return;
+	}
 	zd_rcu_read_lock();
 	p2p = p2p_get(pdev);
+	/* stopped: its driver is unbinding, an ordinary race */
 	if (p2p && !atomic_load(&p2p->stopped))
 		atomic_store(&p2p->published, publish);
 	zd_rcu_read_unlock();
+	/* unpublishing what is gone already is fine (remove() after devres) */
+	if (!p2p && publish)
+		zd_warn("%s has no p2p memory to publish", zd_pci_name(pdev));
 }
 
 bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev)
@@ -320,8 +336,10 @@ bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev)
 	struct zd_pci_p2pdma *p2p;
 	bool ret;
 
-	if (!pdev)
+	if (!pdev) {
+		zd_warn("NULL pdev");
 		return false;
+	}
 	zd_rcu_read_lock();
 	p2p = p2p_get(pdev);
 	ret = p2p && atomic_load(&p2p->published);

@@ -80,31 +80,37 @@ void zd_pci_bars_release(struct zd_pci_dev *pdev)
 	}
 }
 
-static bool bar_ok(const struct zd_pci_dev *pdev, int bar)
+/* A NULL @pdev is a bug (reported); a @bar out of range reads as no BAR. */
+static bool bar_ok(const struct zd_pci_dev *pdev, int bar, const char *fn)
 {
-	return pdev && bar >= 0 && bar < ZD_PCI_STD_NUM_BARS;
+	if (!pdev) {
+		zd_log(ZD_LOG_WARN, "WARNING: %s: NULL pdev", fn);
+		return false;
+	}
+	return bar >= 0 && bar < ZD_PCI_STD_NUM_BARS;
 }
 
 zd_resource_size_t zd_pci_resource_start(const struct zd_pci_dev *pdev, int bar)
 {
-	return bar_ok(pdev, bar) && pdev->resource[bar].flags ?
+	return bar_ok(pdev, bar, __func__) && pdev->resource[bar].flags ?
 	       pdev->resource[bar].start : 0;
 }
 
 zd_resource_size_t zd_pci_resource_len(const struct zd_pci_dev *pdev, int bar)
 {
-	return bar_ok(pdev, bar) && pdev->resource[bar].flags ?
+	return bar_ok(pdev, bar, __func__) && pdev->resource[bar].flags ?
 	       zd_resource_size(&pdev->resource[bar]) : 0;
 }
 
 unsigned long zd_pci_resource_flags(const struct zd_pci_dev *pdev, int bar)
 {
-	return bar_ok(pdev, bar) ? pdev->resource[bar].flags : 0;
+	return bar_ok(pdev, bar, __func__) ? pdev->resource[bar].flags : 0;
 }
 
 zd_pci_bus_addr_t zd_pci_bus_address(const struct zd_pci_dev *pdev, int bar)
 {
-	if (!(zd_pci_resource_flags(pdev, bar) & ZD_IORESOURCE_MEM))
+	if (!bar_ok(pdev, bar, __func__) ||
+	    !(pdev->resource[bar].flags & ZD_IORESOURCE_MEM))
 		return 0;
 	return pdev->resource[bar].start - pdev->bus->host->bus_offset;
 }
@@ -181,6 +187,14 @@ static int dma_xfer(struct zd_pci_dev *initiator, zd_pci_bus_addr_t addr,
 	if (!initiator || (!buf && len)) {
 		zd_warn("bad argument: initiator %p buf %p", (void *)initiator, buf);
 		return -EINVAL;
+	}
+	/* its driver is unbound: a DMA now is a driver's use after removal */
+	pthread_mutex_lock(&zd_pci_lock);
+	err = initiator->removed ? -ENODEV : 0;
+	pthread_mutex_unlock(&zd_pci_lock);
+	if (err) {
+		zd_warn("initiator %s was removed", zd_pci_name(initiator));
+		return err;
 	}
 	err = dma_route(initiator, addr, len, &t);
 	if (err) {

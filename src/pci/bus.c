@@ -5,6 +5,7 @@
  * is freed, so walking upstream from a referenced device is always safe.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "fault.h"
@@ -48,12 +49,16 @@ static void pci_release_host(struct zd_device *dev)
 
 bool zd_dev_is_pci(const struct zd_device *dev)
 {
-	return dev && dev->release == pci_release_dev;
+	if (!dev) {
+		zd_warn("NULL dev");
+		return false;
+	}
+	return dev->release == pci_release_dev;
 }
 
 struct zd_pci_dev *zd_to_pci_dev(struct zd_device *dev)
 {
-	if (!zd_dev_is_pci(dev)) {
+	if (!dev || dev->release != pci_release_dev) {
 		zd_warn("%s is not a PCI device", dev ? zd_dev_name(dev) : "NULL");
 		return NULL;
 	}
@@ -62,17 +67,29 @@ struct zd_pci_dev *zd_to_pci_dev(struct zd_device *dev)
 
 const char *zd_pci_name(const struct zd_pci_dev *pdev)
 {
-	return pdev ? zd_dev_name(&pdev->dev) : "(null)";
+	if (!pdev) {
+		zd_warn("NULL pdev");
+		return "(null)";
+	}
+	return zd_dev_name(&pdev->dev);
 }
 
 struct zd_pci_dev *zd_pci_upstream_bridge(struct zd_pci_dev *pdev)
 {
-	return pdev ? pdev->bus->self : NULL;
+	if (!pdev) {
+		zd_warn("NULL pdev");
+		return NULL;
+	}
+	return pdev->bus->self;
 }
 
 struct zd_pci_host_bridge *zd_pci_find_host_bridge(struct zd_pci_bus *bus)
 {
-	return bus ? bus->host : NULL;
+	if (!bus) {
+		zd_warn("NULL bus");
+		return NULL;
+	}
+	return bus->host;
 }
 
 struct zd_pci_dev *zd_pci_dev_get(struct zd_pci_dev *pdev)
@@ -82,10 +99,34 @@ struct zd_pci_dev *zd_pci_dev_get(struct zd_pci_dev *pdev)
 	return pdev;
 }
 
+/*
+ * A live device holds two references of the topology's (its own and the
+ * device list's); a holder's put always finds its own get counted too, so
+ * a put that finds only those two takes one it does not own.
+ */
+static bool put_takes_topology_ref(struct zd_pci_dev *pdev)
+{
+	bool bad;
+
+	if (likely(atomic_load(&pdev->dev.refcount) > 2))
+		return false;
+	pthread_mutex_lock(&zd_pci_lock);
+	bad = pdev->live && atomic_load(&pdev->dev.refcount) <= 2;
+	pthread_mutex_unlock(&zd_pci_lock);
+	return bad;
+}
+
 void zd_pci_dev_put(struct zd_pci_dev *pdev)
 {
-	if (pdev)
-		zd_put_device(&pdev->dev);
+	if (!pdev)
+		return;
+	/* freeing a listed device would leave its bus pointing at freed memory */
+	if (put_takes_topology_ref(pdev)) {
+		zd_warn("%s: put without a get (the reference left is the "
+			"topology's); ignored", zd_pci_name(pdev));
+		return;
+	}
+	zd_put_device(&pdev->dev);
 }
 
 struct zd_pci_dev *zd_pci_get_device(unsigned int vendor, unsigned int device,
@@ -192,9 +233,19 @@ struct zd_pci_host_bridge *zd_pci_host_bridge_create(int domain,
 void zd_pci_host_bridge_remove(struct zd_pci_host_bridge *host)
 {
 	struct zd_pci_dev *pdev;
+	bool was_removed;
 
 	if (!host) {
 		zd_warn("NULL host bridge");
+		return;
+	}
+	pthread_mutex_lock(&zd_pci_lock);
+	was_removed = host->removed;
+	host->removed = true;
+	pthread_mutex_unlock(&zd_pci_lock);
+	if (was_removed) {
+		zd_warn("host bridge %04x was already removed",
+			(unsigned int)host->domain);
 		return;
 	}
 	for (;;) {
@@ -260,6 +311,11 @@ static int desc_check(struct zd_pci_bus *bus, unsigned int devfn,
 	if (!bus || !desc || devfn > 0xff) {
 		zd_warn("bad argument: bus %p devfn %#x desc %p", (void *)bus,
 			devfn, (const void *)desc);
+		return -EINVAL;
+	}
+	if (desc->bar_io >> ZD_PCI_STD_NUM_BARS) {
+		zd_warn("desc->bar_io %#x names a BAR above %d", desc->bar_io,
+			ZD_PCI_STD_NUM_BARS - 1);
 		return -EINVAL;
 	}
 	if (desc->type != ZD_PCI_EXP_TYPE_ENDPOINT && !is_port(desc->type)) {
@@ -351,6 +407,9 @@ struct zd_pci_dev *zd_pci_add_device(struct zd_pci_bus *bus, unsigned int devfn,
 		zd_pci_stop_and_remove_bus_device(pdev);	/* unlinks, drops */
 		goto fail;
 	}
+	pthread_mutex_lock(&zd_pci_lock);
+	pdev->live = !pdev->removed;
+	pthread_mutex_unlock(&zd_pci_lock);
 	return pdev;
 fail:
 	errno = -err;
@@ -381,6 +440,7 @@ void zd_pci_stop_and_remove_bus_device(struct zd_pci_dev *pdev)
 	pthread_mutex_lock(&zd_pci_lock);
 	was_removed = pdev->removed;
 	pdev->removed = true;
+	pdev->live = false;
 	pthread_mutex_unlock(&zd_pci_lock);
 	if (was_removed) {
 		zd_warn("%s was already removed", zd_pci_name(pdev));

@@ -251,7 +251,8 @@ static void page_init_twice(void)
 
 	M_SETUP(zd_zone_device_page_init(page) == 0);
 	m_arm();
-	m_expect_err(zd_zone_device_page_init(page), -EINVAL);
+	/* mm.h: -EBUSY for a page in use, -EINVAL for a page never usable */
+	m_expect_err(zd_zone_device_page_init(page), -EBUSY);
 	m_state(zd_page_ref_count(page) == 1, "count changed");
 	/* one put frees it: page_free, and the pgmap ref it took goes */
 	zd_put_page(page);
@@ -636,7 +637,7 @@ const struct mcase misuse_mm_cases[] = {
 	{ "zd_set_page_count", "NULL", W, set_count_null },
 	{ "zd_set_page_count", "huge: negative count", "WARN, count kept", set_count_negative },
 	{ "zd_zone_device_page_init", "NULL", "-EINVAL+WARN", page_init_null },
-	{ "zd_zone_device_page_init", "already done: twice", "-EINVAL+WARN, no ref leak", page_init_twice },
+	{ "zd_zone_device_page_init", "already done: twice", "-EBUSY+WARN, no ref leak", page_init_twice },
 	{ "zd_zone_device_page_init", "wrong type: GENERIC page", "-EINVAL+WARN, unchanged", page_init_generic },
 	{ "zd_zone_device_page_init", "foreign: not ZONE_DEVICE", "-EINVAL+WARN", page_init_foreign },
 	{ "zd_zone_device_page_init", "dead: pgmap being torn down", "-ENODEV+WARN", page_init_dying },

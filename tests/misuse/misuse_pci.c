@@ -238,7 +238,7 @@ static void dev_put_unheld(void)
 	m_arm();
 	zd_pci_dev_put(t.ep2);		/* the topology's own reference */
 	m_expect_warn();
-	m_state(zd_device_find("0000:01:01.0") == &t.ep2->dev,
+	m_state(zd_device_find("0030:01:01.0") == &t.ep2->dev,
 		"the device is gone from the list");
 }
 

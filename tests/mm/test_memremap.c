@@ -4,6 +4,7 @@
  * after it), then validation, altmap, mappings, page references, lookups.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -829,6 +830,54 @@ static void test_null_pointers_refused(void **state)
 	assert_warns("NULL page", assert_false(zd_page_ref_dec_and_test(NULL)));
 	assert_warns("NULL page", assert_int_equal(zd_zone_device_page_init(NULL),
 						   -EINVAL));
+	/* the inline helpers: one branch to an out-of-line report */
+	assert_warns("zd_page_to_pfn: NULL page",
+		     assert_true(zd_page_to_pfn(NULL) == ZD_PFN_NONE));
+	assert_warns("zd_page_address: NULL page",
+		     assert_null(zd_page_address(NULL)));
+	assert_warns("zd_is_device_private_page: NULL page",
+		     assert_false(zd_is_device_private_page(NULL)));
+	assert_warns("NULL pgmap", assert_false(zd_pgmap_pfn_valid(NULL, 0)));
+}
+
+/* The raw counters refuse a step that would corrupt the count. */
+static void test_page_ref_overflow_refused(void **state)
+{
+	struct zd_dev_pagemap *pgmap = test_pgmap();
+	struct zd_page *page;
+
+	pgmap_init(pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	assert_non_null(zd_memremap_pages(pgmap, ZD_NUMA_NO_NODE));
+	page = zd_pfn_to_page(phys_pfn(DEV_BASE) + 1);
+	assert_warns("overflow", zd_page_ref_add(page, INT_MAX));
+	assert_int_equal(zd_page_ref_count(page), 1);
+	assert_warns("below zero", zd_page_ref_sub(page, 2));
+	assert_int_equal(zd_page_ref_count(page), 1);
+	assert_warns("below zero",
+		     assert_int_equal(zd_page_ref_sub_return(page, 2), -1));
+	assert_int_equal(zd_page_ref_count(page), 1);
+	assert_no_warn(assert_int_equal(zd_page_ref_sub_return(page, 1), 0));
+	assert_warns("below zero", assert_false(zd_page_ref_dec_and_test(page)));
+	assert_int_equal(zd_page_ref_count(page), 0);
+	assert_warns("negative count", zd_set_page_count(page, -1));
+	assert_int_equal(zd_page_ref_count(page), 0);
+	assert_no_warn(zd_set_page_count(page, 1));
+	zd_memunmap_pages(pgmap);
+	assert_warns("not mapped",
+		     assert_int_equal(zd_pgmap_pages_in_use(pgmap), 0));
+}
+
+static void test_unknown_pgmap_flags_refused(void **state)
+{
+	struct zd_dev_pagemap *pgmap = test_pgmap();
+
+	pgmap_init(pgmap, ZD_MEMORY_DEVICE_GENERIC, DEV_BASE, MiB(2));
+	pgmap->flags = 1u << 7;
+	errno = 0;
+	assert_warns("unknown flags 0x80",
+		     assert_null(zd_memremap_pages(pgmap, ZD_NUMA_NO_NODE)));
+	assert_int_equal(errno, EINVAL);
+	assert_null(zd_get_dev_pagemap(phys_pfn(DEV_BASE), NULL));
 }
 
 static void test_backing_checked(void **state)
@@ -1154,6 +1203,8 @@ int main(void)
 		T(test_lookup_of_a_ref_in_atomic_mode),
 		T(test_listing),
 		T(test_null_pointers_refused),
+		T(test_page_ref_overflow_refused),
+		T(test_unknown_pgmap_flags_refused),
 		T(test_backing_checked),
 		T(test_memmap_host_memory_cannot_back_refused),
 		T(test_zone_device_page_init_misuse),

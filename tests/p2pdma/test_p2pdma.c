@@ -161,6 +161,12 @@ static void test_sgl_and_map_sg(void **state)
 	assert_int_equal(zd_pci_p2pdma_map_sg(&t.b->dev, NULL, 0), 0);
 	assert_warns("NULL segment", assert_null(zd_sg_virt(NULL)));
 	assert_warns("without a page", assert_null(zd_sg_virt(&bad)));
+	/* NULL nents: refused before anything is allocated */
+	assert_warns("NULL nents", assert_null(zd_pci_p2pmem_alloc_sgl(t.a, NULL, 4096)));
+	assert_int_equal(zd_pci_p2pmem_attrs(t.a, &at), 0);
+	assert_int_equal(at.available, at.size);
+	assert_warns("bad argument", assert_int_equal(zd_pci_p2pdma_map_sg(NULL, &bad, 1),
+						      -EINVAL));
 	topo_destroy(&t);
 
 	/* through an allowed host bridge: the CPU physical address */
@@ -216,6 +222,15 @@ static void test_publish_and_find(void **state)
 	assert_int_equal(zd_pci_p2pdma_distance(t.a, &t.host->dev, true), -1);
 	assert_null(zd_pci_p2pmem_find(&t.host->dev));
 	assert_int_equal(zd_pci_p2pdma_distance_many(t.a, clients, 0, false), -1);
+	/* a NULL client is a caller's bug, not "no path" */
+	clients[0] = NULL;
+	assert_warns("clients[0] is NULL", assert_int_equal(
+		zd_pci_p2pdma_distance_many(t.a, clients, 2, false), -1));
+	assert_warns("clients[0] is NULL", assert_null(zd_pci_p2pmem_find_many(clients, 2)));
+	/* c has no p2p memory to offer */
+	assert_warns("no p2p memory", zd_pci_p2pmem_publish(t.c, true));
+	assert_false(zd_pci_has_p2pmem(t.c));
+	assert_no_warn(zd_pci_p2pmem_publish(t.c, false));
 	zd_pci_p2pmem_publish(t.a, false);
 	zd_pci_p2pmem_publish(t.b, false);
 	assert_null(zd_pci_p2pmem_find(&t.a1->dev));

@@ -228,6 +228,38 @@ static void test_dma_engine_routes(void **state)
 	topo_destroy(&t);
 }
 
+/* Use after removal and unbalanced puts are refused, not crashes. */
+static void test_misuse_after_removal_refused(void **state)
+{
+	struct zd_pci_dev_desc d = { .bar_size = { MiB(1) }, .bar_io = 1u << 9 };
+	struct topo t;
+	char back[8];
+
+	(void)state;
+	topo_build(&t, 0x18, ALLOWED_ROOT, false);
+	assert_warns("bar_io", assert_null(zd_pci_add_device(&t.host->bus, 8, &d)));
+	/* a put without a get would free a listed device */
+	assert_warns("put without a get", zd_pci_dev_put(t.c));
+	assert_ptr_equal(zd_device_find(zd_pci_name(t.c)), &t.c->dev);
+	zd_put_device(&t.c->dev);
+	zd_pci_dev_get(t.c);
+	assert_no_warn(zd_pci_dev_put(t.c));
+	/* a removed initiator's driver is gone: no DMA */
+	zd_pci_dev_get(t.c);
+	zd_pci_stop_and_remove_bus_device(t.c);
+	assert_warns("removed", assert_int_equal(
+		zd_pci_dma_read(t.c, zd_pci_bus_address(t.b, 0), back, 8), -ENODEV));
+	zd_pci_dev_put(t.c);
+	/* a bridge kept alive and removed twice */
+	zd_get_device(&t.host->dev);
+	topo_destroy(&t);
+	assert_warns("already removed", zd_pci_host_bridge_remove(t.host));
+	zd_put_device(&t.host->dev);
+	assert_warns("NULL pdev", assert_null(zd_pci_upstream_bridge(NULL)));
+	assert_warns("NULL dev", assert_false(zd_dev_is_pci(NULL)));
+	assert_warns("NULL pdev", assert_int_equal(zd_pci_resource_len(NULL, 0), 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +271,7 @@ int main(void)
 		T(test_remove_unbinds_subtree),
 		T(test_add_fault_injection_unwinds),
 		T(test_dma_engine_routes),
+		T(test_misuse_after_removal_refused),
 	};
 
 	test_capture_warnings();
