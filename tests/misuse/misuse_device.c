@@ -426,16 +426,9 @@ static void dr_free_added(void)
 	m_state(zd_devres_find(dev, rel, NULL, NULL) == res, "devres gone");
 }
 
-static void dr_free_twice(void)
-{
-	void *res = zd_devres_alloc(rel, 8);
-
-	M_SETUP(res);
-	zd_devres_free(res);
-	m_arm();
-	zd_devres_free(res);
-	m_expect_warn();
-}
+/* No "zd_devres_free twice" case: the first free gives the block back to
+ * malloc, so a second is a use after free by the caller, as with free()
+ * (ASan reports it), not a state the library can see. */
 
 static void dr_free_foreign(void)
 {
@@ -961,7 +954,6 @@ const struct mcase misuse_device_cases[] = {
 	{ "zd_devres_alloc", "NULL release", NULLEINV, dr_alloc_null },
 	{ "zd_devres_alloc", "huge: SIZE_MAX", "NULL/ENOMEM", dr_alloc_huge },
 	{ "zd_devres_free", "wrong state: still added", "WARN, kept", dr_free_added },
-	{ "zd_devres_free", "double release: twice", W, dr_free_twice },
 	{ "zd_devres_free", "foreign: not a devres", W, dr_free_foreign },
 	{ "zd_devres_add", "NULL device", W, dr_add_null_dev },
 	{ "zd_devres_add", "NULL devres", W, dr_add_null_res },
