@@ -12,20 +12,12 @@
  * entries before it keep their result and the others their request.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "../os/os.h"
 #include "internal.h"
 #include "log.h"
 #include "notifier.h"
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
-#define MADV_POPULATE_WRITE	23
-#endif
 
 /* pages examined per pass: bounds the pagemap buffer */
 #define CHUNK	512
@@ -47,7 +39,7 @@ struct walk {
 	struct zd_mm *mm;
 	uintptr_t last;			/* entries below hold their result */
 	struct area *areas;		/* the mappings over [last, end) */
-	size_t nr_areas;
+	size_t nr_areas, cap_areas;
 };
 
 /* The request for page @i, as the kernel combines it. */
@@ -65,39 +57,28 @@ static int need_fault(unsigned long req, unsigned long cpu)
 	return cpu & ZD_HMM_PFN_VALID ? 0 : NEED_FAULT;
 }
 
+static int add_area(uintptr_t lo, uintptr_t hi, bool r, bool wr, void *arg)
+{
+	struct walk *w = arg;
+	struct area *a = w->areas;
+
+	if (w->nr_areas == w->cap_areas) {
+		w->cap_areas = w->cap_areas ? 2 * w->cap_areas : 8;
+		a = realloc(w->areas, w->cap_areas * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		w->areas = a;
+	}
+	w->areas[w->nr_areas++] = (struct area){
+		lo, hi, (r ? PROT_R : 0) | (wr ? PROT_W : 0) };
+	return 0;
+}
+
 /* The mappings overlapping [start, end), with their read/write rights. */
 static int read_maps(struct walk *w, uintptr_t start, uintptr_t end)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	size_t cap = 0;
-	char line[512];
-
 	w->nr_areas = 0;
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[8];
-		struct area *a;
-
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
-		    hi <= start || lo >= end)
-			continue;
-		if (w->nr_areas == cap) {
-			cap = cap ? 2 * cap : 8;
-			a = realloc(w->areas, cap * sizeof(*a));
-			if (!a) {
-				fclose(f);
-				return -ENOMEM;
-			}
-			w->areas = a;
-		}
-		w->areas[w->nr_areas++] = (struct area){
-			lo, hi, (perms[0] == 'r' ? PROT_R : 0) |
-				(perms[1] == 'w' ? PROT_W : 0) };
-	}
-	fclose(f);
-	return 0;
+	return zd_os_for_each_mapping(start, end, add_area, w);
 }
 
 /* The rights at @addr, -1 if nothing is mapped there. */
@@ -107,32 +88,6 @@ static int prot_at(const struct walk *w, uintptr_t addr)
 		if (w->areas[i].lo <= addr && addr < w->areas[i].hi)
 			return w->areas[i].prot;
 	return -1;
-}
-
-static int read_pagemap(uintptr_t addr, size_t n, uint64_t *pm)
-{
-	static int fd = -1;
-	size_t len = n * sizeof(*pm);
-	off_t off = (off_t)(addr >> zd_page_shift) * (off_t)sizeof(*pm);
-
-	if (fd < 0) {
-		int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-
-		if (f < 0)
-			return -errno;
-		if (!__atomic_compare_exchange_n(&fd, &(int){ -1 }, f, false,
-						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			close(f);
-	}
-	for (size_t done = 0; done < len;) {
-		ssize_t got = pread(fd, (char *)pm + done, len - done,
-				    off + (off_t)done);
-
-		if (got <= 0)
-			return got < 0 ? -errno : -EIO;
-		done += (size_t)got;
-	}
-	return 0;
 }
 
 /* What to do with one page. */
@@ -210,12 +165,8 @@ static int fault_device(struct zd_mm *mm, uintptr_t a, bool write)
 /* A CPU fault on host pages [a, a + len). */
 static int fault_host(uintptr_t a, size_t len, bool write)
 {
-	int err;
+	int err = zd_os_populate((void *)a, len, write);
 
-	do
-		err = madvise((void *)a, len, write ? MADV_POPULATE_WRITE :
-						     MADV_POPULATE_READ) ? -errno : 0;
-	while (err == -EINTR);
 	/* -EINVAL: mprotect()ed meanwhile; -ENOMEM: unmapped meanwhile */
 	if (err == -EINVAL && write)
 		return -EPERM;
@@ -297,7 +248,7 @@ static int walk_once(struct walk *w)
 
 		if (n > CHUNK)
 			n = CHUNK;
-		err = read_pagemap(a, n, pm);
+		err = zd_os_pagemap(a, n, pm);
 		if (!err)
 			err = walk_chunk(w, a, n, pm);
 		a += n << zd_page_shift;

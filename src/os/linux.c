@@ -421,11 +421,9 @@ int zd_os_poke(void *to, const void *from, size_t len)
 	return self_vm_copy(to, from, len, true);
 }
 
-int zd_os_page_populated(const void *addr)
+static int pagemap_fd(void)
 {
 	static int fd = -1;
-	uint64_t e;
-	off_t off = (off_t)((uintptr_t)addr / (uintptr_t)sysconf(_SC_PAGESIZE) * 8);
 
 	if (fd < 0) {
 		int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -436,8 +434,36 @@ int zd_os_page_populated(const void *addr)
 						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			close(f);
 	}
-	if (pread(fd, &e, sizeof(e), off) != sizeof(e))
-		return -EIO;
+	return fd;
+}
+
+int zd_os_pagemap(uintptr_t addr, size_t n, uint64_t *pm)
+{
+	size_t len = n * sizeof(*pm);
+	off_t off = (off_t)(addr / (uintptr_t)sysconf(_SC_PAGESIZE)) *
+		    (off_t)sizeof(*pm);
+	int fd = pagemap_fd();
+
+	if (fd < 0)
+		return fd;
+	for (size_t done = 0; done < len;) {
+		ssize_t got = pread(fd, (char *)pm + done, len - done,
+				    off + (off_t)done);
+
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		done += (size_t)got;
+	}
+	return 0;
+}
+
+int zd_os_page_populated(const void *addr)
+{
+	uint64_t e;
+	int err = zd_os_pagemap((uintptr_t)addr, 1, &e);
+
+	if (err)
+		return err;
 	return (e >> 62) & 3 ? 1 : 0;	/* present or swapped */
 }
 
@@ -625,4 +651,42 @@ int zd_os_ncpus(void)
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		return CPU_COUNT(&set);
 	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+int zd_os_for_each_mapping(uintptr_t start, uintptr_t end,
+			   int (*fn)(uintptr_t lo, uintptr_t hi, bool r, bool w,
+				     void *arg), void *arg)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	while (!err && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
+		    hi > start && lo < end)
+			err = fn(lo, hi, perms[0] == 'r', perms[1] == 'w', arg);
+	}
+	fclose(f);
+	return err;
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22
+#define MADV_POPULATE_WRITE	23
+#endif
+
+int zd_os_populate(void *addr, size_t len, bool write)
+{
+	int err;
+
+	do
+		err = madvise(addr, len, write ? MADV_POPULATE_WRITE :
+					       MADV_POPULATE_READ) ? -errno : 0;
+	while (err == -EINTR);
+	return err;
 }

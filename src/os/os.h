@@ -7,6 +7,7 @@
 #ifndef ZD_OS_H
 #define ZD_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -77,6 +78,18 @@ int zd_os_resident(void *addr, size_t len, unsigned char *vec);
 /* 1 if the page at @addr is present or swapped, 0 if never touched (or
  * dropped), -errno if /proc/self/pagemap cannot say. */
 int zd_os_page_populated(const void *addr);
+/* The /proc/self/pagemap entries of the @n pages from @addr into @pm; 0
+ * or -errno. */
+int zd_os_pagemap(uintptr_t addr, size_t n, uint64_t *pm);
+/* Calls @fn for each mapping of this process that overlaps [start, end),
+ * with its bounds and whether it may be read and written; 0, -errno, or
+ * the first nonzero @fn result. */
+int zd_os_for_each_mapping(uintptr_t start, uintptr_t end,
+			   int (*fn)(uintptr_t lo, uintptr_t hi, bool r, bool w,
+				     void *arg), void *arg);
+/* A CPU fault, read or write, on every page of [addr, addr + len)
+ * (MADV_POPULATE_READ/WRITE, Linux 5.14); 0 or -errno. */
+int zd_os_populate(void *addr, size_t len, bool write);
 /* 0 if [addr, addr + len) is mapped, -ENOMEM if any of it is not. */
 int zd_os_mapped(void *addr, size_t len);
 /* Copy @len bytes, @from read (peek) or @to written (poke) as the kernel
