@@ -16,6 +16,7 @@
 #include <zonedev/kernel.h>
 
 #include "../test_util.h"
+#include "holes.h"
 #include "dmirror.h"
 
 #define NPAGES	16
@@ -35,22 +36,6 @@ struct fx {
 	bool inserted;
 	bool gone[NPAGES];
 };
-
-/* Unmap pages of the buffer the test is done with, so that teardown never
- * unmaps what another mmap() may have put in the hole since. */
-static void unmap_pages(struct fx *f, unsigned long first, unsigned long n)
-{
-	for (unsigned long i = first; i < first + n; i++)
-		f->gone[i] = true;
-	assert_int_equal(munmap(f->buf + first * PG, n * PG), 0);
-}
-
-static void unmap_rest(struct fx *f)
-{
-	for (unsigned long i = 0; f->buf && i < NPAGES; i++)
-		if (!f->gone[i])
-			munmap(f->buf + i * PG, PG);
-}
 
 static bool invalidate(struct zd_mmu_interval_notifier *sub,
 		       const struct zd_mmu_notifier_range *range,

@@ -227,29 +227,13 @@ static void usage(void)
 
 int tool_pci(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	bool json = false;
 	struct sample s;
 	int c;
 
-	while ((c = tool_getopt("pci", argc, argv, ":h", opts)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			return TOOL_OK;
-		case 'j':
-			json = true;
-			break;
-		default:
-			return TOOL_USAGE;
-		}
-	}
-	if (tool_no_args("pci", argc, argv))
-		return TOOL_USAGE;
+	c = tool_json_only("pci", argc, argv, usage, &json);
+	if (c >= 0)
+		return c;
 	if (sample_build(&s)) {
 		tool_err("pci", "building the sample topology: %s", strerror(errno));
 		sample_destroy(&s);

@@ -172,30 +172,14 @@ static void usage(void)
 
 int tool_pgmaps(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct sample_pgmaps *s;
 	bool json = false;
 	struct json j;
 	int c;
 
-	while ((c = tool_getopt("pgmaps", argc, argv, ":h", opts)) != -1) {
-		switch (c) {
-		case 'h':
-			usage();
-			return TOOL_OK;
-		case 'j':
-			json = true;
-			break;
-		default:
-			return TOOL_USAGE;
-		}
-	}
-	if (tool_no_args("pgmaps", argc, argv))
-		return TOOL_USAGE;
+	c = tool_json_only("pgmaps", argc, argv, usage, &json);
+	if (c >= 0)
+		return c;
 	s = sample_pgmaps_create();
 	if (!s)
 		return TOOL_FAILED;

@@ -94,6 +94,10 @@ bool tool_ulong(const char *cmd, const char *opt, const char *arg,
 		unsigned long min, unsigned long max, unsigned long *val);
 /* TOOL_USAGE (reported) if arguments are left after the options. */
 int tool_no_args(const char *cmd, int argc, char **argv);
+/* The options of a command with only --help and --json: -1 to run it,
+ * else the exit status (help printed, or a usage error reported). */
+int tool_json_only(const char *cmd, int argc, char **argv, void (*usage)(void),
+		   bool *json);
 
 int64_t tool_now_ns(void);
 void tool_progress(const char *label, unsigned long done, unsigned long total);

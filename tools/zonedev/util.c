@@ -140,3 +140,25 @@ void tool_progress(const char *label, unsigned long done, unsigned long total)
 	if (done >= total)
 		fprintf(stderr, "\r%*s\r", 24 + width + 8, "");
 }
+
+int tool_json_only(const char *cmd, int argc, char **argv, void (*usage)(void),
+		   bool *json)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = tool_getopt(cmd, argc, argv, ":h", opts)) != -1) {
+		if (c == 'h') {
+			usage();
+			return TOOL_OK;
+		}
+		if (c != 'j')
+			return TOOL_USAGE;
+		*json = true;
+	}
+	return tool_no_args(cmd, argc, argv) ? TOOL_USAGE : -1;
+}
