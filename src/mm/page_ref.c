@@ -31,10 +31,16 @@ static bool page_bad(const struct zd_page *page, const char *fn)
 	return false;
 }
 
-/* The predicates are asked per page: the report stays out of their way. */
-static __attribute__((cold, noinline)) bool pred_null(const char *fn)
+/* The report of a NULL page, out of the way of the per-page paths. */
+static __attribute__((cold, noinline)) void null_page(const char *fn)
 {
 	zd_log(ZD_LOG_WARN, "WARNING: %s: NULL page", fn);
+}
+
+/* The predicates answer false for NULL, after the report. */
+static bool pred_null(const char *fn)
+{
+	null_page(fn);
 	return false;
 }
 
@@ -75,25 +81,25 @@ static bool page_null(const struct zd_page *page, const char *fn)
 {
 	if (likely(page))
 		return false;
-	zd_log(ZD_LOG_WARN, "WARNING: %s: NULL page", fn);
-	return true;
+	null_page(fn);
+	return true;	/* said here, so that callers know @page is NULL */
 }
 
 int zd__page_ref_count_null(void)
 {
-	page_null(NULL, "zd_page_ref_count");
+	null_page("zd_page_ref_count");
 	return 0;
 }
 
 unsigned long zd__page_to_pfn_null(void)
 {
-	page_null(NULL, "zd_page_to_pfn");
+	null_page("zd_page_to_pfn");
 	return ZD_PFN_NONE;
 }
 
 void *zd__page_address_null(void)
 {
-	page_null(NULL, "zd_page_address");
+	null_page("zd_page_address");
 	return NULL;
 }
 
@@ -143,44 +149,35 @@ void zd_page_ref_add(struct zd_page *page, int nr)
 		ref_undo(page, old, nr, __func__);
 }
 
-void zd_page_ref_sub(struct zd_page *page, int nr)
+/* The subtraction behind the three calls below; NULL or below zero: -1,
+ * neither zero nor a count a caller would free on. */
+static int ref_sub_return(struct zd_page *page, int nr, const char *fn)
 {
 	int old;
 
-	if (page_null(page, __func__))
-		return;
-	old = atomic_fetch_sub(&page->_refcount, nr);
-	if (ref_bad(old, -(long)nr))
-		ref_undo(page, old, -(long)nr, __func__);
-}
-
-/* NULL or below zero: -1, neither zero nor a count a caller would free on */
-int zd_page_ref_sub_return(struct zd_page *page, int nr)
-{
-	int old;
-
-	if (page_null(page, __func__))
+	if (page_null(page, fn))
 		return -1;
 	old = atomic_fetch_sub(&page->_refcount, nr);
 	if (ref_bad(old, -(long)nr)) {
-		ref_undo(page, old, -(long)nr, __func__);
+		ref_undo(page, old, -(long)nr, fn);
 		return -1;
 	}
 	return old - nr;
 }
 
+void zd_page_ref_sub(struct zd_page *page, int nr)
+{
+	ref_sub_return(page, nr, __func__);
+}
+
+int zd_page_ref_sub_return(struct zd_page *page, int nr)
+{
+	return ref_sub_return(page, nr, __func__);
+}
+
 bool zd_page_ref_dec_and_test(struct zd_page *page)
 {
-	int old;
-
-	if (page_null(page, __func__))
-		return false;
-	old = atomic_fetch_sub(&page->_refcount, 1);
-	if (unlikely(old <= 0)) {
-		ref_undo(page, old, -1, __func__);
-		return false;
-	}
-	return old == 1;
+	return ref_sub_return(page, 1, __func__) == 0;
 }
 
 void zd_get_page(struct zd_page *page)
