@@ -130,10 +130,8 @@ void zd_percpu_ref_exit(struct zd_percpu_ref *ref)
 	struct zd_percpu_ref_data *data;
 	unsigned long count;
 
-	if (!ref) {
-		zd_warn("NULL percpu_ref");
+	if (ZD_WARN_ON(!ref, "NULL percpu_ref"))
 		return;
-	}
 	pthread_mutex_lock(&switch_lock);
 	data = ref->data;
 	if (data && data->confirm_switch) {
@@ -524,10 +522,8 @@ bool zd_percpu_ref_is_zero(struct zd_percpu_ref *ref)
 	unsigned long count;
 	uintptr_t ptr;
 
-	if (!ref) {
-		zd_warn("NULL percpu_ref");
+	if (ZD_WARN_ON(!ref, "NULL percpu_ref"))
 		return false;
-	}
 	if (!(ref_ptr(ref) & ZD_PERCPU_REF_ATOMIC))
 		return false;
 	pthread_mutex_lock(&switch_lock);	/* against exit */
@@ -555,10 +551,8 @@ long zd__percpu_ref_count(struct zd_percpu_ref *ref)
 
 bool zd_percpu_ref_is_dying(struct zd_percpu_ref *ref)
 {
-	if (!ref) {
-		zd_warn("NULL percpu_ref");
+	if (ZD_WARN_ON(!ref, "NULL percpu_ref"))
 		return false;
-	}
 	return ref_ptr(ref) & ZD_PERCPU_REF_DEAD;
 }
 

@@ -34,10 +34,8 @@ bool zd_dev_unusable(const struct zd_device *dev, const char *fn)
 
 void zd_device_initialize(struct zd_device *dev)
 {
-	if (!dev) {
-		zd_warn("NULL device");
+	if (ZD_WARN_ON(!dev, "NULL device"))
 		return;
-	}
 	/* again would reset a listed node, devres and the count under
 	 * whoever holds them */
 	if (dev->state & ZD_DEV_INITIALIZED) {
@@ -225,10 +223,8 @@ void zd_put_device(struct zd_device *dev)
 
 void *zd_dev_get_drvdata(const struct zd_device *dev)
 {
-	if (!dev) {
-		zd_warn("NULL device");
+	if (ZD_WARN_ON(!dev, "NULL device"))
 		return NULL;
-	}
 	return dev->driver_data;
 }
 
@@ -240,10 +236,8 @@ void zd_dev_set_drvdata(struct zd_device *dev, void *data)
 
 int zd_dev_to_node(const struct zd_device *dev)
 {
-	if (!dev) {
-		zd_warn("NULL device");
+	if (ZD_WARN_ON(!dev, "NULL device"))
 		return ZD_NUMA_NO_NODE;
-	}
 	return dev->numa_node;
 }
 
@@ -281,10 +275,8 @@ int zd_device_for_each(int (*fn)(struct zd_device *dev, void *arg), void *arg)
 	struct zd_list_head *pos;
 	int ret = 0;
 
-	if (!fn) {
-		zd_warn("NULL callback");
+	if (ZD_WARN_ON(!fn, "NULL callback"))
 		return -EINVAL;
-	}
 	pthread_mutex_lock(&devices_lock);
 	zd_list_for_each(pos, &devices) {
 		ret = fn(zd_list_entry(pos, struct zd_device, node), arg);
@@ -308,10 +300,8 @@ void zd_lock_device_hotplug(void)
 
 void zd_unlock_device_hotplug(void)
 {
-	if (!hotplug_held) {
-		zd_warn("device hotplug lock not held by this thread; ignored");
+	if (ZD_WARN_ON(!hotplug_held, "device hotplug lock not held by this thread; ignored"))
 		return;
-	}
 	hotplug_held = false;
 	pthread_mutex_unlock(&device_hotplug_lock);
 }

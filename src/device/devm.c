@@ -36,10 +36,8 @@ int zd_devm_add_action(struct zd_device *dev, void (*action)(void *),
 
 	if (zd_dev_unusable(dev, __func__))
 		return -EINVAL;
-	if (!action) {
-		zd_warn("NULL action");
+	if (ZD_WARN_ON(!action, "NULL action"))
 		return -EINVAL;
-	}
 	a = zd_devres_alloc(action_release, sizeof(*a));
 	if (!a)
 		return -ENOMEM;

@@ -12,10 +12,8 @@
 
 bool zd_device_is_bound(const struct zd_device *dev)
 {
-	if (!dev) {
-		zd_warn("NULL device");
+	if (ZD_WARN_ON(!dev, "NULL device"))
 		return false;
-	}
 	return __atomic_load_n(&dev->driver, __ATOMIC_ACQUIRE);
 }
 

@@ -93,10 +93,8 @@ static void chunk_free(struct chunk *c)
 
 int zd_gen_pool_destroy(struct zd_gen_pool *pool)
 {
-	if (!pool) {
-		zd_warn("NULL pool");
+	if (ZD_WARN_ON(!pool, "NULL pool"))
 		return -EINVAL;
-	}
 	if (pool->avail != pool->size) {
 		zd_warn("pool %p: %zu bytes still allocated; not destroyed",
 			(void *)pool, pool->size - pool->avail);
@@ -573,10 +571,8 @@ unsigned long zd_gen_pool_alloc_algo(struct zd_gen_pool *pool, size_t size,
 unsigned long zd_gen_pool_alloc_owner(struct zd_gen_pool *pool, size_t size,
 				      void **owner)
 {
-	if (!pool) {
-		zd_warn("NULL pool");
+	if (ZD_WARN_ON(!pool, "NULL pool"))
 		return 0;
-	}
 	return zd_gen_pool_alloc_algo_owner(pool, size, pool->algo, pool->data,
 					    owner);
 }
@@ -674,10 +670,8 @@ zd_phys_addr_t zd_gen_pool_virt_to_phys(struct zd_gen_pool *pool,
 	zd_phys_addr_t phys = (zd_phys_addr_t)-1;
 	struct chunk *c;
 
-	if (!pool) {
-		zd_warn("NULL pool");
+	if (ZD_WARN_ON(!pool, "NULL pool"))
 		return phys;
-	}
 	pool_lock(pool);
 	c = chunk_holding(pool, addr);
 	if (c && c->pub.phys_addr != (zd_phys_addr_t)-1)
@@ -692,10 +686,8 @@ bool zd_gen_pool_has_addr(struct zd_gen_pool *pool, unsigned long start,
 	struct chunk *c;
 	bool found;
 
-	if (!pool) {
-		zd_warn("NULL pool");
+	if (ZD_WARN_ON(!pool, "NULL pool"))
 		return false;
-	}
 	if (!size)
 		return false;
 	pool_lock(pool);
@@ -708,19 +700,15 @@ bool zd_gen_pool_has_addr(struct zd_gen_pool *pool, unsigned long start,
 
 size_t zd_gen_pool_avail(struct zd_gen_pool *pool)
 {
-	if (!pool) {
-		zd_warn("NULL pool");
+	if (ZD_WARN_ON(!pool, "NULL pool"))
 		return 0;
-	}
 	return __atomic_load_n(&pool->avail, __ATOMIC_RELAXED);
 }
 
 size_t zd_gen_pool_size(struct zd_gen_pool *pool)
 {
-	if (!pool) {
-		zd_warn("NULL pool");
+	if (ZD_WARN_ON(!pool, "NULL pool"))
 		return 0;
-	}
 	return __atomic_load_n(&pool->size, __ATOMIC_RELAXED);
 }
 
@@ -751,10 +739,8 @@ void zd_gen_pool_for_each_chunk(struct zd_gen_pool *pool,
 void zd_gen_pool_set_algo(struct zd_gen_pool *pool, zd_genpool_algo_t *algo,
 			  void *data)
 {
-	if (!pool) {
-		zd_warn("NULL pool");
+	if (ZD_WARN_ON(!pool, "NULL pool"))
 		return;
-	}
 	pool_lock(pool);
 	pool->algo = algo ? algo : zd_gen_pool_first_fit;
 	pool->data = data;

@@ -764,10 +764,8 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 int zd_migrate_device_range(unsigned long *src, unsigned long start,
 			    unsigned long npages)
 {
-	if (!src) {
-		zd_warn("NULL src_pfns");
+	if (ZD_WARN_ON(!src, "NULL src_pfns"))
 		return -EINVAL;
-	}
 	for (unsigned long i = 0; i < npages; i++)
 		if (!zd_pfn_valid(start + i)) {
 			zd_warn("pfn %#lx has no struct page", start + i);

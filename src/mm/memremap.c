@@ -107,10 +107,8 @@ static unsigned long pfn_len(struct zd_dev_pagemap *pgmap, int i)
 
 bool zd_pgmap_pfn_valid(struct zd_dev_pagemap *pgmap, unsigned long pfn)
 {
-	if (!pgmap) {
-		zd_warn("NULL pgmap");
+	if (ZD_WARN_ON(!pgmap, "NULL pgmap"))
 		return false;
-	}
 	for (int i = 0; i < pgmap->nr_range; i++)
 		if (pfn >= zd_phys_pfn(pgmap->ranges[i].start) &&
 		    pfn < pfn_end(pgmap, i))
@@ -532,10 +530,8 @@ void *zd_memremap_pages(struct zd_dev_pagemap *pgmap, int nid)
 	int nr_range, err, i;
 
 	(void)nid;	/* one node: the memmap comes from this process */
-	if (!pgmap) {
-		zd_warn("NULL pgmap");
+	if (ZD_WARN_ON(!pgmap, "NULL pgmap"))
 		return fail(-EINVAL);
-	}
 	nr_range = pgmap->nr_range;
 	if (nr_range <= 0) {
 		zd_warn("nr_range must be at least 1, not %d", nr_range);
@@ -617,10 +613,8 @@ void *zd_devm_memremap_pages(struct zd_device *dev, struct zd_dev_pagemap *pgmap
 	void *ret;
 	int err;
 
-	if (!dev) {
-		zd_warn("NULL device");
+	if (ZD_WARN_ON(!dev, "NULL device"))
 		return fail(-EINVAL);
-	}
 	if (pgmap)
 		pgmap->dev = dev;
 	ret = zd_memremap_pages(pgmap, zd_dev_to_node(dev));
@@ -699,10 +693,8 @@ unsigned long zd_pgmap_pages_in_use(struct zd_dev_pagemap *pgmap)
 	unsigned long n = 0;
 	int idle;
 
-	if (!pgmap) {
-		zd_warn("NULL pgmap");
+	if (ZD_WARN_ON(!pgmap, "NULL pgmap"))
 		return 0;
-	}
 	if (!(state_of(pgmap) & PGMAP_MAPPED)) {
 		zd_warn("pgmap %p is not mapped", (void *)pgmap);
 		return 0;

@@ -386,10 +386,8 @@ int zd_pgmap_for_each(int (*fn)(struct zd_dev_pagemap *, void *), void *arg)
 	struct zd_list_head *pos;
 	int ret = 0;
 
-	if (!fn) {
-		zd_warn("NULL callback");
+	if (ZD_WARN_ON(!fn, "NULL callback"))
 		return -EINVAL;
-	}
 	zd_registry_lock();
 	zd_list_for_each(pos, &pgmaps) {
 		ret = fn(zd_list_entry(pos, struct zd_dev_pagemap, node), arg);

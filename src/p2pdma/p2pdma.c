@@ -156,10 +156,8 @@ int zd_pci_p2pdma_add_resource(struct zd_pci_dev *pdev, int bar, size_t size,
 	void *addr;
 	int err;
 
-	if (!pdev) {
-		zd_warn("NULL pdev");
+	if (ZD_WARN_ON(!pdev, "NULL pdev"))
 		return -EINVAL;
-	}
 	/* the memory is devres of the driver: without one nothing frees it */
 	if (!zd_device_is_bound(&pdev->dev)) {
 		zd_warn("%s: no driver bound", zd_pci_name(pdev));
@@ -254,10 +252,8 @@ zd_pci_bus_addr_t zd_pci_p2pmem_virt_to_bus(struct zd_pci_dev *pdev, void *addr)
 	struct zd_pci_p2pdma *p2p;
 	zd_phys_addr_t bus;
 
-	if (!pdev) {
-		zd_warn("NULL pdev");
+	if (ZD_WARN_ON(!pdev, "NULL pdev"))
 		return 0;
-	}
 	p2p = p2p_get(pdev);
 	if (!addr || !p2p)
 		return 0;
@@ -316,10 +312,8 @@ void zd_pci_p2pmem_publish(struct zd_pci_dev *pdev, bool publish)
 {
 	struct zd_pci_p2pdma *p2p;
 
-	if (!pdev) {
-		zd_warn("NULL pdev");
+	if (ZD_WARN_ON(!pdev, "NULL pdev"))
 		return;
-	}
 	zd_rcu_read_lock();
 	p2p = p2p_get(pdev);
 	/* stopped: its driver is unbinding, an ordinary race */
@@ -336,10 +330,8 @@ bool zd_pci_has_p2pmem(struct zd_pci_dev *pdev)
 	struct zd_pci_p2pdma *p2p;
 	bool ret;
 
-	if (!pdev) {
-		zd_warn("NULL pdev");
+	if (ZD_WARN_ON(!pdev, "NULL pdev"))
 		return false;
-	}
 	zd_rcu_read_lock();
 	p2p = p2p_get(pdev);
 	ret = p2p && atomic_load(&p2p->published);

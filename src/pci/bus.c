@@ -49,10 +49,8 @@ static void pci_release_host(struct zd_device *dev)
 
 bool zd_dev_is_pci(const struct zd_device *dev)
 {
-	if (!dev) {
-		zd_warn("NULL dev");
+	if (ZD_WARN_ON(!dev, "NULL dev"))
 		return false;
-	}
 	return dev->release == pci_release_dev;
 }
 
@@ -67,28 +65,22 @@ struct zd_pci_dev *zd_to_pci_dev(struct zd_device *dev)
 
 const char *zd_pci_name(const struct zd_pci_dev *pdev)
 {
-	if (!pdev) {
-		zd_warn("NULL pdev");
+	if (ZD_WARN_ON(!pdev, "NULL pdev"))
 		return "(null)";
-	}
 	return zd_dev_name(&pdev->dev);
 }
 
 struct zd_pci_dev *zd_pci_upstream_bridge(struct zd_pci_dev *pdev)
 {
-	if (!pdev) {
-		zd_warn("NULL pdev");
+	if (ZD_WARN_ON(!pdev, "NULL pdev"))
 		return NULL;
-	}
 	return pdev->bus->self;
 }
 
 struct zd_pci_host_bridge *zd_pci_find_host_bridge(struct zd_pci_bus *bus)
 {
-	if (!bus) {
-		zd_warn("NULL bus");
+	if (ZD_WARN_ON(!bus, "NULL bus"))
 		return NULL;
-	}
 	return bus->host;
 }
 
@@ -235,10 +227,8 @@ void zd_pci_host_bridge_remove(struct zd_pci_host_bridge *host)
 	struct zd_pci_dev *pdev;
 	bool was_removed;
 
-	if (!host) {
-		zd_warn("NULL host bridge");
+	if (ZD_WARN_ON(!host, "NULL host bridge"))
 		return;
-	}
 	pthread_mutex_lock(&zd_pci_lock);
 	was_removed = host->removed;
 	host->removed = true;
@@ -433,10 +423,8 @@ void zd_pci_stop_and_remove_bus_device(struct zd_pci_dev *pdev)
 	struct zd_pci_dev *child;
 	bool was_removed;
 
-	if (!pdev) {
-		zd_warn("NULL PCI device");
+	if (ZD_WARN_ON(!pdev, "NULL PCI device"))
 		return;
-	}
 	pthread_mutex_lock(&zd_pci_lock);
 	was_removed = pdev->removed;
 	pdev->removed = true;

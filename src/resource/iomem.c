@@ -240,10 +240,8 @@ int zd_iomem_print(FILE *f)
 {
 	int err = 0;
 
-	if (!f) {
-		zd_warn("NULL file");
+	if (ZD_WARN_ON(!f, "NULL file"))
 		return -EINVAL;
-	}
 	zd_iomem_ensure();
 	pthread_rwlock_rdlock(&zd_resource_lock);
 	for (struct zd_resource *p = zd_iomem.child; p;

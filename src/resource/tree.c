@@ -16,10 +16,8 @@ pthread_rwlock_t zd_resource_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 zd_resource_size_t zd_resource_size(const struct zd_resource *res)
 {
-	if (!res) {
-		zd_warn("NULL resource");
+	if (ZD_WARN_ON(!res, "NULL resource"))
 		return 0;
-	}
 	return res->end - res->start + 1;
 }
 
@@ -227,10 +225,8 @@ static int unlink_resource(struct zd_resource *old, bool release_child)
 {
 	int err;
 
-	if (!old) {
-		zd_warn("NULL resource");
+	if (ZD_WARN_ON(!old, "NULL resource"))
 		return -EINVAL;
-	}
 	pthread_rwlock_wrlock(&zd_resource_lock);
 	err = zd__release_resource(old, release_child);
 	pthread_rwlock_unlock(&zd_resource_lock);
@@ -340,10 +336,8 @@ int zd_release_region(struct zd_resource *parent, zd_resource_size_t start,
 	struct zd_resource **p, *res = NULL;
 	bool platform = false;
 
-	if (!parent) {
-		zd_warn("NULL parent");
+	if (ZD_WARN_ON(!parent, "NULL parent"))
 		return -EINVAL;
-	}
 	pthread_rwlock_wrlock(&zd_resource_lock);
 	for (p = &parent->child; (res = *p);) {
 		if (res->start <= start && res->end >= end) {
