@@ -68,14 +68,26 @@ struct hmm_range {
 	uintptr_t *pte;			/* (end - start) >> page_shift */
 };
 
+/* Ranges per block of the table's index (zd_mm.tops): 8 ends fill a
+ * cache line. */
+#define RANGE_BLOCK	8
+
+/* r->pte without loading it: the entries follow the struct
+ * (zd_hmm_range_new()). */
+static inline uintptr_t *range_ptes(struct hmm_range *r)
+{
+	return (uintptr_t *)(r + 1);
+}
+
 struct zd_mm {
 	int uffd, stop_fd;
 	pthread_t thread;
 	pthread_mutex_t lock;		/* ranges and their ptes */
 	struct hmm_range **ranges;	/* sorted by start */
-	uintptr_t *ends;		/* ranges[i]->end: searched without
-					 * touching the ranges themselves */
-	size_t nr_ranges, cap_ranges;
+	uintptr_t *starts, *ends;	/* ranges[i]->start and ->end: read
+					 * without touching the ranges */
+	uintptr_t *tops;		/* the last end of each RANGE_BLOCK */
+	size_t nr_ranges, cap_ranges, nr_tops;
 	/* Events being read and handled (fault thread); munmap returns once
 	 * its event is read, so callers wait for the handling to end. */
 	unsigned int draining;

@@ -26,15 +26,13 @@ struct zd_list_head zd_hmm_mms = { &zd_hmm_mms, &zd_hmm_mms };
 /* ---- the range table ---------------------------------------------------- */
 
 /*
- * The index of the first range ending above @addr (nr_ranges if none).
- * Without branches on the comparisons (a conditional move each): random
- * lookups would mispredict half of them, which costs more than the
- * search itself.
+ * The index of the first of @a[0..n) above @addr (@n if none).  Without
+ * branches on the comparisons (a conditional move each): random lookups
+ * would mispredict half of them, which costs more than the search.
  */
-static size_t range_index(struct zd_mm *mm, uintptr_t addr)
+static size_t first_above(const uintptr_t *a, size_t n, uintptr_t addr)
 {
-	const uintptr_t *base = mm->ends;
-	size_t n = mm->nr_ranges;
+	const uintptr_t *base = a;
 
 	if (!n)
 		return 0;
@@ -44,18 +42,52 @@ static size_t range_index(struct zd_mm *mm, uintptr_t addr)
 		base = base[half - 1] <= addr ? base + half : base;
 		n -= half;
 	}
-	return (size_t)(base - mm->ends) + (*base <= addr);
+	return (size_t)(base - a) + (*base <= addr);
 }
 
+/*
+ * The index of the first range ending above @addr (nr_ranges if none).
+ * Two levels, as a B-tree would: the last end of each block of
+ * RANGE_BLOCK ranges (an array small enough to stay in cache), then
+ * the ends of one block (one or two cache lines).  A plain binary search
+ * of 10,000 ends misses the cache at each of its last steps.
+ */
+static size_t range_index(struct zd_mm *mm, uintptr_t addr)
+{
+	size_t k = first_above(mm->tops, mm->nr_tops, addr), first, n;
+
+	if (k == mm->nr_tops)
+		return mm->nr_ranges;
+	first = k * RANGE_BLOCK;
+	n = mm->nr_ranges - first < RANGE_BLOCK ? mm->nr_ranges - first : RANGE_BLOCK;
+	return first + first_above(mm->ends + first, n, addr);
+}
+
+/* The block index from the block of range @i on, after a change there. */
+static void ranges_reindex(struct zd_mm *mm, size_t i)
+{
+	size_t n = mm->nr_ranges;
+
+	mm->nr_tops = (n + RANGE_BLOCK - 1) / RANGE_BLOCK;
+	for (size_t k = i / RANGE_BLOCK; k < mm->nr_tops; k++)
+		mm->tops[k] = mm->ends[(k + 1) * RANGE_BLOCK <= n ?
+				       (k + 1) * RANGE_BLOCK - 1 : n - 1];
+}
+
+/*
+ * Among many ranges, the table does not stay in cache: the start comes
+ * from its own array and the entries from the range's address (they
+ * follow the struct), so the two loads after the search are independent
+ * and the range struct itself is never read.
+ */
 uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr)
 {
 	size_t i = range_index(mm, addr);
-	struct hmm_range *r;
 	uintptr_t *pte;
 
-	if (i == mm->nr_ranges || addr < (r = mm->ranges[i])->start)
+	if (i == mm->nr_ranges || addr < mm->starts[i])
 		return NULL;
-	pte = &r->pte[(addr - r->start) >> zd_page_shift];
+	pte = range_ptes(mm->ranges[i]) + ((addr - mm->starts[i]) >> zd_page_shift);
 	return *pte != PTE_NONE ? pte : NULL;
 }
 
@@ -63,39 +95,59 @@ bool zd_hmm_overlaps(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 {
 	size_t i = range_index(mm, start);
 
-	return i < mm->nr_ranges && mm->ranges[i]->start < end;
+	return i < mm->nr_ranges && mm->starts[i] < end;
+}
+
+/* Grow one of the table's arrays to @cap elements of @size bytes. */
+static bool array_grow(void *arrayp, size_t cap, size_t size)
+{
+	void *p = realloc(*(void **)arrayp, cap * size);
+
+	if (p)
+		*(void **)arrayp = p;
+	return p;
 }
 
 static int ranges_reserve(struct zd_mm *mm, size_t more)
 {
 	size_t cap = mm->cap_ranges ? mm->cap_ranges : 16;
-	struct hmm_range **p;
-	uintptr_t *e;
 
 	while (cap < mm->nr_ranges + more)
 		cap *= 2;
 	if (cap == mm->cap_ranges)
 		return 0;
-	p = realloc(mm->ranges, cap * sizeof(*p));
-	if (p)
-		mm->ranges = p;
-	e = p ? realloc(mm->ends, cap * sizeof(*e)) : NULL;
-	if (!e)
+	if (!array_grow(&mm->ranges, cap, sizeof(*mm->ranges)) ||
+	    !array_grow(&mm->starts, cap, sizeof(*mm->starts)) ||
+	    !array_grow(&mm->ends, cap, sizeof(*mm->ends)) ||
+	    !array_grow(&mm->tops, cap / RANGE_BLOCK + 1, sizeof(*mm->tops)))
 		return -ENOMEM;
-	mm->ends = e;
 	mm->cap_ranges = cap;
 	return 0;
 }
 
+/* Slots [i, nr_ranges) of the table moved to start at @to. */
+static void ranges_shift(struct zd_mm *mm, size_t i, size_t to)
+{
+	size_t n = mm->nr_ranges - i;
+
+	memmove(&mm->ranges[to], &mm->ranges[i], n * sizeof(*mm->ranges));
+	memmove(&mm->starts[to], &mm->starts[i], n * sizeof(*mm->starts));
+	memmove(&mm->ends[to], &mm->ends[i], n * sizeof(*mm->ends));
+}
+
+static void range_set(struct zd_mm *mm, size_t i, struct hmm_range *r)
+{
+	mm->ranges[i] = r;
+	mm->starts[i] = r->start;
+	mm->ends[i] = r->end;
+}
+
 static void range_insert_at(struct zd_mm *mm, size_t i, struct hmm_range *r)
 {
-	memmove(&mm->ranges[i + 1], &mm->ranges[i],
-		(mm->nr_ranges - i) * sizeof(*mm->ranges));
-	memmove(&mm->ends[i + 1], &mm->ends[i],
-		(mm->nr_ranges - i) * sizeof(*mm->ends));
-	mm->ranges[i] = r;
-	mm->ends[i] = r->end;
+	ranges_shift(mm, i, i + 1);
 	mm->nr_ranges++;
+	range_set(mm, i, r);
+	ranges_reindex(mm, i);
 }
 
 int zd_hmm_range_insert(struct zd_mm *mm, struct hmm_range *r)
@@ -119,7 +171,7 @@ struct hmm_range *zd_hmm_range_new(uintptr_t start, size_t n)
 
 	if (!r)
 		return NULL;
-	r->pte = (uintptr_t *)(r + 1);
+	r->pte = range_ptes(r);
 	r->start = start;
 	r->end = start + (n << zd_page_shift);
 	return r;
@@ -147,11 +199,9 @@ static size_t range_cut(struct zd_mm *mm, size_t i)
 
 	a0 = next_run(r, 0, n, true);
 	if (a0 == n) {
+		ranges_shift(mm, i + 1, i);
 		mm->nr_ranges--;
-		memmove(&mm->ranges[i], &mm->ranges[i + 1],
-			(mm->nr_ranges - i) * sizeof(*mm->ranges));
-		memmove(&mm->ends[i], &mm->ends[i + 1],
-			(mm->nr_ranges - i) * sizeof(*mm->ends));
+		ranges_reindex(mm, i);
 		zd_hmm_range_free(r);
 		return 0;
 	}
@@ -176,14 +226,15 @@ static size_t range_cut(struct zd_mm *mm, size_t i)
 	memmove(r->pte, &r->pte[a0], (b0 - a0) * sizeof(uintptr_t));
 	r->end = r->start + (b0 << zd_page_shift);
 	r->start += a0 << zd_page_shift;
-	mm->ends[i] = r->end;
+	range_set(mm, i, r);
+	ranges_reindex(mm, i);
 	return 1 + k;
 }
 
 void zd_hmm_trim(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 {
 	for (size_t i = range_index(mm, start);
-	     i < mm->nr_ranges && mm->ranges[i]->start < end;)
+	     i < mm->nr_ranges && mm->starts[i] < end;)
 		i += range_cut(mm, i);
 	pthread_cond_broadcast(&mm->drained);
 }
@@ -365,7 +416,9 @@ void zd_mm_destroy(struct zd_mm *mm)
 	for (size_t i = 0; i < mm->nr_ranges; i++)
 		zd_hmm_range_free(mm->ranges[i]);
 	free(mm->ranges);
+	free(mm->starts);
 	free(mm->ends);
+	free(mm->tops);
 	zd_mn_mm_gone(mm);
 	pthread_cond_destroy(&mm->drained);
 	pthread_mutex_destroy(&mm->lock);

@@ -1008,6 +1008,41 @@ static void test_unmapped_ranges_are_freed(void **state)
 	fx_fini(&f);
 }
 
+/* Holes punched at random into many ranges: every page still looks up
+ * as what it is, through every block of the table's index. */
+static void test_range_table_with_many_holes(void **state)
+{
+	enum { N = 300 };
+	struct zd_mm_stats st;
+	bool gone[N] = { false };
+	unsigned long seed = 7;
+	struct fx f;
+	char *p;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	p = zd_mm_map(f.mm, N * PG);
+	assert_non_null(p);
+	for (int round = 0; round < N / 2; round++) {
+		int i;
+
+		seed = seed * 6364136223846793005ul + 1442695040888963407ul;
+		i = (int)((seed >> 33) % N);
+		if (!gone[i])
+			assert_int_equal(munmap(p + i * PG, PG), 0);
+		gone[i] = true;
+		for (int j = 0; j < N; j++)
+			assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)(p + j * PG), NULL),
+					 gone[j] ? -EFAULT : ZD_MM_PAGE_EMPTY);
+	}
+	for (int i = 0; i < N; i++)
+		if (!gone[i])
+			assert_int_equal(munmap(p + i * PG, PG), 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.ranges, 1);		/* the fixture's buffer */
+	fx_fini(&f);
+}
+
 /*
  * The fault thread holds a reference on the device page it brings home,
  * as the kernel does: an unplug meanwhile waits for it rather than unmap
@@ -1601,6 +1636,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
+		cmocka_unit_test(test_range_table_with_many_holes),
 		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
 						fx_teardown),
