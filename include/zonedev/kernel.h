@@ -51,6 +51,7 @@
 
 /* zonedev's struct tags, spelled the kernel's way (see above) */
 #define zd_page			page
+#define zd_folio		folio
 #define zd_device		device
 #define zd_driver		device_driver
 #define zd_resource		resource
@@ -271,6 +272,7 @@ static inline void *kmalloc(size_t size, gfp_t gfp)
 
 static inline void *kzalloc(size_t size, gfp_t gfp)
 {
+	(void)gfp;
 	return calloc(1, size);
 }
 
@@ -283,6 +285,7 @@ static inline void *kmalloc_array(size_t n, size_t size, gfp_t gfp)
 
 static inline void *kcalloc(size_t n, size_t size, gfp_t gfp)
 {
+	(void)gfp;
 	return calloc(n, size);
 }
 
@@ -494,6 +497,14 @@ typedef zd_resource_size_t resource_size_t;
 #define page_ref_dec_and_test(...)	zd_page_ref_dec_and_test(__VA_ARGS__)
 #define set_page_count(...)		zd_set_page_count(__VA_ARGS__)
 #define zone_device_page_init(page)	((void)zd_zone_device_page_init(page))
+#define zone_device_folio_init(...)	((void)zd_zone_device_folio_init(__VA_ARGS__))
+#define page_folio(...)			zd_page_folio(__VA_ARGS__)
+#define folio_page(...)			zd_folio_page(__VA_ARGS__)
+#define folio_order(...)		zd_folio_order(__VA_ARGS__)
+#define folio_nr_pages(...)		zd_folio_nr_pages(__VA_ARGS__)
+#define folio_get(folio)		zd_get_page(&(folio)->page)
+#define folio_put(folio)		zd_put_page(&(folio)->page)
+#define folio_ref_count(folio)		zd_page_ref_count(&(folio)->page)
 #define memunmap_pages(...)		zd_memunmap_pages(__VA_ARGS__)
 #define devm_memunmap_pages(...)	zd_devm_memunmap_pages(__VA_ARGS__)
 #define get_dev_pagemap(...)		zd_get_dev_pagemap(__VA_ARGS__)
@@ -602,6 +613,7 @@ static inline void put_page(struct page *page)
 
 static inline void lock_page(struct page *page)
 {
+	(void)page;
 }
 
 static inline void unlock_page(struct page *page)

@@ -61,8 +61,21 @@ struct zd_page {
 	unsigned long index;		/* HMM: its page index there */
 	unsigned long page_private;	/* the kernel's page->private */
 	struct zd_page *compound_head;	/* tails: the head page */
-	unsigned long _reserved;
+	unsigned long folio_order;	/* heads: log2 of the folio's pages */
 };
+
+/*
+ * A folio: 2^order contiguous pages that share one reference count, the
+ * head's (a tail's get and put go to its head).  Device memory is handed
+ * out as folios by zd_zone_device_folio_init(); an order-0 folio is one
+ * page.  As in the kernel, a folio is its head page.
+ */
+struct zd_folio {
+	struct zd_page page;
+};
+
+/* The largest folio order: a subsection, 2 MiB (order 9 with 4 KiB pages). */
+#define ZD_MAX_FOLIO_ORDER	(ZD_SUBSECTION_SHIFT - zd_page_shift)
 
 /* Set once, at the first memremap; read by the inline helpers. */
 ZD_API extern struct zd_page *zd_vmemmap;
@@ -350,6 +363,77 @@ ZD_API ZD_HOT bool zd_page_ref_dec_and_test(struct zd_page *page);
  * @v are reported and ignored (the count is kept).
  */
 ZD_API void zd_set_page_count(struct zd_page *page, int v);
+
+/**
+ * zd_zone_device_folio_init - hand out free device pages as one folio
+ * @folio: the first page of 2^@order free DEVICE_PRIVATE or COHERENT
+ *         pages, its pfn a multiple of 2^@order
+ * @pgmap: the pgmap of those pages
+ * @order: 0 up to ZD_MAX_FOLIO_ORDER
+ *
+ * As zd_zone_device_page_init() for 2^@order pages at once: takes a
+ * reference on @pgmap, sets the first page's count from zero to one,
+ * locks it, and makes the others its tails, whose references are the
+ * folio's.  Every page's folio metadata is written afresh, whatever
+ * folio it was part of when last freed, so pages may be handed out at
+ * a different order each time.  A page that is in use, or a tail of a
+ * folio in use, is reported and refused.  The driver allocates: two
+ * racing calls over the same free pages are not told apart.
+ * Context: any, never sleeps; writes 2^@order struct pages.
+ * Return: 0; -ENODEV if the pgmap is dying; -EBUSY if a page is in use;
+ * -EINVAL for a NULL, non-ZONE_DEVICE or idle-type page, another
+ * pgmap, an order too large or a misaligned first page (each reported).
+ */
+ZD_API int zd_zone_device_folio_init(struct zd_folio *folio,
+				     struct zd_dev_pagemap *pgmap,
+				     unsigned int order);
+
+/* log2 of the largest folio: a subsection, 2 MiB */
+
+/**
+ * zd_page_folio - the folio a page is part of
+ * @page: a page
+ *
+ * The head of @page's folio: @page itself unless it is a tail.
+ * Context: any; the answer holds while the caller holds a reference.
+ * Return: the folio; NULL with errno EINVAL for a NULL @page (reported).
+ */
+ZD_API struct zd_folio *zd_page_folio(struct zd_page *page);
+
+/**
+ * zd_folio_page - a page of a folio
+ * @folio: a folio
+ * @n: which page, 0 for the head
+ *
+ * The page @n pages past the head of @folio, for a driver that works on
+ * a folio's pages one at a time (copying, mapping).
+ * Context: any.
+ * Return: the @n-th page; NULL with errno EINVAL for a NULL @folio or
+ * an @n past its end (reported).
+ */
+ZD_API struct zd_page *zd_folio_page(struct zd_folio *folio, unsigned long n);
+
+/**
+ * zd_folio_order - log2 of a folio's pages
+ * @folio: a folio
+ *
+ * The order @folio was handed out at (zd_zone_device_folio_init()), or
+ * its pgmap's vmemmap_shift for compound pages made at memremap time.
+ * Context: any.
+ * Return: the order; 0 for a single page and for NULL (reported).
+ */
+ZD_API unsigned int zd_folio_order(const struct zd_folio *folio);
+
+/**
+ * zd_folio_nr_pages - how many pages a folio has
+ * @folio: a folio
+ *
+ * The number of pages that share @folio's reference count: 1 for a
+ * single page.
+ * Context: any.
+ * Return: 2^order; 0 for a NULL @folio (reported).
+ */
+ZD_API unsigned long zd_folio_nr_pages(const struct zd_folio *folio);
 
 /**
  * zd_zone_device_page_init - hand out a free device page

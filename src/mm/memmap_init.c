@@ -36,6 +36,7 @@ static void init_span(const struct init_job *job, unsigned long from,
 	atomic_init(&head._refcount, count);
 	atomic_init(&head.flags, ZD_PG_ZONE_DEVICE |
 		    (order_mask ? ZD_PG_HEAD : 0));
+	head.folio_order = pgmap->vmemmap_shift;
 	atomic_init(&tail._refcount, 0);
 	atomic_init(&tail.flags, ZD_PG_ZONE_DEVICE | ZD_PG_TAIL);
 	for (unsigned long pfn = from; pfn < to; pfn++) {

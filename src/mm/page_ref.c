@@ -9,16 +9,11 @@
 
 #include "log.h"
 #include "model.h"
-
-static bool idle_at_one(const struct zd_dev_pagemap *pgmap)
-{
-	return pgmap->type != ZD_MEMORY_DEVICE_PRIVATE &&
-	       pgmap->type != ZD_MEMORY_DEVICE_COHERENT;
-}
+#include "page.h"
 
 static bool page_null(const struct zd_page *page, const char *fn);
 
-static bool page_bad(const struct zd_page *page, const char *fn)
+bool zd__page_bad(const struct zd_page *page, const char *fn)
 {
 	if (page_null(page, fn))
 		return true;
@@ -180,10 +175,18 @@ bool zd_page_ref_dec_and_test(struct zd_page *page)
 	return ref_sub_return(page, 1, __func__) == 0;
 }
 
+/* A tail's references are its folio's, as in the kernel. */
+static inline struct zd_page *ref_page(struct zd_page *page)
+{
+	return unlikely(atomic_load_explicit(&page->flags, memory_order_relaxed) &
+			ZD_PG_TAIL) ? page->compound_head : page;
+}
+
 void zd_get_page(struct zd_page *page)
 {
-	if (page_bad(page, __func__))
+	if (zd__page_bad(page, __func__))
 		return;
+	page = ref_page(page);
 	if (unlikely(atomic_fetch_add(&page->_refcount, 1) <= 0)) {
 		atomic_fetch_sub(&page->_refcount, 1);
 		zd_warn("page %p (pfn %#lx) is free: get refused", (void *)page,
@@ -215,8 +218,9 @@ void zd_put_page(struct zd_page *page)
 {
 	int floor, old;
 
-	if (page_bad(page, __func__))
+	if (zd__page_bad(page, __func__))
 		return;
+	page = ref_page(page);
 	/* fsdax counts from one: one is idle, not free */
 	floor = page->pgmap->type == ZD_MEMORY_DEVICE_FS_DAX ? 1 : 0;
 	old = atomic_fetch_sub(&page->_refcount, 1);
@@ -230,44 +234,9 @@ void zd_put_page(struct zd_page *page)
 		free_zone_device_page(page);
 }
 
-/*
- * Only a free private or coherent page may be handed out: an idle-type
- * page already holds its pgmap reference at one, and a page handed out
- * twice would take a second one that no put ever drops, so memunmap
- * would wait forever.  The count goes from zero to one in one step, so
- * two racing callers cannot both win.
- */
-int zd_zone_device_page_init(struct zd_page *page)
-{
-	struct zd_dev_pagemap *pgmap;
-	int free = 0;
-
-	if (page_bad(page, __func__))
-		return -EINVAL;
-	pgmap = page->pgmap;
-	if (idle_at_one(pgmap)) {
-		zd_warn("page %p (pfn %#lx) is a %s page: only DEVICE_PRIVATE "
-			"and DEVICE_COHERENT pages are handed out", (void *)page,
-			zd_page_to_pfn(page), zd_memory_type_name(pgmap->type));
-		return -EINVAL;
-	}
-	if (!zd_percpu_ref_tryget_live(&pgmap->ref)) {
-		zd_warn("page %p: its pgmap is being torn down", (void *)page);
-		return -ENODEV;
-	}
-	if (!atomic_compare_exchange_strong(&page->_refcount, &free, 1)) {
-		zd_put_dev_pagemap(pgmap);
-		zd_warn("page %p (pfn %#lx) is in use (count %d): handed out "
-			"twice?", (void *)page, zd_page_to_pfn(page), free);
-		return -EBUSY;
-	}
-	atomic_fetch_or(&page->flags, ZD_PG_LOCKED);
-	return 0;
-}
-
 void zd_unlock_page(struct zd_page *page)
 {
-	if (page_bad(page, __func__))
+	if (zd__page_bad(page, __func__))
 		return;
 	if (!(atomic_fetch_and(&page->flags, ~(unsigned int)ZD_PG_LOCKED) &
 	      ZD_PG_LOCKED))

@@ -302,6 +302,94 @@ static void page_init_dying(void)
 	pthread_join(t, NULL);
 }
 
+static void folio_init_null(void)
+{
+	m_arm();
+	m_expect_err(zd_zone_device_folio_init(NULL, NULL, 0), -EINVAL);
+}
+
+static struct zd_folio *private_folio(void)
+{
+	return (struct zd_folio *)(private_page() - 1);	/* pfn aligned */
+}
+
+static void folio_init_other_pgmap(void)
+{
+	struct zd_folio *f = private_folio();
+	struct zd_dev_pagemap other = { 0 };
+
+	m_arm();
+	m_expect_err(zd_zone_device_folio_init(f, &other, 0), -EINVAL);
+	m_state(zd_page_ref_count(&f->page) == 0, "count changed");
+}
+
+static void folio_init_huge_order(void)
+{
+	struct zd_folio *f = private_folio();
+
+	m_arm();
+	m_expect_err(zd_zone_device_folio_init(f, f->page.pgmap, 40), -EINVAL);
+	m_state(zd_page_ref_count(&f->page) == 0, "count changed");
+}
+
+static void folio_init_misaligned(void)
+{
+	struct zd_page *page = private_page();		/* pfn odd */
+
+	m_arm();
+	m_expect_err(zd_zone_device_folio_init((struct zd_folio *)page,
+					       page->pgmap, 1), -EINVAL);
+	m_state(zd_page_ref_count(page) == 0, "count changed");
+}
+
+static void folio_init_inside_live(void)
+{
+	struct zd_folio *f = private_folio();
+	struct zd_dev_pagemap *pgmap = f->page.pgmap;
+
+	M_SETUP(zd_zone_device_folio_init(f, pgmap, 3) == 0);
+	m_arm();
+	m_expect_err(zd_zone_device_folio_init((struct zd_folio *)(&f->page + 4),
+					       pgmap, 2), -EBUSY);
+	m_state(zd_page_folio(&f->page + 5) == f, "the live folio lost a tail");
+	zd_put_page(&f->page + 5);
+	m_state(m_page_frees == 1, "the folio did not come free");
+	zd_memunmap_pages(pgmap);	/* hangs if a pgmap ref leaked */
+}
+
+static void page_folio_null(void)
+{
+	m_arm();
+	m_expect_null(zd_page_folio(NULL), EINVAL);
+}
+
+static void folio_page_null(void)
+{
+	m_arm();
+	m_expect_null(zd_folio_page(NULL, 0), EINVAL);
+}
+
+static void folio_page_past_end(void)
+{
+	struct zd_folio *f = private_folio();
+
+	M_SETUP(zd_zone_device_folio_init(f, f->page.pgmap, 2) == 0);
+	m_arm();
+	m_expect_null(zd_folio_page(f, 4), EINVAL);
+}
+
+static void folio_order_null(void)
+{
+	m_arm();
+	m_expect_val(zd_folio_order(NULL), 0);
+}
+
+static void folio_nr_pages_null(void)
+{
+	m_arm();
+	m_expect_val(zd_folio_nr_pages(NULL), 0);
+}
+
 static void unlock_null(void)
 {
 	m_arm();
@@ -641,6 +729,16 @@ const struct mcase misuse_mm_cases[] = {
 	{ "zd_zone_device_page_init", "wrong type: GENERIC page", "-EINVAL+WARN, unchanged", page_init_generic },
 	{ "zd_zone_device_page_init", "foreign: not ZONE_DEVICE", "-EINVAL+WARN", page_init_foreign },
 	{ "zd_zone_device_page_init", "dead: pgmap being torn down", "-ENODEV+WARN", page_init_dying },
+	{ "zd_zone_device_folio_init", "NULL", "-EINVAL+WARN", folio_init_null },
+	{ "zd_zone_device_folio_init", "foreign: another pgmap", "-EINVAL+WARN, unchanged", folio_init_other_pgmap },
+	{ "zd_zone_device_folio_init", "huge: order 40", "-EINVAL+WARN, unchanged", folio_init_huge_order },
+	{ "zd_zone_device_folio_init", "unaligned: odd pfn, order 1", "-EINVAL+WARN, unchanged", folio_init_misaligned },
+	{ "zd_zone_device_folio_init", "already done: inside a live folio", "-EBUSY+WARN, folio kept", folio_init_inside_live },
+	{ "zd_page_folio", "NULL", NULLEINV, page_folio_null },
+	{ "zd_folio_page", "NULL", NULLEINV, folio_page_null },
+	{ "zd_folio_page", "huge: page past the end", NULLEINV, folio_page_past_end },
+	{ "zd_folio_order", "NULL", "0+WARN", folio_order_null },
+	{ "zd_folio_nr_pages", "NULL", "0+WARN", folio_nr_pages_null },
 	{ "zd_unlock_page", "NULL", W, unlock_null },
 	{ "zd_unlock_page", "wrong state: not locked", W, unlock_unlocked },
 
