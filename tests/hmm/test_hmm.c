@@ -966,6 +966,56 @@ static void test_munmap_then_register(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * A migration still holds the pages of a mapping the application
+ * unmapped and mapped anew at the same address (it is held before its
+ * move here), so the new mapping's registration waits for it.  Its copy
+ * then reads the new mapping, which maps the zero page there.  The
+ * registration must see that page: taken for never touched, a write to
+ * it would land without a fault, and the next migration would leave it
+ * in place beside a device page of zeros (two copies, the device's
+ * stale).
+ */
+static void test_register_after_a_stale_copy(void **state)
+{
+	struct cmd_thread rg = { 0 };
+	struct migrator mg;
+	pthread_t t, u;
+	struct fx f;
+	char *again;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	mg = (struct migrator){ &f, 1 };
+	rg.f = &f;
+	fill(f.buf, f.len, 78);
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.move", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, migrate_all, &mg), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(munmap(f.buf, f.len), 0);
+	again = mmap(f.buf, f.len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(again, f.buf);
+	assert_int_equal(pthread_create(&u, NULL, register_buf, &rg), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&rg.done));	/* waits for the migration */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(u, NULL), 0);
+	assert_int_equal(mg.err, -ENOENT);
+	assert_int_equal(rg.err, 0);
+	/* the copy read the new mapping: its pages are there */
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
+			 ZD_MM_PAGE_HOST);
+	fill(f.buf, f.len, 79);			/* no fault: no zonedev */
+	to_device(&f, f.buf, f.npages, 0);
+	check_device(&f, 79);
+	check(f.buf, f.len, 79);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	fx_fini(&f);
+}
+
 /* Ranges the application unmapped are freed; a hole splits a range. */
 static void test_unmapped_ranges_are_freed(void **state)
 {
@@ -1600,6 +1650,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_under_move, disarm),
 		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
+		cmocka_unit_test_teardown(test_register_after_a_stale_copy, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
 		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
