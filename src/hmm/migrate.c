@@ -681,8 +681,10 @@ static int finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 		put[n] = entry_page(d, false);
 		n += put[n] != NULL;
 	} else {
+		/* no remove event of ours is left (see finalize) */
 		if (pte)
-			*pte &= ~(PTE_BUSY | (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
+			*pte &= ~(PTE_BUSY | PTE_DISCARD |
+				  (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
 		/* what is left over (a device page that moved left the count
 		 * when its entry became a host one: see home()) */
 		put[n] = entry_page(moved ? s : d, false);
@@ -728,6 +730,15 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 				     zd_migrate_pfn_to_virt(m->src[i]),
 				     page_bytes(), true, restore_failed, m->mm);
 	pthread_mutex_lock(&m->mm->lock);
+	/*
+	 * The MADV_DONTNEED of pages() returned once its remove events were
+	 * read, not handled, and there may be more than one: the first
+	 * clears PTE_DISCARD, but where the mapping was split meanwhile the
+	 * kernel sends the rest of the run again.  Handled while the entries
+	 * are busy, a repeat changes nothing; handled after, it would drop
+	 * the device pages just installed, and their bytes with them.
+	 */
+	zd_hmm_wait_drained(m->mm);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uintptr_t a = m->start + (i << zd_page_shift), *pte;
 		struct zd_page *put[2];

@@ -1322,6 +1322,125 @@ static void test_bad_driver_entries(void **state)
 	fx_fini(&f);
 }
 
+/* How many mappings /proc/self/maps shows in [a, a + len). */
+static int mappings_in(const char *a, size_t len)
+{
+	FILE *maps = fopen("/proc/self/maps", "r");
+	unsigned long s, e;
+	char line[512];
+	int n = 0;
+
+	assert_non_null(maps);
+	while (fgets(line, sizeof(line), maps))
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 &&
+		    s < (unsigned long)a + len && e > (unsigned long)a)
+			n++;
+	fclose(maps);
+	return n;
+}
+
+static int no_migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	(void)vmf;
+	return -EIO;
+}
+
+static const struct zd_dev_pagemap_ops private_ops = {
+	.page_free = no_free, .migrate_to_ram = no_migrate_to_ram,
+};
+
+static void *pages_and_finalize(void *arg)
+{
+	struct zd_migrate_vma *m = arg;
+
+	zd_migrate_vma_pages(m);
+	zd_migrate_vma_finalize(m);
+	return NULL;
+}
+
+/* Split the mapping at @p (the kernel's split, without a hole): flags
+ * that nothing here depends on. */
+static int split_mapping(char *p, size_t len)
+{
+	return madvise(p, len, MADV_NOHUGEPAGE) ? madvise(p, len, MADV_DONTFORK) : 0;
+}
+
+/*
+ * A driver copies host pages to its device (no move), so pages() drops
+ * them with one MADV_DONTNEED.  Its remove event names the whole run;
+ * if the mapping is split while madvise waits for the event to be read
+ * (an application's mprotect, munmap or madvise next to it), madvise
+ * sends the rest again as a second event, and returns once that is
+ * read, not handled.  Handled after finalize made the entries device
+ * entries, it would drop the device pages just installed, and their
+ * bytes with them.  Here the fault thread is held in a fault while the
+ * mapping is split, then between the read and the handling of the
+ * second event.
+ */
+static void test_discard_across_a_split(void **state)
+{
+	struct zd_dev_pagemap pgmap = { .type = ZD_MEMORY_DEVICE_PRIVATE,
+					.nr_range = 1, .ops = &private_ops,
+					.owner = &next_id };
+	unsigned long src[4], dst[4], pfn;
+	struct zd_migrate_vma m;
+	struct zd_resource *res;
+	unsigned char vec[4];
+	pthread_t t, u;
+	char *other;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 4 * PG, 80);
+	other = zd_mm_map(f.mm, PG);		/* never touched */
+	assert_non_null(other);
+	res = zd_request_free_mem_region(zd_iomem_root(), ZD_SECTION_SIZE, "test_hmm");
+	assert_non_null(res);
+	pgmap.range.start = res->start;
+	pgmap.range.end = res->start + ZD_SECTION_SIZE - 1;
+	assert_non_null(zd_memremap_pages(&pgmap, ZD_NUMA_NO_NODE));
+	pfn = res->start >> zd_page_shift;
+	collect(&f, &m, src, dst, 4);
+	for (unsigned long i = 0; i < 4; i++) {
+		assert_int_equal(zd_zone_device_page_init(zd_pfn_to_page(pfn + i)), 0);
+		dst[i] = zd_migrate_pfn(pfn + i) | ZD_MIGRATE_PFN_WRITE;
+	}
+	/* the fault thread held in a fault, reading no event */
+	assert_int_equal(zd_fault_inject_pause("hmm.fault", 10000), 0);
+	assert_int_equal(pthread_create(&u, NULL, touch, other), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(pthread_create(&t, NULL, pages_and_finalize, &m), 0);
+	test_sleep_us(100000);			/* in madvise, waiting */
+	assert_int_equal(mappings_in(f.buf, 4 * PG), 1);
+	assert_int_equal(split_mapping(f.buf + 2 * PG, 2 * PG), 0);
+	assert_int_equal(mappings_in(f.buf, 4 * PG), 2);
+	assert_int_equal(zd_fault_inject_pause("hmm.event", 10000), 0);
+	zd_fault_inject_resume();
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	zd_fault_inject_resume();		/* the first event: ours */
+	assert_true(wait_for(zd_fault_inject_calls() == 2));
+	test_sleep_us(100000);			/* madvise returned */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(u, NULL), 0);
+	for (unsigned long i = 0; i < 4; i++)
+		assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + i * PG, NULL),
+				 ZD_MM_PAGE_DEVICE);
+	assert_int_equal(zd_mm_device_pages(f.mm), 4);
+	/* the host pages went: the device's are the only copies */
+	assert_int_equal(mincore(f.buf, 4 * PG, vec), 0);
+	for (unsigned long i = 0; i < 4; i++)
+		assert_int_equal(vec[i] & 1, 0);
+	assert_int_equal(munmap(f.buf, f.len), 0);	/* frees them */
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	zd_memunmap_pages(&pgmap);
+	assert_int_equal(zd_release_mem_region(res->start, ZD_SECTION_SIZE), 0);
+	munmap(other, PG);
+	fx_fini(&f);
+}
+
 /* A fixture on the heap, so that a failed test still cleans up. */
 static int fx_setup(void **state)
 {
@@ -1653,6 +1772,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_register_after_a_stale_copy, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
 		cmocka_unit_test(test_bad_driver_entries),
+		cmocka_unit_test_teardown(test_discard_across_a_split, disarm),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
