@@ -297,6 +297,7 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 		m->cpages += m->src[i] != 0;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
+	zd_fault_point("hmm.migrate.setup");
 	/* mirrors let go before anything moves or is write-protected */
 	zd_mn_notify(m->mm, ZD_MMU_NOTIFY_MIGRATE, m->start, m->end, m->pgmap_owner);
 	/* a stable snapshot for the driver's copy */

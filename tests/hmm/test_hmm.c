@@ -1016,6 +1016,76 @@ static void test_register_after_a_stale_copy(void **state)
 	fx_fini(&f);
 }
 
+struct poker {
+	char *addr;
+	atomic_bool done;
+};
+
+static void *poke(void *arg)
+{
+	struct poker *p = arg;
+
+	*(volatile char *)p->addr = 'w';
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+static void *setup_only(void *arg)
+{
+	struct zd_migrate_vma *m = arg;
+
+	return (void *)(intptr_t)zd_migrate_vma_setup(m);
+}
+
+/*
+ * The application unmaps a page in the middle of a run being collected
+ * and maps a new one there, not registered: the kernel's write-protect
+ * of the run stops at that mapping.  The pages after it must be
+ * protected all the same, or a write to one lands in the host page after
+ * the driver copied it, and is lost when the page leaves for the device.
+ */
+static void test_write_protect_past_a_new_mapping(void **state)
+{
+	unsigned long src[4], dst[4];
+	struct poker pk = { 0 };
+	struct zd_migrate_vma m;
+	pthread_t t, u;
+	void *err;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 4 * PG, 82);
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
+				     .npages = 4, .start = (unsigned long)f.buf,
+				     .end = (unsigned long)f.buf + 4 * PG,
+				     .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.setup", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, setup_only, &m), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));	/* collected */
+	assert_int_equal(munmap(f.buf + PG, PG), 0);
+	assert_ptr_equal(mmap(f.buf + PG, PG, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+			 f.buf + PG);
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, &err), 0);
+	assert_null(err);
+	assert_int_equal(m.cpages, 4);
+	pk.addr = f.buf + 3 * PG;
+	assert_int_equal(pthread_create(&u, NULL, poke, &pk), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&pk.done));	/* waits for the migration */
+	zd_migrate_vma_pages(&m);		/* no dst: nothing moves */
+	zd_migrate_vma_finalize(&m);
+	assert_int_equal(pthread_join(u, NULL), 0);
+	assert_int_equal(f.buf[3 * PG], 'w');
+	check_off(f.buf, 0, PG, 82);
+	check_off(f.buf, 2 * PG, PG, 82);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL), -EFAULT);
+	fx_fini(&f);
+}
+
 /* Ranges the application unmapped are freed; a hole splits a range. */
 static void test_unmapped_ranges_are_freed(void **state)
 {
@@ -1770,6 +1840,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
 		cmocka_unit_test_teardown(test_register_after_a_stale_copy, disarm),
+		cmocka_unit_test_teardown(test_write_protect_past_a_new_mapping, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
 		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_teardown(test_discard_across_a_split, disarm),
