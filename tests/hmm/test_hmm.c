@@ -969,14 +969,13 @@ static void test_munmap_then_register(void **state)
 /*
  * A migration still holds the pages of a mapping the application
  * unmapped and mapped anew at the same address (it is held before its
- * move here), so the new mapping's registration waits for it.  Its copy
- * then reads the new mapping, which maps the zero page there.  The
- * registration must see that page: taken for never touched, a write to
- * it would land without a fault, and the next migration would leave it
- * in place beside a device page of zeros (two copies, the device's
- * stale).
+ * move here), so the new mapping's registration waits for it, and the
+ * application writes the new mapping meanwhile.  The registration must
+ * see those pages: taken for never touched, the next migration would
+ * leave them in place beside device pages of zeros (two copies, the
+ * device's stale).
  */
-static void test_register_after_a_stale_copy(void **state)
+static void test_register_sees_pages_written_while_it_waits(void **state)
 {
 	struct cmd_thread rg = { 0 };
 	struct migrator mg;
@@ -999,16 +998,15 @@ static void test_register_after_a_stale_copy(void **state)
 	assert_int_equal(pthread_create(&u, NULL, register_buf, &rg), 0);
 	test_sleep_us(100000);
 	assert_false(atomic_load(&rg.done));	/* waits for the migration */
+	fill(f.buf, f.len, 79);
 	zd_fault_inject_reset();
 	zd_fault_inject_resume();
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(pthread_join(u, NULL), 0);
 	assert_int_equal(mg.err, -ENOENT);
 	assert_int_equal(rg.err, 0);
-	/* the copy read the new mapping: its pages are there */
 	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
 			 ZD_MM_PAGE_HOST);
-	fill(f.buf, f.len, 79);			/* no fault: no zonedev */
 	to_device(&f, f.buf, f.npages, 0);
 	check_device(&f, 79);
 	check(f.buf, f.len, 79);
@@ -1083,6 +1081,40 @@ static void test_write_protect_past_a_new_mapping(void **state)
 	check_off(f.buf, 0, PG, 82);
 	check_off(f.buf, 2 * PG, PG, 82);
 	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL), -EFAULT);
+	fx_fini(&f);
+}
+
+/*
+ * A migration held before its move while the application unmaps the
+ * buffer and maps plain memory there (never registered), which it
+ * writes: the migration must not take that memory's pages for the
+ * buffer's (they could not go back: nothing manages the address).
+ */
+static void test_move_leaves_a_new_mapping_alone(void **state)
+{
+	struct migrator mg;
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	mg = (struct migrator){ &f, 1 };
+	fill(f.buf, f.len, 83);
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.move", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, migrate_all, &mg), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(munmap(f.buf, f.len), 0);
+	assert_ptr_equal(mmap(f.buf, f.len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+			 f.buf);
+	fill(f.buf, f.len, 84);
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(mg.err, -ENOENT);
+	check(f.buf, f.len, 84);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL), -EFAULT);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
 	fx_fini(&f);
 }
 
@@ -1839,8 +1871,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_under_move, disarm),
 		cmocka_unit_test_teardown(test_munmap_before_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_then_register, disarm),
-		cmocka_unit_test_teardown(test_register_after_a_stale_copy, disarm),
+		cmocka_unit_test_teardown(test_register_sees_pages_written_while_it_waits, disarm),
 		cmocka_unit_test_teardown(test_write_protect_past_a_new_mapping, disarm),
+		cmocka_unit_test_teardown(test_move_leaves_a_new_mapping_alone, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
 		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_teardown(test_discard_across_a_split, disarm),
