@@ -1616,24 +1616,42 @@ static void test_driver_steps_out_of_order(void **state)
 /*
  * Two threads fault pages in (read, check, write), one migrates runs of
  * pages to the device and back, one reads and writes pages through the
- * device, and one unmaps runs and maps them again, all over one range.
- * A page's lock orders the threads that check its bytes (a checker must
- * know what was last written); the migrations take no lock, so they race
- * everything.  ZD_HMM_STRESS_SECONDS sets the run (default 2; 10 for a
- * long run); at the end every page holds what was last written and no
- * device page is left.
+ * device, and one unmaps runs and maps them again, all at random over
+ * the same range.  A page's lock orders the threads that check its bytes
+ * (a checker must know what was last written, and whether the page is
+ * mapped); the migrations take no lock, so they race everything.  At the
+ * end every page still mapped holds what was last written, zonedev
+ * manages none of the others, and no device page is left.
+ *
+ * ZD_HMM_STRESS_SECONDS sets the run: 2 s by default, 1 s in the
+ * sanitizer and valgrind runs (which set ZD_TEST_ROUNDS); 10 s for a
+ * long run.
  */
+struct stress_bad {
+	const char *what;
+	unsigned long page;
+	unsigned int want, got;
+};
+
 struct stress {
 	struct fx *f;
 	pthread_mutex_t *lock;		/* per page */
 	unsigned int *seed;		/* per page: what it holds; 0 = zeros */
-	unsigned long span;		/* pages the migrations (from the
-					 * start) and the remaps (from the
-					 * end) each cover */
+	bool *mapped;			/* per page: false while unmapped */
 	atomic_bool stop;
 	atomic_ulong bad, ops[5];
+	struct stress_bad first_bad[8];
 	char *bounce[2];
 };
+
+static long stress_seconds(void)
+{
+	const char *env = getenv("ZD_HMM_STRESS_SECONDS");
+
+	if (env)
+		return atol(env);
+	return getenv("ZD_TEST_ROUNDS") ? 1 : 2;
+}
 
 static unsigned int rnd(unsigned int *s)
 {
@@ -1655,6 +1673,19 @@ static bool page_ok(struct stress *st, unsigned long i, const char *p)
 	return true;
 }
 
+/* Count a failure; the first few are kept for the report (the first
+ * word of a page names the seed that wrote it: an older one is a lost
+ * write). */
+static void stress_fail(struct stress *st, const char *what, unsigned long i,
+			const char *p)
+{
+	unsigned long n = atomic_fetch_add(&st->bad, 1);
+
+	if (n < 8)
+		st->first_bad[n] = (struct stress_bad){ what, i, st->seed[i],
+						       p ? *(const unsigned int *)p : 0 };
+}
+
 static void *stress_cpu(void *arg)
 {
 	struct stress *st = arg;
@@ -1665,10 +1696,12 @@ static void *stress_cpu(void *arg)
 		char *p = st->f->buf + i * PG;
 
 		pthread_mutex_lock(&st->lock[i]);
-		if (!page_ok(st, i, p))
-			atomic_fetch_add(&st->bad, 1);
-		st->seed[i] = rnd(&s) | 1;
-		fill(p, PG, st->seed[i]);
+		if (st->mapped[i]) {
+			if (!page_ok(st, i, p))
+				stress_fail(st, "CPU read", i, p);
+			st->seed[i] = rnd(&s) | 1;
+			fill(p, PG, st->seed[i]);
+		}
 		pthread_mutex_unlock(&st->lock[i]);
 		atomic_fetch_add(&st->ops[0], 1);
 	}
@@ -1681,7 +1714,7 @@ static void *stress_migrate(void *arg)
 	unsigned int s = 7;
 
 	while (!atomic_load(&st->stop)) {
-		unsigned long n = 1 + rnd(&s) % 64, i = rnd(&s) % (st->span - n);
+		unsigned long n = 1 + rnd(&s) % 64, i = rnd(&s) % (st->f->npages - n);
 		struct dmirror_cmd c = cmd(st->f, st->f->buf + i * PG, n, NULL);
 
 		if (rnd(&s) & 1)
@@ -1704,18 +1737,57 @@ static void *stress_device(void *arg)
 		unsigned int seed = rnd(&s) | 1;
 
 		pthread_mutex_lock(&st->lock[i]);
-		if (dmirror_read(st->f->dm, &c) || !page_ok(st, i, st->bounce[0]))
-			atomic_fetch_add(&st->bad, 1);
+		if (!st->mapped[i]) {
+			pthread_mutex_unlock(&st->lock[i]);
+			continue;
+		}
+		if (dmirror_read(st->f->dm, &c))
+			stress_fail(st, "device read error", i, NULL);
+		else if (!page_ok(st, i, st->bounce[0]))
+			stress_fail(st, "device read", i, st->bounce[0]);
 		fill(st->bounce[1], PG, seed);
 		c = cmd(st->f, st->f->buf + i * PG, 1, st->bounce[1]);
 		if (!dmirror_write(st->f->dm, &c))
 			st->seed[i] = seed;
 		else
-			atomic_fetch_add(&st->bad, 1);
+			stress_fail(st, "device write error", i, NULL);
 		pthread_mutex_unlock(&st->lock[i]);
 		atomic_fetch_add(&st->ops[2], 1);
 	}
 	return NULL;
+}
+
+#define RW	(PROT_READ | PROT_WRITE)
+#define ANON	(MAP_PRIVATE | MAP_ANONYMOUS)
+
+/*
+ * Pages [i, i + n), locked and all mapped, unmapped: by munmap() and a
+ * new mapping at once, by a new mapping over them (an unmap as well), or
+ * by a PROT_NONE mapping over them that keeps the address for the
+ * remaps (a hole could be taken by any mmap() of the process).  Whether
+ * they are mapped (and managed) again.
+ */
+static bool stress_unmap(struct stress *st, unsigned long i, unsigned long n,
+			 unsigned int how)
+{
+	char *p = st->f->buf + i * PG;
+
+	switch (how % 4) {
+	case 0:
+		if (mmap(p, n * PG, PROT_NONE, ANON | MAP_FIXED, -1, 0) != p)
+			stress_fail(st, "placeholder mmap", i, NULL);
+		return false;
+	case 1:
+		if (mmap(p, n * PG, RW, ANON | MAP_FIXED, -1, 0) != p)
+			stress_fail(st, "mmap over", i, NULL);
+		return true;
+	default:
+		/* NOREPLACE: another thread's mmap() may have taken the hole */
+		if (munmap(p, n * PG) ||
+		    mmap(p, n * PG, RW, ANON | MAP_FIXED_NOREPLACE, -1, 0) != p)
+			stress_fail(st, "munmap or mmap", i, NULL);
+		return true;
+	}
 }
 
 static void *stress_remap(void *arg)
@@ -1724,21 +1796,26 @@ static void *stress_remap(void *arg)
 	unsigned int s = 13;
 
 	while (!atomic_load(&st->stop)) {
-		unsigned long n = 1 + rnd(&s) % 16,
-			      i = st->f->npages - st->span + rnd(&s) % (st->span - n);
+		unsigned long n = 1 + rnd(&s) % 16, i = rnd(&s) % (st->f->npages - n);
 		char *p = st->f->buf + i * PG;
+		bool all = true, map;
 
-		for (unsigned long k = i; k < i + n; k++)
+		for (unsigned long k = i; k < i + n; k++) {
 			pthread_mutex_lock(&st->lock[k]);
-		if (munmap(p, n * PG) ||
-		    mmap(p, n * PG, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p)
-			atomic_fetch_add(&st->bad, 1);
-		/* a migration may still hold the old pages: then it overlaps */
-		while (zd_mm_register(st->f->mm, p, n * PG) == -EINVAL)
-			test_sleep_us(100);
+			all &= st->mapped[k];
+		}
+		if (all) {
+			map = stress_unmap(st, i, n, rnd(&s));
+		} else {		/* over the placeholders and the rest */
+			map = mmap(p, n * PG, RW, ANON | MAP_FIXED, -1, 0) == p;
+			if (!map)
+				stress_fail(st, "mmap", i, NULL);
+		}
+		if (map && zd_mm_register(st->f->mm, p, n * PG))
+			stress_fail(st, "register", i, NULL);
 		for (unsigned long k = i; k < i + n; k++) {
 			st->seed[k] = 0;
+			st->mapped[k] = map;
 			pthread_mutex_unlock(&st->lock[k]);
 		}
 		atomic_fetch_add(&st->ops[3], 1);
@@ -1749,29 +1826,27 @@ static void *stress_remap(void *arg)
 
 static void test_stress_everything_at_once(void **state)
 {
-	const char *env = getenv("ZD_HMM_STRESS_SECONDS");
-	long seconds = env ? atol(env) : 2;
+	long seconds = stress_seconds();
 	void *(*fn[5])(void *) = { stress_cpu, stress_cpu, stress_migrate,
 				   stress_device, stress_remap };
+	unsigned long lost = 0, unmapped = 0;
 	struct dmirror_stats ds;
 	struct stress st = { 0 };
-	unsigned long bad = 0;
 	pthread_t t[5];
 	struct fx f;
 
 	(void)state;
 	fx_init(&f, MiB(1));
 	st.f = &f;
-	/* ZD_HMM_STRESS_OVERLAP=1: migrations and remaps over the same
-	 * pages, which still loses data (see the report); by default each
-	 * takes its own half, both racing faults and device access */
-	st.span = getenv("ZD_HMM_STRESS_OVERLAP") ? f.npages : f.npages / 2;
 	st.lock = calloc(f.npages, sizeof(*st.lock));
 	st.seed = calloc(f.npages, sizeof(*st.seed));
+	st.mapped = calloc(f.npages, sizeof(*st.mapped));
 	st.bounce[0] = malloc(PG);
 	st.bounce[1] = malloc(PG);
-	for (unsigned long i = 0; i < f.npages; i++)
+	for (unsigned long i = 0; i < f.npages; i++) {
 		pthread_mutex_init(&st.lock[i], NULL);
+		st.mapped[i] = true;
+	}
 	test_capture_warnings();
 	assert_no_warn({
 		for (int i = 0; i < 5; i++) {
@@ -1782,15 +1857,27 @@ static void test_stress_everything_at_once(void **state)
 		for (int i = 0; i < 5; i++)
 			pthread_join(t[i], NULL);
 	});
-	/* the checksum: every page holds what was last written */
-	for (unsigned long i = 0; i < f.npages; i++)
-		bad += !page_ok(&st, i, f.buf + i * PG);
+	/* the checksum: every page still mapped holds what was last written
+	 * (read by the CPU: home from the device); the others are gone */
+	for (unsigned long i = 0; i < f.npages; i++) {
+		if (!st.mapped[i]) {
+			unmapped++;
+			lost += zd_mm_lookup(f.mm, (unsigned long)f.buf + i * PG, NULL) != -EFAULT;
+		} else if (!page_ok(&st, i, f.buf + i * PG)) {
+			stress_fail(&st, "final checksum", i, f.buf + i * PG);
+		}
+	}
 	print_message("stress: %lu faults, %lu migrations, %lu device r/w, "
-		      "%lu remaps in %ld s\n", atomic_load(&st.ops[0]),
-		      atomic_load(&st.ops[1]), atomic_load(&st.ops[2]),
-		      atomic_load(&st.ops[3]), seconds);
+		      "%lu remaps in %ld s; %lu pages unmapped at the end\n",
+		      atomic_load(&st.ops[0]), atomic_load(&st.ops[1]),
+		      atomic_load(&st.ops[2]), atomic_load(&st.ops[3]), seconds,
+		      unmapped);
+	for (unsigned long k = 0; k < atomic_load(&st.bad) && k < 8; k++)
+		print_message("  bad: %s, page %lu: holds %#x, %#x last written\n",
+			      st.first_bad[k].what, st.first_bad[k].page,
+			      st.first_bad[k].got, st.first_bad[k].want);
 	assert_int_equal(atomic_load(&st.bad), 0);
-	assert_int_equal(bad, 0);
+	assert_int_equal(lost, 0);		/* unmapped, yet still managed */
 	assert_true(atomic_load(&st.ops[3]) > 0 && atomic_load(&st.ops[1]) > 0);
 	/* every page was read home: no device page is left */
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
@@ -1799,6 +1886,7 @@ static void test_stress_everything_at_once(void **state)
 		pthread_mutex_destroy(&st.lock[i]);
 	free(st.lock);
 	free(st.seed);
+	free(st.mapped);
 	free(st.bounce[0]);
 	free(st.bounce[1]);
 	fx_fini(&f);
