@@ -771,6 +771,17 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 			zd__hmm_fill(m->mm, m->start + (i << zd_page_shift),
 				     zd_migrate_pfn_to_virt(m->src[i]),
 				     page_bytes(), true, restore_failed, m->mm);
+	/*
+	 * Host pages that stayed become writable again (this wakes too).
+	 * Before their entries stop being busy: once the dead ones are
+	 * cleared, a new mapping there may be registered and migrated, and
+	 * this must not make its pages writable under that migration.
+	 */
+#define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
+			 ZD_MIGRATE_PFN_SYSTEM)
+	for_each_run(m->npages, host_stayed,
+		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
+				 run_len << zd_page_shift, 0));
 	pthread_mutex_lock(&m->mm->lock);
 	/*
 	 * The MADV_DONTNEED of pages() returned once its remove events were
@@ -800,12 +811,7 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 	if (trim)
 		zd_hmm_trim(m->mm, m->start, m->end);
 	pthread_mutex_unlock(&m->mm->lock);
-	/* host pages that stayed become writable again (this wakes too) */
-#define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
-			 ZD_MIGRATE_PFN_SYSTEM)
-	for_each_run(m->npages, host_stayed,
-		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
-				 run_len << zd_page_shift, 0));
+	zd_fault_point("hmm.migrate.finalize");
 	zd_os_uffd_wake(m->mm->uffd, (void *)m->start, m->end - m->start);
 	/* done: a second finalize finds nothing collected */
 	for (unsigned long i = 0; i < m->npages; i++)

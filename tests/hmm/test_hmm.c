@@ -1014,6 +1014,15 @@ static void test_register_sees_pages_written_while_it_waits(void **state)
 	fx_fini(&f);
 }
 
+static void *pages_and_finalize(void *arg)
+{
+	struct zd_migrate_vma *m = arg;
+
+	zd_migrate_vma_pages(m);
+	zd_migrate_vma_finalize(m);
+	return NULL;
+}
+
 struct poker {
 	char *addr;
 	atomic_bool done;
@@ -1115,6 +1124,49 @@ static void test_move_leaves_a_new_mapping_alone(void **state)
 	check(f.buf, f.len, 84);
 	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL), -EFAULT);
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	fx_fini(&f);
+}
+
+/*
+ * A migration that found its pages unmapped finishes while the
+ * application has mapped, registered and begun migrating new memory at
+ * their address: making "its" pages writable again must not unprotect
+ * the new migration's snapshot.
+ */
+static void test_stale_finalize_keeps_a_new_snapshot(void **state)
+{
+	unsigned long src[4], dst[4], src2[4], dst2[4];
+	struct zd_migrate_vma m, m2;
+	struct poker pk = { 0 };
+	pthread_t t, u;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 4 * PG, 85);
+	collect(&f, &m, src, dst, 4);
+	assert_int_equal(munmap(f.buf, 4 * PG), 0);
+	assert_ptr_equal(mmap(f.buf, 4 * PG, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+			 f.buf);
+	fill(f.buf, 4 * PG, 86);
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.finalize", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, pages_and_finalize, &m), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(zd_mm_register(f.mm, f.buf, 4 * PG), 0);
+	collect(&f, &m2, src2, dst2, 4);	/* write-protects them */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pk.addr = f.buf + 3 * PG;
+	assert_int_equal(pthread_create(&u, NULL, poke, &pk), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&pk.done));	/* waits for the migration */
+	zd_migrate_vma_pages(&m2);
+	zd_migrate_vma_finalize(&m2);
+	assert_int_equal(pthread_join(u, NULL), 0);
+	assert_int_equal(f.buf[3 * PG], 'w');
+	check_off(f.buf, 0, 3 * PG, 86);
 	fx_fini(&f);
 }
 
@@ -1450,15 +1502,6 @@ static int no_migrate_to_ram(struct zd_vm_fault *vmf)
 static const struct zd_dev_pagemap_ops private_ops = {
 	.page_free = no_free, .migrate_to_ram = no_migrate_to_ram,
 };
-
-static void *pages_and_finalize(void *arg)
-{
-	struct zd_migrate_vma *m = arg;
-
-	zd_migrate_vma_pages(m);
-	zd_migrate_vma_finalize(m);
-	return NULL;
-}
 
 /* Split the mapping at @p (the kernel's split, without a hole): flags
  * that nothing here depends on. */
@@ -1961,6 +2004,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_register_sees_pages_written_while_it_waits, disarm),
 		cmocka_unit_test_teardown(test_write_protect_past_a_new_mapping, disarm),
 		cmocka_unit_test_teardown(test_move_leaves_a_new_mapping_alone, disarm),
+		cmocka_unit_test_teardown(test_stale_finalize_keeps_a_new_snapshot, disarm),
 		cmocka_unit_test(test_unmapped_ranges_are_freed),
 		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_teardown(test_discard_across_a_split, disarm),
