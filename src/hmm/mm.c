@@ -389,12 +389,12 @@ static bool only_dead(struct zd_mm *mm, uintptr_t s, uintptr_t e)
 /*
  * Each entry of @r made PTE_HOST or PTE_EMPTY as the kernel has the page
  * now; 0 or the error reading /proc/self/pagemap.  Asked only once the
- * range is registered: until then anything may fill a page without a
- * fault telling us (a migration still holding the pages of a mapping
- * unmapped there copies from the new one, mapping the zero page), and an
- * entry that says empty where the kernel has a page migrates as zeros,
- * leaving the page in place beside its device copy.  Registered, a page
- * is filled only by us.
+ * range is registered: until then a page may be filled without a fault
+ * telling us (the application writes it while the registration waits
+ * for a migration that still holds the pages of a mapping it unmapped
+ * there), and an entry that says empty where the kernel has a page
+ * migrates as zeros, leaving the page in place beside its device copy.
+ * Registered, a missing page is filled only by us.
  */
 static int range_populated(struct hmm_range *r)
 {
