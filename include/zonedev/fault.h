@@ -35,8 +35,12 @@
  *   "hmm.device_fault"     the fault thread, holding a reference on a
  *                          device page, before its migrate_to_ram;
  *   "hmm.evict"            zd_mm_destroy() and fork, likewise;
+ *   "hmm.migrate.setup"    zd_migrate_vma_setup(), after it collected the
+ *                          pages, before it write-protects them;
  *   "hmm.migrate.move"     zd_migrate_vma_move(), before it moves;
- *   "hmm.migrate.pages"    zd_migrate_vma_pages(), before it installs.
+ *   "hmm.migrate.pages"    zd_migrate_vma_pages(), before it installs;
+ *   "hmm.migrate.finalize" zd_migrate_vma_finalize(), after the entries
+ *                          are final, before it wakes the faults.
  */
 #ifndef ZONEDEV_FAULT_H
 #define ZONEDEV_FAULT_H

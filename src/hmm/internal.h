@@ -11,6 +11,8 @@
 
 #include "../os/os.h"
 
+#define page_bytes()	((uintptr_t)1 << zd_page_shift)
+
 /*
  * A software page table entry.  Device entries hold the struct zd_page
  * pointer (64-byte aligned) with PTE_DEVICE; the others a state.  PTE_BUSY:
@@ -163,10 +165,22 @@ typedef void hmm_fill_failed(void *ctx, uintptr_t addr);
 void zd__hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len,
 		  bool move, hmm_fill_failed *failed, void *ctx);
 
+/*
+ * Write-protect (@wp) or unprotect [a, a + len).  The kernel stops at the
+ * first mapping it cannot do (one the application mapped where it
+ * unmapped part of the range, not registered; before Linux 6.5, any
+ * second mapping): then each page is done on its own, so that no page
+ * after it is left writable under a migration.  0 or the first error.
+ */
 static inline int hmm_writeprotect(struct zd_mm *mm, uintptr_t a, size_t len,
 				   int wp)
 {
-	return UFFD_RETRY(mm, zd_os_uffd_writeprotect(mm->uffd, (void *)a, len, wp));
+	int err = UFFD_RETRY(mm, zd_os_uffd_writeprotect(mm->uffd, (void *)a, len, wp));
+
+	for (uintptr_t p = a; err && len > page_bytes() && p < a + len; p += page_bytes())
+		UFFD_RETRY(mm, zd_os_uffd_writeprotect(mm->uffd, (void *)p,
+						       page_bytes(), wp));
+	return err;
 }
 
 /* The userfaultfd that staging memory is registered with; -1 if the
@@ -182,7 +196,5 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 /* A PTE_MAYBE entry for the page at @addr made PTE_HOST or PTE_EMPTY, as
  * the kernel says; the entry.  Lock held. */
 uintptr_t zd_hmm_settle(uintptr_t *pte, uintptr_t addr);
-
-#define page_bytes()	((uintptr_t)1 << zd_page_shift)
 
 #endif /* ZD_HMM_INTERNAL_H */

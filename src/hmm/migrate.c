@@ -297,6 +297,7 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 		m->cpages += m->src[i] != 0;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
+	zd_fault_point("hmm.migrate.setup");
 	/* mirrors let go before anything moves or is write-protected */
 	zd_mn_notify(m->mm, ZD_MMU_NOTIFY_MIGRATE, m->start, m->end, m->pgmap_owner);
 	/* a stable snapshot for the driver's copy */
@@ -327,16 +328,16 @@ static void taken(struct zd_migrate_vma *m, unsigned long i, unsigned long n,
 	atomic_fetch_add(&m->mm->stats.pages_moved, n);
 }
 
-static void mark_taken(struct zd_mm *mm, uintptr_t a, size_t len, bool on)
+/* Set or clear PTE_TAKEN on pages [i, i + n); lock held. */
+static void mark_taken(struct zd_migrate_vma *m, unsigned long i,
+		       unsigned long n, bool on)
 {
-	pthread_mutex_lock(&mm->lock);
-	for (uintptr_t end = a + len; a < end; a += page_bytes()) {
-		uintptr_t *pte = zd_hmm_pte(mm, a);
+	for (unsigned long k = i; k < i + n; k++) {
+		uintptr_t *pte = zd_hmm_pte(m->mm, m->start + (k << zd_page_shift));
 
 		if (pte && *pte != PTE_DEAD)
 			*pte = on ? *pte | PTE_TAKEN : *pte & ~PTE_TAKEN;
 	}
-	pthread_mutex_unlock(&mm->lock);
 }
 
 /*
@@ -390,12 +391,58 @@ static void copy_or_drop(struct zd_migrate_vma *m, unsigned long i,
 	}
 }
 
+/* Whether page @k's entry is dead (see PTE_DEAD); lock held. */
+static bool page_dead(struct zd_migrate_vma *m, unsigned long k)
+{
+	uintptr_t *pte = zd_hmm_pte(m->mm, m->start + (k << zd_page_shift));
+
+	return pte && *pte == PTE_DEAD;
+}
+
+/*
+ * Move pages [i, i + n), none dead, to @to; what the kernel will not
+ * move is copied.  Called with the lock held, released before the copy:
+ * a fault reading the copy's source needs it.
+ */
+static void move_run(struct zd_migrate_vma *m, unsigned long i,
+		     unsigned long n, char *to)
+{
+	int fd = zd_hmm_staging_fd();
+	char *from = (char *)m->start + (i << zd_page_shift);
+	size_t len = n << zd_page_shift, off = 0;
+
+	/* before they go: a fault on them must wait, not zero-fill */
+	mark_taken(m, i, n, true);
+	while (fd >= 0 && off < len && !zd_fault("hmm.move")) {
+		size_t done;
+		int err = zd_os_uffd_move(fd, to + off, from + off, len - off, 0,
+					  &done);
+
+		if (!err)
+			done = len - off;
+		taken(m, i + (off >> zd_page_shift), done >> zd_page_shift, to + off);
+		off += done;
+		if (err && (err != -EAGAIN || !done))
+			break;		/* not staging memory, shared page, ... */
+	}
+	/* the rest is copied (the snapshot is write-protected); a page the
+	 * kernel reclaimed reads as zeros through a fault, as before, which
+	 * a taken page would not get */
+	mark_taken(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift, false);
+	pthread_mutex_unlock(&m->mm->lock);
+	if (off < len && zd_os_peek(to + off, from + off, len - off))
+		copy_or_drop(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift,
+			     to + off);
+	else
+		atomic_fetch_add(&m->mm->stats.pages_copied,
+				 (len - off) >> zd_page_shift);
+	if (off < len)
+		mark_copied(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift);
+}
+
 int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 			unsigned long n, void *to)
 {
-	int fd = zd_hmm_staging_fd();
-	char *from;
-	size_t len, off = 0;
 	bool ok;
 
 	if (migrate_bad(m))
@@ -409,35 +456,30 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 		return -EINVAL;
 	}
 	zd_fault_point("hmm.migrate.move");
-	from = (char *)m->start + (i << zd_page_shift);
-	len = n << zd_page_shift;
-	/* before they go: a fault on them must wait, not zero-fill */
-	mark_taken(m->mm, (uintptr_t)from, len, true);
-	while (fd >= 0 && off < len && !zd_fault("hmm.move")) {
-		size_t done;
-		int err = zd_os_uffd_move(fd, (char *)to + off, from + off,
-					  len - off, 0, &done);
+	/*
+	 * A page the application unmapped is not the buffer's any more: a
+	 * new mapping may be there, whose pages nothing would give back.
+	 * Which are gone is known once the events read so far are handled,
+	 * and stays so while the lock is held: no other unmap event is read
+	 * meanwhile, so no munmap() returns.  So the lock is held across the
+	 * move (which never faults); dead pages neither move nor are copied.
+	 */
+	for (unsigned long k = i, e; k < i + n; k = e) {
+		bool dead;
 
-		if (!err)
-			done = len - off;
-		taken(m, i + (off >> zd_page_shift), done >> zd_page_shift,
-		      (char *)to + off);
-		off += done;
-		if (err && (err != -EAGAIN || !done))
-			break;		/* not staging memory, shared page, ... */
+		pthread_mutex_lock(&m->mm->lock);
+		zd_hmm_wait_drained(m->mm);
+		dead = page_dead(m, k);
+		for (e = k + 1; e < i + n && page_dead(m, e) == dead; e++)
+			;
+		if (!dead) {
+			move_run(m, k, e - k, (char *)to + ((k - i) << zd_page_shift));
+			continue;
+		}
+		pthread_mutex_unlock(&m->mm->lock);
+		for (unsigned long j = k; j < e; j++)
+			m->src[j] &= ~ZD_MIGRATE_PFN_MIGRATE;
 	}
-	/* the rest is copied (the snapshot is write-protected); a page the
-	 * kernel reclaimed reads as zeros through a fault, as before, which
-	 * a taken page would not get */
-	mark_taken(m->mm, (uintptr_t)from + off, len - off, false);
-	if (off < len && zd_os_peek((char *)to + off, from + off, len - off))
-		copy_or_drop(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift,
-			     (char *)to + off);
-	else
-		atomic_fetch_add(&m->mm->stats.pages_copied,
-				 (len - off) >> zd_page_shift);
-	if (off < len)
-		mark_copied(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift);
 	return 0;
 }
 
@@ -681,8 +723,10 @@ static int finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 		put[n] = entry_page(d, false);
 		n += put[n] != NULL;
 	} else {
+		/* no remove event of ours is left (see finalize) */
 		if (pte)
-			*pte &= ~(PTE_BUSY | (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
+			*pte &= ~(PTE_BUSY | PTE_DISCARD |
+				  (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
 		/* what is left over (a device page that moved left the count
 		 * when its entry became a host one: see home()) */
 		put[n] = entry_page(moved ? s : d, false);
@@ -727,7 +771,27 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 			zd__hmm_fill(m->mm, m->start + (i << zd_page_shift),
 				     zd_migrate_pfn_to_virt(m->src[i]),
 				     page_bytes(), true, restore_failed, m->mm);
+	/*
+	 * Host pages that stayed become writable again (this wakes too).
+	 * Before their entries stop being busy: once the dead ones are
+	 * cleared, a new mapping there may be registered and migrated, and
+	 * this must not make its pages writable under that migration.
+	 */
+#define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
+			 ZD_MIGRATE_PFN_SYSTEM)
+	for_each_run(m->npages, host_stayed,
+		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
+				 run_len << zd_page_shift, 0));
 	pthread_mutex_lock(&m->mm->lock);
+	/*
+	 * The MADV_DONTNEED of pages() returned once its remove events were
+	 * read, not handled, and there may be more than one: the first
+	 * clears PTE_DISCARD, but where the mapping was split meanwhile the
+	 * kernel sends the rest of the run again.  Handled while the entries
+	 * are busy, a repeat changes nothing; handled after, it would drop
+	 * the device pages just installed, and their bytes with them.
+	 */
+	zd_hmm_wait_drained(m->mm);
 	for (unsigned long i = 0; i < m->npages; i++) {
 		uintptr_t a = m->start + (i << zd_page_shift), *pte;
 		struct zd_page *put[2];
@@ -747,12 +811,7 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 	if (trim)
 		zd_hmm_trim(m->mm, m->start, m->end);
 	pthread_mutex_unlock(&m->mm->lock);
-	/* host pages that stayed become writable again (this wakes too) */
-#define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
-			 ZD_MIGRATE_PFN_SYSTEM)
-	for_each_run(m->npages, host_stayed,
-		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
-				 run_len << zd_page_shift, 0));
+	zd_fault_point("hmm.migrate.finalize");
 	zd_os_uffd_wake(m->mm->uffd, (void *)m->start, m->end - m->start);
 	/* done: a second finalize finds nothing collected */
 	for (unsigned long i = 0; i < m->npages; i++)

@@ -439,29 +439,44 @@ static bool only_dead(struct zd_mm *mm, uintptr_t s, uintptr_t e)
 	return true;
 }
 
+/*
+ * Each entry of @r made PTE_HOST or PTE_EMPTY as the kernel has the page
+ * now; 0 or the error reading /proc/self/pagemap.  Asked only once the
+ * range is registered: until then a page may be filled without a fault
+ * telling us (the application writes it while the registration waits
+ * for a migration that still holds the pages of a mapping it unmapped
+ * there), and an entry that says empty where the kernel has a page
+ * migrates as zeros, leaving the page in place beside its device copy.
+ * Registered, a missing page is filled only by us.
+ */
+static int range_populated(struct hmm_range *r)
+{
+	size_t n = (r->end - r->start) >> zd_page_shift;
+	uint64_t pm[512];
+
+	for (size_t i = 0; i < n; i += 512) {
+		size_t k = n - i < 512 ? n - i : 512;
+		int err = zd_os_pagemap(r->start + (i << zd_page_shift), k, pm);
+
+		if (err)
+			return err;
+		for (size_t j = 0; j < k; j++)	/* present or swapped */
+			r->pte[i + j] = pm[j] >> 62 ? PTE_HOST : PTE_EMPTY;
+	}
+	return 0;
+}
+
 /* Manage [addr, addr + len); @fresh: all pages are untouched. */
 static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 {
-	uintptr_t s = (uintptr_t)addr, n = len >> zd_page_shift;
-	struct hmm_range *r = zd_hmm_range_new(s, n);
-	int err = 0;
+	uintptr_t n = len >> zd_page_shift;
+	struct hmm_range *r = zd_hmm_range_new((uintptr_t)addr, n);
+	int err, pm_err = 0;
 
 	if (!r)
 		return -ENOMEM;
-	/* guessing wrong either way loses data or deadlocks: ask the kernel */
-	for (uintptr_t i = 0; i < n && !err; i++) {
-		int pop = fresh ? 0 : zd_os_page_populated((char *)addr +
-							   (i << zd_page_shift));
-
-		r->pte[i] = pop > 0 ? PTE_HOST : PTE_EMPTY;
-		if (pop < 0)
-			err = pop;
-	}
-	if (err) {
-		zd_warn("cannot read /proc/self/pagemap (error %d)", -err);
-		zd_hmm_range_free(r);
-		return err;
-	}
+	for (uintptr_t i = 0; i < n; i++)
+		r->pte[i] = PTE_EMPTY;
 	pthread_mutex_lock(&mm->lock);
 	zd_hmm_wait_drained(mm);	/* a munmap() that returned is done */
 	/* and so are the migrations that held pages it unmapped */
@@ -471,11 +486,18 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 		err = -EINVAL;
 	else if (ranges_reserve(mm, 1))
 		err = -ENOMEM;
-	else if (!(err = zd_os_uffd_register(mm->uffd, addr, len, 1)))
+	else
+		err = zd_os_uffd_register(mm->uffd, addr, len, 1);
+	/* guessing wrong either way loses data or deadlocks: ask the kernel */
+	if (!err && !fresh && (err = pm_err = range_populated(r)))
+		zd_os_uffd_unregister(mm->uffd, addr, len);
+	if (!err)
 		zd_hmm_range_insert(mm, r);
 	pthread_mutex_unlock(&mm->lock);
 	if (err) {
-		if (err == -EINVAL)
+		if (pm_err)
+			zd_warn("cannot read /proc/self/pagemap (error %d)", -err);
+		else if (err == -EINVAL)
 			zd_warn("[%p, +%#zx) overlaps a managed range or cannot "
 				"be registered", addr, len);
 		else if (err == -EBUSY)	/* the kernel's answer */
