@@ -396,7 +396,7 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 	int fd = zd_hmm_staging_fd();
 	char *from;
 	size_t len, off = 0;
-	bool ok;
+	bool ok, cleared = false;
 
 	if (migrate_bad(m))
 		return -EINVAL;
@@ -418,6 +418,13 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 		int err = zd_os_uffd_move(fd, (char *)to + off, from + off,
 					  len - off, 0, &done);
 
+		/* a CPU fault copied the page there home (zd__hmm_fill()):
+		 * these pages replace it, so it may go, in one flush */
+		if (err == -EEXIST && !done && !cleared) {
+			cleared = !zd_os_discard((char *)to + off, len - off);
+			if (cleared)
+				continue;
+		}
 		if (!err)
 			done = len - off;
 		taken(m, i + (off >> zd_page_shift), done >> zd_page_shift,

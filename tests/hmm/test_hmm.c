@@ -523,6 +523,29 @@ static void test_refused_moves_copy(void **state)
 	fx_fini(&f);
 }
 
+/* Device memory that a fault copied a page home from still holds it: the
+ * next migration to the device moves its pages in all the same. */
+static void test_pages_faulted_home_move_out_again(void **state)
+{
+	struct zd_mm_stats st, before;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 25);
+	to_device(&f, f.buf, f.npages, 0);
+	check(f.buf, f.len, 25);		/* home through faults */
+	zd_mm_get_stats(f.mm, &before);
+	to_device(&f, f.buf, f.npages, 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.pages_moved - before.pages_moved,
+			 kernel_moves_pages() ? f.npages : 0);
+	assert_int_equal(st.pages_copied - before.pages_copied,
+			 kernel_moves_pages() ? 0 : f.npages);
+	check_device(&f, 25);
+	fx_fini(&f);
+}
+
 /* Pages a child shares cannot move (the kernel refuses): they are copied
  * out.  CPU faults bring pages home by copy too, as the kernel's
  * migrate_to_ram does (a move would interrupt every CPU the process ran
@@ -1594,6 +1617,7 @@ int main(void)
 		cmocka_unit_test(test_pages_move_without_copy),
 		cmocka_unit_test_teardown(test_refused_moves_copy, disarm),
 		cmocka_unit_test(test_shared_pages_are_copied),
+		cmocka_unit_test(test_pages_faulted_home_move_out_again),
 		cmocka_unit_test(test_rewritten_lazy_free_pages_keep_their_data),
 		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
