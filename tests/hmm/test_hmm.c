@@ -547,9 +547,9 @@ static void test_pages_faulted_home_move_out_again(void **state)
 }
 
 /* Pages a child shares cannot move (the kernel refuses): they are copied
- * out.  CPU faults bring pages home by copy too, as the kernel's
- * migrate_to_ram does (a move would interrupt every CPU the process ran
- * on to flush its TLB). */
+ * out.  A CPU fault bringing one page home copies it too, as the
+ * kernel's migrate_to_ram does (a move would interrupt every CPU the
+ * process ran on to flush its TLB). */
 static void test_shared_pages_are_copied(void **state)
 {
 	struct zd_mm_stats st;
