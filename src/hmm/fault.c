@@ -133,23 +133,10 @@ static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 	}
 }
 
-/* The mm whose CPU fault this thread's migrate_to_ram is answering. */
-static __thread struct zd_mm *answering;
-
-bool zd_hmm_answering_fault(struct zd_mm *mm)
-{
-	return answering == mm;
-}
-
 static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
 {
-	int err;
-
 	atomic_fetch_add(&mm->stats.device_faults, 1);
-	answering = mm;
-	err = vmf->page->pgmap->ops->migrate_to_ram(vmf);
-	answering = NULL;
-	if (!err)
+	if (!vmf->page->pgmap->ops->migrate_to_ram(vmf))
 		return;		/* its finalize woke the thread */
 	/* as the kernel: the faulting thread gets SIGBUS */
 	atomic_fetch_add(&mm->stats.sigbus, 1);

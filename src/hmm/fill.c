@@ -41,20 +41,9 @@ static void fill_count(struct zd_mm *mm, enum fill_how how, size_t bytes)
 void zd__hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len,
 		  bool move, hmm_fill_failed *failed, void *ctx)
 {
-	/*
-	 * A CPU fault bringing one page copies it, as the kernel's
-	 * migrate_to_ram does: moving unmaps the source page, and the TLB
-	 * flush that follows interrupts every other CPU the process ran on,
-	 * the faulting thread's among them (bench_hmm --spread: a fault 2.0x
-	 * a raw round trip moving, 1.5x copying).  A longer run moves: one
-	 * flush serves all its pages, while a copy allocates each, which on
-	 * a VM that returns free memory to its host costs more (64 KiB reads
-	 * 1.05x a raw handler moving, 1.35x copying).
-	 */
-	bool one = zd_hmm_answering_fault(mm) && len == page_bytes();
 	enum fill_how how = !src ? FILL_ZERO :
-			    move && mm->can_move && !one &&
-			    !zd_fault("hmm.move") ? FILL_MOVE : FILL_COPY;
+			    move && mm->can_move && !zd_fault("hmm.move") ?
+			    FILL_MOVE : FILL_COPY;
 
 	for (size_t off = 0, done; off < len; off += done) {
 		int err = fill_call(mm, how, dst + off, src ? src + off : NULL,

@@ -138,18 +138,13 @@ void zd_hmm_wait_events(struct zd_mm *mm);
 	__err;								\
 })
 
-/* Whether this thread is in a migrate_to_ram answering a CPU fault of
- * @mm (a one-page fill then copies: see zd__hmm_fill()). */
-bool zd_hmm_answering_fault(struct zd_mm *mm);
-
 /* Told the address of each page zd__hmm_fill() could not fill. */
 typedef void hmm_fill_failed(void *ctx, uintptr_t addr);
 
 /*
  * Fill the absent pages [dst, dst + len): with the zero page (@src NULL),
- * a copy of @src's bytes, or (@move, where the kernel can, and not for
- * the one page of a CPU fault) @src's pages themselves, copying instead
- * where a move is refused.  Pages found
+ * a copy of @src's bytes, or (@move, where the kernel can) @src's pages
+ * themselves, copying instead where a move is refused.  Pages found
  * present count as filled.  Counts into mm->stats; never takes mm->lock
  * (the fault thread needs it to read the events in the way).
  */

@@ -418,8 +418,8 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 		int err = zd_os_uffd_move(fd, (char *)to + off, from + off,
 					  len - off, 0, &done);
 
-		/* a CPU fault copied the page there home (zd__hmm_fill()):
-		 * these pages replace it, so it may go, in one flush */
+		/* a page copied home from there (its move refused) left
+		 * its bytes: these pages replace them, in one flush */
 		if (err == -EEXIST && !done && !cleared) {
 			cleared = !zd_os_discard((char *)to + off, len - off);
 			if (cleared)
