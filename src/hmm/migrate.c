@@ -410,6 +410,7 @@ static void move_run(struct zd_migrate_vma *m, unsigned long i,
 	int fd = zd_hmm_staging_fd();
 	char *from = (char *)m->start + (i << zd_page_shift);
 	size_t len = n << zd_page_shift, off = 0;
+	bool cleared = false;
 
 	/* before they go: a fault on them must wait, not zero-fill */
 	mark_taken(m, i, n, true);
@@ -418,6 +419,13 @@ static void move_run(struct zd_migrate_vma *m, unsigned long i,
 		int err = zd_os_uffd_move(fd, to + off, from + off, len - off, 0,
 					  &done);
 
+		/* a page copied home from there (its move refused) left
+		 * its bytes: these pages replace them, in one flush */
+		if (err == -EEXIST && !done && !cleared) {
+			cleared = !zd_os_discard(to + off, len - off);
+			if (cleared)
+				continue;
+		}
 		if (!err)
 			done = len - off;
 		taken(m, i + (off >> zd_page_shift), done >> zd_page_shift, to + off);

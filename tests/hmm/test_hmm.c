@@ -523,6 +523,35 @@ static void test_refused_moves_copy(void **state)
 	fx_fini(&f);
 }
 
+/* Device memory that pages were copied home from (their moves refused)
+ * still holds them: the next migration to the device moves its pages in
+ * all the same. */
+static void test_pages_copied_home_move_out_again(void **state)
+{
+	struct zd_mm_stats st, before;
+	struct dmirror_cmd c;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 25);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(zd_fault_inject_site("hmm.move"), 0);
+	c = cmd(&f, f.buf, f.npages, NULL);
+	assert_int_equal(dmirror_migrate_to_system(f.dm, &c), 0);
+	zd_fault_inject_reset();
+	check(f.buf, f.len, 25);
+	zd_mm_get_stats(f.mm, &before);
+	to_device(&f, f.buf, f.npages, 0);
+	zd_mm_get_stats(f.mm, &st);
+	assert_int_equal(st.pages_moved - before.pages_moved,
+			 kernel_moves_pages() ? f.npages : 0);
+	assert_int_equal(st.pages_copied - before.pages_copied,
+			 kernel_moves_pages() ? 0 : f.npages);
+	check_device(&f, 25);
+	fx_fini(&f);
+}
+
 /* Pages a child shares cannot move (the kernel refuses): they are copied
  * out; device memory is not the child's, so they move home. */
 static void test_shared_pages_are_copied(void **state)
@@ -2027,6 +2056,7 @@ int main(void)
 		cmocka_unit_test(test_pages_move_without_copy),
 		cmocka_unit_test_teardown(test_refused_moves_copy, disarm),
 		cmocka_unit_test(test_shared_pages_are_copied),
+		cmocka_unit_test_teardown(test_pages_copied_home_move_out_again, disarm),
 		cmocka_unit_test(test_rewritten_lazy_free_pages_keep_their_data),
 		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
