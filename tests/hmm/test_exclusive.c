@@ -7,6 +7,8 @@
  * bytes return) and sees what the device wrote; a held page makes the
  * CPU wait for the put; mprotect, fork, munmap, destroy; misuse.
  */
+/* kernel.h first: make_device_exclusive_range() by its kernel name too */
+#include <zonedev/kernel.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -401,6 +403,25 @@ static void test_unmanaged_and_unmapped(void **state)
 	assert_int_equal(f->buf[0], 'a');
 }
 
+/* A driver written with the kernel's names: unlock_page() gives back. */
+static void test_kernel_names(void **state)
+{
+	struct fx *f = *state;
+	unsigned long s = (unsigned long)f->buf;
+	struct page *pg[2];
+
+	assert_int_equal(make_device_exclusive_range(f->mm, s, s + 2 * PG, pg,
+						     OWNER), 2);
+	assert_non_null(pg[0]);
+	assert_int_equal(*(char *)page_address(pg[1]), 'b');
+	*(char *)page_address(pg[1]) = 'K';
+	for (int i = 0; i < 2; i++) {
+		unlock_page(pg[i]);
+		put_page(pg[i]);
+	}
+	assert_int_equal(f->buf[PG], 'K');
+}
+
 /* No memory for the kept pages: nothing is taken, the bytes stay. */
 static void test_no_memory(void **state)
 {
@@ -459,6 +480,7 @@ int main(void)
 		T(test_destroy_and_unregister_restore),
 		T(test_device_pages_come_home),
 		T(test_unmanaged_and_unmapped),
+		T(test_kernel_names),
 		T(test_no_memory),
 		T(test_misuse_is_reported),
 	};
