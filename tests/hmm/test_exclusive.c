@@ -306,6 +306,57 @@ static void test_fork_copy_on_write(void **state)
 	assert_int_equal(f->buf[5 * PG + 3], 'F');
 }
 
+struct hammer {
+	char *buf;
+	atomic_int stop;
+	unsigned long adds;
+};
+
+/* The CPU adds to each page's counter, atomically, as fast as it can. */
+static void *cpu_adds(void *arg)
+{
+	struct hammer *h = arg;
+
+	while (!atomic_load(&h->stop))
+		for (int i = 0; i < NPAGES; i++, h->adds++)
+			atomic_fetch_add((atomic_long *)(h->buf + i * PG), 1);
+	return NULL;
+}
+
+/* The device and the CPU take turns at the pages, the CPU's accesses
+ * landing anywhere in the make: no add of either is lost. */
+static void test_no_write_lost(void **state)
+{
+	struct fx *f = *state;
+	struct hammer h = { .buf = f->buf };
+	const char *env = getenv("ZD_TEST_ROUNDS");
+	int rounds = env ? atoi(env) : 100;
+	long sum = 0;
+	pthread_t t;
+
+	for (int i = 0; i < NPAGES; i++)
+		*(long *)(f->buf + i * PG) = 0;
+	assert_int_equal(pthread_create(&t, NULL, cpu_adds, &h), 0);
+	for (int r = 0; r < rounds; r++) {
+		unsigned long s = (unsigned long)f->buf;
+		int n = zd_make_device_exclusive_range(f->mm, s, s + NPAGES * PG,
+						       f->pages, OWNER);
+
+		assert_int_equal(n, NPAGES);
+		for (int i = 0; i < NPAGES; i++)
+			if (f->pages[i]) {
+				(*(long *)f->pages[i])++;
+				zd_put_device_exclusive_page(f->pages[i]);
+				sum++;
+			}
+	}
+	atomic_store(&h.stop, 1);
+	pthread_join(t, NULL);
+	for (int i = 0; i < NPAGES; i++)
+		sum -= *(long *)(f->buf + i * PG);
+	assert_int_equal(sum, -(long)h.adds);
+}
+
 /* munmap frees the kept pages: at once, or at the put of a held one. */
 static void test_munmap_frees(void **state)
 {
@@ -474,6 +525,7 @@ int main(void)
 		T(test_make_notifies_with_owner_first),
 		T(test_cpu_access_revokes),
 		T(test_held_page_waits_for_put),
+		T(test_no_write_lost),
 		T(test_mprotect_read_only),
 		T(test_fork_copy_on_write),
 		T(test_munmap_frees),
