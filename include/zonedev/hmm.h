@@ -38,8 +38,9 @@
  * range is gone from zonedev too (lookups, registration and the counts
  * wait for the fault thread to handle it), also when a migration held
  * some of its pages: that migration installs nothing there.  fork(): device-private pages
- * are migrated back before the fork completes, so the child sees every
- * byte; in the child the memory is ordinary memory and the zd_mm objects
+ * are migrated back, and pages a device holds exclusively
+ * (zd_make_device_exclusive_range()) restored, before the fork completes,
+ * so the child sees every byte; in the child the memory is ordinary memory and the zd_mm objects
  * must not be used.  Threads of the application may fault, migrate, map
  * and unmap concurrently.
  */

@@ -420,6 +420,23 @@ static void test_device_pages_come_home(void **state)
 	assert_int_equal(f->buf[2 * PG + 9], 'c');
 }
 
+/* An exclusive page does not migrate (the kernel's collection skips
+ * its entry); a CPU touch still brings the device's bytes back. */
+static void test_exclusive_pages_do_not_migrate(void **state)
+{
+	struct fx *f = *state;
+	struct dmirror_cmd c = { .mm = f->mm, .addr = (unsigned long)f->buf,
+				 .npages = 2 };
+
+	make(f, 0, 2);
+	((char *)f->pages[1])[0] = 'M';
+	put(f, 0, 2);
+	assert_int_equal(dmirror_migrate_to_device(f->dm, &c), -ENOENT);
+	assert_int_equal(zd_mm_device_pages(f->mm), 0);
+	assert_int_equal(f->buf[PG], 'M');
+	assert_int_equal(f->buf[0], 'a');
+}
+
 /* Memory zonedev does not manage cannot be taken: no page, no warning. */
 static void test_unmanaged_and_unmapped(void **state)
 {
@@ -531,6 +548,7 @@ int main(void)
 		T(test_munmap_frees),
 		T(test_destroy_and_unregister_restore),
 		T(test_device_pages_come_home),
+		T(test_exclusive_pages_do_not_migrate),
 		T(test_unmanaged_and_unmapped),
 		T(test_kernel_names),
 		T(test_no_memory),
