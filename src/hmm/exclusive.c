@@ -94,7 +94,7 @@ static int restore(struct zd_mm *mm, uintptr_t a, bool waiter)
 	uintptr_t *pte, e;
 	struct hmm_excl *x;
 	struct mn_mm *mn;
-	bool failed = false, held;
+	bool failed = false, held, gone;
 
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, a);
@@ -118,7 +118,8 @@ static int restore(struct zd_mm *mm, uintptr_t a, bool waiter)
 	zd__hmm_fill(mm, a, x->kept, page_bytes(), true, fill_failed, &failed);
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, a);
-	if (pte && *pte == PTE_DEAD) {		/* unmapped meanwhile */
+	gone = !pte || *pte == PTE_DEAD;	/* unmapped meanwhile */
+	if (pte && gone) {
 		*pte = PTE_NONE;
 		zd_hmm_trim(mm, a, a + page_bytes());
 	} else if (pte) {
@@ -129,7 +130,7 @@ static int restore(struct zd_mm *mm, uintptr_t a, bool waiter)
 	pthread_mutex_unlock(&excl_lock);
 	pthread_mutex_unlock(&mm->lock);
 	zd_mn_end(mn);
-	if (failed && pte)
+	if (failed && !gone)
 		zd_warn("cannot put back the exclusive page at %#lx: its bytes "
 			"are lost", (unsigned long)a);
 	zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
@@ -326,7 +327,7 @@ static bool exclusive_bad(struct zd_mm *mm, unsigned long start,
 int zd_make_device_exclusive_range(struct zd_mm *mm, unsigned long start,
 				   unsigned long end, void **pages, void *owner)
 {
-	unsigned long n, i, j;
+	unsigned long n, i, j, taken = 0;
 
 	if (exclusive_bad(mm, start, end, pages))
 		return -EINVAL;
@@ -336,13 +337,16 @@ int zd_make_device_exclusive_range(struct zd_mm *mm, unsigned long start,
 	/* collected pages are marked by a non-NULL entry until taken */
 	pthread_mutex_lock(&mm->lock);
 	zd_hmm_wait_drained(mm);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		pages[i] = collect(mm, start + (i << zd_page_shift)) ?
 			   (void *)pages : NULL;
+		taken += pages[i] != NULL;
+	}
 	pthread_mutex_unlock(&mm->lock);
 	/* the device's mirrors go before the CPU's mapping does */
-	zd_mn_notify(mm, ZD_MMU_NOTIFY_EXCLUSIVE, start,
-		     start + (n << zd_page_shift), owner);
+	if (taken)
+		zd_mn_notify(mm, ZD_MMU_NOTIFY_EXCLUSIVE, start,
+			     start + (n << zd_page_shift), owner);
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; pages[i] && j < n && pages[j]; j++)
 			;

@@ -357,6 +357,54 @@ static void test_no_write_lost(void **state)
 	assert_int_equal(sum, -(long)h.adds);
 }
 
+struct unmapper {
+	char *p;
+	int delay_us;
+};
+
+static void *unmap_half(void *arg)
+{
+	struct unmapper *u = arg;
+
+	test_sleep_us(u->delay_us);
+	munmap(u->p + 4 * PG, 4 * PG);
+	return NULL;
+}
+
+/* The application unmaps half the pages while they are being taken:
+ * those go (nothing leaks: the sanitizer builds check), the others are
+ * exclusive or not, and come back intact. */
+static void test_munmap_races_make(void **state)
+{
+	struct fx *f = *state;
+	const char *env = getenv("ZD_TEST_ROUNDS");
+	int rounds = env ? atoi(env) / 4 + 1 : 30;
+
+	for (int r = 0; r < rounds; r++) {
+		char *p = zd_mm_map(f->mm, 8 * PG);
+		struct unmapper u = { p, r % 5 * 20 };
+		void *pg[8] = { 0 };
+		pthread_t t;
+		int n;
+
+		assert_non_null(p);
+		for (int i = 0; i < 8; i++)
+			p[i * PG] = (char)('A' + i);
+		assert_int_equal(pthread_create(&t, NULL, unmap_half, &u), 0);
+		n = zd_make_device_exclusive_range(f->mm, (unsigned long)p,
+						   (unsigned long)p + 8 * PG, pg,
+						   OWNER);
+		assert_true(n >= 4 && n <= 8);
+		for (int i = 0; i < n; i++)
+			if (pg[i])
+				zd_put_device_exclusive_page(pg[i]);
+		pthread_join(t, NULL);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(p[i * PG], 'A' + i);
+		munmap(p, 4 * PG);
+	}
+}
+
 /* munmap frees the kept pages: at once, or at the put of a held one. */
 static void test_munmap_frees(void **state)
 {
@@ -546,6 +594,7 @@ int main(void)
 		T(test_mprotect_read_only),
 		T(test_fork_copy_on_write),
 		T(test_munmap_frees),
+		T(test_munmap_races_make),
 		T(test_destroy_and_unregister_restore),
 		T(test_device_pages_come_home),
 		T(test_exclusive_pages_do_not_migrate),
