@@ -432,8 +432,32 @@ static void test_munmap_frees(void **state)
 	assert_int_equal(f->buf[9 * PG], 'j');
 }
 
-/* Unregister and destroy bring them back (after any put). */
-static void test_destroy_and_unregister_restore(void **state)
+/* mremap moves exclusive pages with their entries: a touch at the new
+ * place brings the device's bytes there. */
+static void test_mremap_follows(void **state)
+{
+	struct fx *f = *state;
+	char *to = mmap(NULL, 2 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	char *moved;
+
+	assert_true(to != MAP_FAILED);
+	make(f, 14, 2);
+	((char *)f->pages[15])[0] = 'R';
+	put(f, 14, 2);
+	moved = mremap(f->buf + 14 * PG, 2 * PG, 2 * PG,
+		       MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	assert_ptr_equal(moved, to);
+	f->gone[14] = f->gone[15] = true;
+	assert_int_equal(to[PG], 'R');
+	assert_int_equal(to[1], 'o');
+	assert_false(mapped(f->pages[14]));
+	assert_false(mapped(f->pages[15]));
+	munmap(to, 2 * PG);
+}
+
+/* Destroy and unregister bring them back (after any put). */
+static void test_destroy_restores(void **state)
 {
 	struct fx *f = *state;
 
@@ -448,6 +472,26 @@ static void test_destroy_and_unregister_restore(void **state)
 		assert_int_equal(f->buf[i * PG + 1], 'a' + i);
 		assert_false(mapped(f->pages[i]));
 	}
+}
+
+static void test_unregister_restores(void **state)
+{
+	struct fx *f = *state;
+	unsigned long s = (unsigned long)f->buf;
+
+	make(f, 4, 4);
+	((char *)f->pages[6])[0] = 'N';
+	put(f, 4, 4);
+	assert_int_equal(zd_mm_unregister(f->mm, f->buf, NPAGES * PG), 0);
+	assert_int_equal(f->buf[6 * PG], 'N');
+	for (int i = 4; i < 8; i++) {
+		assert_int_equal(f->buf[i * PG + 1], 'a' + i);
+		assert_false(mapped(f->pages[i]));
+	}
+	/* no longer managed: nothing can be taken */
+	assert_int_equal(zd_make_device_exclusive_range(f->mm, s, s + PG,
+							f->pages, OWNER), 1);
+	assert_null(f->pages[0]);
 }
 
 /* Device-private pages come home first, as the kernel's get_user_pages()
@@ -595,7 +639,9 @@ int main(void)
 		T(test_fork_copy_on_write),
 		T(test_munmap_frees),
 		T(test_munmap_races_make),
-		T(test_destroy_and_unregister_restore),
+		T(test_mremap_follows),
+		T(test_destroy_restores),
+		T(test_unregister_restores),
 		T(test_device_pages_come_home),
 		T(test_exclusive_pages_do_not_migrate),
 		T(test_unmanaged_and_unmapped),
