@@ -84,6 +84,8 @@ static void put_range_pages(struct zd_mm *mm, struct hmm_range *r)
 	for (uintptr_t a = r->start, i = 0; a < r->end; a += page_bytes(), i++) {
 		struct zd_page *page = pte_page(r->pte[i]);
 
+		if (pte_excl(r->pte[i]))	/* dropped too, not leaked */
+			zd_hmm_excl_drop(pte_excl(r->pte[i]));
 		if (!page)
 			continue;
 		pthread_mutex_lock(&mm->lock);

@@ -190,7 +190,8 @@ void zd_hmm_excl_fault(struct zd_mm *mm, uintptr_t addr, bool wp);
 /* Restore the exclusive page at @addr, if it is one, waiting for the
  * device's put first (fork, unregister, destroy); no lock held. */
 void zd_hmm_excl_evict(struct zd_mm *mm, uintptr_t addr);
-/* The entry naming @x goes (munmap, MADV_DONTNEED); mm->lock held. */
+/* The entry naming @x goes (munmap, MADV_DONTNEED, a failed mremap):
+ * @x is freed, or left to the device's put if held. */
 void zd_hmm_excl_drop(struct hmm_excl *x);
 
 #define page_bytes()	((uintptr_t)1 << zd_page_shift)

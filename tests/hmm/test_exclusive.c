@@ -456,6 +456,30 @@ static void test_mremap_follows(void **state)
 	munmap(to, 2 * PG);
 }
 
+/* No memory to follow an mremap: the pages are dropped, with a warning,
+ * and their kept copies freed, not leaked. */
+static void test_mremap_without_memory(void **state)
+{
+	struct fx *f = *state;
+	char *to = mmap(NULL, 2 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+
+	assert_true(to != MAP_FAILED);
+	make(f, 14, 2);
+	put(f, 14, 2);
+	zd_fault_inject_site("hmm.range");
+	assert_warns("no memory to follow mremap", {
+		assert_ptr_equal(mremap(f->buf + 14 * PG, 2 * PG, 2 * PG,
+					MREMAP_MAYMOVE | MREMAP_FIXED, to), to);
+		zd_mm_lookup(f->mm, (unsigned long)f->buf, NULL); /* drained */
+	});
+	zd_fault_inject_reset();
+	f->gone[14] = f->gone[15] = true;
+	assert_false(mapped(f->pages[14]));
+	assert_false(mapped(f->pages[15]));
+	munmap(to, 2 * PG);
+}
+
 /* Destroy and unregister bring them back (after any put). */
 static void test_destroy_restores(void **state)
 {
@@ -640,6 +664,7 @@ int main(void)
 		T(test_munmap_frees),
 		T(test_munmap_races_make),
 		T(test_mremap_follows),
+		T(test_mremap_without_memory),
 		T(test_destroy_restores),
 		T(test_unregister_restores),
 		T(test_device_pages_come_home),
