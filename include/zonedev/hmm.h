@@ -38,8 +38,9 @@
  * range is gone from zonedev too (lookups, registration and the counts
  * wait for the fault thread to handle it), also when a migration held
  * some of its pages: that migration installs nothing there.  fork(): device-private pages
- * are migrated back before the fork completes, so the child sees every
- * byte; in the child the memory is ordinary memory and the zd_mm objects
+ * are migrated back, and pages a device holds exclusively
+ * (zd_make_device_exclusive_range()) restored, before the fork completes,
+ * so the child sees every byte; in the child the memory is ordinary memory and the zd_mm objects
  * must not be used.  Threads of the application may fault, migrate, map
  * and unmap concurrently.
  */
@@ -588,6 +589,75 @@ ZD_API void *zd_hmm_pfn_to_virt(unsigned long hmm_pfn);
  * Return: 0: zonedev reports each page on its own.
  */
 ZD_API unsigned int zd_hmm_pfn_to_map_order(unsigned long hmm_pfn);
+
+/*
+ * Exclusive access: a device that cannot reach host memory atomically
+ * through the CPU's page table takes pages for itself, as with the
+ * kernel's make_device_exclusive_range().  While a page is exclusive its
+ * bytes live in a page the library keeps, whose address the device uses;
+ * the application's mapping of it is dropped, so any CPU access (read or
+ * write, or a zd_hmm_range_fault() that faults) takes it back: the
+ * interval notifiers are told (ZD_MMU_NOTIFY_EXCLUSIVE, owner NULL), the
+ * bytes, with whatever the device wrote, go back into place, and only
+ * then does the CPU go on.
+ */
+
+/**
+ * zd_make_device_exclusive_range - give a device exclusive access to pages
+ * @mm: the mm
+ * @start: page-aligned start
+ * @end: page-aligned end, above @start
+ * @pages: (@end - @start) / page size entries, filled in
+ * @owner: passed to the notifiers with ZD_MMU_NOTIFY_EXCLUSIVE, so that
+ *         the calling driver can tell its own request from others
+ *
+ * Each page is first faulted in for writing, as a CPU write would
+ * (never-touched pages are filled, device-private pages migrate home
+ * through their migrate_to_ram(), as the kernel's get_user_pages()
+ * does).  The notifiers of the range are then called with
+ * ZD_MMU_NOTIFY_EXCLUSIVE and @owner, and each page that is a managed
+ * host page not under migration is taken from the CPU: pages[i] is the
+ * address where its bytes now are, for the device to read and write.
+ * Elsewhere (unmanaged memory, a page under migration, one the
+ * application unmapped meanwhile) pages[i] is NULL.
+ *
+ * Each page returned is held, as the kernel's come back locked and
+ * referenced: until zd_put_device_exclusive_page(), a CPU access to it
+ * waits (the fault thread goes on with other work), so that the driver
+ * can install it in its mirror first, under its notifier's read_retry.
+ * After the put the device keeps using it until a CPU access revokes it
+ * through the notifier.  Before fork() (the child sees every byte, and
+ * copy-on-write goes on as usual), zd_mm_unregister() and zd_mm_destroy()
+ * exclusive pages come back as on a CPU access, waiting for any put.
+ * munmap() or MADV_DONTNEED of an exclusive page frees it (after the put
+ * if it is held).  mprotect() does not revoke it; the access that
+ * follows is judged by the new protections.
+ * Context: may sleep; not on the mm's fault thread (a migrate_to_ram()),
+ * and not holding a page from an earlier call in the range (its fault
+ * would wait for this thread's own put).
+ * Return: the number of pages looked at from @start (all of them unless
+ * a page could not be faulted in: unmapped or read-only memory stops the
+ * walk, as it does the kernel's), with pages[i] NULL where a page is not
+ * exclusive; -EFAULT if the first page could not be faulted in; -EINVAL
+ * for bad arguments (NULL @mm or @pages, an unaligned or empty range, a
+ * forked child's mm), with a warning.
+ */
+ZD_API int zd_make_device_exclusive_range(struct zd_mm *mm, unsigned long start,
+					  unsigned long end, void **pages,
+					  void *owner);
+
+/**
+ * zd_put_device_exclusive_page - the driver is done programming a page
+ * @page: an address zd_make_device_exclusive_range() returned in pages[]
+ *
+ * The kernel's caller unlocks and puts each page; this is both.  A CPU
+ * access waiting for the page goes on (and takes it back); the device's
+ * access lasts until one comes.  A page unmapped meanwhile is freed now.
+ * Context: any; does not sleep.
+ * Any other address, or a page put already, is reported with a warning
+ * and left alone.
+ */
+ZD_API void zd_put_device_exclusive_page(void *page);
 
 ZD_EXTERN_C_END
 

@@ -29,7 +29,9 @@
  * understand; nothing may read its fields.  Given to a migration as a
  * destination, migrate_vma_finalize() (or migrate_device_finalize())
  * frees it, as the kernel's would free or keep it; zonedev has copied
- * its bytes into place by then.  migrate_vma_setup() fills in npages
+ * its bytes into place by then.  make_device_exclusive_range() returns
+ * tagged host pages too: unlock_page() on one of them gives it back to
+ * zonedev (zd_put_device_exclusive_page()), put_page() does nothing.  migrate_vma_setup() fills in npages
  * from start and end when it is 0, as the kernel's does.
  *
  * RCU names (rcu_read_lock, rcu_dereference, synchronize_rcu, ...) are
@@ -513,8 +515,10 @@ typedef zd_resource_size_t resource_size_t;
 #define vmem_altmap_offset(...)		zd_vmem_altmap_offset(__VA_ARGS__)
 
 
-/* pages, including the tagged host pages of alloc_page() (see above) */
+/* pages, including the tagged host pages of alloc_page() (see above) and
+ * of make_device_exclusive_range(), which unlock_page() gives back */
 #define ZD_KERNEL_HOST_PAGE	1ul
+#define ZD_KERNEL_EXCL_PAGE	2ul
 #define ZD_KERNEL_HOST_PFN	(1ul << (8 * sizeof(long) - 2))
 
 static inline bool zd_kernel_is_host_page(const struct page *page)
@@ -540,7 +544,8 @@ static inline struct page *alloc_page(gfp_t gfp)
 static inline void *page_address(const struct page *page)
 {
 	if (zd_kernel_is_host_page(page))
-		return (void *)((uintptr_t)page & ~ZD_KERNEL_HOST_PAGE);
+		return (void *)((uintptr_t)page &
+				~(ZD_KERNEL_HOST_PAGE | ZD_KERNEL_EXCL_PAGE));
 	return zd_page_address(page);
 }
 
@@ -616,10 +621,14 @@ static inline void lock_page(struct page *page)
 	(void)page;
 }
 
+/* the kernel's caller unlocks, then puts, a page made exclusive: the
+ * unlock gives it back (zd_put_device_exclusive_page()) */
 static inline void unlock_page(struct page *page)
 {
 	if (!zd_kernel_is_host_page(page))
 		zd_unlock_page(page);
+	else if ((uintptr_t)page & ZD_KERNEL_EXCL_PAGE)
+		zd_put_device_exclusive_page(page_address(page));
 }
 
 /* the kernel's returns: ERR_PTR(-errno) where zd_ has NULL and errno */
@@ -773,6 +782,22 @@ static inline void migrate_device_finalize(unsigned long *src_pfns,
 {
 	zd_migrate_device_finalize(src_pfns, dst_pfns, npages);
 	zd_kernel_free_host_dst(dst_pfns, npages);
+}
+
+/* exclusive access: the pages are host pages, tagged for unlock_page() */
+static inline int make_device_exclusive_range(struct mm_struct *mm,
+					      unsigned long start,
+					      unsigned long end,
+					      struct page **pages, void *owner)
+{
+	int n = zd_make_device_exclusive_range(mm, start, end, (void **)pages,
+					       owner);
+
+	for (int i = 0; i < n; i++)
+		if (pages[i])
+			pages[i] = (struct page *)((uintptr_t)pages[i] |
+				ZD_KERNEL_HOST_PAGE | ZD_KERNEL_EXCL_PAGE);
+	return n;
 }
 
 ZD_EXTERN_C_END

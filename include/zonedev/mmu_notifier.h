@@ -21,11 +21,17 @@
  *   ZD_MMU_NOTIFY_RELEASE  zd_mm_destroy() (range 0 to ULONG_MAX), and
  *                          zd_mm_unregister() of the range: zonedev stops
  *                          following it, so a mirror of it must go.
+ *   ZD_MMU_NOTIFY_EXCLUSIVE zd_make_device_exclusive_range(), with its
+ *                          owner, before the CPU loses the pages; and
+ *                          with owner NULL, for one page, when a CPU
+ *                          access (or fork, unregister, destroy) takes an
+ *                          exclusive page back, before its bytes return:
+ *                          the device's exclusive mapping must go.
  *
- * PROTECTION_VMA, PROTECTION_PAGE, SOFT_DIRTY and EXCLUSIVE exist for the
- * kernel's names but are never sent: the kernel tells userfaultfd nothing
- * of mprotect(), and zonedev has no exclusive device access.  A mirror
- * therefore does not learn of an mprotect() that takes rights away;
+ * PROTECTION_VMA, PROTECTION_PAGE and SOFT_DIRTY exist for the kernel's
+ * names but are never sent: the kernel tells userfaultfd nothing of
+ * mprotect().  A mirror therefore does not learn of an mprotect() that
+ * takes rights away (nor does an exclusive page's holder);
  * zd_hmm_range_fault() honours the protections current when it runs.
  *
  * When "before" is.  Changes zonedev makes (migration, unplug, unregister,

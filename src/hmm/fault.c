@@ -59,6 +59,8 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 				kill_busy(mm, pte);
 			continue;
 		}
+		if (pte_excl(*pte))	/* the kernel zaps it: it is freed */
+			zd_hmm_excl_drop(pte_excl(*pte));
 		page = pte_page(*pte);
 		*pte = state;
 		if (!page)
@@ -82,6 +84,8 @@ static void put_range_pages(struct zd_mm *mm, struct hmm_range *r)
 	for (uintptr_t a = r->start, i = 0; a < r->end; a += page_bytes(), i++) {
 		struct zd_page *page = pte_page(r->pte[i]);
 
+		if (pte_excl(r->pte[i]))	/* dropped too, not leaked */
+			zd_hmm_excl_drop(pte_excl(r->pte[i]));
 		if (!page)
 			continue;
 		pthread_mutex_lock(&mm->lock);
@@ -274,6 +278,10 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 		if (busy_host(e) && !wp)
 			zero_gone_busy(mm, a);
 		return;		/* else the migration's finalize wakes it */
+	}
+	if (pte_excl(e)) {	/* a device's exclusive page */
+		zd_hmm_excl_fault(mm, a, wp);
+		return;
 	}
 	if (vmf.page) {
 		vmf.flags = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?

@@ -36,10 +36,23 @@
 /* Host entries only (device ones hold a pointer here): the page left for
  * a driver's memory mid-migration, so its absence is not a reclaim. */
 #define PTE_TAKEN	64ul
+/* An exclusive page (exclusive.c): a struct hmm_excl pointer, 256-byte
+ * aligned, with this bit; no state bits, no PTE_DEVICE (whose pointer
+ * may have this bit).  PTE_BUSY while it is restored. */
+#define PTE_EXCL	128ul
+#define PTE_EXCL_MASK	255ul
 
 static inline struct zd_page *pte_page(uintptr_t e)
 {
 	return e & PTE_DEVICE ? (struct zd_page *)(e & ~PTE_FLAGS) : NULL;
+}
+
+struct hmm_excl;
+
+static inline struct hmm_excl *pte_excl(uintptr_t e)
+{
+	return (e & (PTE_EXCL | PTE_DEVICE)) == PTE_EXCL ?
+	       (struct hmm_excl *)(e & ~PTE_EXCL_MASK) : NULL;
 }
 
 /* The mm a device page is mapped in: written under its lock, read
@@ -196,5 +209,15 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 /* A PTE_MAYBE entry for the page at @addr made PTE_HOST or PTE_EMPTY, as
  * the kernel says; the entry.  Lock held. */
 uintptr_t zd_hmm_settle(uintptr_t *pte, uintptr_t addr);
+
+/* Exclusive pages (exclusive.c).  A CPU fault on one (fault thread):
+ * restore it, or leave the thread waiting for the device's put. */
+void zd_hmm_excl_fault(struct zd_mm *mm, uintptr_t addr, bool wp);
+/* Restore the exclusive page at @addr, if it is one, waiting for the
+ * device's put first (fork, unregister, destroy); no lock held. */
+void zd_hmm_excl_evict(struct zd_mm *mm, uintptr_t addr);
+/* The entry naming @x goes (munmap, MADV_DONTNEED, a failed mremap):
+ * @x is freed, or left to the device's put if held. */
+void zd_hmm_excl_drop(struct hmm_excl *x);
 
 #endif /* ZD_HMM_INTERNAL_H */

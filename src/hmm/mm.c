@@ -272,6 +272,8 @@ void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 		if (vmf.page)		/* as the fault thread */
 			zd_get_page(vmf.page);
 		pthread_mutex_unlock(&mm->lock);
+		if (pte_excl(e))	/* a device's exclusive page comes home too */
+			zd_hmm_excl_evict(mm, a);
 		if (!vmf.page)
 			continue;
 		vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;

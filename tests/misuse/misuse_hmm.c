@@ -872,6 +872,89 @@ static void dm_transform_null_fn(void)
 	m_expect_err_nowarn(dmirror_transform(dm, &c, NULL, NULL), -EINVAL);
 }
 
+/* ---- exclusive access ------------------------------------------------------ */
+
+#define EXCL_BAD(name, mm_expr, start_off, end_off, pages_expr)		\
+static void name(void)							\
+{									\
+	struct zd_mm *mm = mm_or_skip();				\
+	char *buf = mm_buf(mm);						\
+	unsigned long s = (unsigned long)buf;				\
+	void *pg[NPAGES + 1];						\
+									\
+	(void)pg;							\
+	m_arm();							\
+	m_expect_err(zd_make_device_exclusive_range(mm_expr, s + (start_off), \
+			s + (end_off), pages_expr, NULL), -EINVAL);	\
+	m_state(buf_intact(buf), "contents changed");			\
+	m_state(zd_mm_lookup(mm, s, NULL) == ZD_MM_PAGE_HOST, "page taken"); \
+}
+EXCL_BAD(excl_null_mm, NULL, 0, NPAGES * PG, pg)
+EXCL_BAD(excl_null_pages, mm, 0, NPAGES * PG, NULL)
+EXCL_BAD(excl_unaligned, mm, 1, NPAGES * PG, pg)
+EXCL_BAD(excl_end_unaligned, mm, 0, NPAGES * PG - 1, pg)
+EXCL_BAD(excl_zero, mm, PG, PG, pg)
+EXCL_BAD(excl_reversed, mm, 2 * PG, PG, pg)
+
+static void excl_unmanaged(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *p = anon(2 * PG, MAP_PRIVATE);
+	void *pg[2] = { p, p };
+
+	p[0] = 'u';
+	m_arm();
+	m_expect_val_nowarn(zd_make_device_exclusive_range(mm, (unsigned long)p,
+			(unsigned long)p + 2 * PG, pg, NULL), 2);
+	m_state(!pg[0] && !pg[1], "unmanaged pages made exclusive");
+	m_state(p[0] == 'u', "contents changed");
+}
+
+static void excl_unmapped(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	void *pg[1];
+
+	m_arm();
+	m_expect_err_nowarn(zd_make_device_exclusive_range(mm,
+			(unsigned long)UNMAPPED, (unsigned long)UNMAPPED + PG,
+			pg, NULL), -EFAULT);
+}
+
+static void excl_put_null(void)
+{
+	pg_init();
+	m_arm();
+	zd_put_device_exclusive_page(NULL);
+	m_expect_warn();
+}
+
+static void excl_put_foreign(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+
+	m_arm();
+	zd_put_device_exclusive_page(buf);
+	m_expect_warn();
+	m_state(buf_intact(buf), "contents changed");
+}
+
+static void excl_put_twice(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+	void *pg[1];
+
+	M_SETUP(zd_make_device_exclusive_range(mm, (unsigned long)buf,
+			(unsigned long)buf + PG, pg, NULL) == 1 && pg[0]);
+	zd_put_device_exclusive_page(pg[0]);
+	m_arm();
+	zd_put_device_exclusive_page(pg[0]);
+	m_expect_warn();
+	m_state(buf_intact(buf), "contents changed");
+}
+
 #define W	"WARN"
 #define EINV	"-EINVAL+WARN"
 #define ERRW	"-errno+WARN"
@@ -958,6 +1041,17 @@ const struct mcase misuse_hmm_cases[] = {
 	{ "zd_migrate_device_pages", "NULL dst_pfns", W, dpages_null_dst },
 	{ "zd_migrate_device_finalize", "NULL src_pfns", W, dfinal_null_src },
 	{ "zd_migrate_device_finalize", "NULL dst_pfns", W, dfinal_null_dst },
+	{ "zd_make_device_exclusive_range", "NULL mm", EINV KEPT, excl_null_mm },
+	{ "zd_make_device_exclusive_range", "NULL pages", EINV KEPT, excl_null_pages },
+	{ "zd_make_device_exclusive_range", "unaligned: start + 1", EINV KEPT, excl_unaligned },
+	{ "zd_make_device_exclusive_range", "unaligned: end - 1", EINV KEPT, excl_end_unaligned },
+	{ "zd_make_device_exclusive_range", "zero: end == start", EINV KEPT, excl_zero },
+	{ "zd_make_device_exclusive_range", "wrong size: end before start", EINV KEPT, excl_reversed },
+	{ "zd_make_device_exclusive_range", "foreign: unmanaged memory", "count, pages NULL, no WARN" KEPT, excl_unmanaged },
+	{ "zd_make_device_exclusive_range", "foreign: unmapped memory", "-EFAULT, no WARN", excl_unmapped },
+	{ "zd_put_device_exclusive_page", "NULL", W, excl_put_null },
+	{ "zd_put_device_exclusive_page", "foreign: not an exclusive page", W KEPT, excl_put_foreign },
+	{ "zd_put_device_exclusive_page", "double release: twice", W KEPT, excl_put_twice },
 
 	{ "dmirror_create", "zero: chunk_bytes 0", "NULL/EINVAL", dm_create_zero },
 	{ "dmirror_create", "unaligned: chunk 1 MiB", "NULL/EINVAL", dm_create_unaligned },
