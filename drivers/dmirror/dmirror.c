@@ -48,6 +48,11 @@ struct dmirror {
 	pthread_mutex_t lock;		/* free list, chunks, bound, inflight,
 					 * mirrors and their tables */
 	pthread_cond_t idle;		/* no command in flight, or a page freed */
+	/* A command's migration batch (write) against a device access's
+	 * round of fill and copy (read): a copy outside dm->lock that a
+	 * migration overtakes is redone, and without this a migration in a
+	 * loop could overtake every one. */
+	pthread_rwlock_t mig_lock;
 	bool bound;			/* commands are accepted */
 	unsigned int inflight;		/* commands running */
 	/* A stack linked by zone_device_data: the warmest memory first.
@@ -851,15 +856,22 @@ static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
 
 		batch_init(b, mm, start + done * PAGE, n, dm, flags);
 		b->m.fault_page = fault_page;
+		if (!fault_page)	/* a command (a fault waits for nothing) */
+			pthread_rwlock_wrlock(&dm->mig_lock);
 		err = zd_migrate_vma_setup(&b->m);
-		if (err)
+		if (err) {
+			if (!fault_page)
+				pthread_rwlock_unlock(&dm->mig_lock);
 			break;
+		}
 		m = batch_unmirror(dm, b, &since);
 		if (to_dev)
 			to_device(dm, b);
 		else
 			to_host(b);
 		*moved += batch_finish(dm, b, to_dev, m, since);
+		if (!fault_page)
+			pthread_rwlock_unlock(&dm->mig_lock);
 	}
 	free(b);
 	return err;
@@ -938,11 +950,10 @@ int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
 /* ---- the device's view: through its mirror ------------------------------ */
 
 /* One batch of a command: entries copied from the mirror, with a
- * reference on each device page (so no migration takes it meanwhile). */
+ * reference on each device page (so that it is not freed meanwhile). */
 struct view {
 	unsigned long e[RANGE_PAGES];
 	unsigned long n, since;
-	bool host;			/* a host page among them */
 };
 
 /*
@@ -954,7 +965,6 @@ static void view_take(struct mirror *m, unsigned long addr, unsigned long npages
 		      bool write, struct view *v)
 {
 	v->n = 0;
-	v->host = false;
 	v->since = m->erases;
 	while (v->n < npages && v->n < RANGE_PAGES) {
 		unsigned long e = pt_get(m, addr / PAGE + v->n);
@@ -963,8 +973,6 @@ static void view_take(struct mirror *m, unsigned long addr, unsigned long npages
 			break;
 		if (e & E_DEV)
 			zd_get_page((struct zd_page *)(e & ~E_FLAGS));
-		else
-			v->host = true;
 		v->e[v->n++] = e;
 	}
 }
@@ -978,7 +986,10 @@ static void view_put(struct view *v)
 
 /*
  * Copy a page between the device and @buf.  A device page's memory
- * directly (it is held).  A host page through the CPU, outside dm->lock
+ * directly: held, it is not freed, but a migration that collected it
+ * just before the reference was taken may still move its memory home
+ * (the erasure check after the copy catches that).  A host page through
+ * the CPU, outside dm->lock
  * (the copy may fault on the fault thread, whose invalidate() takes
  * dm->lock); an application's munmap may come first (here the kernel
  * would have blocked it until the copy ended): false then.
@@ -1006,11 +1017,11 @@ static bool copy_page(unsigned long e, char *buf, bool write, struct zd_mm *mm)
 /*
  * The kernel's read and write loops: copy from the mirror while it has
  * the pages; where it has not, fill it through zd_hmm_range_fault()
- * (faults counts those rounds, as the kernel's) and go on.  A host page
- * copy runs outside dm->lock, so it is checked afterwards against the
+ * (faults counts those rounds, as the kernel's) and go on.  The copy
+ * runs outside dm->lock, so it is checked afterwards against the
  * erasures meanwhile and redone if its entries went (a migration may
- * have taken the page before a write reached it); one that failed drops
- * its entry, and the refill says why (-EFAULT, -EPERM).
+ * have taken the page before a write reached it); a host copy that
+ * failed drops its entry, and the refill says why (-EFAULT, -EPERM).
  */
 static int mirror_access(struct mirror *m, struct dmirror_cmd *cmd, bool write)
 {
@@ -1025,12 +1036,14 @@ static int mirror_access(struct mirror *m, struct dmirror_cmd *cmd, bool write)
 		unsigned long addr = cmd->addr + i * PAGE, done = 0;
 		bool stale;
 
+		pthread_rwlock_rdlock(&dm->mig_lock);
 		pthread_mutex_lock(&dm->lock);
 		view_take(m, addr, cmd->npages - i, write, &v);
 		pthread_mutex_unlock(&dm->lock);
 		if (!v.n) {
 			err = mirror_fill(m, addr, end, ZD_HMM_PFN_REQ_FAULT |
 					  (write ? ZD_HMM_PFN_REQ_WRITE : 0));
+			pthread_rwlock_unlock(&dm->mig_lock);
 			cmd->faults += !err;
 			continue;
 		}
@@ -1039,10 +1052,11 @@ static int mirror_access(struct mirror *m, struct dmirror_cmd *cmd, bool write)
 			done++;
 		view_put(&v);
 		pthread_mutex_lock(&dm->lock);
-		stale = v.host && erased_since(m, v.since, addr, addr + v.n * PAGE);
+		stale = erased_since(m, v.since, addr, addr + v.n * PAGE);
 		if (!stale && done < v.n)	/* gone under the copy: refill */
 			mirror_erase(m, addr + done * PAGE, addr + (done + 1) * PAGE);
 		pthread_mutex_unlock(&dm->lock);
+		pthread_rwlock_unlock(&dm->mig_lock);
 		if (stale)
 			done = 0;
 		i += done;
@@ -1124,6 +1138,7 @@ static int mirror_transform(struct mirror *m, struct dmirror_cmd *cmd,
 		unsigned long n = cmd->npages - i < RANGE_PAGES ? cmd->npages - i : RANGE_PAGES;
 		bool missing;
 
+		pthread_rwlock_rdlock(&m->dm->mig_lock);
 		k = dev_take(m, addr, n, held, &missing);
 		if (missing) {
 			int err;
@@ -1131,10 +1146,13 @@ static int mirror_transform(struct mirror *m, struct dmirror_cmd *cmd,
 			while (k)
 				zd_put_page(held[--k]);
 			err = mirror_fill(m, addr, addr + n * PAGE, 0);
-			if (err)
+			if (err) {
+				pthread_rwlock_unlock(&m->dm->mig_lock);
 				return err;
+			}
 			k = dev_take(m, addr, n, held, &missing);
 		}
+		pthread_rwlock_unlock(&m->dm->mig_lock);
 		for (unsigned long j = 0; j < k; j++) {
 			dev_read(page_mem(held[j]));
 			fn(page_mem(held[j]), PAGE, arg);
@@ -1359,6 +1377,7 @@ static void dmirror_dev_release(struct zd_device *dev)
 	struct dmirror *dm = (struct dmirror *)dev;
 
 	pthread_cond_destroy(&dm->idle);
+	pthread_rwlock_destroy(&dm->mig_lock);
 	pthread_mutex_destroy(&dm->lock);
 	free(dm);
 }
@@ -1366,6 +1385,7 @@ static void dmirror_dev_release(struct zd_device *dev)
 struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 {
 	struct dmirror *dm = calloc(1, sizeof(*dm));
+	pthread_rwlockattr_t wr_first;
 	int err;
 
 	if (!dm)
@@ -1375,6 +1395,11 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 		errno = EINVAL;
 		return NULL;
 	}
+	/* a loop of reads must not keep migrations out */
+	pthread_rwlockattr_init(&wr_first);
+	pthread_rwlockattr_setkind_np(&wr_first, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&dm->mig_lock, &wr_first);
+	pthread_rwlockattr_destroy(&wr_first);
 	pthread_mutex_init(&dm->lock, NULL);
 	pthread_cond_init(&dm->idle, NULL);
 	dm->chunk_bytes = chunk_bytes;

@@ -31,7 +31,27 @@ struct fx {
 	char *buf;			/* NPAGES managed pages */
 	size_t len;
 	char *bounce;
+	/* a test's helper thread: teardown stops it if the test failed */
+	pthread_t thread;
+	bool thread_on;
+	atomic_bool stop;
 };
+
+static void start_thread(struct fx *f, void *(*fn)(void *), void *arg)
+{
+	atomic_store(&f->stop, false);
+	assert_int_equal(pthread_create(&f->thread, NULL, fn, arg), 0);
+	f->thread_on = true;
+}
+
+static void stop_thread(struct fx *f)
+{
+	if (!f->thread_on)
+		return;
+	atomic_store(&f->stop, true);
+	pthread_join(f->thread, NULL);
+	f->thread_on = false;
+}
 
 static int setup(void **state)
 {
@@ -57,6 +77,7 @@ static int teardown(void **state)
 	zd_fault_inject_reset();
 	if (!f)
 		return 0;
+	stop_thread(f);
 	if (f->mm)
 		zd_mm_destroy(f->mm);	/* pages come home first */
 	dmirror_destroy(f->dm);
@@ -367,7 +388,7 @@ static void *race_device(void *arg)
 	char *buf = malloc(NPAGES * PG);
 
 	memset(buf, 0x5a, NPAGES * PG);
-	for (char *p; (p = atomic_load(&r->addr));) {
+	for (char *p; !atomic_load(&r->f->stop) && (p = atomic_load(&r->addr));) {
 		struct dmirror_cmd c = cmd(r->f, p, NPAGES, buf);
 		int err = r->write ? dmirror_write(r->f->dm, &c) : dmirror_read(r->f->dm, &c);
 
@@ -389,13 +410,17 @@ static void *race_device(void *arg)
  */
 static void race_munmap(struct fx *f, bool write)
 {
-	struct racer r = { .f = f, .write = write };
+	static struct racer r;	/* outlives a failed test: teardown stops the thread */
 	unsigned int seed = 1;
-	pthread_t t;
 	int rounds = 150;
 
+	r.f = f;
+	r.write = write;
+	atomic_store(&r.ok, 0);
+	atomic_store(&r.efault, 0);
+	atomic_store(&r.other, 0);
 	atomic_store(&r.addr, f->buf);
-	assert_int_equal(pthread_create(&t, NULL, race_device, &r), 0);
+	start_thread(f, race_device, &r);
 	for (int i = 0; i < rounds; i++) {
 		char *next = zd_mm_map(f->mm, f->len), *p = atomic_load(&r.addr);
 
@@ -408,8 +433,7 @@ static void race_munmap(struct fx *f, bool write)
 		atomic_store(&r.addr, next);
 	}
 	f->buf = atomic_load(&r.addr);
-	atomic_store(&r.addr, NULL);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	stop_thread(f);
 	print_message("%s racing munmap: %lu ok, %lu -EFAULT\n", write ? "writes" : "reads",
 		      atomic_load(&r.ok), atomic_load(&r.efault));
 	assert_int_equal(atomic_load(&r.other), 0);
@@ -425,6 +449,59 @@ static void test_read_racing_munmap(void **state)
 static void test_write_racing_munmap(void **state)
 {
 	race_munmap(*state, true);
+}
+
+struct mover {
+	struct fx *f;
+	atomic_ulong moves;
+};
+
+static void *move_back_and_forth(void *arg)
+{
+	struct mover *mv = arg;
+
+	while (!atomic_load(&mv->f->stop)) {
+		struct dmirror_cmd c = cmd(mv->f, mv->f->buf, NPAGES, NULL);
+
+		dmirror_migrate_to_device(mv->f->dm, &c);
+		c = cmd(mv->f, mv->f->buf, NPAGES, NULL);
+		dmirror_migrate_to_system(mv->f->dm, &c);
+		atomic_fetch_add(&mv->moves, 1);
+	}
+	return NULL;
+}
+
+/*
+ * Device writes while the device's own migrations move the pages both
+ * ways: a host copy made as a migration takes the page would be lost;
+ * the write sees the entry erased meanwhile and goes again.  Every write
+ * reads back, by the device and at the end by the CPU.
+ */
+static void test_writes_racing_own_migration(void **state)
+{
+	struct fx *f = *state;
+	static struct mover mv;	/* outlives a failed test: teardown stops the thread */
+	static char page[NPAGES * 65536];
+	int rounds = 20000;
+
+	mv.f = f;
+	atomic_store(&mv.moves, 0);
+	memset(f->buf, 0, f->len);
+	start_thread(f, move_back_and_forth, &mv);
+	for (int v = 1; v <= rounds; v++) {
+		struct dmirror_cmd c;
+
+		fill(page, NPAGES, v);
+		c = cmd(f, f->buf, NPAGES, page);
+		assert_int_equal(dmirror_write(f->dm, &c), 0);
+		assert_int_equal(dev_read(f, f->dm, f->buf, NPAGES, NULL, NULL), 0);
+		check(f->bounce, NPAGES, v);
+		if (atomic_load(&mv.moves) > 3000)
+			break;
+	}
+	stop_thread(f);
+	check(f->buf, NPAGES, (int)(unsigned char)page[0]);
+	print_message("%lu migration rounds\n", atomic_load(&mv.moves));
 }
 
 /* ---- release ------------------------------------------------------------ */
@@ -671,6 +748,7 @@ int main(void)
 		T(test_unbind_rebind_mirror),
 		T(test_read_racing_munmap),
 		T(test_write_racing_munmap),
+		T(test_writes_racing_own_migration),
 		T(test_release_brings_pages_home),
 		T(test_snapshot_states),
 		T(test_unmanaged_memory),
