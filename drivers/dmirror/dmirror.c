@@ -651,7 +651,8 @@ static int mirror_fill(struct mirror *m, unsigned long start, unsigned long end,
 	unsigned long pfns[RANGE_PAGES];
 
 	for (unsigned long a = start; a < end;) {
-		unsigned long n = (end - a) / PAGE < RANGE_PAGES ? (end - a) / PAGE : RANGE_PAGES;
+		unsigned long left = (end - a) / PAGE;
+		unsigned long n = left < RANGE_PAGES ? left : RANGE_PAGES;
 		struct fill f = { m, a, n };
 		int err = range_read(m->dm, m->mm, a, a + n * PAGE, flags, pfns,
 				     fill_done, &f);
@@ -718,11 +719,13 @@ static void batch_mirror(struct dmirror *dm, struct batch *b, struct mirror *m,
 	    !erased_since(m, since, b->m.start, b->m.end))
 		for (unsigned long i = 0; i < b->m.npages; i++) {
 			struct zd_page *p = zd_migrate_pfn_to_page(b->dst[i]);
+			unsigned long e = (unsigned long)p | E_DEV | E_VALID;
 
 			if (!p || !(b->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 				continue;
-			if (pt_set(m, b->m.start / PAGE + i, (unsigned long)p | E_DEV | E_VALID |
-				   (b->dst[i] & ZD_MIGRATE_PFN_WRITE ? E_WRITE : 0)))
+			if (b->dst[i] & ZD_MIGRATE_PFN_WRITE)
+				e |= E_WRITE;
+			if (pt_set(m, b->m.start / PAGE + i, e))
 				break;	/* no memory: fills on demand */
 		}
 	pthread_mutex_unlock(&dm->lock);

@@ -667,12 +667,12 @@ static void test_errors(void **state)
 	struct fx *f = *state;
 	uint8_t perm[NPAGES];
 	struct dmirror_cmd c = cmd(f, f->buf, NPAGES, f->bounce);
-	struct dmirror_cmd bad[] = {
-		{ .mm = NULL, .addr = (unsigned long)f->buf, .npages = 1, .ptr = f->bounce },
-		{ .mm = f->mm, .addr = (unsigned long)f->buf + 1, .npages = 1, .ptr = f->bounce },
-		{ .mm = f->mm, .addr = (unsigned long)f->buf, .npages = 0, .ptr = f->bounce },
-		{ .mm = f->mm, .addr = (unsigned long)f->buf, .npages = ULONG_MAX / PG,
-		  .ptr = f->bounce },
+	unsigned long a = (unsigned long)f->buf;
+	struct dmirror_cmd bad[] = {	/* no mm, unaligned, empty, past the end */
+		{ .mm = NULL, .addr = a, .npages = 1, .ptr = f->bounce },
+		{ .mm = f->mm, .addr = a + 1, .npages = 1, .ptr = f->bounce },
+		{ .mm = f->mm, .addr = a, .npages = 0, .ptr = f->bounce },
+		{ .mm = f->mm, .addr = a, .npages = ULONG_MAX / PG, .ptr = f->bounce },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
