@@ -2,7 +2,9 @@
 /* dmirror: see dmirror.h. */
 #include <errno.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,11 @@
 
 #define BATCH		512ul		/* pages per migrate_vma call */
 #define MAX_PREFETCH	512ul
+#define RANGE_PAGES	64ul		/* pages per hmm_range_fault call */
+#define PT_PAGES	512ul		/* mirror entries per table block */
+#define ERASE_LOG	64ul		/* mirror erasures remembered */
+
+struct mirror;
 
 struct dmirror_chunk {
 	struct dmirror *dm;
@@ -38,8 +45,14 @@ struct dmirror_chunk {
 
 struct dmirror {
 	struct zd_device dev;
-	pthread_mutex_t lock;		/* free list, chunks, bound, inflight */
+	pthread_mutex_t lock;		/* free list, chunks, bound, inflight,
+					 * mirrors and their tables */
 	pthread_cond_t idle;		/* no command in flight, or a page freed */
+	/* A command's migration batch (write) against a device access's
+	 * round of fill and copy (read): a copy outside dm->lock that a
+	 * migration overtakes is redone, and without this a migration in a
+	 * loop could overtake every one. */
+	pthread_rwlock_t mig_lock;
 	bool bound;			/* commands are accepted */
 	unsigned int inflight;		/* commands running */
 	/* A stack linked by zone_device_data: the warmest memory first.
@@ -49,7 +62,9 @@ struct dmirror {
 	 * is then one copy. */
 	struct zd_page *free_pages;
 	struct dmirror_chunk *chunks;
+	struct mirror *mirrors;		/* one per mm the device has used */
 	unsigned long chunk_bytes, nr_chunks, in_use;
+	unsigned long invalidations;	/* mirror invalidations (stats) */
 	atomic_ulong prefetch, page_frees, faults;
 	atomic_bool fail_faults;
 };
@@ -195,6 +210,460 @@ static struct zd_page *page_alloc(struct dmirror *dm)
 	return p;
 }
 
+/* ---- the mirror: the device's page table of one mm ---------------------- */
+
+/*
+ * The device's page table maps a page number (address / page size) to an
+ * entry: a host page's address or a device page, with E_VALID and, if
+ * the device may write it, E_WRITE.  Like the kernel's, it holds no
+ * references: every change that could make an entry stale erases it
+ * first, under dm->lock (the interval notifier for the application's
+ * changes and other owners' migrations, this driver's own migrations for
+ * the rest), so an entry found under dm->lock names a live page.
+ */
+#define E_VALID		1ul
+#define E_WRITE		2ul
+#define E_DEV		4ul
+#define E_FLAGS		7ul
+
+struct pt_block {
+	struct pt_block *next;		/* in its hash bucket */
+	unsigned long base;		/* page number / PT_PAGES */
+	unsigned long used;		/* entries set */
+	unsigned long e[PT_PAGES];
+};
+
+struct mirror {
+	struct zd_mmu_interval_notifier notifier;	/* the whole mm */
+	struct dmirror *dm;
+	struct zd_mm *mm;
+	struct mirror *next;		/* in dm->mirrors */
+	unsigned int users;		/* commands using it */
+	bool dead;			/* its mm was destroyed */
+	struct pt_block **bucket;
+	unsigned long nbuckets, nblocks, entries;
+	/* The last ERASE_LOG erasures: a copy made outside dm->lock checks
+	 * by them whether the entries it used were erased meanwhile. */
+	unsigned long erases;
+	struct { unsigned long start, end; } log[ERASE_LOG];
+};
+
+#define mirror_of(sub)	((struct mirror *)((char *)(sub) - \
+			 offsetof(struct mirror, notifier)))
+
+static struct pt_block **pt_slot(struct mirror *m, unsigned long base)
+{
+	struct pt_block **b = &m->bucket[base & (m->nbuckets - 1)];
+
+	while (*b && (*b)->base != base)
+		b = &(*b)->next;
+	return b;
+}
+
+/* Twice the buckets once there are more blocks than buckets. */
+static int pt_grow(struct mirror *m)
+{
+	unsigned long n = m->nbuckets ? 2 * m->nbuckets : 16;
+	struct pt_block **old = m->bucket, **nb = calloc(n, sizeof(*nb));
+	unsigned long was = m->nbuckets;
+
+	if (!nb)
+		return -ENOMEM;
+	m->bucket = nb;
+	m->nbuckets = n;
+	for (unsigned long i = 0; i < was; i++)
+		while (old[i]) {
+			struct pt_block *b = old[i], **slot;
+
+			old[i] = b->next;
+			b->next = NULL;
+			slot = pt_slot(m, b->base);
+			*slot = b;
+		}
+	free(old);
+	return 0;
+}
+
+/* dm->lock held */
+static unsigned long pt_get(struct mirror *m, unsigned long pn)
+{
+	struct pt_block *b = m->nbuckets ? *pt_slot(m, pn / PT_PAGES) : NULL;
+
+	return b ? b->e[pn % PT_PAGES] : 0;
+}
+
+/* dm->lock held */
+static int pt_set(struct mirror *m, unsigned long pn, unsigned long e)
+{
+	struct pt_block **slot;
+
+	if (m->nblocks >= m->nbuckets && pt_grow(m))
+		return -ENOMEM;
+	slot = pt_slot(m, pn / PT_PAGES);
+	if (!*slot) {
+		*slot = calloc(1, sizeof(**slot));
+		if (!*slot)
+			return -ENOMEM;
+		(*slot)->base = pn / PT_PAGES;
+		m->nblocks++;
+	}
+	if (!(*slot)->e[pn % PT_PAGES]) {
+		(*slot)->used++;
+		m->entries++;
+	}
+	(*slot)->e[pn % PT_PAGES] = e;
+	return 0;
+}
+
+/* Clear the entries of [first, last] in *@slot's block; free it if empty. */
+static void pt_clear_block(struct mirror *m, struct pt_block **slot,
+			   unsigned long first, unsigned long last)
+{
+	struct pt_block *b = *slot;
+	unsigned long lo = b->base * PT_PAGES, hi = lo + PT_PAGES - 1;
+
+	for (unsigned long pn = first > lo ? first : lo; pn <= (last < hi ? last : hi); pn++)
+		if (b->e[pn % PT_PAGES]) {
+			b->e[pn % PT_PAGES] = 0;
+			b->used--;
+			m->entries--;
+		}
+	if (!b->used) {
+		*slot = b->next;
+		free(b);
+		m->nblocks--;
+	}
+}
+
+/* Note that [start, end) was erased; dm->lock held. */
+static void erase_log(struct mirror *m, unsigned long start, unsigned long end)
+{
+	m->log[m->erases % ERASE_LOG].start = start;
+	m->log[m->erases % ERASE_LOG].end = end;
+	m->erases++;
+}
+
+/* Erase the entries of [start, end); dm->lock held. */
+static void pt_erase(struct mirror *m, unsigned long start, unsigned long end)
+{
+	unsigned long first = start / PAGE, last = (end - 1) / PAGE;
+
+	if (!m->nblocks || end <= start)
+		return;
+	if (last / PT_PAGES - first / PT_PAGES < m->nblocks) {
+		for (unsigned long base = first / PT_PAGES; base <= last / PT_PAGES; base++) {
+			struct pt_block **slot = pt_slot(m, base);
+
+			if (*slot)
+				pt_clear_block(m, slot, first, last);
+		}
+		return;
+	}
+	for (unsigned long i = 0; i < m->nbuckets; i++)	/* a huge range */
+		for (struct pt_block **slot = &m->bucket[i]; *slot;) {
+			struct pt_block *b = *slot;
+
+			pt_clear_block(m, slot, first, last);
+			if (*slot == b)
+				slot = &b->next;
+		}
+}
+
+static void mirror_erase(struct mirror *m, unsigned long start, unsigned long end)
+{
+	erase_log(m, start, end);
+	pt_erase(m, start, end);
+}
+
+/* Whether [start, end) was erased since m->erases was @since. */
+static bool erased_since(struct mirror *m, unsigned long since,
+			 unsigned long start, unsigned long end)
+{
+	if (m->erases - since > ERASE_LOG)
+		return true;
+	for (unsigned long q = since; q != m->erases; q++)
+		if (m->log[q % ERASE_LOG].start < end && start < m->log[q % ERASE_LOG].end)
+			return true;
+	return false;
+}
+
+/*
+ * The application changed the range, or another owner migrates it, or
+ * the mm goes: the entries go before the change takes effect.  Our own
+ * migrations are left to the migration code, which knows which entries
+ * move (as the kernel's dmirror does).
+ */
+static bool mirror_invalidate(struct zd_mmu_interval_notifier *sub,
+			      const struct zd_mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct mirror *m = mirror_of(sub);
+	struct dmirror *dm = m->dm;
+
+	if (range->event == ZD_MMU_NOTIFY_MIGRATE && range->owner == dm)
+		return true;
+	pthread_mutex_lock(&dm->lock);
+	zd_mmu_interval_set_seq(sub, cur_seq);
+	mirror_erase(m, range->start, range->end);
+	dm->invalidations++;
+	if (range->event == ZD_MMU_NOTIFY_RELEASE && !range->start && range->end == ULONG_MAX)
+		m->dead = true;		/* zd_mm_destroy(): the notifier is gone too */
+	pthread_mutex_unlock(&dm->lock);
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops mirror_ops = {
+	.invalidate = mirror_invalidate,
+};
+
+static void mirror_free(struct mirror *m)
+{
+	zd_mmu_interval_notifier_remove(&m->notifier);
+	for (unsigned long i = 0; i < m->nbuckets; i++)
+		while (m->bucket[i]) {
+			struct pt_block *b = m->bucket[i];
+
+			m->bucket[i] = b->next;
+			free(b);
+		}
+	free(m->bucket);
+	free(m);
+}
+
+/* The live mirror of @mm; dm->lock held. */
+static struct mirror *mirror_find(struct dmirror *dm, struct zd_mm *mm)
+{
+	for (struct mirror *m = dm->mirrors; m; m = m->next)
+		if (m->mm == mm && !m->dead)
+			return m;
+	return NULL;
+}
+
+/* Unlink the mirrors of destroyed mms nobody uses; dm->lock held. */
+static struct mirror *mirror_reap(struct dmirror *dm)
+{
+	struct mirror *gone = NULL;
+
+	for (struct mirror **p = &dm->mirrors; *p;) {
+		struct mirror *m = *p;
+
+		if (m->dead && !m->users) {
+			*p = m->next;
+			m->next = gone;
+			gone = m;
+		} else {
+			p = &m->next;
+		}
+	}
+	return gone;
+}
+
+static void mirror_free_list(struct mirror *m)
+{
+	while (m) {
+		struct mirror *next = m->next;
+
+		mirror_free(m);
+		m = next;
+	}
+}
+
+/*
+ * The mirror of @mm, made (and its notifier inserted) on first use; the
+ * caller is a command, so an unbind does not free it meanwhile.  NULL
+ * with -errno in *@err.
+ */
+static struct mirror *mirror_get(struct dmirror *dm, struct zd_mm *mm, int *err)
+{
+	struct mirror *m, *fresh, *gone;
+
+	pthread_mutex_lock(&dm->lock);
+	gone = mirror_reap(dm);
+	m = mirror_find(dm, mm);
+	if (m)
+		m->users++;
+	pthread_mutex_unlock(&dm->lock);
+	mirror_free_list(gone);
+	if (m)
+		return m;
+	fresh = calloc(1, sizeof(*fresh));
+	if (!fresh) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	fresh->dm = dm;
+	fresh->mm = mm;
+	*err = zd_mmu_interval_notifier_insert(&fresh->notifier, mm, 0,
+					       ULONG_MAX & ~(PAGE - 1), &mirror_ops);
+	if (*err) {
+		free(fresh);
+		return NULL;
+	}
+	pthread_mutex_lock(&dm->lock);
+	m = mirror_find(dm, mm);	/* another command's, made meanwhile */
+	if (!m) {
+		m = fresh;
+		m->next = dm->mirrors;
+		dm->mirrors = m;
+		fresh = NULL;
+	}
+	m->users++;
+	pthread_mutex_unlock(&dm->lock);
+	if (fresh)
+		mirror_free(fresh);
+	return m;
+}
+
+static void mirror_put(struct mirror *m)
+{
+	pthread_mutex_lock(&m->dm->lock);
+	m->users--;
+	pthread_mutex_unlock(&m->dm->lock);
+}
+
+/*
+ * A notifier on one range for one zd_hmm_range_fault() loop (the kernel's
+ * snapshot does the same): its sequence moves only for changes of that
+ * range, our own migrations included, so a read is retried for what it
+ * read, not for every change anywhere in the mm.
+ */
+struct range_sub {
+	struct zd_mmu_interval_notifier sub;
+	struct dmirror *dm;
+};
+
+static bool range_invalidate(struct zd_mmu_interval_notifier *sub,
+			     const struct zd_mmu_notifier_range *range,
+			     unsigned long cur_seq)
+{
+	struct dmirror *dm = ((struct range_sub *)sub)->dm;
+
+	(void)range;
+	pthread_mutex_lock(&dm->lock);
+	zd_mmu_interval_set_seq(sub, cur_seq);
+	pthread_mutex_unlock(&dm->lock);
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops range_ops = {
+	.invalidate = range_invalidate,
+};
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * The kernel's retry loop: read [start, end) (at most RANGE_PAGES) with
+ * @flags until no change collided, then call @done under dm->lock with
+ * the entries.  -EBUSY after ZD_HMM_RANGE_DEFAULT_TIMEOUT ms of
+ * collisions; zd_hmm_range_fault()'s errors.
+ */
+static int range_read(struct dmirror *dm, struct zd_mm *mm, unsigned long start,
+		      unsigned long end, unsigned long flags, unsigned long *pfns,
+		      int (*done)(void *arg, const unsigned long *pfns), void *arg)
+{
+	struct range_sub rs = { .dm = dm };
+	struct zd_hmm_range range = {
+		.notifier = &rs.sub, .start = start, .end = end,
+		.hmm_pfns = pfns, .default_flags = flags, .dev_private_owner = dm,
+	};
+	struct timespec t0;
+	int err;
+
+	err = zd_mmu_interval_notifier_insert(&rs.sub, mm, start, end - start, &range_ops);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (ms_since(&t0) > ZD_HMM_RANGE_DEFAULT_TIMEOUT) {
+			err = -EBUSY;
+			break;
+		}
+		range.notifier_seq = zd_mmu_interval_read_begin(&rs.sub);
+		err = zd_hmm_range_fault(&range);
+		if (err == -EBUSY)
+			continue;
+		if (err)
+			break;
+		pthread_mutex_lock(&dm->lock);
+		if (zd_mmu_interval_read_retry(&rs.sub, range.notifier_seq)) {
+			pthread_mutex_unlock(&dm->lock);
+			continue;
+		}
+		err = done(arg, pfns);
+		pthread_mutex_unlock(&dm->lock);
+		break;
+	}
+	zd_mmu_interval_notifier_remove(&rs.sub);
+	return err;
+}
+
+struct fill {
+	struct mirror *m;
+	unsigned long start, npages;
+};
+
+/* The entry for one range_fault result, 0 for none; dm->lock held. */
+static unsigned long mirror_entry(struct dmirror *dm, unsigned long pfn)
+{
+	struct zd_page *p;
+	unsigned long e;
+
+	if (!(pfn & ZD_HMM_PFN_VALID))
+		return 0;
+	p = zd_hmm_pfn_to_page(pfn);
+	if (p && p->pgmap->owner != dm)
+		return 0;	/* another device's: never reported valid */
+	e = p ? (unsigned long)p | E_DEV : (unsigned long)zd_hmm_pfn_to_virt(pfn);
+	if (!(e & ~E_FLAGS))
+		return 0;
+	return e | E_VALID | (pfn & ZD_HMM_PFN_WRITE ? E_WRITE : 0);
+}
+
+/* Install what was read; dm->lock held, no change collided. */
+static int fill_done(void *arg, const unsigned long *pfns)
+{
+	struct fill *f = arg;
+
+	for (unsigned long i = 0; i < f->npages; i++) {
+		unsigned long e = mirror_entry(f->m->dm, pfns[i]);
+		int err = e ? pt_set(f->m, f->start / PAGE + i, e) : 0;
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Fill the mirror for [start, end) as the kernel's dmirror_fault() does:
+ * with ZD_HMM_PFN_REQ_FAULT (and _WRITE) in @flags the pages are faulted
+ * in and all entries installed; with 0 only those present are.
+ */
+static int mirror_fill(struct mirror *m, unsigned long start, unsigned long end,
+		       unsigned long flags)
+{
+	unsigned long pfns[RANGE_PAGES];
+
+	for (unsigned long a = start; a < end;) {
+		unsigned long left = (end - a) / PAGE;
+		unsigned long n = left < RANGE_PAGES ? left : RANGE_PAGES;
+		struct fill f = { m, a, n };
+		int err = range_read(m->dm, m->mm, a, a + n * PAGE, flags, pfns,
+				     fill_done, &f);
+
+		if (err)
+			return err;
+		a += n * PAGE;
+	}
+	return 0;
+}
+
 /* ---- migration ---------------------------------------------------------- */
 
 struct batch {
@@ -212,12 +681,65 @@ static void batch_init(struct batch *b, struct zd_mm *mm, unsigned long start,
 	};
 }
 
-/* Pages and finalize; returns how many moved. */
-static unsigned long batch_finish(struct batch *b)
+/*
+ * Our own migration moves the batch's collected pages: their mirror
+ * entries go now (the notifier leaves our migrations to us), before a
+ * device page can be freed or a host page stops being the data.
+ * Returns the mm's mirror (NULL if none) and in *@since its erase count.
+ */
+static struct mirror *batch_unmirror(struct dmirror *dm, struct batch *b,
+				     unsigned long *since)
+{
+	struct mirror *m;
+
+	pthread_mutex_lock(&dm->lock);
+	m = mirror_find(dm, b->m.mm);
+	if (m) {
+		for (unsigned long i = 0; i < b->m.npages; i++)
+			if (b->src[i] & ZD_MIGRATE_PFN_MIGRATE)
+				pt_erase(m, b->m.start + i * PAGE, b->m.start + (i + 1) * PAGE);
+		erase_log(m, b->m.start, b->m.end);
+		*since = m->erases;
+	}
+	pthread_mutex_unlock(&dm->lock);
+	return m;
+}
+
+/*
+ * Pages moved to this device go into its mirror, as the kernel's
+ * dmirror_migrate_finalize_and_map() does, before the finalize lets a
+ * CPU fault take them home; not if anything erased the range meanwhile
+ * (an munmap, a fault's trip home): the mirror fills on demand then.
+ */
+static void batch_mirror(struct dmirror *dm, struct batch *b, struct mirror *m,
+			 unsigned long since)
+{
+	pthread_mutex_lock(&dm->lock);
+	if (m && mirror_find(dm, b->m.mm) == m &&
+	    !erased_since(m, since, b->m.start, b->m.end))
+		for (unsigned long i = 0; i < b->m.npages; i++) {
+			struct zd_page *p = zd_migrate_pfn_to_page(b->dst[i]);
+			unsigned long e = (unsigned long)p | E_DEV | E_VALID;
+
+			if (!p || !(b->src[i] & ZD_MIGRATE_PFN_MIGRATE))
+				continue;
+			if (b->dst[i] & ZD_MIGRATE_PFN_WRITE)
+				e |= E_WRITE;
+			if (pt_set(m, b->m.start / PAGE + i, e))
+				break;	/* no memory: fills on demand */
+		}
+	pthread_mutex_unlock(&dm->lock);
+}
+
+/* Pages, mirror and finalize; returns how many moved. */
+static unsigned long batch_finish(struct dmirror *dm, struct batch *b, bool to_dev,
+				  struct mirror *m, unsigned long since)
 {
 	unsigned long moved = 0;
 
 	zd_migrate_vma_pages(&b->m);
+	if (to_dev)
+		batch_mirror(dm, b, m, since);
 	for (unsigned long i = 0; i < b->m.npages; i++)
 		moved += !!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE);
 	zd_migrate_vma_finalize(&b->m);
@@ -332,18 +854,27 @@ static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
 	int err = b ? 0 : -ENOMEM;
 
 	for (unsigned long done = 0; done < npages && !err; done += per) {
-		unsigned long n = npages - done < per ? npages - done : per;
+		unsigned long n = npages - done < per ? npages - done : per, since = 0;
+		struct mirror *m;
 
 		batch_init(b, mm, start + done * PAGE, n, dm, flags);
 		b->m.fault_page = fault_page;
+		if (!fault_page)	/* a command (a fault waits for nothing) */
+			pthread_rwlock_wrlock(&dm->mig_lock);
 		err = zd_migrate_vma_setup(&b->m);
-		if (err)
+		if (err) {
+			if (!fault_page)
+				pthread_rwlock_unlock(&dm->mig_lock);
 			break;
+		}
+		m = batch_unmirror(dm, b, &since);
 		if (to_dev)
 			to_device(dm, b);
 		else
 			to_host(b);
-		*moved += batch_finish(b);
+		*moved += batch_finish(dm, b, to_dev, m, since);
+		if (!fault_page)
+			pthread_rwlock_unlock(&dm->mig_lock);
 	}
 	free(b);
 	return err;
@@ -388,14 +919,23 @@ static int to_device_cmd(struct dmirror *dm, struct dmirror_cmd *cmd)
 	return 0;
 }
 
+/* The mirror is made first, so that the pages moved go into it. */
 int dmirror_migrate_to_device(struct dmirror *dm, struct dmirror_cmd *cmd)
 {
+	struct mirror *m;
 	int err;
 
 	if (cmd_bad(dm, cmd))
 		return -EINVAL;
 	err = cmd_enter(dm);
-	return err ? err : cmd_exit(dm, to_device_cmd(dm, cmd));
+	if (err)
+		return err;
+	m = mirror_get(dm, cmd->mm, &err);
+	if (!m)
+		return cmd_exit(dm, err);
+	err = to_device_cmd(dm, cmd);
+	mirror_put(m);
+	return cmd_exit(dm, err);
 }
 
 int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
@@ -410,22 +950,59 @@ int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
 			&cmd->cpages));
 }
 
-/* ---- the device's view -------------------------------------------------- */
+/* ---- the device's view: through its mirror ------------------------------ */
+
+/* One batch of a command: entries copied from the mirror, with a
+ * reference on each device page (so that it is not freed meanwhile). */
+struct view {
+	unsigned long e[RANGE_PAGES];
+	unsigned long n, since;
+};
 
 /*
- * One page of the device's view: its own memory if the page is in its
- * mirror (held meanwhile, so a CPU fault cannot take it home under the
- * copy), else the host page through the CPU (never-touched ones fault:
- * faults), which an application's munmap meanwhile makes -EFAULT.
+ * Take up to RANGE_PAGES entries of [addr, addr + npages pages) from the
+ * mirror, stopping at the first missing one (or read-only one, for
+ * @write); a reference on each device page.  dm->lock held.
  */
-static int access_page(struct dmirror *dm, struct dmirror_cmd *cmd,
-		       unsigned long addr, char *buf, bool write)
+static void view_take(struct mirror *m, unsigned long addr, unsigned long npages,
+		      bool write, struct view *v)
 {
-	struct zd_page *p;
-	int st = zd_mm_lookup_get(cmd->mm, addr, &p);
+	v->n = 0;
+	v->since = m->erases;
+	while (v->n < npages && v->n < RANGE_PAGES) {
+		unsigned long e = pt_get(m, addr / PAGE + v->n);
 
-	if (st == ZD_MM_PAGE_DEVICE && p->pgmap->owner == dm) {
-		char *mem = page_mem(p);
+		if (!e || (write && !(e & E_WRITE)))
+			break;
+		if (e & E_DEV)
+			zd_get_page((struct zd_page *)(e & ~E_FLAGS));
+		v->e[v->n++] = e;
+	}
+}
+
+static void view_put(struct view *v)
+{
+	for (unsigned long i = 0; i < v->n; i++)
+		if (v->e[i] & E_DEV)
+			zd_put_page((struct zd_page *)(v->e[i] & ~E_FLAGS));
+}
+
+/*
+ * Copy a page between the device and @buf.  A device page's memory
+ * directly: held, it is not freed, but a migration that collected it
+ * just before the reference was taken may still move its memory home
+ * (the erasure check after the copy catches that).  A host page through
+ * the CPU, outside dm->lock
+ * (the copy may fault on the fault thread, whose invalidate() takes
+ * dm->lock); an application's munmap may come first (here the kernel
+ * would have blocked it until the copy ended): false then.
+ */
+static bool copy_page(unsigned long e, char *buf, bool write, struct zd_mm *mm)
+{
+	char *p = (char *)(e & ~E_FLAGS);
+
+	if (e & E_DEV) {
+		char *mem = page_mem((struct zd_page *)p);
 
 		if (write) {
 			memcpy(mem, buf, PAGE);
@@ -434,31 +1011,88 @@ static int access_page(struct dmirror *dm, struct dmirror_cmd *cmd,
 			dev_read(mem);
 			memcpy(buf, mem, PAGE);
 		}
-		zd_put_page(p);
-		return 0;
+		return true;
 	}
-	if (p)
-		zd_put_page(p);		/* another device's: through the CPU */
-	if (st < 0)
-		return -EFAULT;
-	cmd->faults += st == ZD_MM_PAGE_EMPTY;
-	return zd_access_remote_vm(cmd->mm, addr, buf, (int)PAGE,
-				   write ? ZD_FOLL_WRITE : 0) == (int)PAGE ? 0 : -EFAULT;
+	return zd_access_remote_vm(mm, (unsigned long)p, buf, (int)PAGE,
+				   write ? ZD_FOLL_WRITE : 0) == (int)PAGE;
+}
+
+/*
+ * The kernel's read and write loops: copy from the mirror while it has
+ * the pages; where it has not, fill it through zd_hmm_range_fault()
+ * (faults counts those rounds, as the kernel's) and go on.  The copy
+ * runs outside dm->lock, so it is checked afterwards against the
+ * erasures meanwhile and redone if its entries went (a migration may
+ * have taken the page before a write reached it); a host copy that
+ * failed drops its entry, and the refill says why (-EFAULT, -EPERM).
+ */
+static int mirror_access(struct mirror *m, struct dmirror_cmd *cmd, bool write)
+{
+	struct dmirror *dm = m->dm;
+	unsigned long end = cmd->addr + cmd->npages * PAGE;
+	struct view v;
+	struct timespec t0;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned long i = 0; i < cmd->npages && !err;) {
+		unsigned long addr = cmd->addr + i * PAGE, done = 0;
+		bool stale;
+
+		pthread_rwlock_rdlock(&dm->mig_lock);
+		pthread_mutex_lock(&dm->lock);
+		view_take(m, addr, cmd->npages - i, write, &v);
+		pthread_mutex_unlock(&dm->lock);
+		if (!v.n) {
+			err = mirror_fill(m, addr, end, ZD_HMM_PFN_REQ_FAULT |
+					  (write ? ZD_HMM_PFN_REQ_WRITE : 0));
+			pthread_rwlock_unlock(&dm->mig_lock);
+			cmd->faults += !err;
+			continue;
+		}
+		while (done < v.n && copy_page(v.e[done], (char *)cmd->ptr + (i + done) * PAGE,
+					       write, cmd->mm))
+			done++;
+		view_put(&v);
+		pthread_mutex_lock(&dm->lock);
+		stale = erased_since(m, v.since, addr, addr + v.n * PAGE);
+		if (!stale && done < v.n)	/* gone under the copy: refill */
+			mirror_erase(m, addr + done * PAGE, addr + (done + 1) * PAGE);
+		pthread_mutex_unlock(&dm->lock);
+		pthread_rwlock_unlock(&dm->mig_lock);
+		if (stale)
+			done = 0;
+		i += done;
+		cmd->cpages += done;
+		if (done)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+		else if (ms_since(&t0) > ZD_HMM_RANGE_DEFAULT_TIMEOUT)
+			err = stale ? -EBUSY : -EFAULT;
+	}
+	return err;
+}
+
+static bool cmd_range_bad(struct dmirror *dm, struct dmirror_cmd *cmd)
+{
+	return cmd_bad(dm, cmd) || cmd->npages > (ULONG_MAX - cmd->addr) / PAGE;
 }
 
 static int access_range(struct dmirror *dm, struct dmirror_cmd *cmd, bool write)
 {
+	struct mirror *m;
 	int err;
 
-	if (cmd_bad(dm, cmd) || !cmd->ptr)
+	if (cmd_range_bad(dm, cmd) || !cmd->ptr)
 		return -EINVAL;
 	err = cmd_enter(dm);
-	for (unsigned long i = 0; i < cmd->npages && !err; i++) {
-		err = access_page(dm, cmd, cmd->addr + i * PAGE,
-				  (char *)cmd->ptr + i * PAGE, write);
-		cmd->cpages += !err;
-	}
-	return err == -ENODEV ? err : cmd_exit(dm, err);
+	if (err)
+		return err;
+	m = mirror_get(dm, cmd->mm, &err);
+	if (!m)
+		return cmd_exit(dm, err);
+	err = mirror_access(m, cmd, write);
+	mirror_put(m);
+	return cmd_exit(dm, err);
 }
 
 int dmirror_read(struct dmirror *dm, struct dmirror_cmd *cmd)
@@ -471,30 +1105,148 @@ int dmirror_write(struct dmirror *dm, struct dmirror_cmd *cmd)
 	return access_range(dm, cmd, true);
 }
 
+/* Take the device pages of a batch, held; *@missing: entries absent. */
+static unsigned long dev_take(struct mirror *m, unsigned long addr, unsigned long n,
+			      struct zd_page **held, bool *missing)
+{
+	unsigned long k = 0;
+
+	*missing = false;
+	pthread_mutex_lock(&m->dm->lock);
+	for (unsigned long i = 0; i < n; i++) {
+		unsigned long e = pt_get(m, addr / PAGE + i);
+
+		*missing |= !e;
+		if (e & E_DEV) {
+			held[k] = (struct zd_page *)(e & ~E_FLAGS);
+			zd_get_page(held[k++]);
+		}
+	}
+	pthread_mutex_unlock(&m->dm->lock);
+	return k;
+}
+
+/*
+ * Device compute on the pages of the range that are in its memory, as
+ * the mirror has them; where it has no entry, it learns the page's state
+ * first without faulting anything in.  Each page is held while @fn runs.
+ */
+static int mirror_transform(struct mirror *m, struct dmirror_cmd *cmd,
+			    void (*fn)(void *page, size_t len, void *arg), void *arg)
+{
+	struct zd_page *held[RANGE_PAGES];
+
+	for (unsigned long i = 0; i < cmd->npages; i += RANGE_PAGES) {
+		unsigned long addr = cmd->addr + i * PAGE, k;
+		unsigned long n = cmd->npages - i < RANGE_PAGES ? cmd->npages - i : RANGE_PAGES;
+		bool missing;
+
+		pthread_rwlock_rdlock(&m->dm->mig_lock);
+		k = dev_take(m, addr, n, held, &missing);
+		if (missing) {
+			int err;
+
+			while (k)
+				zd_put_page(held[--k]);
+			err = mirror_fill(m, addr, addr + n * PAGE, 0);
+			if (err) {
+				pthread_rwlock_unlock(&m->dm->mig_lock);
+				return err;
+			}
+			k = dev_take(m, addr, n, held, &missing);
+		}
+		pthread_rwlock_unlock(&m->dm->mig_lock);
+		for (unsigned long j = 0; j < k; j++) {
+			dev_read(page_mem(held[j]));
+			fn(page_mem(held[j]), PAGE, arg);
+			dev_wrote(page_mem(held[j]));
+			zd_put_page(held[j]);
+			cmd->cpages++;
+		}
+	}
+	return 0;
+}
+
 int dmirror_transform(struct dmirror *dm, struct dmirror_cmd *cmd,
 		      void (*fn)(void *page, size_t len, void *arg), void *arg)
 {
+	struct mirror *m;
 	int err;
 
-	if (cmd_bad(dm, cmd) || !fn)
+	if (cmd_range_bad(dm, cmd) || !fn)
 		return -EINVAL;
 	err = cmd_enter(dm);
 	if (err)
 		return err;
-	for (unsigned long i = 0; i < cmd->npages; i++) {
-		struct zd_page *p;
+	m = mirror_get(dm, cmd->mm, &err);
+	if (!m)
+		return cmd_exit(dm, err);
+	err = mirror_transform(m, cmd, fn, arg);
+	mirror_put(m);
+	return cmd_exit(dm, err);
+}
 
-		if (zd_mm_lookup_get(cmd->mm, cmd->addr + i * PAGE, &p) != ZD_MM_PAGE_DEVICE)
-			continue;
-		if (p->pgmap->owner == dm) {	/* held: no fault takes it */
-			dev_read(page_mem(p));
-			fn(page_mem(p), PAGE, arg);
-			dev_wrote(page_mem(p));
-			cmd->cpages++;
-		}
-		zd_put_page(p);
+/* ---- snapshot and release ------------------------------------------------ */
+
+struct snap {
+	struct dmirror *dm;
+	uint8_t *perm;
+	unsigned long npages;
+};
+
+/* The state byte of one range_fault entry, as the kernel's
+ * dmirror_mkentry(); dm->lock held. */
+static uint8_t snap_state(struct dmirror *dm, unsigned long pfn)
+{
+	struct zd_page *p;
+	uint8_t st;
+
+	if (pfn & ZD_HMM_PFN_ERROR)
+		return DMIRROR_PROT_ERROR;
+	if (!(pfn & ZD_HMM_PFN_VALID))
+		return DMIRROR_PROT_NONE;
+	p = zd_hmm_pfn_to_page(pfn);
+	if (!p)
+		st = DMIRROR_PROT_NONE;		/* a host page */
+	else if (p->pgmap->owner == dm)
+		st = DMIRROR_PROT_DEV_PRIVATE_LOCAL;
+	else
+		st = DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+	return st | (pfn & ZD_HMM_PFN_WRITE ? DMIRROR_PROT_WRITE : DMIRROR_PROT_READ);
+}
+
+static int snap_done(void *arg, const unsigned long *pfns)
+{
+	struct snap *s = arg;
+
+	for (unsigned long i = 0; i < s->npages; i++)
+		s->perm[i] = snap_state(s->dm, pfns[i]);
+	return 0;
+}
+
+int dmirror_snapshot(struct dmirror *dm, struct dmirror_cmd *cmd, uint8_t *perm)
+{
+	unsigned long pfns[RANGE_PAGES];
+	int err;
+
+	if (cmd_range_bad(dm, cmd) || !perm)
+		return -EINVAL;
+	err = cmd_enter(dm);
+	if (err)
+		return err;
+	for (unsigned long i = 0; i < cmd->npages && !err; i += RANGE_PAGES) {
+		unsigned long addr = cmd->addr + i * PAGE;
+		struct snap s = {
+			dm, perm + i,
+			cmd->npages - i < RANGE_PAGES ? cmd->npages - i : RANGE_PAGES,
+		};
+
+		err = range_read(dm, cmd->mm, addr, addr + s.npages * PAGE, 0, pfns,
+				 snap_done, &s);
+		if (!err)
+			cmd->cpages += s.npages;
 	}
-	return cmd_exit(dm, 0);
+	return cmd_exit(dm, err);
 }
 
 /* ---- unplug: every page in use comes home first ------------------------- */
@@ -525,6 +1277,55 @@ static void chunk_evict(struct dmirror_chunk *c)
 	free(dst);
 }
 
+/* Wait up to @ms for a page to be freed; whether pages are still in use. */
+static bool wait_in_use(struct dmirror *dm, long ms)
+{
+	struct timespec ts;
+	bool in_use;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&dm->lock);
+	if (dm->in_use)
+		pthread_cond_timedwait(&dm->idle, &dm->lock, &ts);
+	in_use = dm->in_use;
+	pthread_mutex_unlock(&dm->lock);
+	return in_use;
+}
+
+/*
+ * The kernel's HMM_DMIRROR_RELEASE: every page comes home as at unplug,
+ * the device stays bound.  A page a fault is bringing home is skipped by
+ * an eviction and freed by that fault: evict again until none is left.
+ * Chunks are only added (at the head) while bound, so the list read
+ * under the lock stays valid.
+ */
+int dmirror_release(struct dmirror *dm)
+{
+	struct dmirror_chunk *head;
+	struct timespec t0;
+	int err;
+
+	if (!dm)
+		return -EINVAL;
+	err = cmd_enter(dm);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		pthread_mutex_lock(&dm->lock);
+		head = dm->chunks;
+		pthread_mutex_unlock(&dm->lock);
+		for (struct dmirror_chunk *c = head; c; c = c->next)
+			chunk_evict(c);
+		if (!wait_in_use(dm, 1))
+			return cmd_exit(dm, 0);
+	} while (ms_since(&t0) <= ZD_HMM_RANGE_DEFAULT_TIMEOUT);
+	return cmd_exit(dm, -EBUSY);
+}
+
 /*
  * Commands end first (new ones get -ENODEV); then every page in use
  * comes home.  A page a fault is bringing home (busy) is skipped by an
@@ -534,6 +1335,7 @@ static void chunk_evict(struct dmirror_chunk *c)
 static void dmirror_remove(struct zd_device *dev)
 {
 	struct dmirror *dm = (struct dmirror *)dev;
+	struct mirror *gone;
 	unsigned long in_use;
 
 	pthread_mutex_lock(&dm->lock);
@@ -542,28 +1344,19 @@ static void dmirror_remove(struct zd_device *dev)
 		pthread_cond_wait(&dm->idle, &dm->lock);
 	pthread_mutex_unlock(&dm->lock);
 	do {
-		struct timespec ts;
-
 		for (struct dmirror_chunk *c = dm->chunks; c; c = c->next)
 			chunk_evict(c);
-		pthread_mutex_lock(&dm->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (dm->in_use)
-			pthread_cond_timedwait(&dm->idle, &dm->lock, &ts);
-		in_use = dm->in_use;
-		pthread_mutex_unlock(&dm->lock);
+		in_use = wait_in_use(dm, 1);
 	} while (in_use);
 	/* the chunks themselves are devres: they go after this returns */
 	pthread_mutex_lock(&dm->lock);
 	dm->chunks = NULL;
 	dm->free_pages = NULL;
 	dm->nr_chunks = 0;
+	gone = dm->mirrors;	/* no command uses them now */
+	dm->mirrors = NULL;
 	pthread_mutex_unlock(&dm->lock);
+	mirror_free_list(gone);
 }
 
 static int dmirror_probe(struct zd_device *dev)
@@ -582,11 +1375,12 @@ static struct zd_driver dmirror_driver = {
 	.remove = dmirror_remove,
 };
 
-static void dmirror_release(struct zd_device *dev)
+static void dmirror_dev_release(struct zd_device *dev)
 {
 	struct dmirror *dm = (struct dmirror *)dev;
 
 	pthread_cond_destroy(&dm->idle);
+	pthread_rwlock_destroy(&dm->mig_lock);
 	pthread_mutex_destroy(&dm->lock);
 	free(dm);
 }
@@ -594,6 +1388,7 @@ static void dmirror_release(struct zd_device *dev)
 struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 {
 	struct dmirror *dm = calloc(1, sizeof(*dm));
+	pthread_rwlockattr_t wr_first;
 	int err;
 
 	if (!dm)
@@ -603,12 +1398,17 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 		errno = EINVAL;
 		return NULL;
 	}
+	/* a loop of reads must not keep migrations out */
+	pthread_rwlockattr_init(&wr_first);
+	pthread_rwlockattr_setkind_np(&wr_first, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&dm->mig_lock, &wr_first);
+	pthread_rwlockattr_destroy(&wr_first);
 	pthread_mutex_init(&dm->lock, NULL);
 	pthread_cond_init(&dm->idle, NULL);
 	dm->chunk_bytes = chunk_bytes;
 	atomic_store(&dm->prefetch, 1);
 	zd_device_initialize(&dm->dev);
-	dm->dev.release = dmirror_release;
+	dm->dev.release = dmirror_dev_release;
 	err = zd_dev_set_name(&dm->dev, "dmirror%d", id);
 	if (!err)
 		err = zd_device_add(&dm->dev);
@@ -671,6 +1471,10 @@ void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *s)
 	pthread_mutex_lock(&dm->lock);
 	s->chunks = dm->nr_chunks;
 	s->pages_in_use = dm->in_use;
+	s->invalidations = dm->invalidations;
+	s->mirror_entries = 0;
+	for (struct mirror *m = dm->mirrors; m; m = m->next)
+		s->mirror_entries += m->entries;
 	pthread_mutex_unlock(&dm->lock);
 	s->page_free_calls = atomic_load(&dm->page_frees);
 	s->migrate_to_ram_calls = atomic_load(&dm->faults);
