@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The kernel's own HMM selftest (hmm-tests.c), unmodified, against
+# zonedev's dmirror: usage: scripts/kernel-hmm-tests.sh [build-dir] [args]
+# (args go to the test program, e.g. -t migrate or -v hmm_device_private).
+#
+# The kernel's source comes from Debian's linux-source-6.12 package
+# (bookworm-security/backports; linux-source-6.1 otherwise), which
+# scripts/setup.sh installs.  This script installs it only when it is
+# missing and ZD_KSELFTEST_INSTALL=1 says it may.  Only the files the
+# suite needs are unpacked, into <build-dir>/kselftest-hmm/<version>, once;
+# no kernel file is ever copied into the repository (the kernel is
+# GPL-2.0, zonedev MIT).  The suite is built there with its own harness,
+# and run with the shim drivers/dmirror/kshim preloaded, which makes
+# /dev/hmm_dmirror0..3 zonedev dmirrors.
+#
+# Exit status: 0 when every case passed or was skipped, 1 when one
+# failed, 77 (skip) without kernel source or userfaultfd.  The harness's
+# own summary line (# Totals: ...) is printed as it ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=$(realpath "${1:-build}")
+[ $# -gt 0 ] && shift
+
+find_source() {
+	for v in 6.12 6.1; do
+		if [ -f "/usr/src/linux-source-$v.tar.xz" ]; then
+			echo "$v"
+			return
+		fi
+	done
+}
+
+ver=$(find_source)
+if [ -z "$ver" ] && [ "${ZD_KSELFTEST_INSTALL:-0}" = 1 ]; then
+	sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo=sudo
+	$sudo apt-get install -y -qq linux-source-6.12 >/dev/null 2>&1 ||
+		$sudo apt-get install -y -qq linux-source-6.1 >/dev/null 2>&1 || true
+	ver=$(find_source)
+fi
+if [ -z "$ver" ]; then
+	echo "SKIP: no /usr/src/linux-source-6.12.tar.xz or -6.1 (install" \
+	     "linux-source-6.12 as scripts/setup.sh does, or run with" \
+	     "ZD_KSELFTEST_INSTALL=1)"
+	exit 77
+fi
+
+# 6.1 keeps the mm selftests in vm/, later kernels in mm/
+top="linux-source-$ver"
+st="$top/tools/testing/selftests"
+files=("$st/kselftest_harness.h" "$st/kselftest.h" "$top/lib/test_hmm_uapi.h"
+       "$top/mm/gup_test.h")
+tree="$build/kselftest-hmm/$ver"
+if [ ! -f "$tree/.complete" ]; then
+	echo "unpacking the HMM selftest from /usr/src/$top.tar.xz ..."
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	# members absent from this version make tar complain: checked below
+	tar -xJf "/usr/src/$top.tar.xz" -C "$tree" "${files[@]}" \
+		"$st/mm/hmm-tests.c" "$st/vm/hmm-tests.c" "$st/mm/vm_util.h" \
+		"$st/vm/vm_util.h" 2>/dev/null || true
+	for f in "${files[@]}"; do
+		[ -f "$tree/$f" ] || { echo "missing in the kernel source: $f" >&2; exit 1; }
+	done
+	touch "$tree/.complete"
+fi
+dir="$tree/$st/mm"
+[ -f "$dir/hmm-tests.c" ] || dir="$tree/$st/vm"
+[ -f "$dir/hmm-tests.c" ] || { echo "no hmm-tests.c in $top" >&2; exit 1; }
+
+# the shim, then the suite (as the kernel's Makefile: the source root on
+# the include path, the harness beside it)
+cmake --build "$build" --target zonedev_kshim -j2 >/dev/null
+shim="$build/drivers/dmirror/kshim/libzonedev_kshim.so"
+bin="$tree/hmm-tests"
+if [ ! -x "$bin" ] || [ "$dir/hmm-tests.c" -nt "$bin" ]; then
+	cc -O2 -w -I "$tree/$top" -I "$dir" -o "$bin" "$dir/hmm-tests.c" -lpthread
+fi
+
+if ! KSHIM_PROBE=1 LD_PRELOAD="$shim" /bin/true; then
+	echo "SKIP: zonedev's HMM cannot run here (see above)"
+	exit 77
+fi
+
+echo "running the HMM selftest of Linux $ver against zonedev's dmirror"
+set +e
+LD_PRELOAD="$shim" "$bin" "$@"
+rc=$?
+set -e
+# the harness: 0 all passed or skipped, 1 a failure (4: all skipped)
+case $rc in
+0 | 4) exit 0 ;;
+*) exit 1 ;;
+esac
