@@ -256,19 +256,20 @@ static int cmd_to_sys(struct kshim_mirror *m, struct kshim_cmd *cmd)
 
 /* ---- SNAPSHOT ---- */
 
-static unsigned char host_entry(bool present, bool writable, uint64_t pm)
+static unsigned char host_entry(const struct kshim_seg *s, bool present,
+				bool writable, uint64_t pm)
 {
-	uint64_t zero = kshim_zero_pfn();
 	unsigned char e;
 
 	if (!present)
 		return KSHIM_PROT_NONE;
-	e = zero && (pm & KSHIM_PM_PFN) == zero ? KSHIM_PROT_ZERO : KSHIM_PROT_NONE;
+	e = kshim_is_zero_page(pm, s->anon) ? KSHIM_PROT_ZERO : KSHIM_PROT_NONE;
 	return e | (writable ? KSHIM_PROT_WRITE : KSHIM_PROT_READ);
 }
 
 /* As test_hmm's dmirror_mkentry, from a zd_hmm_range_fault() entry. */
-static unsigned char managed_entry(struct kshim_mirror *m, unsigned long e,
+static unsigned char managed_entry(struct kshim_mirror *m,
+				   const struct kshim_seg *s, unsigned long e,
 				   uint64_t pm)
 {
 	struct zd_page *p;
@@ -278,7 +279,7 @@ static unsigned char managed_entry(struct kshim_mirror *m, unsigned long e,
 	if (!(e & ZD_HMM_PFN_VALID))
 		return KSHIM_PROT_NONE;
 	if (e & ZD_HMM_PFN_SYSTEM)
-		return host_entry(true, e & ZD_HMM_PFN_WRITE, pm);
+		return host_entry(s, true, e & ZD_HMM_PFN_WRITE, pm);
 	p = zd_hmm_pfn_to_page(e);
 	return (p && p->pgmap->owner == (void *)m->dm ?
 		KSHIM_PROT_DEV_PRIVATE_LOCAL : KSHIM_PROT_DEV_PRIVATE_REMOTE) |
@@ -292,7 +293,7 @@ static unsigned char other_entry(const struct kshim_seg *s, uint64_t pm)
 	bool w = s->writable && (s->shared ||
 		 (!(pm & KSHIM_PM_FILE) && (pm & KSHIM_PM_EXCLUSIVE)));
 
-	return host_entry(pm & KSHIM_PM_PRESENT, w, pm);
+	return host_entry(s, pm & KSHIM_PM_PRESENT, w, pm);
 }
 
 static int snapshot_seg(struct kshim_mirror *m, const struct kshim_seg *s,
@@ -313,7 +314,7 @@ static int snapshot_seg(struct kshim_mirror *m, const struct kshim_seg *s,
 		err = pfns ? range_fault(m, s, 0, pfns) : -ENOMEM;
 	}
 	for (unsigned long i = 0; !err && i < n; i++)
-		out[i] = s->managed ? managed_entry(m, pfns[i], pm[i])
+		out[i] = s->managed ? managed_entry(m, s, pfns[i], pm[i])
 				    : other_entry(s, pm[i]);
 out:
 	free(pfns);

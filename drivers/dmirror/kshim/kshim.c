@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -38,11 +39,86 @@ static struct {
 	int generation;		/* device names stay unique across forks */
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/*
+ * Commands run on a thread of the shim's own, the device's context: the
+ * kernel's driver allocates nothing in the application's heap, and
+ * neither may the device here.  (hmm-tests' snapshot case lets a
+ * migration copy a page into a 7-byte malloc() buffer: against the
+ * kernel it overwrites only heap the test never uses again; zonedev's
+ * and the shim's allocations must not be there.)  glibc gives a new
+ * thread an arena of its own.
+ */
+static struct {
+	pthread_mutex_t lock;	/* one command at a time */
+	pthread_cond_t cv;
+	bool started;
+	pthread_t thread;
+	int (*fn)(void *arg);
+	void *arg;
+	int ret;
+	unsigned long seq, done;
+} worker = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *worker_main(void *unused)
+{
+	pthread_mutex_lock(&worker.lock);
+	for (;;) {
+		while (worker.done == worker.seq)
+			pthread_cond_wait(&worker.cv, &worker.lock);
+		pthread_mutex_unlock(&worker.lock);
+		int ret = worker.fn(worker.arg);
+		pthread_mutex_lock(&worker.lock);
+		worker.ret = ret;
+		worker.done = worker.seq;
+		pthread_cond_broadcast(&worker.cv);
+	}
+	return NULL;
+}
+
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Run @fn(@arg) on the worker, started on first use; its return. */
+static int on_worker(int (*fn)(void *arg), void *arg)
+{
+	int ret;
+
+	pthread_mutex_lock(&call_lock);
+	pthread_mutex_lock(&worker.lock);
+	if (!worker.started) {
+		sigset_t all, old;
+
+		sigfillset(&all);	/* signals are the application's */
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		worker.started = !pthread_create(&worker.thread, NULL, worker_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (!worker.started) {	/* then here, as best we can */
+		pthread_mutex_unlock(&worker.lock);
+		pthread_mutex_unlock(&call_lock);
+		return fn(arg);
+	}
+	worker.fn = fn;
+	worker.arg = arg;
+	worker.seq++;
+	pthread_cond_broadcast(&worker.cv);
+	while (worker.done != worker.seq)
+		pthread_cond_wait(&worker.cv, &worker.lock);
+	ret = worker.ret;
+	pthread_mutex_unlock(&worker.lock);
+	pthread_mutex_unlock(&call_lock);
+	return ret;
+}
+
 /* The parent's objects are not the child's: forget them (not freed:
  * they hold the parent's state, which the child must not touch). */
 static void after_fork_child(void)
 {
 	pthread_mutex_init(&st.lock, NULL);
+	pthread_mutex_init(&call_lock, NULL);
+	pthread_mutex_init(&worker.lock, NULL);
+	pthread_cond_init(&worker.cv, NULL);
+	worker.started = false;
+	worker.seq = worker.done = 0;
 	st.mm = NULL;
 	memset(st.dev, 0, sizeof(st.dev));
 	for (int i = 0; i < MAX_FD; i++)
@@ -88,9 +164,10 @@ static int unit_of(const char *path)
 	return path[n] - '0';
 }
 
-/* st.lock held */
-static int ensure_device(int unit)
+/* st.lock held; on the worker */
+static int ensure_device_fn(void *arg)
 {
+	int unit = *(int *)arg;
 	char msg[160];
 
 	if (!st.mm) {
@@ -141,7 +218,7 @@ static int open_mirror(int unit, int flags)
 		return -1;
 	}
 	pthread_mutex_lock(&st.lock);
-	err = ensure_device(unit);
+	err = on_worker(ensure_device_fn, &unit);
 	if (!err) {
 		m->unit = unit;
 		m->dm = st.dev[unit];
@@ -246,8 +323,22 @@ KSHIM_API int close(int fd)
 	return real_close(fd);
 }
 
+struct ioctl_job {
+	struct kshim_mirror *m;
+	unsigned long request;
+	struct kshim_cmd *cmd;
+};
+
+static int ioctl_fn(void *arg)
+{
+	struct ioctl_job *j = arg;
+
+	return kshim_ioctl(j->m, j->request, j->cmd);
+}
+
 KSHIM_API int ioctl(int fd, unsigned long request, ...)
 {
+	struct ioctl_job job;
 	struct kshim_mirror *m = mirror_of(fd);
 	struct kshim_cmd cmd, *user;
 	va_list ap;
@@ -272,7 +363,8 @@ KSHIM_API int ioctl(int fd, unsigned long request, ...)
 		return -1;
 	}
 	cmd.cpages = cmd.faults = 0;
-	err = kshim_ioctl(m, request, &cmd);
+	job = (struct ioctl_job){ m, request, &cmd };
+	err = on_worker(ioctl_fn, &job);
 	if (err) {
 		errno = -err;
 		return -1;

@@ -77,8 +77,8 @@ int kshim_file_private_to_anon(uintptr_t start, uintptr_t end);
 int kshim_cpu_copy(uintptr_t addr, void *buf, size_t len, bool write);
 /* Per-page pagemap words for [start, end); 0 or -errno. */
 int kshim_pagemap(uintptr_t start, unsigned long n, uint64_t *out);
-/* The zero page's pfn, 0 if the kernel hides pfns from us. */
-uint64_t kshim_zero_pfn(void);
+/* Whether the page of pagemap word @pm is the zero page (memory.c). */
+bool kshim_is_zero_page(uint64_t pm, bool private_anon);
 
 #define KSHIM_PM_PFN		((1ull << 55) - 1)
 #define KSHIM_PM_EXCLUSIVE	(1ull << 56)

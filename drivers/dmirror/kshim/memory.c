@@ -252,9 +252,20 @@ int kshim_cpu_copy(uintptr_t addr, void *buf, size_t len, bool write)
 	return r == (ssize_t)len ? 0 : -EFAULT;
 }
 
-static uint64_t zero_pfn;
+/*
+ * The zero page, as the kernel's driver knows it (is_zero_pfn): what a
+ * read fault of never-written private anonymous memory maps.  Found by
+ * making one; its pfn is hidden without CAP_SYS_ADMIN (pfn 0), and some
+ * kernels have none at all (a virtual machine's pvm_no_zero_page=1, or
+ * s390 guests): a read fault then gets a page of its own, exclusive, as
+ * the pagemap says.
+ */
+static struct {
+	bool exists;		/* read faults map a shared zero page */
+	uint64_t pfn;		/* its pfn, 0 if hidden */
+} zero;
 
-static void find_zero_pfn(void)
+static void find_zero_page(void)
 {
 	volatile char *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 				-1, 0);
@@ -262,16 +273,30 @@ static void find_zero_pfn(void)
 
 	if (p == MAP_FAILED)
 		return;
-	(void)p[0];			/* maps the zero page */
-	if (!kshim_pagemap((uintptr_t)p, 1, &pm) && (pm & KSHIM_PM_PRESENT))
-		zero_pfn = pm & KSHIM_PM_PFN;
+	(void)p[0];
+	if (!kshim_pagemap((uintptr_t)p, 1, &pm) && (pm & KSHIM_PM_PRESENT) &&
+	    !(pm & KSHIM_PM_EXCLUSIVE)) {
+		zero.exists = true;
+		zero.pfn = pm & KSHIM_PM_PFN;
+	}
 	munmap((void *)p, PAGE);
+	if (!zero.exists)
+		kshim_note("this kernel maps no zero page (read faults of anonymous "
+			   "memory get pages of their own): SNAPSHOT reports none, "
+			   "as the kernel's driver would here");
 }
 
-uint64_t kshim_zero_pfn(void)
+bool kshim_is_zero_page(uint64_t pm, bool private_anon)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	pthread_once(&once, find_zero_pfn);
-	return zero_pfn;
+	pthread_once(&once, find_zero_page);
+	if (!zero.exists || !(pm & KSHIM_PM_PRESENT))
+		return false;
+	if (zero.pfn)
+		return (pm & KSHIM_PM_PFN) == zero.pfn;
+	/* pfns hidden: in private anonymous memory, a present page that is
+	 * neither the mapping's own nor a file's is the zero page, unless a
+	 * fork shares it (then it is reported as the zero page too) */
+	return private_anon && !(pm & (KSHIM_PM_EXCLUSIVE | KSHIM_PM_FILE));
 }
