@@ -84,12 +84,34 @@ if ! KSHIM_PROBE=1 LD_PRELOAD="$shim" /bin/true; then
 fi
 
 echo "running the HMM selftest of Linux $ver against zonedev's dmirror"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 set +e
-LD_PRELOAD="$shim" "$bin" "$@"
-rc=$?
+LD_PRELOAD="$shim" "$bin" "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
 set -e
-# the harness: 0 all passed or skipped, 1 a failure (4: all skipped)
+# the harness: 0 all passed or skipped, 1 a failure, 4 all skipped;
+# anything else is a crash of the harness itself
 case $rc in
-0 | 4) exit 0 ;;
-*) exit 1 ;;
+0 | 1 | 4) ;;
+*) echo "the test program died (status $rc)"; exit 1 ;;
 esac
+
+# Cases that cannot pass on this machine for a reason outside zonedev
+# (the kernel's own driver would fail them here too), each with it.
+declare -A known=()
+if grep -q "this kernel maps no zero page" "$log"; then
+	why="this kernel maps no zero page (e.g. booted with pvm_no_zero_page=1):"
+	why+=" no page is the zero page for SNAPSHOT to report"
+	known[hmm2.hmm2_device_private.snapshot]=$why
+fi
+real=0
+for c in $(sed -n 's/^not ok [0-9]* \([^ ]*\).*/\1/p' "$log"); do
+	if [ -n "${known[$c]:-}" ]; then
+		echo "# not counted: $c: ${known[$c]}"
+	else
+		echo "# FAILED: $c"
+		real=$((real + 1))
+	fi
+done
+[ "$real" -eq 0 ]

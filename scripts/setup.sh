@@ -6,9 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # spin, clang: the protocol models and the fuzz target; python3: the
-# zonedev tool test reads its JSON and SVG with it
+# zonedev tool test reads its JSON and SVG with it; linux-source-6.12: the
+# kernel's own HMM selftest (scripts/kernel-hmm-tests.sh; 6.1 where 6.12
+# is not offered)
 packages=(build-essential cmake pkg-config liburcu-dev libcmocka-dev valgrind
 	  spin clang libclang-rt-14-dev python3)
+if apt-cache show linux-source-6.12 >/dev/null 2>&1; then
+	packages+=(linux-source-6.12)
+else
+	packages+=(linux-source-6.1)
+fi
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo=sudo
 missing=()
