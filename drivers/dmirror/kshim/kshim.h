@@ -63,6 +63,7 @@ struct kshim_seg {
 	bool mapped, readable, writable, shared;
 	bool anon;		/* private anonymous (heap included) */
 	bool managed;		/* anon, and zonedev manages it */
+	unsigned int map_shift;	/* the CPU's page size there (hugetlbfs) */
 };
 
 /* Fill at most @max segments covering [start, end), in address order;

@@ -85,7 +85,8 @@ static bool vma_anon(const struct vma *v)
 
 static bool seg_alike(const struct kshim_seg *a, const struct kshim_seg *b)
 {
-	return a->mapped == b->mapped && a->readable == b->readable &&
+	return a->map_shift == b->map_shift && a->mapped == b->mapped &&
+	       a->readable == b->readable &&
 	       a->writable == b->writable && a->shared == b->shared &&
 	       a->anon == b->anon && a->managed == b->managed;
 }
@@ -140,6 +141,30 @@ static int anon_segments(struct zd_mm *mm, struct kshim_seg base, bool manage,
 	return err;
 }
 
+/* The CPU's page size in the mapping at @lo, as a shift (smaps'
+ * KernelPageSize: a hugetlbfs mapping's huge page size). */
+static unsigned int map_shift(uintptr_t lo)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	unsigned int shift = zd_page_shift;
+	bool in = false;
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long a, b, kb;
+
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2)
+			in = a == lo;
+		else if (in && sscanf(line, "KernelPageSize: %lu kB", &kb) == 1) {
+			shift = 10 + (unsigned int)__builtin_ctzl(kb);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return shift;
+}
+
 int kshim_segments(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		   bool manage, struct kshim_seg **segs)
 {
@@ -154,7 +179,7 @@ int kshim_segments(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 	for (int i = 0; i <= nv && !err; i++) {
 		uintptr_t lo = i < nv ? (v[i].lo > start ? v[i].lo : start) : end;
 		uintptr_t hi = i < nv ? (v[i].hi < end ? v[i].hi : end) : end;
-		struct kshim_seg s = { .start = a, .end = lo };
+		struct kshim_seg s = { .start = a, .end = lo, .map_shift = zd_page_shift };
 
 		err = seg_add(&out, &n, &cap, s);	/* a hole before it */
 		if (err || i == nv)
@@ -165,7 +190,10 @@ int kshim_segments(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 			.writable = v[i].perms[1] == 'w',
 			.shared = v[i].perms[3] == 's',
 			.anon = vma_anon(&v[i]),
+			.map_shift = zd_page_shift,
 		};
+		if (!s.anon)
+			s.map_shift = map_shift(v[i].lo);
 		if (s.anon && s.readable)
 			err = anon_segments(mm, s, manage, &out, &n, &cap);
 		else
