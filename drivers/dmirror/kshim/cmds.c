@@ -4,7 +4,9 @@
  * with dmirror and zonedev the way lib/test_hmm.c does it with the
  * kernel's mm.  What the kernel reports is kept: cpages (pages copied,
  * moved or snapshotted), faults (1 when the device had to fault the
- * range into its mirror: every page not already its own device page),
+ * range into its mirror; the shim keeps no mirror between commands, so
+ * that is whenever a page is not already its own device page, where the
+ * kernel's warm mirror would say 0 on a second read),
  * and its error codes: -EINVAL for a bad argument or a migration over a
  * hole or unreadable memory, -EFAULT for a device access to a hole or
  * PROT_NONE, -EPERM for a device write to read-only memory, -ENOENT when

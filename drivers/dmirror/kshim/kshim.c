@@ -49,7 +49,7 @@ static struct {
  * thread an arena of its own.
  */
 static struct {
-	pthread_mutex_t lock;	/* one command at a time */
+	pthread_mutex_t lock;	/* the job below */
 	pthread_cond_t cv;
 	bool started;
 	pthread_t thread;
@@ -75,7 +75,7 @@ static void *worker_main(void *unused)
 	return NULL;
 }
 
-static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;	/* one job at a time */
 
 /* Run @fn(@arg) on the worker, started on first use; its return. */
 static int on_worker(int (*fn)(void *arg), void *arg)
