@@ -98,11 +98,16 @@ static int range_fault(struct kshim_mirror *m, const struct kshim_seg *s,
 	return err;
 }
 
+/* Whether @p is @m's device memory: dmirror's pgmap owner is the struct
+ * dmirror itself (the one place the shim relies on that). */
+static bool dm_owns(struct kshim_mirror *m, const struct zd_page *p)
+{
+	return p && p->pgmap->owner == (void *)m->dm;
+}
+
 static bool own_page(struct kshim_mirror *m, unsigned long hmm_pfn)
 {
-	struct zd_page *p = zd_hmm_pfn_to_page(hmm_pfn);
-
-	return p && p->pgmap->owner == (void *)m->dm;
+	return dm_owns(m, zd_hmm_pfn_to_page(hmm_pfn));
 }
 
 static struct dmirror_cmd dcmd(struct kshim_mirror *m, const struct kshim_seg *s,
@@ -283,7 +288,7 @@ static unsigned char managed_entry(struct kshim_mirror *m,
 	if (e & ZD_HMM_PFN_SYSTEM)
 		return host_entry(s, true, e & ZD_HMM_PFN_WRITE, pm);
 	p = zd_hmm_pfn_to_page(e);
-	return (p && p->pgmap->owner == (void *)m->dm ?
+	return (dm_owns(m, p) ?
 		KSHIM_PROT_DEV_PRIVATE_LOCAL : KSHIM_PROT_DEV_PRIVATE_REMOTE) |
 	       (e & ZD_HMM_PFN_WRITE ? KSHIM_PROT_WRITE : KSHIM_PROT_READ);
 }
