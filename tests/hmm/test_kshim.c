@@ -29,6 +29,8 @@ struct cmd {
 #define C_TO_DEV	_IOWR('H', 2, struct cmd)
 #define C_TO_SYS	_IOWR('H', 3, struct cmd)
 #define C_SNAPSHOT	_IOWR('H', 4, struct cmd)
+#define C_EXCL		_IOWR('H', 5, struct cmd)
+#define C_CHECK_EXCL	_IOWR('H', 6, struct cmd)
 #define C_RELEASE	_IOWR('H', 7, struct cmd)
 #define P_READ		0x01
 #define P_WRITE		0x02
@@ -189,6 +191,31 @@ static void test_shared_memory(void **state)
 	munmap(sh, f->size);
 }
 
+/* Exclusive pages stay the device's until the CPU touches one; the
+ * touch takes back that page only. */
+static void test_exclusive_until_touched(void **state)
+{
+	struct fx *f = *state;
+	struct cmd c;
+
+	assert_int_equal(run(f->fd0, C_CHECK_EXCL, f->mem, f->buf, NPAGES, &c), 0);
+	assert_int_equal(run(f->fd0, C_EXCL, f->mem, f->buf, NPAGES, &c), 0);
+	assert_int_equal(c.cpages, NPAGES);
+	for (size_t i = 0; i < f->size / sizeof(*f->mem); i++)	/* the device's read */
+		assert_int_equal(((unsigned int *)f->buf)[i], i);
+	assert_int_equal(run(f->fd0, C_CHECK_EXCL, f->mem, f->buf, NPAGES, &c), -EPERM);
+	/* another open of the device holds nothing */
+	assert_int_equal(run(f->fd1, C_CHECK_EXCL, f->mem, f->buf, NPAGES, &c), 0);
+	f->mem[5 * f->page / sizeof(*f->mem)] = 77;	/* page 5 comes back */
+	assert_int_equal(run(f->fd0, C_CHECK_EXCL, f->mem + 5 * f->page / sizeof(*f->mem),
+			     f->buf, 1, &c), 0);
+	assert_int_equal(run(f->fd0, C_CHECK_EXCL, f->mem, f->buf, NPAGES, &c), -EPERM);
+	for (size_t i = 0; i < f->size / sizeof(*f->mem); i++)
+		if (i != 5 * f->page / sizeof(*f->mem))
+			assert_int_equal(f->mem[i], i);
+	assert_int_equal(run(f->fd0, C_CHECK_EXCL, f->mem, f->buf, NPAGES, &c), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +225,7 @@ int main(void)
 		T(test_bad_arguments),
 		T(test_protections),
 		T(test_migrate_snapshot_release),
+		T(test_exclusive_until_touched),
 		T(test_to_sys),
 		T(test_shared_memory),
 	};

@@ -354,21 +354,13 @@ static int cmd_snapshot(struct kshim_mirror *m, struct kshim_cmd *cmd)
 	return err;
 }
 
-/* ---- RELEASE, and what zonedev cannot do yet ---- */
+/* ---- RELEASE ---- */
 
-/* Every page of the device comes home; the device stays.  dmirror has
- * no release of its own yet: an unbind brings the pages home, a bind
- * makes it usable again. */
+/* Every page of the device comes home; the device stays. */
 static int cmd_release(struct kshim_mirror *m, struct kshim_cmd *cmd)
 {
-	int err = dmirror_unbind(m->dm);
-
-	return err ? err : dmirror_rebind(m->dm);
-}
-
-static int cmd_no_exclusive(struct kshim_mirror *m, struct kshim_cmd *cmd)
-{
-	return -EOPNOTSUPP;
+	(void)cmd;
+	return dmirror_release(m->dm);
 }
 
 static const struct {
@@ -382,10 +374,8 @@ static const struct {
 	{ KSHIM_IOC(2), "MIGRATE_TO_DEV", cmd_to_dev, NULL },
 	{ KSHIM_IOC(3), "MIGRATE_TO_SYS", cmd_to_sys, NULL },
 	{ KSHIM_IOC(4), "SNAPSHOT", cmd_snapshot, NULL },
-	{ KSHIM_IOC(5), "EXCLUSIVE", cmd_no_exclusive,
-	  "zonedev has no exclusive device access (zd_make_device_exclusive_range) yet" },
-	{ KSHIM_IOC(6), "CHECK_EXCLUSIVE", cmd_no_exclusive,
-	  "zonedev has no exclusive device access (zd_make_device_exclusive_range) yet" },
+	{ KSHIM_IOC(5), "EXCLUSIVE", kshim_cmd_exclusive, NULL },
+	{ KSHIM_IOC(6), "CHECK_EXCLUSIVE", kshim_cmd_check_exclusive, NULL },
 	{ KSHIM_IOC(7), "RELEASE", cmd_release, NULL },
 };
 

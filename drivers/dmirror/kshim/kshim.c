@@ -319,6 +319,8 @@ KSHIM_API int close(int fd)
 	REAL(close);
 	if (fd >= 0 && fd < MAX_FD)
 		m = atomic_exchange(&st.fd[fd], NULL);
+	if (m)
+		kshim_excl_free(m);
 	free(m);	/* the device stays, as the kernel's */
 	return real_close(fd);
 }

@@ -53,6 +53,7 @@ struct kshim_mirror {
 	int unit;
 	struct dmirror *dm;	/* the unit's device in this process */
 	struct zd_mm *mm;	/* this process's */
+	struct kshim_excl *excl;	/* its atomic entries (exclusive.c) */
 };
 
 /* ---- memory.c: what the CPU sees, and bringing memory under zonedev ---- */
@@ -92,6 +93,13 @@ bool kshim_is_zero_page(uint64_t pm, bool private_anon);
 /* Run ioctl @request on @m; 0 or -errno, as the kernel's driver. */
 int kshim_ioctl(struct kshim_mirror *m, unsigned long request,
 		struct kshim_cmd *cmd);
+
+/* ---- exclusive.c: EXCLUSIVE and CHECK_EXCLUSIVE ---- */
+
+int kshim_cmd_exclusive(struct kshim_mirror *m, struct kshim_cmd *cmd);
+int kshim_cmd_check_exclusive(struct kshim_mirror *m, struct kshim_cmd *cmd);
+/* At close: the notifier and the entries go. */
+void kshim_excl_free(struct kshim_mirror *m);
 
 /* Print why something is not supported, once per reason. */
 void kshim_note(const char *what);
