@@ -89,7 +89,7 @@ static void folio_prep(struct zd_page *head, unsigned int order)
 int zd_zone_device_folio_init(struct zd_folio *folio,
 			      struct zd_dev_pagemap *pgmap, unsigned int order)
 {
-	struct zd_page *page = &folio->page;
+	struct zd_page *page = (struct zd_page *)folio;	/* NULL stays NULL */
 	int free = 0, err;
 
 	if (zd__page_bad(page, __func__))
