@@ -793,6 +793,30 @@ static int cmd_exit(struct dmirror *dm, int err)
 	return err;
 }
 
+/* cmd_enter() and the mirror of the command's mm; NULL with *@err set
+ * (the command ended) if either fails. */
+static struct mirror *cmd_enter_mirror(struct dmirror *dm,
+				       struct dmirror_cmd *cmd, int *err)
+{
+	struct mirror *m;
+
+	*err = cmd_enter(dm);
+	if (*err)
+		return NULL;
+	m = mirror_get(dm, cmd->mm, err);
+	if (!m)
+		cmd_exit(dm, *err);
+	return m;
+}
+
+static int cmd_exit_mirror(struct mirror *m, int err)
+{
+	struct dmirror *dm = m->dm;
+
+	mirror_put(m);
+	return cmd_exit(dm, err);
+}
+
 static struct zd_page *dst_page(const struct batch *b, unsigned long i)
 {
 	return zd_migrate_pfn_to_page(b->dst[i]);
@@ -927,15 +951,10 @@ int dmirror_migrate_to_device(struct dmirror *dm, struct dmirror_cmd *cmd)
 
 	if (cmd_bad(dm, cmd))
 		return -EINVAL;
-	err = cmd_enter(dm);
-	if (err)
-		return err;
-	m = mirror_get(dm, cmd->mm, &err);
+	m = cmd_enter_mirror(dm, cmd, &err);
 	if (!m)
-		return cmd_exit(dm, err);
-	err = to_device_cmd(dm, cmd);
-	mirror_put(m);
-	return cmd_exit(dm, err);
+		return err;
+	return cmd_exit_mirror(m, to_device_cmd(dm, cmd));
 }
 
 int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
@@ -1084,15 +1103,10 @@ static int access_range(struct dmirror *dm, struct dmirror_cmd *cmd, bool write)
 
 	if (cmd_range_bad(dm, cmd) || !cmd->ptr)
 		return -EINVAL;
-	err = cmd_enter(dm);
-	if (err)
-		return err;
-	m = mirror_get(dm, cmd->mm, &err);
+	m = cmd_enter_mirror(dm, cmd, &err);
 	if (!m)
-		return cmd_exit(dm, err);
-	err = mirror_access(m, cmd, write);
-	mirror_put(m);
-	return cmd_exit(dm, err);
+		return err;
+	return cmd_exit_mirror(m, mirror_access(m, cmd, write));
 }
 
 int dmirror_read(struct dmirror *dm, struct dmirror_cmd *cmd)
@@ -1175,15 +1189,10 @@ int dmirror_transform(struct dmirror *dm, struct dmirror_cmd *cmd,
 
 	if (cmd_range_bad(dm, cmd) || !fn)
 		return -EINVAL;
-	err = cmd_enter(dm);
-	if (err)
-		return err;
-	m = mirror_get(dm, cmd->mm, &err);
+	m = cmd_enter_mirror(dm, cmd, &err);
 	if (!m)
-		return cmd_exit(dm, err);
-	err = mirror_transform(m, cmd, fn, arg);
-	mirror_put(m);
-	return cmd_exit(dm, err);
+		return err;
+	return cmd_exit_mirror(m, mirror_transform(m, cmd, fn, arg));
 }
 
 /* ---- snapshot and release ------------------------------------------------ */
