@@ -80,19 +80,14 @@ static inline void pte_set(uintptr_t *pte, uintptr_t v)
  * cut back to its managed pages after every unmap. */
 struct hmm_range {
 	uintptr_t start, end;
-	uintptr_t *pte;			/* (end - start) >> page_shift */
+	/* (end - start) >> page_shift entries, in the same allocation: the
+	 * address of an entry needs no load from the struct */
+	uintptr_t pte[];
 };
 
 /* Ranges per block of the table's index (zd_mm.tops): 8 ends fill a
  * cache line. */
 #define RANGE_BLOCK	8
-
-/* r->pte without loading it: the entries follow the struct
- * (zd_hmm_range_new()). */
-static inline uintptr_t *range_ptes(struct hmm_range *r)
-{
-	return (uintptr_t *)(r + 1);
-}
 
 struct zd_mm {
 	int uffd, stop_fd;

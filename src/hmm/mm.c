@@ -87,7 +87,7 @@ uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr)
 
 	if (i == mm->nr_ranges || addr < mm->starts[i])
 		return NULL;
-	pte = range_ptes(mm->ranges[i]) + ((addr - mm->starts[i]) >> zd_page_shift);
+	pte = &mm->ranges[i]->pte[(addr - mm->starts[i]) >> zd_page_shift];
 	return *pte != PTE_NONE ? pte : NULL;
 }
 
@@ -163,7 +163,6 @@ void zd_hmm_range_free(struct hmm_range *r)
 	free(r);
 }
 
-/* One allocation: a lookup touches one cache line less. */
 struct hmm_range *zd_hmm_range_new(uintptr_t start, size_t n)
 {
 	struct hmm_range *r = zd_zalloc("hmm.range", sizeof(*r) +
@@ -171,7 +170,6 @@ struct hmm_range *zd_hmm_range_new(uintptr_t start, size_t n)
 
 	if (!r)
 		return NULL;
-	r->pte = range_ptes(r);
 	r->start = start;
 	r->end = start + (n << zd_page_shift);
 	return r;
