@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+/* dmirror: device memory: chunks of pages and their free list. */
+#include "internal.h"
+
+/* dm->lock held */
+static void free_push(struct dmirror *dm, struct zd_page *page)
+{
+	page->zone_device_data = dm->free_pages;
+	dm->free_pages = page;
+}
+
+/* Unbound, the free list is gone with the chunks: a page freed during
+ * the unbind (by a fault that held it) is only counted. */
+static void page_free(struct zd_page *page)
+{
+	struct dmirror *dm = page_dm(page);
+
+	pthread_mutex_lock(&dm->lock);
+	if (dm->bound)
+		free_push(dm, page);
+	dm->in_use--;
+	pthread_cond_broadcast(&dm->idle);
+	pthread_mutex_unlock(&dm->lock);
+	atomic_fetch_add(&dm->page_frees, 1);
+}
+
+static const struct zd_dev_pagemap_ops dmirror_ops = {
+	.page_free = page_free,
+	.migrate_to_ram = dm_migrate_to_ram,
+};
+
+static void chunk_release(void *arg)
+{
+	struct dmirror_chunk *c = arg;
+
+	zd_hmm_unregister_staging(c->mem, c->dm->chunk_bytes);
+	munmap(c->mem, c->dm->chunk_bytes);
+	free(c);
+}
+
+/* A new chunk of free pages; dm->lock held. */
+static int chunk_add(struct dmirror *dm)
+{
+	struct dmirror_chunk *c = calloc(1, sizeof(*c));
+	struct zd_resource *res;
+	int err = -ENOMEM;
+
+	if (!c)
+		goto out;
+	/* device memory: committed as it is used */
+	c->mem = mmap(NULL, dm->chunk_bytes, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c->mem == MAP_FAILED) {
+		c->mem = NULL;
+		goto out;
+	}
+	/* host pages move in and out without a copy; not the child's after
+	 * fork() (shared pages could not move) */
+	madvise(c->mem, dm->chunk_bytes, MADV_DONTFORK);
+	err = zd_hmm_register_staging(c->mem, dm->chunk_bytes);
+	if (err)
+		goto out;
+	res = zd_devm_request_free_mem_region(&dm->dev, zd_iomem_root(), dm->chunk_bytes);
+	if (!res) {
+		err = -errno;
+		zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
+		goto out;
+	}
+	c->dm = dm;
+	c->pgmap.type = ZD_MEMORY_DEVICE_PRIVATE;
+	c->pgmap.nr_range = 1;
+	c->pgmap.range.start = res->start;
+	c->pgmap.range.end = res->start + dm->chunk_bytes - 1;
+	c->pgmap.ops = &dmirror_ops;
+	c->pgmap.owner = dm;
+	c->first_pfn = (unsigned long)(res->start / PAGE);
+	c->npages = dm->chunk_bytes / PAGE;
+	/* released after the pgmap (devres runs newest first) */
+	err = zd_devm_add_action(&dm->dev, chunk_release, c);
+	if (err) {
+		zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
+		goto out;
+	}
+	if (!zd_devm_memremap_pages(&dm->dev, &c->pgmap)) {
+		err = -errno;
+		zd_devm_release_action(&dm->dev, chunk_release, c);
+		return err;
+	}
+	for (unsigned long i = 0; i < c->npages; i++)
+		free_push(dm, zd_pfn_to_page(c->first_pfn + i));
+	c->next = dm->chunks;
+	dm->chunks = c;
+	dm->nr_chunks++;
+	return 0;
+out:
+	if (c && c->mem)
+		munmap(c->mem, dm->chunk_bytes);
+	free(c);
+	return err;
+}
+
+struct zd_page *dm_page_alloc(struct dmirror *dm)
+{
+	struct zd_page *p;
+
+	pthread_mutex_lock(&dm->lock);
+	if (!dm->free_pages && chunk_add(dm)) {
+		pthread_mutex_unlock(&dm->lock);
+		return NULL;
+	}
+	p = dm->free_pages;
+	dm->free_pages = p->zone_device_data;
+	dm->in_use++;
+	pthread_mutex_unlock(&dm->lock);
+	p->zone_device_data = NULL;
+	if (zd_zone_device_page_init(p)) {	/* cannot happen while bound */
+		pthread_mutex_lock(&dm->lock);
+		free_push(dm, p);
+		dm->in_use--;
+		pthread_mutex_unlock(&dm->lock);
+		return NULL;
+	}
+	return p;
+}
