@@ -140,6 +140,13 @@ if grep -q "this kernel maps no zero page" "$log"; then
 	why+=" no page is the zero page for SNAPSHOT to report"
 	known[hmm2.hmm2_device_private.snapshot]=$why
 fi
+# 6.1's harness reports a case whose fixture setup skipped as passed
+# ("ok" after "#      SKIP"): count those again as skips
+awk '/^#  RUN / { skipped = 0 } /^#  +SKIP / { skipped = 1 }
+     /^ok / && !/# SKIP/ { if (skipped) s++; else p++ } /^ok .*# SKIP/ { s++ }
+     /^# Totals:/ { t = $0 }
+     END { if (t && s && t !~ ("skip:" s " ")) printf "# counted again (a skip " \
+	   "in fixture setup is a pass to this harness): pass:%d skip:%d\n", p, s }' "$log"
 real=0
 for c in $(sed -n 's/^not ok [0-9]* \([^ ]*\).*/\1/p' "$log"); do
 	if [ -n "${known[$c]:-}" ]; then
