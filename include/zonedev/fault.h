@@ -56,7 +56,8 @@ ZD_EXTERN_C_BEGIN
  *
  * Resets the counters.
  * Context: any thread; the state is process-wide.
- * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ * Return: 0, -EINVAL if @prefix is longer than 63 bytes, or -ENOSPC once
+ * 128 distinct prefixes were armed in this process (each is kept).
  */
 ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
 
@@ -66,7 +67,8 @@ ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
  *
  * Resets the counters.
  * Context: any thread.
- * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ * Return: 0, -EINVAL if @prefix is longer than 63 bytes, or -ENOSPC once
+ * 128 distinct prefixes were armed in this process (each is kept).
  */
 ZD_API int zd_fault_inject_site(const char *prefix);
 
@@ -81,7 +83,8 @@ ZD_API int zd_fault_inject_site(const char *prefix);
  * for a thread to arrive.  Failure sites do not fail in this mode.
  * Resets the counters; threads already held keep their own deadline.
  * Context: any thread.
- * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ * Return: 0, -EINVAL if @prefix is longer than 63 bytes, or -ENOSPC once
+ * 128 distinct prefixes were armed in this process (each is kept).
  */
 ZD_API int zd_fault_inject_pause(const char *prefix, unsigned int timeout_ms);
 
