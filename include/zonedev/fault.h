@@ -39,6 +39,8 @@
  *                          pages, before it write-protects them;
  *   "hmm.migrate.move"     zd_migrate_vma_move(), before it moves;
  *   "hmm.migrate.pages"    zd_migrate_vma_pages(), before it installs;
+ *   "hmm.migrate.discard"  zd_migrate_vma_pages(), after it installed,
+ *                          before it drops the host copies left behind;
  *   "hmm.migrate.finalize" zd_migrate_vma_finalize(), after the entries
  *                          are final, before it wakes the faults.
  */

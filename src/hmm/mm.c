@@ -348,11 +348,13 @@ struct zd_mm *zd_mm_create(void)
 	pthread_once(&once, hmm_fork_register);
 	pthread_mutex_init(&mm->lock, NULL);
 	pthread_cond_init(&mm->drained, NULL);
+	pthread_mutex_init(&mm->trash_lock, NULL);
 	mm->stop_fd = -1;
 	/* "hmm.uffd": as on a machine that allows no userfaultfd at all */
 	mm->uffd = zd_fault("hmm.uffd") ? -EPERM :
 		   zd_os_uffd_open(UFFD_FEATURES, ZD_UFFD_FEATURE_MOVE, &features);
-	mm->can_move = features & ZD_UFFD_FEATURE_MOVE;
+	/* "hmm.nomove": as on a kernel before Linux 6.8 */
+	mm->can_move = (features & ZD_UFFD_FEATURE_MOVE) && !zd_fault("hmm.nomove");
 	err = mm->uffd < 0 ? mm->uffd : zd_os_eventfd();
 	if (err >= 0) {
 		mm->stop_fd = err;
@@ -365,6 +367,7 @@ struct zd_mm *zd_mm_create(void)
 		zd_os_close(mm->uffd);
 		zd_os_close(mm->stop_fd);
 		pthread_cond_destroy(&mm->drained);
+		pthread_mutex_destroy(&mm->trash_lock);
 		pthread_mutex_destroy(&mm->lock);
 		free(mm);
 		errno = -err;
@@ -412,6 +415,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 	}
 	zd_os_close(mm->uffd);
 	zd_os_close(mm->stop_fd);
+	zd_hmm_trash_free(mm);		/* unregistered with the close */
 	/* left dead by migrations still running: a caller's bug */
 	for (size_t i = 0; i < mm->nr_ranges; i++)
 		zd_hmm_range_free(mm->ranges[i]);
