@@ -317,8 +317,14 @@ static void fork_child(void)
 	struct zd_list_head *pos;
 
 	pthread_mutex_init(&zd_hmm_mms_lock, NULL);
-	zd_list_for_each(pos, &zd_hmm_mms)
-		mm_of(pos)->dead = true;	/* no fault thread here */
+	zd_list_for_each(pos, &zd_hmm_mms) {
+		struct zd_mm *mm = mm_of(pos);
+
+		mm->dead = true;		/* no fault thread here */
+		/* held at the fork by threads the child does not have */
+		pthread_mutex_init(&mm->lock, NULL);
+		pthread_mutex_init(&mm->trash_lock, NULL);
+	}
 }
 
 static void hmm_fork_register(void)
