@@ -116,7 +116,7 @@ ZD_API struct zd_mm *zd_mm_create(void);
 
 /**
  * zd_mm_destroy - stop managing; device pages come back first
- * @mm: the mm (NULL: a warning, nothing done)
+ * @mm: the mm (NULL, or one destroyed already: a warning, nothing done)
  *
  * Every device-private page is migrated back (through migrate_to_ram),
  * the ranges are unregistered (the memory stays mapped) and the fault

@@ -38,6 +38,11 @@ struct hmm_excl {
 };
 
 static pthread_mutex_t excl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void zd_hmm_excl_fork(enum hmm_fork stage)
+{
+	hmm_fork_mutex(&excl_lock, stage);
+}
 static void *kept_set;		/* tsearch() tree of hmm_excl by kept */
 
 static int kept_cmp(const void *a, const void *b)

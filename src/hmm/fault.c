@@ -137,11 +137,29 @@ static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 	}
 }
 
+/* Whether the page at @a is still the device page @page. */
+static bool still_device(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
+{
+	uintptr_t *pte;
+	bool still;
+
+	pthread_mutex_lock(&mm->lock);
+	pte = zd_hmm_pte(mm, a);
+	still = pte && pte_page(*pte) == page;
+	pthread_mutex_unlock(&mm->lock);
+	return still;
+}
+
 static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
 {
 	atomic_fetch_add(&mm->stats.device_faults, 1);
-	if (!vmf->page->pgmap->ops->migrate_to_ram(vmf))
-		return;		/* its finalize woke the thread */
+	if (!vmf->page->pgmap->ops->migrate_to_ram(vmf)) {
+		/* its finalize woke the thread; if it migrated nothing (the
+		 * kernel lets it), the thread faults again */
+		if (still_device(mm, vmf->address, vmf->page))
+			zd_os_uffd_wake(mm->uffd, (void *)vmf->address, page_bytes());
+		return;
+	}
 	/* as the kernel: the faulting thread gets SIGBUS */
 	atomic_fetch_add(&mm->stats.sigbus, 1);
 	if (zd_os_sigbus(tid, (void *)vmf->address))

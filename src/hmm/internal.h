@@ -211,6 +211,25 @@ size_t zd_hmm_drop_host_pages(struct zd_mm *mm, uintptr_t a, size_t len);
 /* Unmap the trash (zd_mm_destroy(), after the userfaultfd is closed). */
 void zd_hmm_trash_free(struct zd_mm *mm);
 
+/* fork(): HMM's leaf locks are held across it, so that the state they
+ * guard is whole in the child, which re-initialises them (mm.c). */
+enum hmm_fork { HMM_FORK_PREPARE, HMM_FORK_PARENT, HMM_FORK_CHILD };
+
+static inline void hmm_fork_mutex(pthread_mutex_t *l, enum hmm_fork stage)
+{
+	if (stage == HMM_FORK_PREPARE)
+		pthread_mutex_lock(l);
+	else if (stage == HMM_FORK_PARENT)
+		pthread_mutex_unlock(l);
+	else
+		pthread_mutex_init(l, NULL);
+}
+
+void zd_hmm_notifier_fork(enum hmm_fork stage);
+void zd_hmm_excl_fork(enum hmm_fork stage);
+void zd_hmm_staging_fork(enum hmm_fork stage);
+void zd_hmm_sys_pages_fork(enum hmm_fork stage);
+
 /* The fault thread. */
 void *zd_hmm_fault_thread(void *arg);
 

@@ -87,6 +87,11 @@ void *zd_migrate_pfn_to_virt(unsigned long mpfn)
  * set of addresses, 0 marking a free slot, at most half full.
  */
 static pthread_mutex_t sys_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void zd_hmm_sys_pages_fork(enum hmm_fork stage)
+{
+	hmm_fork_mutex(&sys_lock, stage);
+}
 static uintptr_t *sys_set;
 static size_t sys_cap, sys_nr;		/* sys_cap: 0 or a power of two */
 
@@ -457,10 +462,16 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 		return -EINVAL;
 	ok = n && i < m->npages && n <= m->npages - i && to &&
 	     !((uintptr_t)to & (page_bytes() - 1)) && can_take(m, i, n);
+	if (ok) {	/* a fault there would wait for this very move */
+		pthread_mutex_lock(&m->mm->lock);
+		ok = !zd_hmm_overlaps(m->mm, (uintptr_t)to,
+				      (uintptr_t)to + (n << zd_page_shift));
+		pthread_mutex_unlock(&m->mm->lock);
+	}
 	if (!ok) {
 		zd_warn("bad move: pages [%lu, +%lu) of %lu to %p (collected host "
-			"pages, not taken yet, to page-aligned memory)", i, n,
-			m->npages, to);
+			"pages, not taken yet, to page-aligned memory the mm "
+			"does not manage)", i, n, m->npages, to);
 		return -EINVAL;
 	}
 	zd_fault_point("hmm.migrate.move");
@@ -476,7 +487,7 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 		bool dead;
 
 		pthread_mutex_lock(&m->mm->lock);
-		zd_hmm_wait_drained(m->mm);
+		zd_hmm_wait_idle(m->mm);
 		dead = page_dead(m, k);
 		for (e = k + 1; e < i + n && page_dead(m, e) == dead; e++)
 			;
@@ -508,6 +519,11 @@ static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte
 
 	if (!pte || !page)
 		return false;
+	if (page_mm(page)) {	/* twice in dst, or mapped elsewhere */
+		zd_warn("dst %#lx: device page already mapped at %#lx: not "
+			"installed", d, page->index << zd_page_shift);
+		return false;
+	}
 	set_page_mm(page, m->mm);
 	page->index = a >> zd_page_shift;
 	pte_set(pte, (uintptr_t)page | PTE_DEVICE | PTE_BUSY |
@@ -678,14 +694,16 @@ static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
  * Whether every entry that names a page was collected by setup; else the
  * caller skipped setup, or finalize ran already (it clears the bit).
  */
-static bool collected(const struct zd_migrate_vma *m, const char *fn)
+static bool collected(const unsigned long *src, unsigned long npages,
+		      const char *fn)
 {
-	for (unsigned long i = 0; i < m->npages; i++)
-		if ((m->src[i] & (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_MIGRATE)) &&
-		    !(m->src[i] & MPFN_COLLECTED)) {
+	for (unsigned long i = 0; i < npages; i++)
+		if ((src[i] & (ZD_MIGRATE_PFN_VALID | ZD_MIGRATE_PFN_MIGRATE)) &&
+		    !(src[i] & MPFN_COLLECTED)) {
 			zd_warn("%s: src[%lu] %#lx was not collected by "
-				"zd_migrate_vma_setup() (no setup, or finalized "
-				"already): nothing done", fn, i, m->src[i]);
+				"zd_migrate_vma_setup() or zd_migrate_device_range() "
+				"(no setup, or finalized already): nothing done",
+				fn, i, src[i]);
 			return false;
 		}
 	return true;
@@ -693,7 +711,7 @@ static bool collected(const struct zd_migrate_vma *m, const char *fn)
 
 void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
-	if (migrate_bad(m) || !collected(m, __func__))
+	if (migrate_bad(m) || !collected(m->src, m->npages, __func__))
 		return;
 	zd_fault_point("hmm.migrate.pages");
 	copy_runs(m->src, m->npages, vma_place, m);
@@ -728,10 +746,26 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
  * many; lock held.  An entry the application unmapped meanwhile goes, and
  * with it every device page of the move (its count left the mm then).
  */
+/*
+ * Whether the page moved: not the MIGRATE bit alone, because a driver
+ * that gives up calls finalize without pages(), and then the entry still
+ * names the source page; lock held.
+ */
+static bool moved(const uintptr_t *pte, unsigned long s, unsigned long d)
+{
+	struct zd_page *sp = entry_page(s, false), *dp = entry_page(d, false);
+
+	if (!(s & ZD_MIGRATE_PFN_MIGRATE) || !pte)
+		return s & ZD_MIGRATE_PFN_MIGRATE;
+	if (sp)
+		return pte_page(*pte) != sp;
+	return !dp || pte_page(*pte) == dp;
+}
+
 static int finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 		  unsigned long d, struct zd_page *put[2])
 {
-	bool moved = s & ZD_MIGRATE_PFN_MIGRATE;
+	bool moved_ = moved(pte, s, d);
 	int n = 0;
 
 	if (pte && *pte == PTE_DEAD) {
@@ -747,7 +781,7 @@ static int finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 				  (*pte & PTE_DEVICE ? 0 : PTE_TAKEN));
 		/* what is left over (a device page that moved left the count
 		 * when its entry became a host one: see home()) */
-		put[n] = entry_page(moved ? s : d, false);
+		put[n] = entry_page(moved_ ? s : d, false);
 		n += put[n] != NULL;
 	}
 	for (int k = 0; k < n; k++)
@@ -780,8 +814,13 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 {
 	bool trim = false;
 
-	if (migrate_bad(m) || !collected(m, __func__))
+	if (migrate_bad(m) || !collected(m->src, m->npages, __func__))
 		return;
+	/* without a destination nothing moved: a driver that gives up calls
+	 * finalize without pages() (the kernel's rule) */
+	for (unsigned long i = 0; i < m->npages; i++)
+		if (!(m->dst[i] & ZD_MIGRATE_PFN_VALID))
+			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 	/* pages the driver took but did not migrate go back first */
 	for (unsigned long i = 0; i < m->npages; i++)
 		if ((m->src[i] & (ZD_MIGRATE_PFN_DONATE | ZD_MIGRATE_PFN_MIGRATE)) ==
@@ -901,6 +940,8 @@ void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
 		zd_warn("NULL src_pfns or dst_pfns");
 		return;
 	}
+	if (!collected(src, npages, __func__))
+		return;
 	/* a device page has no device page to go to here */
 	for (unsigned long i = 0; i < npages; i++)
 		if (!(dst[i] & ZD_MIGRATE_PFN_SYSTEM))
@@ -932,6 +973,8 @@ void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
 		zd_warn("NULL src_pfns or dst_pfns");
 		return;
 	}
+	if (!collected(src, npages, __func__))
+		return;
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *page = entry_page(src[i], false), *put[2];
 		struct zd_mm *mm = page ? page_mm(page) : NULL;

@@ -297,6 +297,15 @@ static void evict_all(struct zd_mm *mm)
 	free(b);
 }
 
+/* In the order code nests them; none is held while taking another. */
+static void fork_leaf_locks(enum hmm_fork stage)
+{
+	zd_hmm_notifier_fork(stage);
+	zd_hmm_excl_fork(stage);
+	zd_hmm_staging_fork(stage);
+	zd_hmm_sys_pages_fork(stage);
+}
+
 static void fork_prepare(void)
 {
 	struct zd_list_head *pos;
@@ -305,10 +314,12 @@ static void fork_prepare(void)
 	zd_list_for_each(pos, &zd_hmm_mms)
 		if (!mm_of(pos)->dead)
 			evict_all(mm_of(pos));
+	fork_leaf_locks(HMM_FORK_PREPARE);
 }
 
 static void fork_parent(void)
 {
+	fork_leaf_locks(HMM_FORK_PARENT);
 	pthread_mutex_unlock(&zd_hmm_mms_lock);
 }
 
@@ -317,6 +328,7 @@ static void fork_child(void)
 	struct zd_list_head *pos;
 
 	pthread_mutex_init(&zd_hmm_mms_lock, NULL);
+	fork_leaf_locks(HMM_FORK_CHILD);
 	zd_list_for_each(pos, &zd_hmm_mms) {
 		struct zd_mm *mm = mm_of(pos);
 
@@ -408,11 +420,23 @@ static void ranges_release(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 
 void zd_mm_destroy(struct zd_mm *mm)
 {
+	struct zd_list_head *pos;
+	bool live = false;
+
 	if (ZD_WARN_ON(!mm, "zd_mm_destroy: NULL mm"))
 		return;
 	pthread_mutex_lock(&zd_hmm_mms_lock);
-	zd_list_del_init(&mm->node);
+	zd_list_for_each(pos, &zd_hmm_mms)	/* compared, not read: it may
+						 * have been freed */
+		live |= mm_of(pos) == mm;
+	if (live)
+		zd_list_del_init(&mm->node);
 	pthread_mutex_unlock(&zd_hmm_mms_lock);
+	if (!live) {
+		zd_warn("zd_mm_destroy(%p): no such mm (destroyed already?)",
+			(void *)mm);
+		return;
+	}
 	zd_mn_notify(mm, ZD_MMU_NOTIFY_RELEASE, 0, ULONG_MAX, NULL);
 	ranges_release(mm, 0, UINTPTR_MAX);
 	if (!mm->dead) {

@@ -80,6 +80,25 @@ static bool overlaps(const struct zd_mmu_interval_notifier *sub,
 	return sub->start < end && start <= sub->last;
 }
 
+/* Whether @sub is on some mm's lists (its own memory says nothing: the
+ * caller hands it over uninitialised); mn_lock held. */
+static bool sub_linked(const struct zd_mmu_interval_notifier *sub)
+{
+	struct zd_list_head *pos, *q;
+
+	zd_list_for_each(pos, &mn_mms) {
+		struct mn_mm *m = zd_list_entry(pos, struct mn_mm, node);
+
+		zd_list_for_each(q, &m->subs)
+			if (q == &sub->node)
+				return true;
+		zd_list_for_each(q, &m->deferred)
+			if (q == &sub->node)
+				return true;
+	}
+	return false;
+}
+
 int zd_mmu_interval_notifier_insert(struct zd_mmu_interval_notifier *sub,
 				    struct zd_mm *mm, unsigned long start,
 				    unsigned long length,
@@ -95,6 +114,11 @@ int zd_mmu_interval_notifier_insert(struct zd_mmu_interval_notifier *sub,
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&mn_lock);
+	if (sub_linked(sub)) {
+		pthread_mutex_unlock(&mn_lock);
+		zd_warn("notifier %p is inserted already", (void *)sub);
+		return -EINVAL;
+	}
 	m = mn_find(mm);
 	if (!m) {
 		m = zd_zalloc("hmm.notifier", sizeof(*m));
@@ -275,6 +299,24 @@ void zd_mn_end(struct mn_mm *m)
 	pthread_cond_broadcast(&mn_wq);
 	mn_free_if_unused(m);
 	pthread_mutex_unlock(&mn_lock);
+}
+
+/* In the child, the parent's notifiers are gone with its mms (as the
+ * kernel's child mm starts with none); their memory may be the stacks
+ * of threads the child does not have, so nothing of them is read. */
+void zd_hmm_notifier_fork(enum hmm_fork stage)
+{
+	hmm_fork_mutex(&mn_lock, stage);
+	if (stage != HMM_FORK_CHILD)
+		return;
+	pthread_cond_init(&mn_wq, NULL);
+	while (!zd_list_empty(&mn_mms)) {
+		struct zd_list_head *pos = mn_mms.next;
+
+		zd_list_del_init(pos);
+		free(zd_list_entry(pos, struct mn_mm, node));
+	}
+	atomic_store(&mn_nr, 0);
 }
 
 bool zd_mn_wanted(struct zd_mm *mm, unsigned long start, unsigned long end,

@@ -22,6 +22,11 @@ static int staging = -1;
 /* What is registered (also where the kernel cannot move: it copies),
  * so that unregistering anything else is refused. */
 static pthread_mutex_t ranges_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void zd_hmm_staging_fork(enum hmm_fork stage)
+{
+	hmm_fork_mutex(&ranges_lock, stage);
+}
 static struct staged {
 	void *addr;
 	size_t len;

@@ -393,6 +393,74 @@ static void test_fork_after_migration(void **state)
 	fx_fini(&f);
 }
 
+static bool set_seq(struct zd_mmu_interval_notifier *sub,
+		    const struct zd_mmu_notifier_range *range, unsigned long seq)
+{
+	(void)range;
+	zd_mmu_interval_set_seq(sub, seq);
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops seq_ops = { .invalidate = set_seq };
+
+struct churn {
+	struct fx *f;
+	atomic_bool stop;
+};
+
+static void *notifier_churn(void *arg)
+{
+	struct churn *c = arg;
+	struct zd_mmu_interval_notifier sub;
+
+	while (!atomic_load(&c->stop))
+		if (!zd_mmu_interval_notifier_insert(&sub, c->f->mm,
+						     (unsigned long)c->f->buf,
+						     PG, &seq_ops))
+			zd_mmu_interval_notifier_remove(&sub);
+	return NULL;
+}
+
+/* A child forked while another thread inserts and removes notifiers
+ * (or holds any of HMM's locks) uses HMM on an mm of its own. */
+static void test_fork_while_notifiers_change(void **state)
+{
+	struct churn c = { 0 };
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	c.f = &f;
+	assert_int_equal(pthread_create(&t, NULL, notifier_churn, &c), 0);
+	for (int i = 0; i < 20; i++) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			struct zd_mmu_interval_notifier sub;
+			struct zd_mm *mm;
+			char *buf;
+
+			alarm(10);		/* a hang is a failure */
+			mm = zd_mm_create();
+			buf = mm ? zd_mm_map(mm, PG) : NULL;
+			if (!buf || zd_mmu_interval_notifier_insert(&sub, mm,
+					(unsigned long)buf, PG, &seq_ops))
+				_exit(1);
+			zd_mmu_interval_notifier_remove(&sub);
+			zd_mm_destroy(mm);
+			_exit(0);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	atomic_store(&c.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	fx_fini(&f);
+}
+
 static void test_unplug_with_pages_out_loses_nothing(void **state)
 {
 	struct zd_mm_stats st;
@@ -1581,10 +1649,11 @@ struct private_mem {
 	unsigned long pfn;
 };
 
-static void private_mem_init(struct private_mem *pm)
+static void private_mem_init_ops(struct private_mem *pm,
+				 const struct zd_dev_pagemap_ops *ops)
 {
 	*pm = (struct private_mem){ .pgmap = { .type = ZD_MEMORY_DEVICE_PRIVATE,
-		.nr_range = 1, .ops = &private_ops, .owner = &next_id } };
+		.nr_range = 1, .ops = ops, .owner = &next_id } };
 	pm->res = zd_request_free_mem_region(zd_iomem_root(), ZD_SECTION_SIZE,
 					     "test_hmm");
 	assert_non_null(pm->res);
@@ -1592,6 +1661,11 @@ static void private_mem_init(struct private_mem *pm)
 	pm->pgmap.range.end = pm->res->start + ZD_SECTION_SIZE - 1;
 	assert_non_null(zd_memremap_pages(&pm->pgmap, ZD_NUMA_NO_NODE));
 	pm->pfn = pm->res->start >> zd_page_shift;
+}
+
+static void private_mem_init(struct private_mem *pm)
+{
+	private_mem_init_ops(pm, &private_ops);
 }
 
 static void private_mem_fini(struct private_mem *pm)
@@ -1749,6 +1823,182 @@ static void test_host_copies_go_without_the_trash(void **state)
 	zd_fault_inject_reset();
 	assert_host_copies_gone(&f, 4);
 	assert_int_equal(munmap(f.buf, f.len), 0);
+	private_mem_fini(&pm);
+	fx_fini(&f);
+}
+
+/*
+ * A driver that gives up after setup calls finalize without pages()
+ * (the kernel's abort path): nothing moves, no page in use is freed, and
+ * host pages become writable again.  Both ways, and by pfn.
+ */
+static void test_finalize_without_pages_moves_nothing(void **state)
+{
+	unsigned long src[2], dst[2], frees;
+	struct zd_migrate_vma m;
+	struct zd_page *page;
+	struct poker pk = { 0 };
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 2 * PG, 87);
+	to_device(&f, f.buf, 2, 0);
+	frees = page_frees(f.dm);
+	m = (struct zd_migrate_vma){ .mm = f.mm, .src = src, .dst = dst,
+				     .npages = 2, .start = (unsigned long)f.buf,
+				     .end = (unsigned long)f.buf + 2 * PG,
+				     .pgmap_owner = f.dm,
+				     .flags = ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE };
+	assert_int_equal(zd_migrate_vma_setup(&m), 0);
+	assert_int_equal(m.cpages, 2);
+	assert_no_warn(zd_migrate_vma_finalize(&m));
+	assert_int_equal(page_frees(f.dm), frees);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL),
+			 ZD_MM_PAGE_DEVICE);
+	check(f.buf, 2 * PG, 87);		/* home through the driver */
+	/* host pages: collected (write-protected), then given up */
+	collect(&f, &m, src, dst, 2);
+	assert_no_warn(zd_migrate_vma_finalize(&m));
+	pk.addr = f.buf + PG;
+	assert_int_equal(pthread_create(&t, NULL, poke, &pk), 0);
+	assert_true(wait_for(atomic_load(&pk.done)));
+	assert_int_equal(pthread_join(t, NULL), 0);
+	/* by pfn, as an unplug that gives up */
+	to_device(&f, f.buf, 1, 0);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, &page),
+			 ZD_MM_PAGE_DEVICE);
+	frees = page_frees(f.dm);
+	assert_int_equal(zd_migrate_device_range(src, zd_page_to_pfn(page), 1), 0);
+	assert_int_not_equal(src[0], 0);
+	dst[0] = 0;
+	assert_no_warn(zd_migrate_device_finalize(src, dst, 1));
+	assert_int_equal(page_frees(f.dm), frees);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
+			 ZD_MM_PAGE_DEVICE);
+	check_off(f.buf, 0, PG, 87);
+	fx_fini(&f);
+}
+
+/* Device pages installed by pfn without zd_migrate_device_range():
+ * refused, as zd_migrate_vma_pages() refuses a src setup did not
+ * collect; the application's bytes stay. */
+static void test_device_pages_without_range_refused(void **state)
+{
+	unsigned long src[1], dst[1];
+	struct zd_page *page;
+	char *stage;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, PG, 89);
+	to_device(&f, f.buf, 1, 0);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, &page),
+			 ZD_MM_PAGE_DEVICE);
+	stage = zd_alloc_system_page();
+	assert_non_null(stage);
+	memset(stage, 'X', PG);
+	src[0] = zd_migrate_pfn(zd_page_to_pfn(page)) | ZD_MIGRATE_PFN_MIGRATE;
+	dst[0] = zd_migrate_virt(stage);
+	assert_warns("not collected", zd_migrate_device_pages(src, dst, 1));
+	assert_warns("not collected", zd_migrate_device_finalize(src, dst, 1));
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
+			 ZD_MM_PAGE_DEVICE);
+	check(f.buf, PG, 89);
+	zd_free_system_page(stage);
+	fx_fini(&f);
+}
+
+/* One device page given as the destination of two pages: the second is
+ * refused (it would share the first's reference). */
+static void test_device_page_in_use_refused_as_dst(void **state)
+{
+	unsigned long src[2], dst[2];
+	struct private_mem pm;
+	struct zd_migrate_vma m;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 2 * PG, 90);
+	private_mem_init(&pm);
+	collect(&f, &m, src, dst, 2);
+	assert_int_equal(zd_zone_device_page_init(zd_pfn_to_page(pm.pfn)), 0);
+	dst[0] = dst[1] = zd_migrate_pfn(pm.pfn) | ZD_MIGRATE_PFN_WRITE;
+	assert_warns("already mapped", zd_migrate_vma_pages(&m));
+	assert_int_equal(src[1] & ZD_MIGRATE_PFN_MIGRATE, 0);
+	zd_migrate_vma_finalize(&m);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
+			 ZD_MM_PAGE_DEVICE);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL),
+			 ZD_MM_PAGE_HOST);
+	check_off(f.buf, PG, PG, 90);
+	assert_int_equal(munmap(f.buf, f.len), 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	private_mem_fini(&pm);
+	fx_fini(&f);
+}
+
+static atomic_int lazy_calls;
+
+/* The first call migrates nothing and returns 0, which the kernel allows
+ * (the thread faults again); the next brings the page home, seed 91. */
+static int lazy_migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	unsigned long src = 0, dst = 0;
+	struct zd_migrate_vma m = {
+		.mm = vmf->mm, .src = &src, .dst = &dst, .npages = 1,
+		.start = vmf->address, .end = vmf->address + PG,
+		.pgmap_owner = &next_id, .fault_page = vmf->page,
+		.flags = ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+	};
+	char *stage;
+
+	if (atomic_fetch_add(&lazy_calls, 1) == 0)
+		return 0;
+	stage = zd_alloc_system_page();
+	if (!stage || zd_migrate_vma_setup(&m))
+		return -EIO;
+	fill(stage, PG, 91);
+	if (src & ZD_MIGRATE_PFN_MIGRATE)
+		dst = zd_migrate_virt(stage);
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	zd_free_system_page(stage);
+	return 0;
+}
+
+static const struct zd_dev_pagemap_ops lazy_ops = {
+	.page_free = no_free, .migrate_to_ram = lazy_migrate_to_ram,
+};
+
+static void test_migrate_to_ram_that_moves_nothing_faults_again(void **state)
+{
+	unsigned long src[1], dst[1];
+	struct poker pk = { 0 };
+	struct private_mem pm;
+	struct zd_migrate_vma m;
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, PG, 92);
+	private_mem_init_ops(&pm, &lazy_ops);
+	collect_to_private(&f, &pm, &m, src, dst, 1);
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
+			 ZD_MM_PAGE_DEVICE);
+	pk.addr = f.buf + PG - 1;		/* the page's last byte */
+	assert_int_equal(pthread_create(&t, NULL, poke, &pk), 0);
+	assert_true(wait_for(atomic_load(&pk.done)));
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(atomic_load(&lazy_calls), 2);
+	check_off(f.buf, 0, PG - sizeof(unsigned int), 91);
+	assert_int_equal(f.buf[PG - 1], 'w');
 	private_mem_fini(&pm);
 	fx_fini(&f);
 }
@@ -2180,6 +2430,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_discard_across_a_split, disarm),
 		cmocka_unit_test_teardown(test_remap_before_the_host_copy_goes, disarm),
 		cmocka_unit_test_teardown(test_host_copies_go_without_the_trash, disarm),
+		cmocka_unit_test(test_finalize_without_pages_moves_nothing),
+		cmocka_unit_test(test_device_pages_without_range_refused),
+		cmocka_unit_test(test_device_page_in_use_refused_as_dst),
+		cmocka_unit_test(test_migrate_to_ram_that_moves_nothing_faults_again),
+		cmocka_unit_test(test_fork_while_notifiers_change),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),

@@ -112,6 +112,18 @@ static void destroy_null(void)
 	m_expect_warn();
 }
 
+static void destroy_twice(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	struct zd_mm *other = mm_or_skip();
+
+	zd_mm_destroy(mm);
+	m_arm();
+	zd_mm_destroy(mm);
+	m_expect_warn();
+	m_state(zd_mm_map(other, PG) != NULL, "another mm stopped working");
+}
+
 static void map_null(void)
 {
 	pg_init();
@@ -480,6 +492,50 @@ static void move_twice(void)
 	zd_migrate_vma_pages(m);
 	zd_migrate_vma_finalize(m);
 	m_state(buf_intact(buf), "contents changed");
+}
+
+/* into the very pages being migrated: a fault there would wait for
+ * this move */
+static void move_to_managed(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+	struct zd_migrate_vma *m = mig_collected(mm, buf);
+
+	m_arm();
+	m_expect_err(zd_migrate_vma_move(m, 0, 1, buf + (NPAGES - 1) * PG), -EINVAL);
+	zd_migrate_vma_pages(m);
+	zd_migrate_vma_finalize(m);
+	m_state(buf_intact(buf), "contents changed");
+}
+
+static bool inv_ok(struct zd_mmu_interval_notifier *sub,
+		   const struct zd_mmu_notifier_range *range, unsigned long seq)
+{
+	(void)range;
+	zd_mmu_interval_set_seq(sub, seq);
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops inv_ops = { .invalidate = inv_ok };
+
+/* inserted twice, removed and freed once: the next change of the range
+ * must not reach it */
+static void notifier_insert_twice(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+	struct zd_mmu_interval_notifier *sub = calloc(1, sizeof(*sub));
+
+	M_SETUP(sub && !zd_mmu_interval_notifier_insert(sub, mm, (unsigned long)buf,
+							NPAGES * PG, &inv_ops));
+	m_arm();
+	m_expect_err(zd_mmu_interval_notifier_insert(sub, mm, (unsigned long)buf,
+						     NPAGES * PG, &inv_ops), -EINVAL);
+	zd_mmu_interval_notifier_remove(sub);
+	free(sub);
+	m_state(munmap(buf, NPAGES * PG) == 0 && zd_mm_map(mm, PG) != NULL,
+		"the mm stopped working");
 }
 
 static void move_not_setup(void)
@@ -964,6 +1020,9 @@ static void excl_put_twice(void)
 
 const struct mcase misuse_hmm_cases[] = {
 	{ "zd_mm_destroy", "NULL", W, destroy_null },
+	{ "zd_mm_destroy", "already done: destroyed", W, destroy_twice },
+	{ "zd_mmu_interval_notifier_insert", "already done: inserted", EINV,
+	  notifier_insert_twice },
 	{ "zd_mm_map", "NULL mm", "NULL+WARN", map_null },
 	{ "zd_mm_map", "zero: len 0", NULLEINV, map_zero },
 	{ "zd_mm_map", "unaligned: len 100", NULLEINV, map_unaligned },
@@ -1008,6 +1067,8 @@ const struct mcase misuse_hmm_cases[] = {
 	{ "zd_migrate_vma_setup", "huge: range past the mapping", "0, src 0 past it" KEPT, setup_partly_mapped },
 	{ "zd_migrate_vma_setup", "wrong type: GENERIC fault_page", EINV KEPT, setup_fault_page_generic },
 	{ "zd_migrate_vma_move", "NULL", EINV KEPT, move_null },
+	{ "zd_migrate_vma_move", "wrong memory: managed by the mm", EINV KEPT,
+	  move_to_managed },
 	{ "zd_migrate_vma_move", "zero: n 0", EINV KEPT, move_zero },
 	{ "zd_migrate_vma_move", "huge: past npages", EINV KEPT, move_past_end },
 	{ "zd_migrate_vma_move", "huge: n ULONG_MAX", EINV KEPT, move_huge },
