@@ -120,7 +120,9 @@ static enum act classify(const struct zd_hmm_range *r, unsigned long i,
 		*out = ZD_HMM_PFN_ERROR;
 		return *need ? ACT_EFAULT : ACT_DONE;
 	}
-	if (page && page->pgmap->owner == r->dev_private_owner) {
+	/* a coherent page is mapped: valid to any device, as the kernel's */
+	if (page && (page->pgmap->owner == r->dev_private_owner ||
+		     zd_hmm_coh_page(page))) {
 		*out = zd_page_to_pfn(page) | ZD_HMM_PFN_VALID |
 		       (e & PTE_WRITE ? ZD_HMM_PFN_WRITE : 0);
 		return ACT_DONE;
