@@ -139,6 +139,7 @@ if grep -q "this kernel maps no zero page" "$log"; then
 	why="this kernel maps no zero page (e.g. booted with pvm_no_zero_page=1):"
 	why+=" no page is the zero page for SNAPSHOT to report"
 	known[hmm2.hmm2_device_private.snapshot]=$why
+	known[hmm2.hmm2_device_coherent.snapshot]=$why
 fi
 real=0
 for c in $(sed -n 's/^not ok [0-9]* \([^ ]*\).*/\1/p' "$log"); do
