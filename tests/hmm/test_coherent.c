@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../test_util.h"
+#include "dmirror.h"
 
 #define DEV_PAGES	1024ul
 
@@ -728,6 +729,87 @@ static void test_bad_device_range(void **state)
 	assert_int_equal(src[0], 0);
 }
 
+/* ---- dmirror's coherent mode -------------------------------------------- */
+
+static int dm_ids = 100;
+
+static void test_dmirror_coherent(void **state)
+{
+	struct dmirror *dm = dmirror_create_coherent(dm_ids++, ZD_SECTION_SIZE);
+	struct dmirror *other = dmirror_create_coherent(dm_ids++, ZD_SECTION_SIZE);
+	struct dmirror_stats st;
+	struct zd_mm_stats s0, s1;
+	char *bounce = malloc(4 * PG);
+	uint8_t perm[4];
+	struct fx f;
+	struct dmirror_cmd c;
+
+	(void)state;
+	assert_non_null(dm);
+	assert_non_null(other);
+	fx_init(&f, 4);
+	fill(f.buf, f.n, 91);
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf,
+				  .npages = 3, .ptr = bounce };
+	assert_int_equal(dmirror_migrate_to_device(dm, &c), 0);
+	assert_int_equal(c.cpages, 3);
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf + 3 * PG,
+				  .npages = 1, .ptr = bounce };
+	assert_int_equal(dmirror_migrate_to_device(other, &c), 0);
+	assert_int_equal(mapping_kind(f.buf), 's');
+	zd_mm_get_stats(f.mm, &s0);
+	assert_true(check(f.buf, f.n, 91));
+	/* the device writes its memory, the CPU sees it in place */
+	memset(bounce, 'w', PG);
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf + PG,
+				  .npages = 1, .ptr = bounce };
+	assert_int_equal(dmirror_write(dm, &c), 0);
+	assert_int_equal(f.buf[PG + 7], 'w');
+	f.buf[PG + 8] = 'c';
+	c.ptr = bounce;
+	assert_int_equal(dmirror_read(dm, &c), 0);
+	assert_int_equal(bounce[8], 'c');
+	zd_mm_get_stats(f.mm, &s1);
+	assert_int_equal(s1.faults, s0.faults);
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.migrate_to_ram_calls, 0);
+	/* another device reads a coherent page too */
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf,
+				  .npages = 1, .ptr = bounce };
+	assert_int_equal(dmirror_read(other, &c), 0);
+	assert_true(check(bounce, 1, 91));
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf,
+				  .npages = 4 };
+	assert_int_equal(dmirror_snapshot(dm, &c, perm), 0);
+	assert_int_equal(perm[0], DMIRROR_PROT_DEV_COHERENT_LOCAL | DMIRROR_PROT_WRITE);
+	assert_int_equal(perm[3], DMIRROR_PROT_DEV_COHERENT_REMOTE | DMIRROR_PROT_WRITE);
+	/* home: one page asked for, the others by release and unbind */
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf,
+				  .npages = 1 };
+	assert_int_equal(dmirror_migrate_to_system(dm, &c), 0);
+	assert_int_equal(c.cpages, 1);
+	assert_int_equal(mapping_kind(f.buf), 'p');
+	assert_int_equal(dmirror_release(dm), 0);
+	assert_int_equal(mapping_kind(f.buf + PG), 'p');
+	assert_int_equal(f.buf[PG + 7], 'w');
+	assert_int_equal(f.buf[PG + 8], 'c');
+	assert_int_equal(dmirror_unbind(other), 0);
+	assert_int_equal(mapping_kind(f.buf + 3 * PG), 'p');
+	assert_true(check(f.buf + 3 * PG, 1, 91 + (int)(3 * PG / sizeof(int))));
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	/* and again, then the mm goes with pages out */
+	assert_int_equal(dmirror_rebind(other), 0);
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf,
+				  .npages = 4, .ptr = bounce };
+	assert_int_equal(dmirror_migrate_to_device(other, &c), 0);
+	fx_fini(&f);
+	dmirror_get_stats(other, &st);
+	assert_int_equal(st.pages_in_use, 0);
+	dmirror_destroy(dm);
+	dmirror_destroy(other);
+	free(bounce);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -747,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_pgmap_without_file_is_refused),
 		cmocka_unit_test_teardown(test_failed_mapping_keeps_the_bytes, disarm),
 		cmocka_unit_test(test_bad_device_range),
+		cmocka_unit_test(test_dmirror_coherent),
 	};
 
 	test_capture_warnings();
