@@ -562,8 +562,8 @@ struct zd_hmm_range {
  * dropped, swapped) or under migration; the device page's pfn with VALID
  * (and WRITE if mapped writable) for a device-private page of
  * @dev_private_owner, never faulted; 0 for another device's private
- * page; the same as for @dev_private_owner's for any device-coherent page
- * (mapped: the CPU reads it in place);
+ * page; for any device-coherent page (mapped: the CPU reads it in
+ * place) its pfn with VALID, and WRITE if the CPU may write it;
  * ZD_HMM_PFN_ERROR for memory the CPU cannot read (unmapped, PROT_NONE)
  * or that zonedev does not manage, whose changes it cannot follow.
  * Where ZD_HMM_PFN_REQ_FAULT is requested and the page is not valid, or

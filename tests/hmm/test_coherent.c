@@ -405,6 +405,20 @@ static void test_range_fault_reports_coherent_pages(void **state)
 		assert_int_equal(memcmp(zd_page_address(page), f.buf + i * PG, PG), 0);
 	}
 	assert_true(pfns[2] & ZD_HMM_PFN_SYSTEM);
+	/* as the CPU may use it: read-only now */
+	assert_int_equal(mprotect(f.buf, PG, PROT_READ), 0);
+	r.end = r.start + PG;
+	r.notifier_seq = zd_mmu_interval_read_begin(&sub);
+	assert_int_equal(zd_hmm_range_fault(&r), -EPERM);
+	r.default_flags = ZD_HMM_PFN_REQ_FAULT;
+	do {
+		r.notifier_seq = zd_mmu_interval_read_begin(&sub);
+		err = zd_hmm_range_fault(&r);
+	} while (err == -EBUSY);
+	assert_int_equal(err, 0);
+	assert_true(pfns[0] & ZD_HMM_PFN_VALID);
+	assert_false(pfns[0] & ZD_HMM_PFN_WRITE);
+	assert_int_equal(mprotect(f.buf, PG, PROT_READ | PROT_WRITE), 0);
 	zd_mmu_interval_notifier_remove(&sub);
 	fx_fini(&f);
 }
