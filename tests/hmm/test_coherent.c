@@ -694,6 +694,18 @@ static void test_munmap_while_coming_home(void **state)
 	assert_no_warn(munmap_under("hmm.migrate.pages", false));
 }
 
+static void test_munmap_while_setup_unmaps_them(void **state)
+{
+	(void)state;
+	assert_no_warn(munmap_under("hmm.migrate.setup", false));
+}
+
+static void test_munmap_after_private_memory_is_mapped(void **state)
+{
+	(void)state;
+	assert_no_warn(munmap_under("hmm.coherent.mapped", false));
+}
+
 static void test_pgmap_without_file_is_refused(void **state)
 {
 	struct fx f;
@@ -840,6 +852,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_before_coherent_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_after_coherent_mapping, disarm),
 		cmocka_unit_test_teardown(test_munmap_while_coming_home, disarm),
+		cmocka_unit_test_teardown(test_munmap_while_setup_unmaps_them, disarm),
+		cmocka_unit_test_teardown(test_munmap_after_private_memory_is_mapped, disarm),
 		cmocka_unit_test(test_pgmap_without_file_is_refused),
 		cmocka_unit_test_teardown(test_failed_mapping_keeps_the_bytes, disarm),
 		cmocka_unit_test(test_bad_device_range),
