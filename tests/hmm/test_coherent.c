@@ -207,13 +207,6 @@ static bool zeros(const char *p, unsigned long n)
 	return true;
 }
 
-static bool mapped(const void *addr)
-{
-	unsigned char v;
-
-	return !(mincore((void *)addr, PG, &v) && errno == ENOMEM);
-}
-
 /* The kind of mapping at @addr in /proc/self/maps: 's' shared, 'p'
  * private, 0 none. */
 static char mapping_kind(const void *addr)
@@ -658,18 +651,21 @@ static void munmap_under(const char *point, bool to_device)
 	assert_int_equal(pthread_create(&t, NULL, migrate_thread, &g), 0);
 	assert_true(wait_for(zd_fault_inject_calls() >= 1));
 	assert_int_equal(munmap(f.buf, f.n * PG), 0);
+	/* handled, if it was registered (the fault thread is done with its
+	 * points before they are reset) */
+	(void)zd_mm_device_pages(f.mm);
 	zd_fault_inject_reset();
 	zd_fault_inject_resume();
 	assert_int_equal(pthread_join(t, NULL), 0);
+	/* no device memory left mapped there (the hole itself may be
+	 * another thread's mapping by now: a sanitizer's allocator) */
 	for (unsigned long i = 0; i < f.n; i++)
-		assert_false(mapped(f.buf + i * PG));
+		assert_int_not_equal(mapping_kind(f.buf + i * PG), 's');
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
 	assert_int_equal(in_use(&dev), 0);
-	/* and the address can be managed again */
-	assert_ptr_equal(mmap(f.buf, f.n * PG, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-			      -1, 0), f.buf);
-	assert_int_equal(zd_mm_register(f.mm, f.buf, f.n * PG), 0);
+	/* and the mm goes on */
+	f.buf = zd_mm_map(f.mm, f.n * PG);
+	assert_non_null(f.buf);
 	fill(f.buf, f.n, 62);
 	assert_int_equal(to_coh(f.mm, &dev, f.buf, f.n), f.n);
 	assert_true(check(f.buf, f.n, 62));
