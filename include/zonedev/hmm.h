@@ -57,8 +57,10 @@
  * frees them and the next touch reads zeros, never the device's bytes;
  * mremap() moves them, one mapping at a time (a range whose pages are
  * several mappings cannot be moved at once: the kernel's -EFAULT).
- * Pages that came home are private anonymous memory again, but may be
- * several mappings: zd_mm_register() of all of them at once is refused.
+ * Pages that came home are private anonymous memory again, merged with
+ * their neighbours where the kernel can; one at the edge of a range may
+ * merge with the mapping beside it instead, and zd_mm_register() of the
+ * range after its zd_mm_unregister() is then refused (not one mapping).
  * Known race: an application that unmaps exactly the pages a migration is
  * mapping, at that moment, may be left a mapping there.
  */

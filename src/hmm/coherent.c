@@ -134,7 +134,7 @@ static int replace(struct zd_mm *mm, uintptr_t a, size_t len, int fd,
 	}
 	err = zd_fault("hmm.coherent.map") ? -ENOMEM :
 	      fd >= 0 ? zd_os_map_fd_at((void *)a, len, fd, off) :
-	      zd_os_map_anon_at((void *)a, len);
+	      zd_os_map_private_at((void *)a, len);
 	zd_fault_point("hmm.coherent.mapped");
 	pthread_mutex_lock(&mm->lock);
 	if (!self) {

@@ -47,6 +47,14 @@ int zd_os_map_anon_at(void *addr, size_t len)
 	return p == MAP_FAILED ? -errno : 0;
 }
 
+int zd_os_map_private_at(void *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
 int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off)
 {
 	void *p = mmap(addr, len, PROT_READ | PROT_WRITE,

@@ -20,6 +20,9 @@ int zd_os_unmap(void *addr, size_t size);
 void *zd_os_reserve_none(size_t size);
 /* Inside a reservation: map fresh zeroed memory at @addr (MAP_FIXED). */
 int zd_os_map_anon_at(void *addr, size_t len);
+/* Fresh private anonymous memory at @addr (MAP_FIXED), as an
+ * application maps it (committed: it merges with such neighbours). */
+int zd_os_map_private_at(void *addr, size_t len);
 /* Inside a reservation: map @fd at @off shared, at @addr (MAP_FIXED). */
 int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off);
 /* Give [addr, addr + len) back to the reservation: pages dropped, any
