@@ -47,7 +47,8 @@
  * DEVICE_COHERENT pages (a ZD_MEMORY_DEVICE_COHERENT pgmap with a
  * ZD_BACKING_FD backing, as a device's BAR or CXL memory is a file to
  * map): a page migrated to one is mapped in place, shared, from that file
- * (one mapping per run of pages that follow each other in it), so the CPU
+ * (one mapping per run of pages that follow each other in it, with the
+ * application's protections), so the CPU
  * reads and writes the device's memory without a fault and
  * migrate_to_ram() is never called for it.  They come back with
  * ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT or by pfn

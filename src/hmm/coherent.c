@@ -79,6 +79,41 @@ static bool on_fault_thread(struct zd_mm *mm)
 	return !mm->dead && pthread_equal(pthread_self(), mm->thread);
 }
 
+/* The application's protections over a range being mapped anew, which
+ * the new mapping keeps (a read-only page stays read-only). */
+#define PROT_SPANS	8
+
+struct prots {
+	struct { uintptr_t lo, hi; bool r, w; } s[PROT_SPANS];
+	int n;
+};
+
+static int note_prot(uintptr_t lo, uintptr_t hi, bool r, bool w, void *arg)
+{
+	struct prots *p = arg;
+
+	if (r && w)
+		return 0;
+	if (p->n == PROT_SPANS)
+		return -E2BIG;
+	p->s[p->n].lo = lo;
+	p->s[p->n].hi = hi;
+	p->s[p->n].r = r;
+	p->s[p->n++].w = w;
+	return 0;
+}
+
+static void keep_prots(const struct prots *p, uintptr_t a, size_t len)
+{
+	for (int i = 0; i < p->n; i++) {
+		uintptr_t lo = p->s[i].lo > a ? p->s[i].lo : a;
+		uintptr_t hi = p->s[i].hi < a + len ? p->s[i].hi : a + len;
+
+		if (lo < hi)
+			zd_os_protect((void *)lo, hi - lo, p->s[i].r, p->s[i].w);
+	}
+}
+
 /*
  * The new mapping could not be registered as a whole: the application
  * unmapped some of it before it was (no event told us: it was not
@@ -122,7 +157,12 @@ static int replace(struct zd_mm *mm, uintptr_t a, size_t len, int fd,
 {
 	struct coh_expect x = { .start = a, .end = a + len };
 	bool self = on_fault_thread(mm);
+	struct prots prots = { .n = 0 };
 	int err;
+
+	if (zd_os_for_each_mapping(a, a + len, note_prot, &prots) == -E2BIG)
+		zd_warn("[%#lx, +%#zx): too many protections to keep; some pages "
+			"become read-write", (unsigned long)a, len);
 
 	if (self) {
 		zd_os_uffd_unregister(mm->uffd, (void *)a, len);
@@ -135,6 +175,8 @@ static int replace(struct zd_mm *mm, uintptr_t a, size_t len, int fd,
 	err = zd_fault("hmm.coherent.map") ? -ENOMEM :
 	      fd >= 0 ? zd_os_map_fd_at((void *)a, len, fd, off) :
 	      zd_os_map_private_at((void *)a, len);
+	if (!err)
+		keep_prots(&prots, a, len);
 	zd_fault_point("hmm.coherent.mapped");
 	pthread_mutex_lock(&mm->lock);
 	if (!self) {

@@ -55,6 +55,13 @@ int zd_os_map_private_at(void *addr, size_t len)
 	return p == MAP_FAILED ? -errno : 0;
 }
 
+int zd_os_protect(void *addr, size_t len, bool r, bool w)
+{
+	int prot = (r ? PROT_READ : 0) | (w ? PROT_WRITE : 0);
+
+	return mprotect(addr, len, prot ? prot : PROT_NONE) ? -errno : 0;
+}
+
 int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off)
 {
 	void *p = mmap(addr, len, PROT_READ | PROT_WRITE,

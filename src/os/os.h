@@ -23,6 +23,8 @@ int zd_os_map_anon_at(void *addr, size_t len);
 /* Fresh private anonymous memory at @addr (MAP_FIXED), as an
  * application maps it (committed: it merges with such neighbours). */
 int zd_os_map_private_at(void *addr, size_t len);
+/* mprotect() to read (@r) and/or write (@w), or PROT_NONE. */
+int zd_os_protect(void *addr, size_t len, bool r, bool w);
 /* Inside a reservation: map @fd at @off shared, at @addr (MAP_FIXED). */
 int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off);
 /* Give [addr, addr + len) back to the reservation: pages dropped, any

@@ -207,24 +207,32 @@ static bool zeros(const char *p, unsigned long n)
 	return true;
 }
 
-/* The kind of mapping at @addr in /proc/self/maps: 's' shared, 'p'
- * private, 0 none. */
-static char mapping_kind(const void *addr)
+/* The permissions of the mapping at @addr in /proc/self/maps ("rw-s"),
+ * "" if none. */
+static const char *mapping_perms(const void *addr)
 {
+	static char out[8];
 	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512], kind = 0;
+	char line[512];
 
+	memset(out, 0, sizeof(out));
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
 		char perms[8];
 
 		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
 		    (uintptr_t)addr >= lo && (uintptr_t)addr < hi)
-			kind = perms[3];
+			snprintf(out, sizeof(out), "%s", perms);
 	}
 	if (f)
 		fclose(f);
-	return kind;
+	return out;
+}
+
+/* 's' shared, 'p' private, 0 nothing mapped at @addr. */
+static char mapping_kind(const void *addr)
+{
+	return mapping_perms(addr)[3];
 }
 
 struct fx {
@@ -329,6 +337,28 @@ static void test_cpu_uses_coherent_pages_in_place(void **state)
 	assert_true(check(f.buf, f.n, 7));
 	assert_int_equal(home(f.mm, f.buf, f.n, OWNER), f.n);
 	assert_true(check(f.buf, f.n, 7));
+	fx_fini(&f);
+}
+
+static void test_protections_are_kept(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 4);
+	fill(f.buf, f.n, 17);
+	assert_int_equal(mprotect(f.buf + PG, 2 * PG, PROT_READ), 0);
+	assert_int_equal(to_coh(f.mm, &dev, f.buf, f.n), f.n);
+	assert_string_equal(mapping_perms(f.buf), "rw-s");
+	assert_string_equal(mapping_perms(f.buf + PG), "r--s");
+	assert_string_equal(mapping_perms(f.buf + 2 * PG), "r--s");
+	assert_string_equal(mapping_perms(f.buf + 3 * PG), "rw-s");
+	assert_true(check(f.buf, f.n, 17));
+	assert_int_equal(home(f.mm, f.buf, f.n, OWNER), f.n);
+	assert_string_equal(mapping_perms(f.buf), "rw-p");
+	assert_string_equal(mapping_perms(f.buf + PG), "r--p");
+	assert_string_equal(mapping_perms(f.buf + 2 * PG), "r--p");
+	assert_true(check(f.buf, f.n, 17));
 	fx_fini(&f);
 }
 
@@ -840,6 +870,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpu_uses_coherent_pages_in_place),
 		cmocka_unit_test(test_never_touched_pages_migrate_as_zeros),
+		cmocka_unit_test(test_protections_are_kept),
 		cmocka_unit_test(test_range_fault_reports_coherent_pages),
 		cmocka_unit_test(test_munmap_frees_coherent_pages),
 		cmocka_unit_test(test_dontneed_reads_zeros_not_the_device),
