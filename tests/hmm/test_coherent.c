@@ -735,6 +735,35 @@ static void test_munmap_after_private_memory_is_mapped(void **state)
 	assert_no_warn(munmap_under("hmm.coherent.mapped", false));
 }
 
+/*
+ * The fault thread reads the unmap event of the library's own mapping
+ * and is held before handling it, past the mmap()'s return: the event
+ * must still be taken for the library's, not the application's munmap.
+ */
+static void test_own_unmap_event_handled_late(void **state)
+{
+	struct mig g = { .to_device = true };
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 4);
+	fill(f.buf, f.n, 63);
+	g.f = &f;
+	assert_int_equal(zd_fault_inject_pause("hmm.event", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, migrate_thread, &g), 0);
+	assert_true(wait_for(zd_fault_inject_calls() >= 1));
+	test_sleep_us(50000);	/* the mapping's mmap() has returned */
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(g.moved, f.n);
+	assert_int_equal(zd_mm_device_pages(f.mm), f.n);
+	assert_int_equal(mapping_kind(f.buf), 's');
+	assert_true(check(f.buf, f.n, 63));
+	fx_fini(&f);
+}
+
 static void test_pgmap_without_file_is_refused(void **state)
 {
 	struct fx f;
@@ -884,6 +913,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_while_coming_home, disarm),
 		cmocka_unit_test_teardown(test_munmap_while_setup_unmaps_them, disarm),
 		cmocka_unit_test_teardown(test_munmap_after_private_memory_is_mapped, disarm),
+		cmocka_unit_test_teardown(test_own_unmap_event_handled_late, disarm),
 		cmocka_unit_test(test_pgmap_without_file_is_refused),
 		cmocka_unit_test_teardown(test_failed_mapping_keeps_the_bytes, disarm),
 		cmocka_unit_test(test_bad_device_range),
