@@ -46,7 +46,7 @@
  *
  * DEVICE_COHERENT pages (a ZD_MEMORY_DEVICE_COHERENT pgmap with a
  * ZD_BACKING_FD backing, as a device's BAR or CXL memory is a file to
- * map): a page migrated to one is mapped in place, shared, from that file
+ * map; Linux 5.19, which write-protects shared memory): a page migrated to one is mapped in place, shared, from that file
  * (one mapping per run of pages that follow each other in it, with the
  * application's protections), so the CPU
  * reads and writes the device's memory without a fault and
@@ -363,9 +363,8 @@ ZD_API void zd_free_system_page(void *addr);
  * VALID|MIGRATE|SYSTEM and their address; never-touched ones with
  * MIGRATE only, to be zero-filled), device-private pages of
  * @pgmap_owner (SELECT_DEVICE_PRIVATE) and/or its device-coherent pages
- * (SELECT_DEVICE_COHERENT: their mapping goes until finalize, so a CPU
- * access waits and the driver copies a stable page; those that do not
- * move are mapped again).  Host pages are write-protected
+ * (SELECT_DEVICE_COHERENT: write-protected until finalize, so a CPU
+ * write waits and the driver copies a stable page).  Host pages are write-protected
  * until finalize; every collected page is marked busy, so faults on it
  * wait.  Pages that cannot move (unmanaged, busy, extra references) get
  * src 0.  dst is zeroed.
@@ -474,8 +473,8 @@ ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);
  * @npages: how many
  *
  * For unplug: each page mapped in some zd_mm gets VALID|MIGRATE (and
- * WRITE); free pages get 0.  Device-coherent pages lose their mapping
- * until finalize (a CPU access waits).  Then the driver fills dst with
+ * WRITE); free pages get 0.  Device-coherent pages are write-protected
+ * until finalize (a CPU write waits).  Then the driver fills dst with
  * staging pages and calls zd_migrate_device_pages and _finalize.
  * Context: may sleep; not holding a page's lock a fault needs.
  * Return: 0, -EINVAL (NULL @src_pfns, or a pfn without a struct page or

@@ -143,17 +143,29 @@ static int register_each(struct zd_mm *mm, uintptr_t a, size_t len)
 	return err;
 }
 
+/* What [a, a + len) is mapped anew with. */
+struct newmap {
+	int fd;			/* >= 0: this file's pages from @off, shared */
+	uint64_t off;
+	char *moved;		/* else this private memory, moved into place
+				 * with its bytes (NULL once moved); else
+				 * fresh private memory */
+};
+
 /*
- * Map [a, a + len) anew: @fd's pages from @off shared, or (@fd < 0)
- * private anonymous memory, registered with the mm's userfaultfd.  The
- * entries are busy.  Pages the application unmapped before the mapping
- * was made (their entries dead) are unmapped again rather than left
- * mapped where the application has nothing.  0, or the error mapping
- * or registering (-EINVAL: the kernel cannot register shared memory for
- * write-protect faults, before Linux 5.19).
+ * Map [a, a + len) anew as @nm says, registered with the mm's
+ * userfaultfd.  The entries are busy.  Pages the application unmapped
+ * before the mapping was made (their entries dead) are unmapped again
+ * rather than left mapped where the application has nothing.  0, or the
+ * error mapping or registering (-EINVAL: the kernel cannot register
+ * shared memory for write-protect faults, before Linux 5.19).
+ *
+ * Private memory coming home arrives with its bytes: until it is
+ * registered, a CPU touch of an empty page would be the kernel's own
+ * zero fill, which the bytes placed later could not replace.
  */
-static int replace(struct zd_mm *mm, uintptr_t a, size_t len, int fd,
-		   uint64_t off)
+static int replace(struct zd_mm *mm, uintptr_t a, size_t len,
+		   struct newmap *nm)
 {
 	struct coh_expect x = { .start = a, .end = a + len };
 	bool self = on_fault_thread(mm);
@@ -173,8 +185,11 @@ static int replace(struct zd_mm *mm, uintptr_t a, size_t len, int fd,
 		pthread_mutex_unlock(&mm->lock);
 	}
 	err = zd_fault("hmm.coherent.map") ? -ENOMEM :
-	      fd >= 0 ? zd_os_map_fd_at((void *)a, len, fd, off) :
+	      nm->fd >= 0 ? zd_os_map_fd_at((void *)a, len, nm->fd, nm->off) :
+	      nm->moved ? zd_os_move_mapping(nm->moved, len, (void *)a) :
 	      zd_os_map_private_at((void *)a, len);
+	if (!err)
+		nm->moved = NULL;
 	if (!err)
 		keep_prots(&prots, a, len);
 	zd_fault_point("hmm.coherent.mapped");
@@ -204,14 +219,46 @@ static int replace(struct zd_mm *mm, uintptr_t a, size_t len, int fd,
 	return err;
 }
 
+static void unshare_failed(uintptr_t a, size_t len, int err)
+{
+	zd_warn("cannot map private memory at [%#lx, +%#zx) for device-"
+		"coherent pages coming home (error %d)", (unsigned long)a, len,
+		-err);
+}
+
 int zd_hmm_coh_unshare(struct zd_mm *mm, uintptr_t a, size_t len)
 {
-	int err = replace(mm, a, len, -1, 0);
+	int err = replace(mm, a, len, &(struct newmap){ .fd = -1 });
 
 	if (err)
-		zd_warn("cannot map private memory at [%#lx, +%#zx) for device-"
-			"coherent pages coming home (error %d)",
-			(unsigned long)a, len, -err);
+		unshare_failed(a, len, err);
+	return err;
+}
+
+int zd_hmm_coh_place(struct zd_mm *mm, uintptr_t a, size_t n,
+		     char *const *src)
+{
+	size_t len = n << zd_page_shift;
+	struct newmap nm = { .fd = -1, .moved = zd_os_map_pages(len) };
+	int err;
+
+	if (!nm.moved) {
+		unshare_failed(a, len, -ENOMEM);
+		return -ENOMEM;
+	}
+	/* the kernel found the range free: the application unmapped it (at
+	 * least some of it) meanwhile, and no page comes home */
+	if ((uintptr_t)nm.moved < a + len && a < (uintptr_t)nm.moved + len) {
+		zd_os_unmap(nm.moved, len);
+		return -ENOENT;
+	}
+	for (size_t k = 0; k < n; k++)
+		memcpy(nm.moved + (k << zd_page_shift), src[k], page_bytes());
+	err = replace(mm, a, len, &nm);
+	if (nm.moved)		/* not moved */
+		zd_os_unmap(nm.moved, len);
+	if (err)
+		unshare_failed(a, len, err);
 	return err;
 }
 
@@ -241,9 +288,7 @@ static bool fallback(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
 		return false;
 	zd_warn("cannot map device-coherent page %#lx at %#lx: its bytes stay "
 		"in host memory", zd_page_to_pfn(page), (unsigned long)a);
-	zd_hmm_coh_unshare(mm, a, page_bytes());
-	zd__hmm_fill(mm, a, zd_page_address(page), page_bytes(), false,
-		     zd_hmm_fill_ignore, NULL);
+	zd_hmm_coh_place(mm, a, 1, &(char *){ zd_page_address(page) });
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, a);
 	live = pte && *pte != PTE_DEAD && pte_page(*pte) == page;
@@ -253,13 +298,6 @@ static bool fallback(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
 	}
 	pthread_mutex_unlock(&mm->lock);
 	return live;
-}
-
-void zd_hmm_fill_ignore(void *ctx, uintptr_t addr)
-{
-	(void)ctx;
-	zd_warn("cannot place the bytes of a device-coherent page at %#lx",
-		(unsigned long)addr);
 }
 
 /* Pages @pages[0..n) at [a, a + n pages): one mapping per run of
@@ -284,7 +322,7 @@ static void map_runs(struct zd_mm *mm, uintptr_t a, struct zd_page **pages,
 			j++;
 		}
 		err = replace(mm, a + (i << zd_page_shift), (j - i) << zd_page_shift,
-			      fd, off);
+			      &(struct newmap){ .fd = fd, .off = off });
 		for (size_t k = i; err && k < j; k++)
 			failed[k] = true;
 	}
@@ -312,24 +350,9 @@ void zd_hmm_coh_map(struct zd_mm *mm, uintptr_t a, struct zd_page **pages,
 	}
 }
 
-void zd_hmm_coh_restore(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
+void zd_hmm_coh_restore(struct zd_mm *mm, uintptr_t a, size_t len)
 {
-	bool failed = false;
-	uintptr_t *pte;
-	bool dead;
-
-	pthread_mutex_lock(&mm->lock);
-	pte = zd_hmm_pte(mm, a);
-	dead = !pte || *pte == PTE_DEAD;
-	pthread_mutex_unlock(&mm->lock);
-	if (dead)		/* finalize puts it */
-		return;
-	map_runs(mm, a, &page, 1, &failed);
-	if (!failed || !fallback(mm, a, page))
-		return;
-	/* a host page now: the entry's count goes (see finish()) */
-	set_page_mm(page, NULL);
-	zd_put_page(page);
+	hmm_writeprotect(mm, a, len, 0);
 }
 
 void zd_hmm_coh_drop(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
@@ -337,16 +360,18 @@ void zd_hmm_coh_drop(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
 	uintptr_t *pte = zd_hmm_pte(mm, a);
 
 	/* faults wait while the mapping is replaced */
-	*pte = PTE_EMPTY | PTE_BUSY;
+	*pte = PTE_MAYBE | PTE_BUSY;
 	pthread_mutex_unlock(&mm->lock);
 	/* the page may go back to its driver: no mapping may reach it then */
 	zd_hmm_coh_unshare(mm, a, page_bytes());
 	pthread_mutex_lock(&mm->lock);
 	pte = zd_hmm_pte(mm, a);
+	/* empty unless the CPU touched it before it was registered: the
+	 * kernel says which when asked (zd_hmm_settle()) */
 	if (pte && *pte == PTE_DEAD)
 		*pte = PTE_NONE;
 	else if (pte)
-		pte_set(pte, PTE_EMPTY);
+		pte_set(pte, PTE_MAYBE);
 	mm->device_pages--;
 	set_page_mm(page, NULL);
 	pthread_mutex_unlock(&mm->lock);

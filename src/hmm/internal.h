@@ -233,16 +233,19 @@ bool zd_hmm_coh_mappable(const struct zd_page *page);
 /* Fault thread: whether the unmap event [start, end) is ours (then it
  * is consumed); takes mm->lock. */
 bool zd_hmm_coh_expected(struct zd_mm *mm, uintptr_t start, uintptr_t end);
-/* Private anonymous memory at [a, a + len), registered; busy entries.
- * No lock held; any thread. */
+/* Fresh private anonymous memory at [a, a + len), registered; busy
+ * entries.  No lock held; any thread. */
 int zd_hmm_coh_unshare(struct zd_mm *mm, uintptr_t a, size_t len);
+/* The same, arriving with the bytes of @src[0..n) (a page each). */
+int zd_hmm_coh_place(struct zd_mm *mm, uintptr_t a, size_t n,
+		     char *const *src);
 /* Map @pages[0..n) (NULL: skip) at [a, a + n pages), their entries
  * installed and busy; where one cannot be mapped its bytes go into host
  * memory, the entry becomes a host one and MIGRATE leaves @src[i]. */
 void zd_hmm_coh_map(struct zd_mm *mm, uintptr_t a, struct zd_page **pages,
 		    size_t n, unsigned long *src);
-/* A collected coherent page that did not move is mapped again. */
-void zd_hmm_coh_restore(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
+/* Collected coherent pages that did not move: writable again. */
+void zd_hmm_coh_restore(struct zd_mm *mm, uintptr_t a, size_t len);
 /* MADV_DONTNEED of the coherent page at @a (fault thread, lock held,
  * dropped and retaken): private memory there, the page freed. */
 void zd_hmm_coh_drop(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
@@ -252,7 +255,5 @@ void zd_hmm_coh_fault(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
 /* Bring the coherent page at @a home without its driver (fork,
  * unregister, destroy); no lock held. */
 int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
-/* A hmm_fill_failed that warns. */
-void zd_hmm_fill_ignore(void *ctx, uintptr_t addr);
 
 #endif /* ZD_HMM_INTERNAL_H */

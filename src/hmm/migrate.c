@@ -308,13 +308,12 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 	for_each_run(m->npages, host_src,
 		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
 				 run_len << zd_page_shift, 1));
-	/* coherent pages: the CPU reaches them through their mapping, which
-	 * goes (faults on it wait) so that the copy is stable; finalize maps
-	 * those that stay again */
+	/* and of coherent pages, which the CPU writes in place (Linux 5.19
+	 * write-protects shared memory: they are not mapped before) */
 #define coh_src(i)	zd_hmm_coh_page(entry_page(m->src[i], false))
 	for_each_run(m->npages, coh_src,
-		zd_hmm_coh_unshare(m->mm, m->start + (run_first << zd_page_shift),
-				   run_len << zd_page_shift));
+		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
+				 run_len << zd_page_shift, 1));
 	return 0;
 }
 
@@ -596,7 +595,7 @@ static bool vma_place(void *ctx, unsigned long i, struct place *p)
 {
 	const struct zd_migrate_vma *m = ctx;
 
-	if (!to_system(m, i))
+	if (!to_system(m, i) || coh_src(i))	/* see coh_home() */
 		return false;
 	*p = (struct place){ m->mm, m->start + (i << zd_page_shift),
 			     zd_migrate_pfn_to_virt(m->dst[i]),
@@ -725,11 +724,39 @@ static void map_coherent(struct zd_migrate_vma *m)
 	}
 }
 
+/*
+ * Coherent pages coming home: private memory with the staging bytes
+ * replaces their mapping, a run of consecutive staging pages at a time.
+ * MIGRATE leaves @src[i] where that fails.
+ */
+static void coh_home(struct zd_mm *mm, uintptr_t start, unsigned long *src,
+		     const unsigned long *dst, unsigned long n)
+{
+	char *from[64];
+
+	for (unsigned long i = 0, j; i < n; i = j) {
+		j = i + 1;
+		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE) ||
+		    !zd_hmm_coh_page(entry_page(src[i], false)) ||
+		    !zd_migrate_pfn_to_virt(dst[i]))
+			continue;
+		from[0] = zd_migrate_pfn_to_virt(dst[i]);
+		while (j < n && j - i < 64 && (src[j] & ZD_MIGRATE_PFN_MIGRATE) &&
+		       zd_hmm_coh_page(entry_page(src[j], false)) &&
+		       zd_migrate_pfn_to_virt(dst[j]))
+			from[j - i] = zd_migrate_pfn_to_virt(dst[j]), j++;
+		if (zd_hmm_coh_place(mm, start + (i << zd_page_shift), j - i, from))
+			for (unsigned long k = i; k < j; k++)
+				src[k] &= ~ZD_MIGRATE_PFN_MIGRATE;
+	}
+}
+
 void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m) || !collected(m, __func__))
 		return;
 	zd_fault_point("hmm.migrate.pages");
+	coh_home(m->mm, m->start, m->src, m->dst, m->npages);
 	copy_runs(m->src, m->npages, vma_place, m);
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
@@ -825,12 +852,12 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 			zd__hmm_fill(m->mm, m->start + (i << zd_page_shift),
 				     zd_migrate_pfn_to_virt(m->src[i]),
 				     page_bytes(), true, restore_failed, m->mm);
-	/* coherent pages that stay are mapped again (no lock: see replace()) */
-	for (unsigned long i = 0; i < m->npages; i++)
-		if ((m->src[i] & (MPFN_COLLECTED | ZD_MIGRATE_PFN_MIGRATE)) ==
-		    MPFN_COLLECTED && coh_src(i))
-			zd_hmm_coh_restore(m->mm, m->start + (i << zd_page_shift),
-					   entry_page(m->src[i], false));
+	/* coherent pages that stay become writable again */
+#define coh_stayed(i)	((m->src[i] & (MPFN_COLLECTED | ZD_MIGRATE_PFN_MIGRATE)) == \
+			 MPFN_COLLECTED && coh_src(i))
+	for_each_run(m->npages, coh_stayed,
+		zd_hmm_coh_restore(m->mm, m->start + (run_first << zd_page_shift),
+				   run_len << zd_page_shift));
 	/*
 	 * Host pages that stayed become writable again (this wakes too).
 	 * Before their entries stop being busy: once the dead ones are
@@ -915,8 +942,8 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 			zd_mn_notify(mm, ZD_MMU_NOTIFY_CLEAR, page->index << zd_page_shift,
 				     (page->index + 1) << zd_page_shift, NULL);
 		if (src[i] && zd_hmm_coh_page(page))	/* see setup */
-			zd_hmm_coh_unshare(mm, page->index << zd_page_shift,
-					   page_bytes());
+			hmm_writeprotect(mm, page->index << zd_page_shift,
+					 page_bytes(), 1);
 	}
 	return 0;
 }
@@ -924,6 +951,17 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 struct device_batch {
 	const unsigned long *src, *dst;
 };
+
+static bool device_place(void *ctx, unsigned long i, struct place *p);
+
+/* Copied home: not a coherent page (see coh_home()). */
+static bool device_copy(void *ctx, unsigned long i, struct place *p)
+{
+	const struct device_batch *b = ctx;
+
+	return !zd_hmm_coh_page(entry_page(b->src[i], false)) &&
+	       device_place(ctx, i, p);
+}
 
 static bool device_place(void *ctx, unsigned long i, struct place *p)
 {
@@ -951,7 +989,15 @@ void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
 	for (unsigned long i = 0; i < npages; i++)
 		if (!(dst[i] & ZD_MIGRATE_PFN_SYSTEM))
 			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
-	copy_runs(src, npages, device_place, &b);
+	for (unsigned long i = 0; i < npages; i++) {
+		struct zd_page *page = entry_page(src[i], false);
+
+		if ((src[i] & ZD_MIGRATE_PFN_MIGRATE) && zd_hmm_coh_page(page) &&
+		    page_mm(page))
+			coh_home(page_mm(page), page->index << zd_page_shift,
+				 &src[i], &dst[i], 1);
+	}
+	copy_runs(src, npages, device_copy, &b);
 	for (unsigned long i = 0; i < npages; i++) {
 		struct place p;
 		uintptr_t *pte;
@@ -988,7 +1034,7 @@ void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
 		if (!(src[i] & MPFN_COLLECTED) || !mm)
 			continue;
 		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE) && zd_hmm_coh_page(page))
-			zd_hmm_coh_restore(mm, a, page);
+			zd_hmm_coh_restore(mm, a, page_bytes());
 		pthread_mutex_lock(&mm->lock);
 		pte = zd_hmm_pte(mm, a);
 		dead = pte && *pte == PTE_DEAD;

@@ -55,6 +55,13 @@ int zd_os_map_private_at(void *addr, size_t len)
 	return p == MAP_FAILED ? -errno : 0;
 }
 
+int zd_os_move_mapping(void *from, size_t len, void *to)
+{
+	void *p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
 int zd_os_protect(void *addr, size_t len, bool r, bool w)
 {
 	int prot = (r ? PROT_READ : 0) | (w ? PROT_WRITE : 0);

@@ -23,6 +23,9 @@ int zd_os_map_anon_at(void *addr, size_t len);
 /* Fresh private anonymous memory at @addr (MAP_FIXED), as an
  * application maps it (committed: it merges with such neighbours). */
 int zd_os_map_private_at(void *addr, size_t len);
+/* Move the mapping [from, from + len) to @to, replacing what is there
+ * (mremap MREMAP_FIXED): the pages appear there with their bytes. */
+int zd_os_move_mapping(void *from, size_t len, void *to);
 /* mprotect() to read (@r) and/or write (@w), or PROT_NONE. */
 int zd_os_protect(void *addr, size_t len, bool r, bool w);
 /* Inside a reservation: map @fd at @off shared, at @addr (MAP_FIXED). */

@@ -723,13 +723,13 @@ static void test_munmap_while_coming_home(void **state)
 	assert_no_warn(munmap_under("hmm.migrate.pages", false));
 }
 
-static void test_munmap_while_setup_unmaps_them(void **state)
+static void test_munmap_while_collected(void **state)
 {
 	(void)state;
 	assert_no_warn(munmap_under("hmm.migrate.setup", false));
 }
 
-static void test_munmap_after_private_memory_is_mapped(void **state)
+static void test_munmap_after_private_memory_moved_in(void **state)
 {
 	(void)state;
 	assert_no_warn(munmap_under("hmm.coherent.mapped", false));
@@ -761,6 +761,68 @@ static void test_own_unmap_event_handled_late(void **state)
 	assert_int_equal(zd_mm_device_pages(f.mm), f.n);
 	assert_int_equal(mapping_kind(f.buf), 's');
 	assert_true(check(f.buf, f.n, 63));
+	fx_fini(&f);
+}
+
+/* ---- CPU traffic against migrations both ways ----------------------------- */
+
+struct churn {
+	struct fx *f;
+	atomic_bool stop;
+	unsigned long rounds, writes;
+	bool bad;
+};
+
+static void *churn_migrate(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		to_coh(c->f->mm, &dev, c->f->buf, c->f->n);
+		home(c->f->mm, c->f->buf, c->f->n, OWNER);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/* Each page holds a counter the CPU bumps: whether it is in host memory,
+ * on the device or on its way, no write may be lost. */
+static void test_cpu_writes_survive_migrations(void **state)
+{
+	struct churn c = { 0 };
+	struct timespec t0, t;
+	pthread_t mt;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 16);
+	memset(f.buf, 0, f.n * PG);
+	c.f = &f;
+	assert_int_equal(pthread_create(&mt, NULL, churn_migrate, &c), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (unsigned long i = 0; i < f.n && !c.bad; i++) {
+			volatile unsigned long *p = (unsigned long *)(f.buf + i * PG);
+
+			c.bad = *p != c.writes / f.n + (i < c.writes % f.n);
+			if (c.bad)
+				print_message("page %lu: %lu, expected %lu (round trip %lu)\n",
+					      i, *p, c.writes / f.n, c.rounds);
+			*p += 1;
+			c.writes++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (!c.bad && (t.tv_sec - t0.tv_sec) * 1000 +
+		 (t.tv_nsec - t0.tv_nsec) / 1000000 < 1000);
+	atomic_store(&c.stop, true);
+	assert_int_equal(pthread_join(mt, NULL), 0);
+	assert_false(c.bad);
+	print_message("%lu CPU writes, %lu round trips\n", c.writes, c.rounds);
+	assert_true(c.rounds > 0);
+	home(f.mm, f.buf, f.n, OWNER);
+	for (unsigned long i = 0; i < f.n; i++)
+		assert_int_equal(*(unsigned long *)(f.buf + i * PG),
+				 c.writes / f.n + (i < c.writes % f.n));
 	fx_fini(&f);
 }
 
@@ -911,9 +973,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_munmap_before_coherent_install, disarm),
 		cmocka_unit_test_teardown(test_munmap_after_coherent_mapping, disarm),
 		cmocka_unit_test_teardown(test_munmap_while_coming_home, disarm),
-		cmocka_unit_test_teardown(test_munmap_while_setup_unmaps_them, disarm),
-		cmocka_unit_test_teardown(test_munmap_after_private_memory_is_mapped, disarm),
+		cmocka_unit_test_teardown(test_munmap_while_collected, disarm),
+		cmocka_unit_test_teardown(test_munmap_after_private_memory_moved_in, disarm),
 		cmocka_unit_test_teardown(test_own_unmap_event_handled_late, disarm),
+		cmocka_unit_test(test_cpu_writes_survive_migrations),
 		cmocka_unit_test(test_pgmap_without_file_is_refused),
 		cmocka_unit_test_teardown(test_failed_mapping_keeps_the_bytes, disarm),
 		cmocka_unit_test(test_bad_device_range),
