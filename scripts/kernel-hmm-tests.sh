@@ -15,8 +15,9 @@
 # /dev/hmm_dmirror0..3 zonedev dmirrors.
 #
 # ZD_KSELFTEST_VERSION=6.1 runs 6.1's suite where both are installed.
-# ZD_KSELFTEST_HUGEPAGES=N reserves N hugetlbfs pages for the run (root
-# or sudo; the old count is restored after), for the hugetlbfs cases.
+# The hugetlbfs cases (anon_write_hugetlbfs, compound) get 2 hugetlbfs
+# pages reserved for the run where it may (root or sudo -n; the old count
+# is restored after); ZD_KSELFTEST_HUGEPAGES=N reserves N instead, 0 none.
 #
 # Exit status: 0 when every case passed or was skipped, 1 when one
 # failed, 77 (skip) without kernel source or userfaultfd.  The harness's
@@ -103,16 +104,18 @@ cleanup() {
 trap cleanup EXIT
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
-want=${ZD_KSELFTEST_HUGEPAGES:-0}
+want=${ZD_KSELFTEST_HUGEPAGES:-2}
 have=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
 if [ "$want" -gt "$have" ] &&
    echo "$want" | $sudo tee /proc/sys/vm/nr_hugepages >/dev/null 2>&1; then
 	huge_was=$have
 fi
+nohuge=0
 if [ "$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)" = 0 ]; then
-	echo "# note: no hugetlbfs page free: anon_write_hugetlbfs skips, and" \
-	     "compound returns at once, which its harness counts as passed" \
-	     "(ZD_KSELFTEST_HUGEPAGES=2 reserves pages for them)"
+	nohuge=1
+	echo "# note: no hugetlbfs page free (none reserved, or no root):" \
+	     "anon_write_hugetlbfs skips, and compound returns at once, which" \
+	     "its harness counts as passed and this script as skipped"
 fi
 
 echo "running the HMM selftest of Linux $ver against zonedev's dmirror"
@@ -141,6 +144,16 @@ if grep -q "this kernel maps no zero page" "$log"; then
 	known[hmm2.hmm2_device_private.snapshot]=$why
 	known[hmm2.hmm2_device_coherent.snapshot]=$why
 fi
+# 6.1's harness reports a case whose fixture setup skipped as passed
+# ("ok" after "#      SKIP"), and compound returns at once without a huge
+# page, a pass to any harness: count those again as skips
+awk -v nohuge=$nohuge '/^#  RUN / { skipped = 0 } /^#  +SKIP / { skipped = 1 }
+     /^#  RUN .*\.compound / { if (nohuge) skipped = 1 }
+     /^ok / && !/# SKIP/ { if (skipped) s++; else p++ } /^ok .*# SKIP/ { s++ }
+     /^# Totals:/ { t = $0 }
+     END { if (t && s && t !~ ("skip:" s " ")) printf "# counted again (a skip " \
+	   "in fixture setup, or compound without a huge page, is a pass to " \
+	   "this harness): pass:%d skip:%d\n", p, s }' "$log"
 real=0
 for c in $(sed -n 's/^not ok [0-9]* \([^ ]*\).*/\1/p' "$log"); do
 	if [ -n "${known[$c]:-}" ]; then

@@ -118,13 +118,34 @@ static inline void test_without_membarrier(void)
 	}
 }
 
-/* Runs @tests; ZD_TEST_FILTER=pattern runs only the matching ones. */
+/* Whether @filter (a cmocka pattern: * and ? match any) names a test of
+ * @tests; a name without wildcards must be one of them. */
+static inline bool test_filter_matches(const struct CMUnitTest *tests, size_t n,
+				       const char *filter)
+{
+	if (strpbrk(filter, "*?"))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(tests[i].name, filter))
+			return true;
+	return false;
+}
+
+/* Runs @tests; ZD_TEST_FILTER=pattern runs only the matching ones (a
+ * name that matches none is a failure: a test renamed or deleted). */
 #define zd_run_tests(tests) ({						\
 	const char *__f = getenv("ZD_TEST_FILTER");			\
-	if (__f)							\
-		cmocka_set_test_filter(__f);				\
-	test_without_membarrier();					\
-	cmocka_run_group_tests(tests, NULL, NULL);			\
+	int __r = 1;							\
+	if (__f && !test_filter_matches(tests,				\
+			sizeof(tests) / sizeof(tests[0]), __f))		\
+		fprintf(stderr, "ZD_TEST_FILTER=%s: no such test\n", __f); \
+	else {								\
+		if (__f)						\
+			cmocka_set_test_filter(__f);			\
+		test_without_membarrier();				\
+		__r = cmocka_run_group_tests(tests, NULL, NULL);	\
+	}								\
+	__r;								\
 })
 
 static inline void test_sleep_us(long us)

@@ -39,6 +39,8 @@
  *                          pages, before it write-protects them;
  *   "hmm.migrate.move"     zd_migrate_vma_move(), before it moves;
  *   "hmm.migrate.pages"    zd_migrate_vma_pages(), before it installs;
+ *   "hmm.migrate.discard"  zd_migrate_vma_pages(), after it installed,
+ *                          before it drops the host copies left behind;
  *   "hmm.migrate.finalize" zd_migrate_vma_finalize(), after the entries
  *                          are final, before it wakes the faults.
  */
@@ -56,7 +58,8 @@ ZD_EXTERN_C_BEGIN
  *
  * Resets the counters.
  * Context: any thread; the state is process-wide.
- * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ * Return: 0, -EINVAL if @prefix is longer than 63 bytes, or -ENOSPC once
+ * 128 distinct prefixes were armed in this process (each is kept).
  */
 ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
 
@@ -66,7 +69,8 @@ ZD_API int zd_fault_inject_nth(unsigned long nth, const char *prefix);
  *
  * Resets the counters.
  * Context: any thread.
- * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ * Return: 0, -EINVAL if @prefix is longer than 63 bytes, or -ENOSPC once
+ * 128 distinct prefixes were armed in this process (each is kept).
  */
 ZD_API int zd_fault_inject_site(const char *prefix);
 
@@ -81,7 +85,8 @@ ZD_API int zd_fault_inject_site(const char *prefix);
  * for a thread to arrive.  Failure sites do not fail in this mode.
  * Resets the counters; threads already held keep their own deadline.
  * Context: any thread.
- * Return: 0, or -EINVAL if @prefix is longer than 63 bytes.
+ * Return: 0, -EINVAL if @prefix is longer than 63 bytes, or -ENOSPC once
+ * 128 distinct prefixes were armed in this process (each is kept).
  */
 ZD_API int zd_fault_inject_pause(const char *prefix, unsigned int timeout_ms);
 

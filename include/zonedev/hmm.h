@@ -449,7 +449,9 @@ ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
  * setup, or after the finalize (a src entry that setup did not collect),
  * it warns and does nothing.
  * Context: may sleep; any thread except the fault thread when host pages
- * go to a device (it drops them with MADV_DONTNEED).
+ * go to a device (it drops them, waiting for the fault thread to handle
+ * the events it has read); so not holding a lock that the driver's
+ * interval notifier or page_free takes, as those run on the fault thread.
  */
 ZD_API void zd_migrate_vma_pages(struct zd_migrate_vma *migrate);
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fault injection.  Armed state lives in a handful of globals; the prefix is
- * only written while arming, which tests do between operations (or while
- * the only thread that reads it is held at a pause point).
+ * Fault injection.  Armed state lives in a handful of globals.  A test
+ * may re-arm while another thread evaluates a site (a pause point it has
+ * not reached yet), so the prefix is a pointer to an interned string that
+ * never changes once published.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +19,29 @@ enum { FAULT_OFF, FAULT_NTH, FAULT_EVERY, FAULT_PAUSE = ZD__FAULT_PAUSE };
 
 atomic_int zd__fault_armed;
 static atomic_ulong fault_nth, fault_calls, fault_hits;
-static char fault_prefix[64];
+#define PREFIX_MAX	64
+#define PREFIXES	128	/* distinct prefixes a process may arm */
+static char prefix_pool[PREFIXES][PREFIX_MAX];
+static unsigned int nr_prefixes;	/* under prefix_lock */
+static pthread_mutex_t prefix_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(const char *) fault_prefix = "";
+
+/* @prefix's copy in the pool, added if new; NULL when the pool is full. */
+static const char *intern(const char *prefix)
+{
+	const char *p = NULL;
+
+	pthread_mutex_lock(&prefix_lock);
+	for (unsigned int i = 0; i < nr_prefixes && !p; i++)
+		if (!strcmp(prefix_pool[i], prefix))
+			p = prefix_pool[i];
+	if (!p && nr_prefixes < PREFIXES) {
+		strcpy(prefix_pool[nr_prefixes], prefix);
+		p = prefix_pool[nr_prefixes++];
+	}
+	pthread_mutex_unlock(&prefix_lock);
+	return p;
+}
 /* pause mode: how long a point holds a thread; bumped by each resume */
 static atomic_uint pause_ms, pause_gen;
 
@@ -25,13 +49,20 @@ static atomic_uint pause_ms, pause_gen;
 static int fault_arm(int mode, unsigned long nth, unsigned int timeout_ms,
 		     const char *prefix)
 {
-	if (prefix && strlen(prefix) >= sizeof(fault_prefix)) {
-		zd_warn("site prefix \"%.20s...\" longer than %zu bytes",
-			prefix, sizeof(fault_prefix) - 1);
+	const char *p;
+
+	if (prefix && strlen(prefix) >= PREFIX_MAX) {
+		zd_warn("site prefix \"%.20s...\" longer than %d bytes",
+			prefix, PREFIX_MAX - 1);
 		return -EINVAL;
 	}
+	p = intern(prefix ? prefix : "");
+	if (!p) {
+		zd_warn("more than %d distinct site prefixes armed", PREFIXES);
+		return -ENOSPC;
+	}
 	atomic_store(&zd__fault_armed, FAULT_OFF);
-	snprintf(fault_prefix, sizeof(fault_prefix), "%s", prefix ? prefix : "");
+	atomic_store(&fault_prefix, p);
 	atomic_store(&fault_nth, nth);
 	atomic_store(&pause_ms, timeout_ms);
 	atomic_store(&fault_calls, 0);
@@ -79,7 +110,9 @@ unsigned long zd_fault_inject_hits(void)
 /* The call number if @site matches the armed prefix, else 0. */
 static unsigned long count_call(const char *site)
 {
-	if (strncmp(site, fault_prefix, strlen(fault_prefix)) != 0)
+	const char *prefix = atomic_load(&fault_prefix);
+
+	if (strncmp(site, prefix, strlen(prefix)) != 0)
 		return 0;
 	return atomic_fetch_add(&fault_calls, 1) + 1;
 }

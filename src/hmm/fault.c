@@ -426,6 +426,12 @@ void zd_hmm_wait_drained(struct zd_mm *mm)
 		pthread_cond_wait(&mm->drained, &mm->lock);
 }
 
+void zd_hmm_wait_idle(struct zd_mm *mm)
+{
+	while (fault_mm != mm && mm->draining)
+		pthread_cond_wait(&mm->drained, &mm->lock);
+}
+
 void zd_hmm_wait_events(struct zd_mm *mm)
 {
 	if (fault_mm == mm)

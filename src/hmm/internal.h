@@ -107,6 +107,8 @@ struct zd_mm {
 	unsigned long device_pages;	/* lock held */
 	bool dead;			/* after fork, in the child */
 	bool can_move;			/* UFFDIO_MOVE (Linux 6.8) */
+	pthread_mutex_t trash_lock;	/* taken before lock */
+	char *trash;			/* trash.c */
 	/* faults read while draining events (fault thread only) */
 	struct uffd_msg *pending;
 	size_t nr_pending, cap_pending;
@@ -128,6 +130,12 @@ uintptr_t *zd_hmm_pte(struct zd_mm *mm, uintptr_t addr);
  * agree with every munmap() that returned; mm->lock held.  A no-op on
  * the fault thread itself. */
 void zd_hmm_wait_drained(struct zd_mm *mm);
+
+/* Wait until no event is being read or handled (zd_hmm_wait_drained()
+ * waits only for those read so far): while the caller then holds the
+ * lock, no munmap() can return.  mm->lock held; a no-op on the fault
+ * thread, the only reader. */
+void zd_hmm_wait_idle(struct zd_mm *mm);
 
 /* Cut the ranges overlapping [start, end) back to their managed pages,
  * freeing those left empty; mm->lock held.  Wakes registrations waiting
@@ -195,6 +203,14 @@ static inline int hmm_writeprotect(struct zd_mm *mm, uintptr_t a, size_t len,
 /* The userfaultfd that staging memory is registered with; -1 if the
  * kernel cannot move pages (then they are copied). */
 int zd_hmm_staging_fd(void);
+
+/* Drop the host pages of [a, a + len) that zd_migrate_vma_pages() left
+ * under device entries, race-free (trash.c).  Returns how many bytes
+ * from @a it dealt with; the rest (a kernel without UFFDIO_MOVE, a page
+ * it cannot move) is the caller's.  Not under mm->lock. */
+size_t zd_hmm_drop_host_pages(struct zd_mm *mm, uintptr_t a, size_t len);
+/* Unmap the trash (zd_mm_destroy(), after the userfaultfd is closed). */
+void zd_hmm_trash_free(struct zd_mm *mm);
 
 /* The fault thread. */
 void *zd_hmm_fault_thread(void *arg);

@@ -645,9 +645,18 @@ static void discard_pages(struct zd_mm *mm, uintptr_t a, size_t len,
  */
 static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
 {
-	int err = zd_os_discard((void *)a, len);
+	size_t gone = zd_hmm_drop_host_pages(mm, a, len);
 	unsigned char vec[512];		/* a batch's pages */
-	size_t n = len >> zd_page_shift;
+	size_t n = (len - gone) >> zd_page_shift;
+	int err;
+
+	if (gone == len)
+		return;
+	/* the old way, for what UFFDIO_MOVE could not take: an application
+	 * that unmaps and maps anew here meanwhile loses what it wrote */
+	a += gone;
+	len -= gone;
+	err = zd_os_discard((void *)a, len);
 
 	if (!err && n <= sizeof(vec) && !zd_os_resident((void *)a, len, vec)) {
 		for (size_t i = 0; i < n; i++)
@@ -775,6 +784,7 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 			*pte |= PTE_DISCARD;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
+	zd_fault_point("hmm.migrate.discard");
 	/* host pages that went to a device leave the kernel's page table
 	 * (those the driver took have left already); a coherent page's
 	 * mapping replaces them */

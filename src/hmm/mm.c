@@ -321,8 +321,14 @@ static void fork_child(void)
 	struct zd_list_head *pos;
 
 	pthread_mutex_init(&zd_hmm_mms_lock, NULL);
-	zd_list_for_each(pos, &zd_hmm_mms)
-		mm_of(pos)->dead = true;	/* no fault thread here */
+	zd_list_for_each(pos, &zd_hmm_mms) {
+		struct zd_mm *mm = mm_of(pos);
+
+		mm->dead = true;		/* no fault thread here */
+		/* held at the fork by threads the child does not have */
+		pthread_mutex_init(&mm->lock, NULL);
+		pthread_mutex_init(&mm->trash_lock, NULL);
+	}
 }
 
 static void hmm_fork_register(void)
@@ -352,11 +358,13 @@ struct zd_mm *zd_mm_create(void)
 	pthread_once(&once, hmm_fork_register);
 	pthread_mutex_init(&mm->lock, NULL);
 	pthread_cond_init(&mm->drained, NULL);
+	pthread_mutex_init(&mm->trash_lock, NULL);
 	mm->stop_fd = -1;
 	/* "hmm.uffd": as on a machine that allows no userfaultfd at all */
 	mm->uffd = zd_fault("hmm.uffd") ? -EPERM :
 		   zd_os_uffd_open(UFFD_FEATURES, ZD_UFFD_FEATURE_MOVE, &features);
-	mm->can_move = features & ZD_UFFD_FEATURE_MOVE;
+	/* "hmm.nomove": as on a kernel before Linux 6.8 */
+	mm->can_move = (features & ZD_UFFD_FEATURE_MOVE) && !zd_fault("hmm.nomove");
 	err = mm->uffd < 0 ? mm->uffd : zd_os_eventfd();
 	if (err >= 0) {
 		mm->stop_fd = err;
@@ -369,6 +377,7 @@ struct zd_mm *zd_mm_create(void)
 		zd_os_close(mm->uffd);
 		zd_os_close(mm->stop_fd);
 		pthread_cond_destroy(&mm->drained);
+		pthread_mutex_destroy(&mm->trash_lock);
 		pthread_mutex_destroy(&mm->lock);
 		free(mm);
 		errno = -err;
@@ -416,6 +425,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 	}
 	zd_os_close(mm->uffd);
 	zd_os_close(mm->stop_fd);
+	zd_hmm_trash_free(mm);		/* unregistered with the close */
 	/* left dead by migrations still running: a caller's bug */
 	for (size_t i = 0; i < mm->nr_ranges; i++)
 		zd_hmm_range_free(mm->ranges[i]);

@@ -372,6 +372,7 @@ struct uffdio_move {
 	__s64 move;
 };
 #define UFFDIO_MOVE_MODE_DONTWAKE	((__u64)1 << 0)
+#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES ((__u64)1 << 1)
 #define UFFDIO_MOVE	_IOWR(UFFDIO, 0x05, struct uffdio_move)
 #endif
 
@@ -384,6 +385,21 @@ int zd_os_uffd_move(int fd, void *dst, void *src, size_t len, int wake,
 	};
 
 	return uffd_fill(fd, UFFDIO_MOVE, &m, &m.move, done);
+}
+
+int zd_os_uffd_move_out(int fd, void *dst, void *src, size_t len, size_t *done)
+{
+	struct uffdio_move m = {
+		.dst = (unsigned long)dst, .src = (unsigned long)src, .len = len,
+		.mode = UFFDIO_MOVE_MODE_DONTWAKE | UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+	};
+
+	return uffd_fill(fd, UFFDIO_MOVE, &m, &m.move, done);
+}
+
+int zd_os_dontfork(void *addr, size_t len)
+{
+	return madvise(addr, len, MADV_DONTFORK) ? -errno : 0;
 }
 
 int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp)

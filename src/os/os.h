@@ -77,6 +77,9 @@ int zd_os_uffd_copy(int fd, void *dst, const void *src, size_t len, int wake,
 int zd_os_uffd_zeropage(int fd, void *dst, size_t len, int wake, size_t *done);
 int zd_os_uffd_move(int fd, void *dst, void *src, size_t len, int wake,
 		    size_t *done);
+/* zd_os_uffd_move() without waking, skipping holes in @src: takes what
+ * is there out of the kernel's page table at @src without an event. */
+int zd_os_uffd_move_out(int fd, void *dst, void *src, size_t len, size_t *done);
 int zd_os_uffd_writeprotect(int fd, void *addr, size_t len, int wp);
 int zd_os_uffd_wake(int fd, void *addr, size_t len);
 /* Drop the pages of [addr, addr + len) (MADV_DONTNEED). */
@@ -115,6 +118,8 @@ int zd_os_wait2(int a, int b);
 ssize_t zd_os_read(int fd, void *buf, size_t len);
 /* Fresh private anonymous pages / unmap them (staging for migration). */
 void *zd_os_map_pages(size_t len);
+/* Keep [addr, addr + len) out of a fork()'s child (MADV_DONTFORK). */
+int zd_os_dontfork(void *addr, size_t len);
 /* Deliver SIGBUS for @addr to thread @tid of this process, as a fault. */
 int zd_os_sigbus(int tid, void *addr);
 int zd_os_gettid(void);

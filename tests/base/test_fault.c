@@ -198,6 +198,58 @@ static void test_refused_rearm_keeps_the_pause(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
+struct evaluator {
+	atomic_bool stop;
+	unsigned long hits;
+};
+
+static void *evaluate(void *arg)
+{
+	struct evaluator *e = arg;
+
+	while (!atomic_load(&e->stop))
+		e->hits += zd_fault("rearm.a");
+	return NULL;
+}
+
+/* A test re-arms while another thread evaluates a site: no data race
+ * (ThreadSanitizer), and the site sees one armed prefix or the other. */
+static void test_rearm_while_a_site_is_evaluated(void **state)
+{
+	struct evaluator e = { 0 };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, evaluate, &e), 0);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(zd_fault_inject_site(i & 1 ? "rearm.a" : "rearm.b"), 0);
+	zd_fault_inject_reset();
+	atomic_store(&e.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(zd_fault_inject_hits(), 0);
+}
+
+/* Each distinct prefix is kept for the process: past the pool, arming a
+ * new one is refused, an old one still arms.  Last: it fills the pool. */
+static void test_prefix_pool_full(void **state)
+{
+	char name[16];
+	int err = 0, i;
+
+	for (i = 0; i < 200 && !err; i++) {
+		snprintf(name, sizeof(name), "pool.%d", i);
+		err = zd_fault_inject_site(name);
+		if (err)
+			break;
+	}
+	assert_int_equal(err, -ENOSPC);
+	assert_true(i < 200);
+	assert_int_equal(zd_fault_inject_site("pool.1"), 0);
+	assert_true(zd_fault("pool.1"));
+	assert_warns("distinct site prefixes",
+		     assert_int_equal(zd_fault_inject_site("pool.new"), -ENOSPC));
+	assert_true(zd_fault("pool.1"));	/* still armed as before */
+}
+
 /* Run as "test_fault env" with ZONEDEV_FAULT=nth=2,site=env. */
 static void test_armed_from_environment(void **state)
 {
@@ -232,6 +284,8 @@ int main(int argc, char **argv)
 		T(test_pause_holds_until_resumed),
 		T(test_pause_ends_at_its_timeout),
 		T(test_refused_rearm_keeps_the_pause),
+		T(test_rearm_while_a_site_is_evaluated),
+		T(test_prefix_pool_full),
 	};
 
 	return zd_run_tests(tests);

@@ -1574,6 +1574,61 @@ static int split_mapping(char *p, size_t len)
 	return madvise(p, len, MADV_NOHUGEPAGE) ? madvise(p, len, MADV_DONTFORK) : 0;
 }
 
+/* A driver's device-private memory of its own, one section. */
+struct private_mem {
+	struct zd_dev_pagemap pgmap;
+	struct zd_resource *res;
+	unsigned long pfn;
+};
+
+static void private_mem_init(struct private_mem *pm)
+{
+	*pm = (struct private_mem){ .pgmap = { .type = ZD_MEMORY_DEVICE_PRIVATE,
+		.nr_range = 1, .ops = &private_ops, .owner = &next_id } };
+	pm->res = zd_request_free_mem_region(zd_iomem_root(), ZD_SECTION_SIZE,
+					     "test_hmm");
+	assert_non_null(pm->res);
+	pm->pgmap.range.start = pm->res->start;
+	pm->pgmap.range.end = pm->res->start + ZD_SECTION_SIZE - 1;
+	assert_non_null(zd_memremap_pages(&pm->pgmap, ZD_NUMA_NO_NODE));
+	pm->pfn = pm->res->start >> zd_page_shift;
+}
+
+static void private_mem_fini(struct private_mem *pm)
+{
+	zd_memunmap_pages(&pm->pgmap);
+	assert_int_equal(zd_release_mem_region(pm->res->start, ZD_SECTION_SIZE), 0);
+}
+
+/* The first @n pages of the buffer collected, and given device pages as
+ * a driver that copies (no move) gives them. */
+static void collect_to_private(struct fx *f, struct private_mem *pm,
+			       struct zd_migrate_vma *m, unsigned long *src,
+			       unsigned long *dst, unsigned long n)
+{
+	collect(f, m, src, dst, n);
+	for (unsigned long i = 0; i < n; i++) {
+		assert_int_equal(zd_zone_device_page_init(zd_pfn_to_page(pm->pfn + i)), 0);
+		dst[i] = zd_migrate_pfn(pm->pfn + i) | ZD_MIGRATE_PFN_WRITE;
+	}
+}
+
+/* No host copy of the first @n pages is left: the device's are the only
+ * copies. */
+static void assert_host_copies_gone(struct fx *f, unsigned long n)
+{
+	unsigned char vec[16];
+
+	assert_true(n <= sizeof(vec));
+	for (unsigned long i = 0; i < n; i++)
+		assert_int_equal(zd_mm_lookup(f->mm, (unsigned long)f->buf + i * PG, NULL),
+				 ZD_MM_PAGE_DEVICE);
+	assert_int_equal(zd_mm_device_pages(f->mm), n);
+	assert_int_equal(mincore(f->buf, n * PG, vec), 0);
+	for (unsigned long i = 0; i < n; i++)
+		assert_int_equal(vec[i] & 1, 0);
+}
+
 /*
  * A driver copies host pages to its device (no move), so pages() drops
  * them with one MADV_DONTNEED.  Its remove event names the whole run;
@@ -1584,37 +1639,28 @@ static int split_mapping(char *p, size_t len)
  * entries, it would drop the device pages just installed, and their
  * bytes with them.  Here the fault thread is held in a fault while the
  * mapping is split, then between the read and the handling of the
- * second event.
+ * second event.  (Where the kernel can move pages, pages() moves them
+ * out instead, without an event: the mm here is made as on older
+ * kernels.)
  */
 static void test_discard_across_a_split(void **state)
 {
-	struct zd_dev_pagemap pgmap = { .type = ZD_MEMORY_DEVICE_PRIVATE,
-					.nr_range = 1, .ops = &private_ops,
-					.owner = &next_id };
-	unsigned long src[4], dst[4], pfn;
+	unsigned long src[4], dst[4];
+	struct private_mem pm;
 	struct zd_migrate_vma m;
-	struct zd_resource *res;
-	unsigned char vec[4];
 	pthread_t t, u;
 	char *other;
 	struct fx f;
 
 	(void)state;
+	assert_int_equal(zd_fault_inject_site("hmm.nomove"), 0);
 	fx_init(&f, MiB(1));
+	zd_fault_inject_reset();
 	fill(f.buf, 4 * PG, 80);
 	other = zd_mm_map(f.mm, PG);		/* never touched */
 	assert_non_null(other);
-	res = zd_request_free_mem_region(zd_iomem_root(), ZD_SECTION_SIZE, "test_hmm");
-	assert_non_null(res);
-	pgmap.range.start = res->start;
-	pgmap.range.end = res->start + ZD_SECTION_SIZE - 1;
-	assert_non_null(zd_memremap_pages(&pgmap, ZD_NUMA_NO_NODE));
-	pfn = res->start >> zd_page_shift;
-	collect(&f, &m, src, dst, 4);
-	for (unsigned long i = 0; i < 4; i++) {
-		assert_int_equal(zd_zone_device_page_init(zd_pfn_to_page(pfn + i)), 0);
-		dst[i] = zd_migrate_pfn(pfn + i) | ZD_MIGRATE_PFN_WRITE;
-	}
+	private_mem_init(&pm);
+	collect_to_private(&f, &pm, &m, src, dst, 4);
 	/* the fault thread held after reading a fault: no event is read */
 	assert_int_equal(zd_fault_inject_pause("hmm.event", 10000), 0);
 	assert_int_equal(pthread_create(&u, NULL, touch, other), 0);
@@ -1633,19 +1679,77 @@ static void test_discard_across_a_split(void **state)
 	zd_fault_inject_resume();
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(pthread_join(u, NULL), 0);
-	for (unsigned long i = 0; i < 4; i++)
-		assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + i * PG, NULL),
-				 ZD_MM_PAGE_DEVICE);
-	assert_int_equal(zd_mm_device_pages(f.mm), 4);
-	/* the host pages went: the device's are the only copies */
-	assert_int_equal(mincore(f.buf, 4 * PG, vec), 0);
-	for (unsigned long i = 0; i < 4; i++)
-		assert_int_equal(vec[i] & 1, 0);
+	assert_host_copies_gone(&f, 4);
 	assert_int_equal(munmap(f.buf, f.len), 0);	/* frees them */
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
-	zd_memunmap_pages(&pgmap);
-	assert_int_equal(zd_release_mem_region(res->start, ZD_SECTION_SIZE), 0);
+	private_mem_fini(&pm);
 	munmap(other, PG);
+	fx_fini(&f);
+}
+
+/*
+ * A driver copied host pages to its device, pages() installed the device
+ * entries and is about to drop the host pages (held there).  The
+ * application unmaps the memory, maps new memory at the same address and
+ * writes it: the drop must not reach the new mapping's bytes.  Closed
+ * where the kernel can move pages (Linux 6.8); before, the window stays.
+ */
+static void test_remap_before_the_host_copy_goes(void **state)
+{
+	unsigned long src[4], dst[4];
+	struct private_mem pm;
+	struct zd_migrate_vma m;
+	char *again;
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	if (!kernel_moves_pages()) {
+		print_message("no UFFDIO_MOVE before Linux 6.8: skipped\n");
+		skip();
+	}
+	fx_init(&f, MiB(1));
+	fill(f.buf, 4 * PG, 84);
+	private_mem_init(&pm);
+	collect_to_private(&f, &pm, &m, src, dst, 4);
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.discard", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, pages_and_finalize, &m), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	assert_int_equal(munmap(f.buf, 4 * PG), 0);
+	again = mmap(f.buf, 4 * PG, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_ptr_equal(again, f.buf);
+	fill(again, 4 * PG, 85);
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	check(again, 4 * PG, 85);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);	/* none installed */
+	private_mem_fini(&pm);
+	fx_fini(&f);
+}
+
+/* Without its trash (no memory for it, a kernel before Linux 6.8, a
+ * page UFFDIO_MOVE refuses), pages() drops the host copies all the same. */
+static void test_host_copies_go_without_the_trash(void **state)
+{
+	unsigned long src[4], dst[4];
+	struct private_mem pm;
+	struct zd_migrate_vma m;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, 4 * PG, 86);
+	private_mem_init(&pm);
+	collect_to_private(&f, &pm, &m, src, dst, 4);
+	assert_int_equal(zd_fault_inject_site("hmm.trash"), 0);
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	zd_fault_inject_reset();
+	assert_host_copies_gone(&f, 4);
+	assert_int_equal(munmap(f.buf, f.len), 0);
+	private_mem_fini(&pm);
 	fx_fini(&f);
 }
 
@@ -2074,6 +2178,8 @@ int main(void)
 		cmocka_unit_test(test_range_table_with_many_holes),
 		cmocka_unit_test(test_bad_driver_entries),
 		cmocka_unit_test_teardown(test_discard_across_a_split, disarm),
+		cmocka_unit_test_teardown(test_remap_before_the_host_copy_goes, disarm),
+		cmocka_unit_test_teardown(test_host_copies_go_without_the_trash, disarm),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
