@@ -5,11 +5,12 @@
  * of the file behind the pgmap's direct map (a memfd here, a device's
  * BAR or CXL window elsewhere).  A page that migrates to a coherent page
  * gets that file's page mapped at its address (MAP_SHARED|MAP_FIXED), so
- * the CPU reads and writes the device's bytes without a fault; a page
- * leaving one gets private anonymous memory mapped there again, which the
- * migration fills.  Either mapping is registered with the mm's
- * userfaultfd, so that the application's munmap, MADV_DONTNEED and mremap
- * still reach zonedev.
+ * the CPU reads and writes the device's bytes without a fault.  A page
+ * leaving one is write-protected (shared memory: Linux 5.19) while its
+ * driver copies it, and private anonymous memory already holding the
+ * bytes then moves into its place (mremap).  Either mapping is
+ * registered with the mm's userfaultfd, so that the application's
+ * munmap, MADV_DONTNEED and mremap still reach zonedev.
  *
  * Replacing a registered mapping makes the kernel send an unmap event and
  * wait for it to be read.  Off the fault thread the event is announced
