@@ -252,6 +252,12 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 
 struct dmirror *dmirror_create_coherent(int id, unsigned long chunk_bytes)
 {
+	int err = zd_hmm_device_coherent_supported();
+
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
 	return create(id, chunk_bytes, true);
 }
 

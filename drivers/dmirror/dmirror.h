@@ -79,7 +79,8 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes);
  * it, reading and writing them in place without a fault;
  * dmirror_migrate_to_system() brings them back
  * (ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT), as do unbind, release, fork,
- * and the mm's unregister and destroy. */
+ * and the mm's unregister and destroy.  NULL with errno EOPNOTSUPP where
+ * zd_hmm_device_coherent_supported() says no. */
 struct dmirror *dmirror_create_coherent(int id, unsigned long chunk_bytes);
 /* Unbind (pages come home) and free; the device must not be used after. */
 void dmirror_destroy(struct dmirror *dm);

@@ -138,6 +138,22 @@ struct zd_mm_stats {
 ZD_API struct zd_mm *zd_mm_create(void);
 
 /**
+ * zd_hmm_device_coherent_supported - whether coherent pages can be used here
+ *
+ * Pages migrate to DEVICE_COHERENT memory only where the kernel lets
+ * userfaultfd write-protect shared memory (Linux 5.19): their mapping is
+ * a shared one, write-protected while they migrate home.  The kernel is
+ * asked once (a page of a memfd, registered with a userfaultfd of its
+ * own); a driver of coherent memory asks before it offers any, and
+ * zd_migrate_vma_pages() refuses coherent destinations, with a warning,
+ * where the answer is no.
+ * Context: may sleep.
+ * Return: 0; -EOPNOTSUPP (a kernel before 5.19), or the error opening a
+ * userfaultfd (-EPERM, -ENOENT: HMM cannot run here at all).
+ */
+ZD_API int zd_hmm_device_coherent_supported(void);
+
+/**
  * zd_mm_destroy - stop managing; device pages come back first
  * @mm: the mm (NULL: a warning, nothing done)
  *

@@ -28,6 +28,58 @@
 #include "log.h"
 #include "notifier.h"
 
+/* Ask the kernel: a page of a memfd, mapped shared, registered for
+ * write-protect faults with a userfaultfd of its own. */
+static int probe(void)
+{
+	uint64_t got;
+	int uffd = zd_os_uffd_open(0, 0, &got), fd, err;
+	void *p;
+
+	if (uffd < 0)
+		return uffd;
+	fd = zd_os_memfd("zonedev-coherent-probe", page_bytes());
+	p = fd >= 0 ? zd_os_reserve_rw(page_bytes()) : NULL;
+	err = fd < 0 ? fd : !p ? -ENOMEM :
+	      zd_os_map_fd_at(p, page_bytes(), fd, 0);
+	if (!err) {
+		err = zd_os_uffd_register(uffd, p, page_bytes(), 1);
+		if (!err)
+			zd_os_uffd_unregister(uffd, p, page_bytes());
+		else if (err == -EINVAL)
+			err = -EOPNOTSUPP;
+	}
+	if (p)
+		zd_os_unmap(p, page_bytes());
+	if (fd >= 0)
+		zd_os_close(fd);
+	zd_os_close(uffd);
+	return err;
+}
+
+static int probed;
+
+static void probe_once(void)
+{
+	probed = probe();
+	if (probed)
+		zd_log(ZD_LOG_INFO, "DEVICE_COHERENT memory cannot be mapped for "
+		       "HMM here: %s (error %d)", probed == -EOPNOTSUPP ?
+		       "the kernel cannot write-protect shared memory through "
+		       "userfaultfd (Linux 5.19)" : "no userfaultfd", -probed);
+}
+
+int zd_hmm_device_coherent_supported(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	/* "hmm.coherent.probe": as on a kernel before 5.19 */
+	if (zd_fault("hmm.coherent.probe"))
+		return -EOPNOTSUPP;
+	pthread_once(&once, probe_once);
+	return probed;
+}
+
 bool zd_hmm_coh_page(const struct zd_page *page)
 {
 	return page && page->pgmap && page->pgmap->type == ZD_MEMORY_DEVICE_COHERENT;

@@ -523,6 +523,12 @@ static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte
 			zd_page_to_pfn(page));
 		return false;
 	}
+	if (zd_hmm_coh_page(page) && zd_hmm_device_coherent_supported()) {
+		zd_warn("device-coherent page %#lx: this kernel cannot map it "
+			"(see zd_hmm_device_coherent_supported())",
+			zd_page_to_pfn(page));
+		return false;
+	}
 	set_page_mm(page, m->mm);
 	page->index = a >> zd_page_shift;
 	pte_set(pte, (uintptr_t)page | PTE_DEVICE | PTE_BUSY |

@@ -33,6 +33,7 @@ struct cdev {
 };
 
 static struct cdev dev, anon_dev;
+static int dm_ids = 100;	/* dmirror names */
 
 static struct cdev *cdev_of(struct zd_page *page)
 {
@@ -868,6 +869,27 @@ static void test_failed_mapping_keeps_the_bytes(void **state)
 	fx_fini(&f);
 }
 
+/* As on a kernel before 5.19: no coherent dmirror, no coherent page
+ * installed. */
+static void test_kernel_without_shared_write_protect(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	zd_fault_inject_site("hmm.coherent.probe");
+	errno = 0;
+	assert_null(dmirror_create_coherent(dm_ids++, ZD_SECTION_SIZE));
+	assert_int_equal(errno, EOPNOTSUPP);
+	fx_init(&f, 2);
+	fill(f.buf, f.n, 19);
+	assert_warns_n(2, "this kernel cannot map it",
+		       assert_int_equal(to_coh(f.mm, &dev, f.buf, f.n), 0));
+	zd_fault_inject_reset();
+	assert_int_equal(mapping_kind(f.buf), 'p');
+	assert_true(check(f.buf, f.n, 19));
+	fx_fini(&f);
+}
+
 static void test_bad_device_range(void **state)
 {
 	unsigned long src[1] = { 0 };
@@ -882,8 +904,6 @@ static void test_bad_device_range(void **state)
 }
 
 /* ---- dmirror's coherent mode -------------------------------------------- */
-
-static int dm_ids = 100;
 
 static void test_dmirror_coherent(void **state)
 {
@@ -986,11 +1006,18 @@ int main(void)
 		cmocka_unit_test(test_pgmap_without_file_is_refused),
 		cmocka_unit_test_teardown(test_failed_mapping_keeps_the_bytes, disarm),
 		cmocka_unit_test(test_bad_device_range),
+		cmocka_unit_test_teardown(test_kernel_without_shared_write_protect, disarm),
 		cmocka_unit_test(test_dmirror_coherent),
 	};
 
 	test_capture_warnings();
 	test_require_userfaultfd();
+	if (zd_hmm_device_coherent_supported()) {
+		printf("SKIP: no DEVICE_COHERENT memory for HMM here (%s): it "
+		       "needs userfaultfd write-protect of shared memory (Linux "
+		       "5.19)\n", strerror(-zd_hmm_device_coherent_supported()));
+		return 77;
+	}
 	PG = zd_page_size();
 	if (cdev_init(&dev, true) || cdev_init(&anon_dev, false)) {
 		fprintf(stderr, "cannot set up the coherent devices: %s\n",

@@ -184,6 +184,12 @@ static int ensure_device_fn(void *arg)
 						ZD_SECTION_SIZE) :
 			dmirror_create(unit + KSHIM_UNITS * st.generation,
 				       ZD_SECTION_SIZE);
+		if (!st.dev[unit] && unit >= UNIT_COHERENT && errno == EOPNOTSUPP) {
+			kshim_note("/dev/hmm_dmirror2..3 are DEVICE_COHERENT, which needs "
+				   "userfaultfd write-protect of shared memory (Linux "
+				   "5.19): they do not exist here");
+			return -ENOENT;
+		}
 		if (!st.dev[unit]) {
 			snprintf(msg, sizeof(msg), "dmirror_create: %s", strerror(errno));
 			kshim_note(msg);
