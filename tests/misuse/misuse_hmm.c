@@ -7,9 +7,10 @@
  * dmirror is a test driver whose header asks for error returns only:
  * its cases do not ask for a WARNING.
  *
- * No bad input applies to: zd_mm_create, zd_alloc_system_page (no
- * arguments), zd_free_system_page(NULL) (allowed), zd_migrate_pfn (any
- * pfn is encoded), dmirror_destroy(NULL) (allowed).
+ * No bad input applies to: zd_mm_create, zd_alloc_system_page,
+ * zd_hmm_device_coherent_supported (no arguments),
+ * zd_free_system_page(NULL) (allowed), zd_migrate_pfn (any pfn is
+ * encoded), dmirror_destroy(NULL) (allowed).
  */
 #include <limits.h>
 #include <sys/mman.h>
