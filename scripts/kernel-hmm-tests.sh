@@ -142,6 +142,7 @@ if grep -q "this kernel maps no zero page" "$log"; then
 	why="this kernel maps no zero page (e.g. booted with pvm_no_zero_page=1):"
 	why+=" no page is the zero page for SNAPSHOT to report"
 	known[hmm2.hmm2_device_private.snapshot]=$why
+	known[hmm2.hmm2_device_coherent.snapshot]=$why
 fi
 # 6.1's harness reports a case whose fixture setup skipped as passed
 # ("ok" after "#      SKIP"), and compound returns at once without a huge

@@ -52,7 +52,7 @@ static bool copy_page(unsigned long e, char *buf, bool write, struct zd_mm *mm)
 	char *p = (char *)(e & ~E_FLAGS);
 
 	if (e & E_DEV) {
-		char *mem = page_mem((struct zd_page *)p);
+		char *mem = dev_mem((struct zd_page *)p);
 
 		if (write) {
 			memcpy(mem, buf, PAGE);
@@ -197,6 +197,10 @@ static int mirror_transform(struct mirror *m, struct dmirror_cmd *cmd,
 		}
 		pthread_rwlock_unlock(&m->dm->mig_lock);
 		for (unsigned long j = 0; j < k; j++) {
+			if (held[j]->pgmap->owner != m->dm) {	/* coherent */
+				zd_put_page(held[j]);
+				continue;
+			}
 			dev_read(page_mem(held[j]));
 			fn(page_mem(held[j]), PAGE, arg);
 			dev_wrote(page_mem(held[j]));

@@ -84,7 +84,8 @@ static void chunk_evict(struct dmirror_chunk *c)
 			if (!p || !(src[i] & ZD_MIGRATE_PFN_MIGRATE))
 				continue;
 			dev_read(page_mem(p));
-			dst[i] = zd_migrate_virt(page_mem(p)) | ZD_MIGRATE_PFN_DONATE;
+			dst[i] = zd_migrate_virt(page_mem(p)) |
+				 (c->dm->coherent ? 0 : ZD_MIGRATE_PFN_DONATE);
 		}
 		zd_migrate_device_pages(src, dst, n);
 		zd_migrate_device_finalize(src, dst, n);
@@ -203,7 +204,7 @@ static void dmirror_dev_release(struct zd_device *dev)
 	free(dm);
 }
 
-struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
+static struct dmirror *create(int id, unsigned long chunk_bytes, bool coherent)
 {
 	struct dmirror *dm = calloc(1, sizeof(*dm));
 	pthread_rwlockattr_t wr_first;
@@ -224,6 +225,7 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 	pthread_mutex_init(&dm->lock, NULL);
 	pthread_cond_init(&dm->idle, NULL);
 	dm->chunk_bytes = chunk_bytes;
+	dm->coherent = coherent;
 	atomic_store(&dm->prefetch, 1);
 	zd_device_initialize(&dm->dev);
 	dm->dev.release = dmirror_dev_release;
@@ -241,6 +243,22 @@ struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
 		return NULL;
 	}
 	return dm;
+}
+
+struct dmirror *dmirror_create(int id, unsigned long chunk_bytes)
+{
+	return create(id, chunk_bytes, false);
+}
+
+struct dmirror *dmirror_create_coherent(int id, unsigned long chunk_bytes)
+{
+	int err = zd_hmm_device_coherent_supported();
+
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	return create(id, chunk_bytes, true);
 }
 
 int dmirror_unbind(struct dmirror *dm)

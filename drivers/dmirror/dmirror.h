@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dmirror: the kernel's HMM test device (lib/test_hmm.c) as a zonedev
- * driver.  Its memory is device-private: chunks of pages made with
+ * driver.  Its memory is device-private (or, made with
+ * dmirror_create_coherent(), device-coherent): chunks of pages made with
  * zd_devm_memremap_pages() on demand, a free list of pages, and the bytes
  * in a buffer that no application maps.  Commands act on a range of an
  * application's managed memory and report the pages copied or moved and
@@ -52,9 +53,10 @@ struct dmirror_stats {
  * ERROR: memory the CPU cannot read or zonedev does not manage.
  * ZERO is never reported: zonedev does not tell the shared zero page from
  * a private host page (one the CPU only read shows as READ).  Nor are
- * PMD/PUD (every page is mapped on its own here), REMOTE (a page on
- * another device is reported NONE, as the kernel's range fault does) or
- * the coherent ones (zonedev has no coherent device memory).
+ * PMD/PUD (every page is mapped on its own here) or PRIVATE_REMOTE (a
+ * page on another device is reported NONE, as the kernel's range fault
+ * does).  A device-coherent page is COHERENT_LOCAL (this device's) or
+ * COHERENT_REMOTE, with READ or WRITE.
  */
 enum {
 	DMIRROR_PROT_ERROR = 0xff,
@@ -72,6 +74,14 @@ enum {
 
 /* Create "dmirror<id>" and bind the driver; NULL with errno on failure. */
 struct dmirror *dmirror_create(int id, unsigned long chunk_bytes);
+/* The same with DEVICE_COHERENT memory, as test_hmm's third and fourth
+ * devices: chunks of a memfd that the CPU maps where pages migrated to
+ * it, reading and writing them in place without a fault;
+ * dmirror_migrate_to_system() brings them back
+ * (ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT), as do unbind, release, fork,
+ * and the mm's unregister and destroy.  NULL with errno EOPNOTSUPP where
+ * zd_hmm_device_coherent_supported() says no. */
+struct dmirror *dmirror_create_coherent(int id, unsigned long chunk_bytes);
 /* Unbind (pages come home) and free; the device must not be used after. */
 void dmirror_destroy(struct dmirror *dm);
 /* Unbind only (unplug): commands in flight end first, later ones get

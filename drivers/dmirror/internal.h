@@ -43,6 +43,7 @@ struct mirror;
 struct dmirror_chunk {
 	struct dmirror *dm;
 	char *mem;			/* the device memory */
+	int fd;				/* coherent: the memfd behind it */
 	unsigned long first_pfn, npages;
 	struct dmirror_chunk *next;
 	struct zd_dev_pagemap pgmap;	/* last */
@@ -59,6 +60,8 @@ struct dmirror {
 	 * loop could overtake every one. */
 	pthread_rwlock_t mig_lock;
 	bool bound;			/* commands are accepted */
+	bool coherent;			/* DEVICE_COHERENT memory: the CPU
+					 * maps it (dmirror_create_coherent) */
 	unsigned int inflight;		/* commands running */
 	/* A stack linked by zone_device_data: the warmest memory first.
 	 * Pages leave it in the reverse of the order they were freed in,
@@ -83,6 +86,14 @@ static inline char *page_mem(struct zd_page *page)
 	struct dmirror_chunk *c = chunk_of(page->pgmap);
 
 	return c->mem + (zd_page_to_pfn(page) - c->first_pfn) * PAGE;
+}
+
+/* A device page's bytes, this device's or another's: a coherent page
+ * through the direct map, so that any coherent memory can be mirrored. */
+static inline char *dev_mem(struct zd_page *page)
+{
+	return zd_is_device_coherent_page(page) ? zd_page_address(page) :
+	       page_mem(page);
 }
 
 static inline struct dmirror *page_dm(struct zd_page *page)

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* dmirror: device memory: chunks of pages and their free list. */
+#include <unistd.h>
+
 #include "internal.h"
 
 /* dm->lock held */
@@ -33,9 +35,36 @@ static void chunk_release(void *arg)
 {
 	struct dmirror_chunk *c = arg;
 
-	zd_hmm_unregister_staging(c->mem, c->dm->chunk_bytes);
-	munmap(c->mem, c->dm->chunk_bytes);
+	if (c->fd >= 0) {	/* coherent: the pgmap's direct map is gone */
+		close(c->fd);
+	} else {
+		zd_hmm_unregister_staging(c->mem, c->dm->chunk_bytes);
+		munmap(c->mem, c->dm->chunk_bytes);
+	}
 	free(c);
+}
+
+/*
+ * DEVICE_COHERENT memory: a memfd, which the pgmap maps as its direct map
+ * and zonedev maps shared at the addresses of the pages migrated to it,
+ * as a real device's BAR or CXL window would be mapped.
+ */
+static int coherent_mem(struct dmirror *dm, struct dmirror_chunk *c)
+{
+	c->fd = memfd_create("dmirror-coherent", MFD_CLOEXEC);
+	if (c->fd < 0)
+		return -errno;
+	if (ftruncate(c->fd, (off_t)dm->chunk_bytes)) {
+		int err = -errno;
+
+		close(c->fd);
+		c->fd = -1;
+		return err;
+	}
+	c->pgmap.type = ZD_MEMORY_DEVICE_COHERENT;
+	c->pgmap.backing.kind = ZD_BACKING_FD;
+	c->pgmap.backing.fd = c->fd;
+	return 0;
 }
 
 /* A new chunk of free pages; dm->lock held. */
@@ -44,9 +73,18 @@ static int chunk_add(struct dmirror *dm)
 	struct dmirror_chunk *c = calloc(1, sizeof(*c));
 	struct zd_resource *res;
 	int err = -ENOMEM;
+	void *mem;
 
 	if (!c)
 		goto out;
+	c->fd = -1;
+	c->pgmap.type = ZD_MEMORY_DEVICE_PRIVATE;
+	if (dm->coherent) {
+		err = coherent_mem(dm, c);
+		if (err)
+			goto out;
+		goto region;
+	}
 	/* device memory: committed as it is used */
 	c->mem = mmap(NULL, dm->chunk_bytes, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -60,14 +98,15 @@ static int chunk_add(struct dmirror *dm)
 	err = zd_hmm_register_staging(c->mem, dm->chunk_bytes);
 	if (err)
 		goto out;
+region:
 	res = zd_devm_request_free_mem_region(&dm->dev, zd_iomem_root(), dm->chunk_bytes);
 	if (!res) {
 		err = -errno;
-		zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
+		if (!dm->coherent)
+			zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
 		goto out;
 	}
 	c->dm = dm;
-	c->pgmap.type = ZD_MEMORY_DEVICE_PRIVATE;
 	c->pgmap.nr_range = 1;
 	c->pgmap.range.start = res->start;
 	c->pgmap.range.end = res->start + dm->chunk_bytes - 1;
@@ -78,14 +117,18 @@ static int chunk_add(struct dmirror *dm)
 	/* released after the pgmap (devres runs newest first) */
 	err = zd_devm_add_action(&dm->dev, chunk_release, c);
 	if (err) {
-		zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
+		if (!dm->coherent)
+			zd_hmm_unregister_staging(c->mem, dm->chunk_bytes);
 		goto out;
 	}
-	if (!zd_devm_memremap_pages(&dm->dev, &c->pgmap)) {
+	mem = zd_devm_memremap_pages(&dm->dev, &c->pgmap);
+	if (!mem) {
 		err = -errno;
 		zd_devm_release_action(&dm->dev, chunk_release, c);
 		return err;
 	}
+	if (dm->coherent)	/* the device and the CPU share these bytes */
+		c->mem = mem;
 	for (unsigned long i = 0; i < c->npages; i++)
 		free_push(dm, zd_pfn_to_page(c->first_pfn + i));
 	c->next = dm->chunks;
@@ -95,6 +138,8 @@ static int chunk_add(struct dmirror *dm)
 out:
 	if (c && c->mem)
 		munmap(c->mem, dm->chunk_bytes);
+	if (c && c->fd >= 0)
+		close(c->fd);
 	free(c);
 	return err;
 }

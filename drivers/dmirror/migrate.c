@@ -85,7 +85,7 @@ static unsigned long batch_finish(struct dmirror *dm, struct batch *b, bool to_d
 /* Device pages (source) to host: the device memory itself is the
  * staging page, given away (moved into place) where the kernel can; a
  * device page's memory is written in full before it is used again. */
-static void to_host(struct batch *b)
+static void to_host(struct dmirror *dm, struct batch *b)
 {
 	for (unsigned long i = 0; i < b->m.npages; i++) {
 		struct zd_page *spage = zd_migrate_pfn_to_page(b->src[i]);
@@ -93,7 +93,9 @@ static void to_host(struct batch *b)
 		if (!spage || !(b->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
 		dev_read(page_mem(spage));
-		b->dst[i] = zd_migrate_virt(page_mem(spage)) | ZD_MIGRATE_PFN_DONATE;
+		/* coherent memory is shared (mapped by the CPU): copied */
+		b->dst[i] = zd_migrate_virt(page_mem(spage)) |
+			    (dm->coherent ? 0 : ZD_MIGRATE_PFN_DONATE);
 	}
 }
 
@@ -135,6 +137,8 @@ static void to_device(struct dmirror *dm, struct batch *b)
 			continue;
 		if (!src)
 			memset(mem, 0, PAGE);
+		else if (dm->coherent)	/* not staging memory: nothing moves */
+			memcpy(mem, src, (j - i) * PAGE);
 		else if (zd_migrate_vma_move(&b->m, i, j - i, mem))
 			memcpy(mem, src, (j - i) * PAGE);	/* cannot happen */
 		for (unsigned long k = i; k < j; k++)
@@ -175,7 +179,7 @@ static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
 		if (to_dev)
 			to_device(dm, b);
 		else
-			to_host(b);
+			to_host(dm, b);
 		*moved += batch_finish(dm, b, to_dev, m, since);
 		if (!fault_page)
 			pthread_rwlock_unlock(&dm->mig_lock);
@@ -245,6 +249,6 @@ int dmirror_migrate_to_system(struct dmirror *dm, struct dmirror_cmd *cmd)
 		return -EINVAL;
 	err = dm_cmd_enter(dm);
 	return err ? err : dm_cmd_exit(dm, migrate_range(dm, cmd->mm, cmd->addr,
-			cmd->npages, ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, NULL,
-			&cmd->cpages));
+			cmd->npages, dm->coherent ? ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+			ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE, NULL, &cmd->cpages));
 }

@@ -369,8 +369,10 @@ static unsigned long mirror_entry(struct dmirror *dm, unsigned long pfn)
 	if (!(pfn & ZD_HMM_PFN_VALID))
 		return 0;
 	p = zd_hmm_pfn_to_page(pfn);
-	if (p && p->pgmap->owner != dm)
-		return 0;	/* another device's: never reported valid */
+	/* another device's private page is never reported valid; a coherent
+	 * one is memory any device reaches, as the kernel's */
+	if (p && p->pgmap->owner != dm && !zd_is_device_coherent_page(p))
+		return 0;
 	e = p ? (unsigned long)p | E_DEV : (unsigned long)zd_hmm_pfn_to_virt(pfn);
 	if (!(e & ~E_FLAGS))
 		return 0;

@@ -22,6 +22,9 @@ static uint8_t snap_state(struct dmirror *dm, unsigned long pfn)
 	p = zd_hmm_pfn_to_page(pfn);
 	if (!p)
 		st = DMIRROR_PROT_NONE;		/* a host page */
+	else if (zd_is_device_coherent_page(p))
+		st = p->pgmap->owner == dm ? DMIRROR_PROT_DEV_COHERENT_LOCAL :
+		     DMIRROR_PROT_DEV_COHERENT_REMOTE;
 	else if (p->pgmap->owner == dm)
 		st = DMIRROR_PROT_DEV_PRIVATE_LOCAL;
 	else

@@ -43,6 +43,27 @@
  * so the child sees every byte; in the child the memory is ordinary memory and the zd_mm objects
  * must not be used.  Threads of the application may fault, migrate, map
  * and unmap concurrently.
+ *
+ * DEVICE_COHERENT pages (a ZD_MEMORY_DEVICE_COHERENT pgmap with a
+ * ZD_BACKING_FD backing, as a device's BAR or CXL memory is a file to
+ * map; Linux 5.19, which write-protects shared memory): a page migrated to one is mapped in place, shared, from that file
+ * (one mapping per run of pages that follow each other in it, with the
+ * application's protections), so the CPU
+ * reads and writes the device's memory without a fault and
+ * migrate_to_ram() is never called for it.  They come back with
+ * ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT or by pfn
+ * (zd_migrate_device_range()); fork(), zd_mm_unregister() and
+ * zd_mm_destroy() bring them home themselves (a shared page would
+ * otherwise be the child's too).  munmap() frees them; MADV_DONTNEED
+ * frees them and the next touch reads zeros, never the device's bytes;
+ * mremap() moves them, one mapping at a time (a range whose pages are
+ * several mappings cannot be moved at once: the kernel's -EFAULT).
+ * Pages that came home are private anonymous memory again, merged with
+ * their neighbours where the kernel can; one at the edge of a range may
+ * merge with the mapping beside it instead, and zd_mm_register() of the
+ * range after its zd_mm_unregister() is then refused (not one mapping).
+ * Known race: an application that unmaps exactly the pages a migration is
+ * mapping, at that moment, may be left a mapping there.
  */
 #ifndef ZONEDEV_HMM_H
 #define ZONEDEV_HMM_H
@@ -76,6 +97,8 @@ struct zd_vm_fault {
 enum {
 	ZD_MIGRATE_VMA_SELECT_SYSTEM = 1 << 0,
 	ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1,
+	/* the DEVICE_COHERENT pages of pgmap_owner (the kernel's value) */
+	ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2,
 };
 
 struct zd_migrate_vma {
@@ -113,6 +136,22 @@ struct zd_mm_stats {
  * EOPNOTSUPP: the kernel lacks write-protect or event support, ENOMEM).
  */
 ZD_API struct zd_mm *zd_mm_create(void);
+
+/**
+ * zd_hmm_device_coherent_supported - whether coherent pages can be used here
+ *
+ * Pages migrate to DEVICE_COHERENT memory only where the kernel lets
+ * userfaultfd write-protect shared memory (Linux 5.19): their mapping is
+ * a shared one, write-protected while they migrate home.  The kernel is
+ * asked once (a page of a memfd, registered with a userfaultfd of its
+ * own); a driver of coherent memory asks before it offers any, and
+ * zd_migrate_vma_pages() refuses coherent destinations, with a warning,
+ * where the answer is no.
+ * Context: may sleep.
+ * Return: 0; -EOPNOTSUPP (a kernel before 5.19), or the error opening a
+ * userfaultfd (-EPERM, -ENOENT: HMM cannot run here at all).
+ */
+ZD_API int zd_hmm_device_coherent_supported(void);
 
 /**
  * zd_mm_destroy - stop managing; device pages come back first
@@ -196,9 +235,9 @@ ZD_API void zd_mm_get_stats(struct zd_mm *mm, struct zd_mm_stats *stats);
  * zd_mm_device_pages - pages of @mm that are device-private now
  * @mm: the mm
  *
- * Counts the pages of @mm's managed ranges that are device-private
- * right now, that is, whose bytes live on a device and whose next CPU
- * touch faults them back.
+ * Counts the pages of @mm's managed ranges that are on a device right
+ * now: device-private ones, whose next CPU touch faults them back, and
+ * device-coherent ones, which the CPU reaches in place.
  * Context: any.
  * Return: the count; 0 for a NULL @mm, with a warning.
  */
@@ -338,8 +377,10 @@ ZD_API void zd_free_system_page(void *addr);
  *
  * Selects host pages (SELECT_SYSTEM: populated ones with
  * VALID|MIGRATE|SYSTEM and their address; never-touched ones with
- * MIGRATE only, to be zero-filled) and/or device-private pages of
- * @pgmap_owner (SELECT_DEVICE_PRIVATE).  Host pages are write-protected
+ * MIGRATE only, to be zero-filled), device-private pages of
+ * @pgmap_owner (SELECT_DEVICE_PRIVATE) and/or its device-coherent pages
+ * (SELECT_DEVICE_COHERENT: write-protected until finalize, so a CPU
+ * write waits and the driver copies a stable page).  Host pages are write-protected
  * until finalize; every collected page is marked busy, so faults on it
  * wait.  Pages that cannot move (unmanaged, busy, extra references) get
  * src 0.  dst is zeroed.
@@ -410,8 +451,12 @@ ZD_API int zd_hmm_unregister_staging(void *addr, size_t len);
  * zd_migrate_vma_pages - install what the driver put in dst
  * @migrate: as filled by setup and the driver
  *
- * Device destinations become device-private entries (the page's count
- * is the mapping's); system destinations are copied (or, with
+ * Device destinations become device entries (the page's count is the
+ * mapping's): a device-private page is reached through migrate_to_ram(),
+ * a device-coherent one is mapped at the address (its pgmap needs a
+ * ZD_BACKING_FD backing, else it is refused with a warning; where the
+ * mapping fails, the bytes the driver put there go into host memory
+ * instead, with a warning, and the page does not move); system destinations are copied (or, with
  * ZD_MIGRATE_PFN_DONATE, moved) into place.  An entry without a valid
  * dst does not move (MIGRATE is cleared); a device dst that names no
  * device-private page is refused with a warning, as is one whose count
@@ -446,11 +491,13 @@ ZD_API void zd_migrate_vma_finalize(struct zd_migrate_vma *migrate);
  * @npages: how many
  *
  * For unplug: each page mapped in some zd_mm gets VALID|MIGRATE (and
- * WRITE); free pages get 0.  Then the driver fills dst with staging pages
- * and calls zd_migrate_device_pages and _finalize.
- * Context: may sleep.
+ * WRITE); free pages get 0.  Device-coherent pages are write-protected
+ * until finalize (a CPU write waits).  Then the driver fills dst with
+ * staging pages and calls zd_migrate_device_pages and _finalize.
+ * Context: may sleep; not holding a page's lock a fault needs.
  * Return: 0, -EINVAL (NULL @src_pfns, or a pfn without a struct page or
- * whose page is not device-private: with a warning, nothing written).
+ * whose page is neither device-private nor device-coherent: with a
+ * warning, nothing written).
  */
 ZD_API int zd_migrate_device_range(unsigned long *src_pfns, unsigned long start,
 				   unsigned long npages);
@@ -534,7 +581,9 @@ struct zd_hmm_range {
  * for a present host page; 0 for a page not present (never touched,
  * dropped, swapped) or under migration; the device page's pfn with VALID
  * (and WRITE if mapped writable) for a device-private page of
- * @dev_private_owner, never faulted; 0 for another device's page;
+ * @dev_private_owner, never faulted; 0 for another device's private
+ * page; for any device-coherent page (mapped: the CPU reads it in
+ * place) its pfn with VALID, and WRITE if the CPU may write it;
  * ZD_HMM_PFN_ERROR for memory the CPU cannot read (unmapped, PROT_NONE)
  * or that zonedev does not manage, whose changes it cannot follow.
  * Where ZD_HMM_PFN_REQ_FAULT is requested and the page is not valid, or

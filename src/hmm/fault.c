@@ -62,6 +62,11 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		if (pte_excl(*pte))	/* the kernel zaps it: it is freed */
 			zd_hmm_excl_drop(pte_excl(*pte));
 		page = pte_page(*pte);
+		/* its mapping outlives MADV_DONTNEED: replaced first */
+		if (page && state != PTE_NONE && zd_hmm_coh_page(page)) {
+			zd_hmm_coh_drop(mm, a, page);
+			continue;
+		}
 		*pte = state;
 		if (!page)
 			continue;
@@ -301,6 +306,11 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 		zd_hmm_excl_fault(mm, a, wp);
 		return;
 	}
+	if (zd_hmm_coh_page(vmf.page)) {	/* mapped: the CPU reaches it */
+		zd_hmm_coh_fault(mm, a, vmf.page, wp);
+		zd_put_page(vmf.page);
+		return;
+	}
 	if (vmf.page) {
 		vmf.flags = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
 			    ZD_FAULT_FLAG_WRITE : 0;
@@ -354,6 +364,9 @@ static void handle(struct zd_mm *mm, const struct uffd_msg *m)
 		handle_remove(mm, m->arg.remove.start, m->arg.remove.end);
 		break;
 	case UFFD_EVENT_UNMAP:
+		/* a coherent page's mapping replacing another */
+		if (zd_hmm_coh_expected(mm, m->arg.remove.start, m->arg.remove.end))
+			break;
 		if (zd_mn_wanted(mm, m->arg.remove.start, m->arg.remove.end, false))
 			zd_mn_notify(mm, ZD_MMU_NOTIFY_UNMAP, m->arg.remove.start,
 				     m->arg.remove.end, NULL);

@@ -112,6 +112,7 @@ struct zd_mm {
 	/* faults read while draining events (fault thread only) */
 	struct uffd_msg *pending;
 	size_t nr_pending, cap_pending;
+	struct coh_expect *coh_expect;	/* our own unmap events (coherent.c) */
 	struct {
 		atomic_ulong faults, zero_fills, device_faults, sigbus, dropped;
 		atomic_ulong pages_moved, pages_copied;
@@ -249,5 +250,45 @@ void zd_hmm_excl_evict(struct zd_mm *mm, uintptr_t addr);
 /* The entry naming @x goes (munmap, MADV_DONTNEED, a failed mremap):
  * @x is freed, or left to the device's put if held. */
 void zd_hmm_excl_drop(struct hmm_excl *x);
+
+/*
+ * DEVICE_COHERENT pages (coherent.c): mapped in place, shared, at their
+ * address.  An unmap event for [start, end) that a mapping made by this
+ * library causes, on its way to the fault thread, which ignores it.
+ */
+struct coh_expect {
+	uintptr_t start, end;
+	bool seen;
+	struct coh_expect *next;
+};
+
+bool zd_hmm_coh_page(const struct zd_page *page);
+/* A coherent page whose pgmap has a file to map it from. */
+bool zd_hmm_coh_mappable(const struct zd_page *page);
+/* Fault thread: whether the unmap event [start, end) is ours (then it
+ * is consumed); takes mm->lock. */
+bool zd_hmm_coh_expected(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+/* Fresh private anonymous memory at [a, a + len), registered; busy
+ * entries.  No lock held; any thread. */
+int zd_hmm_coh_unshare(struct zd_mm *mm, uintptr_t a, size_t len);
+/* The same, arriving with the bytes of @src[0..n) (a page each). */
+int zd_hmm_coh_place(struct zd_mm *mm, uintptr_t a, size_t n,
+		     char *const *src);
+/* Map @pages[0..n) (NULL: skip) at [a, a + n pages), their entries
+ * installed and busy; where one cannot be mapped its bytes go into host
+ * memory, the entry becomes a host one and MIGRATE leaves @src[i]. */
+void zd_hmm_coh_map(struct zd_mm *mm, uintptr_t a, struct zd_page **pages,
+		    size_t n, unsigned long *src);
+/* Collected coherent pages that did not move: writable again. */
+void zd_hmm_coh_restore(struct zd_mm *mm, uintptr_t a, size_t len);
+/* MADV_DONTNEED of the coherent page at @a (fault thread, lock held,
+ * dropped and retaken): private memory there, the page freed. */
+void zd_hmm_coh_drop(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
+/* A (stale) CPU fault on a mapped coherent page. */
+void zd_hmm_coh_fault(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
+		      bool wp);
+/* Bring the coherent page at @a home without its driver (fork,
+ * unregister, destroy); no lock held. */
+int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
 
 #endif /* ZD_HMM_INTERNAL_H */

@@ -61,14 +61,14 @@ static struct zd_page *entry_page(unsigned long mpfn, bool warn)
 	    ZD_MIGRATE_PFN_VALID)
 		return NULL;
 	page = zd_pfn_valid(pfn) ? zd_pfn_to_page(pfn) : NULL;
-	if (page && !zd_is_device_private_page(page))
+	if (page && !zd_is_device_private_page(page) && !zd_hmm_coh_page(page))
 		page = NULL;
 	/* a free page: putting it later would free it twice */
 	if (page && zd_page_ref_count(page))
 		return page;
 	if (warn)
 		zd_warn("bad migrate entry %#lx: pfn %#lx is not a device-private "
-			"page%s", mpfn, pfn, page ? " handed out (its count is 0: "
+			"page (nor a device-coherent one)%s", mpfn, pfn, page ? " handed out (its count is 0: "
 			"see zd_zone_device_page_init())" : "");
 	return NULL;
 }
@@ -229,7 +229,8 @@ static bool migrate_bad(const struct zd_migrate_vma *m)
 	    (m->start & mask) || (m->end & mask) || m->start >= m->end ||
 	    m->npages != (m->end - m->start) >> zd_page_shift ||
 	    !(m->flags & (ZD_MIGRATE_VMA_SELECT_SYSTEM |
-			  ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE))) {
+			  ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			  ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT))) {
 		zd_warn("bad migrate_vma: start %#lx end %#lx npages %lu flags "
 			"%#lx (page-aligned, npages to match, a SELECT flag)",
 			m ? m->start : 0, m ? m->end : 0, m ? m->npages : 0,
@@ -256,7 +257,9 @@ static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
 			src = zd_migrate_virt((void *)addr) | ZD_MIGRATE_PFN_MIGRATE |
 			      ZD_MIGRATE_PFN_WRITE;
 	}
-	if (page && (m->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE) &&
+	if (page && (m->flags & (zd_hmm_coh_page(page) ?
+				 ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+				 ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE)) &&
 	    page->pgmap->owner == m->pgmap_owner &&
 	    /* no one else holds it (the fault's own reference aside) */
 	    zd_page_ref_count(page) == 1 + (page == m->fault_page))
@@ -308,6 +311,12 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 	/* a stable snapshot for the driver's copy */
 #define host_src(i)	(m->src[i] & ZD_MIGRATE_PFN_SYSTEM)
 	for_each_run(m->npages, host_src,
+		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
+				 run_len << zd_page_shift, 1));
+	/* and of coherent pages, which the CPU writes in place (Linux 5.19
+	 * write-protects shared memory: they are not mapped before) */
+#define coh_src(i)	zd_hmm_coh_page(entry_page(m->src[i], false))
+	for_each_run(m->npages, coh_src,
 		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
 				 run_len << zd_page_shift, 1));
 	return 0;
@@ -524,6 +533,18 @@ static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte
 			"installed", d, page->index << zd_page_shift);
 		return false;
 	}
+	if (zd_hmm_coh_page(page) && !zd_hmm_coh_mappable(page)) {
+		zd_warn("device-coherent page %#lx: its pgmap has no "
+			"ZD_BACKING_FD backing to map it from",
+			zd_page_to_pfn(page));
+		return false;
+	}
+	if (zd_hmm_coh_page(page) && zd_hmm_device_coherent_supported()) {
+		zd_warn("device-coherent page %#lx: this kernel cannot map it "
+			"(see zd_hmm_device_coherent_supported())",
+			zd_page_to_pfn(page));
+		return false;
+	}
 	set_page_mm(page, m->mm);
 	page->index = a >> zd_page_shift;
 	pte_set(pte, (uintptr_t)page | PTE_DEVICE | PTE_BUSY |
@@ -596,7 +617,7 @@ static bool vma_place(void *ctx, unsigned long i, struct place *p)
 {
 	const struct zd_migrate_vma *m = ctx;
 
-	if (!to_system(m, i))
+	if (!to_system(m, i) || coh_src(i))	/* see coh_home() */
 		return false;
 	*p = (struct place){ m->mm, m->start + (i << zd_page_shift),
 			     zd_migrate_pfn_to_virt(m->dst[i]),
@@ -709,11 +730,66 @@ static bool collected(const unsigned long *src, unsigned long npages,
 	return true;
 }
 
+/* A page that moves to a device-coherent page */
+static bool coh_dst(const struct zd_migrate_vma *m, unsigned long i)
+{
+	return (m->src[i] & ZD_MIGRATE_PFN_MIGRATE) && !to_system(m, i) &&
+	       zd_hmm_coh_page(entry_page(m->dst[i], false));
+}
+
+/* Map the coherent pages installed, a batch of entries at a time. */
+static void map_coherent(struct zd_migrate_vma *m)
+{
+	struct zd_page *pages[64];
+
+	for (unsigned long i = 0; i < m->npages; i += 64) {
+		unsigned long k = m->npages - i < 64 ? m->npages - i : 64;
+		bool any = false;
+
+		for (unsigned long j = 0; j < k; j++) {
+			pages[j] = coh_dst(m, i + j) ?
+				   entry_page(m->dst[i + j], false) : NULL;
+			any |= pages[j] != NULL;
+		}
+		if (any)
+			zd_hmm_coh_map(m->mm, m->start + (i << zd_page_shift),
+				       pages, k, m->src + i);
+	}
+}
+
+/*
+ * Coherent pages coming home: private memory with the staging bytes
+ * replaces their mapping, a run of consecutive staging pages at a time.
+ * MIGRATE leaves @src[i] where that fails.
+ */
+static void coh_home(struct zd_mm *mm, uintptr_t start, unsigned long *src,
+		     const unsigned long *dst, unsigned long n)
+{
+	char *from[64];
+
+	for (unsigned long i = 0, j; i < n; i = j) {
+		j = i + 1;
+		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE) ||
+		    !zd_hmm_coh_page(entry_page(src[i], false)) ||
+		    !zd_migrate_pfn_to_virt(dst[i]))
+			continue;
+		from[0] = zd_migrate_pfn_to_virt(dst[i]);
+		while (j < n && j - i < 64 && (src[j] & ZD_MIGRATE_PFN_MIGRATE) &&
+		       zd_hmm_coh_page(entry_page(src[j], false)) &&
+		       zd_migrate_pfn_to_virt(dst[j]))
+			from[j - i] = zd_migrate_pfn_to_virt(dst[j]), j++;
+		if (zd_hmm_coh_place(mm, start + (i << zd_page_shift), j - i, from))
+			for (unsigned long k = i; k < j; k++)
+				src[k] &= ~ZD_MIGRATE_PFN_MIGRATE;
+	}
+}
+
 void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m) || !collected(m->src, m->npages, __func__))
 		return;
 	zd_fault_point("hmm.migrate.pages");
+	coh_home(m->mm, m->start, m->src, m->dst, m->npages);
 	copy_runs(m->src, m->npages, vma_place, m);
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages; i++) {
@@ -728,16 +804,19 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 			home(m->mm, pte);
 		else if (!install_device(m, a, pte, m->dst[i]))
 			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
-		else if (host_left(i))
+		else if (host_left(i) && !coh_dst(m, i))
 			*pte |= PTE_DISCARD;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
 	zd_fault_point("hmm.migrate.discard");
 	/* host pages that went to a device leave the kernel's page table
-	 * (those the driver took have left already) */
-	for_each_run(m->npages, host_left,
+	 * (those the driver took have left already); a coherent page's
+	 * mapping replaces them */
+#define private_left(i)	(host_left(i) && !coh_dst(m, i))
+	for_each_run(m->npages, private_left,
 		discard(m->mm, m->start + (run_first << zd_page_shift),
 			run_len << zd_page_shift));
+	map_coherent(m);
 }
 
 /*
@@ -828,6 +907,12 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 			zd__hmm_fill(m->mm, m->start + (i << zd_page_shift),
 				     zd_migrate_pfn_to_virt(m->src[i]),
 				     page_bytes(), true, restore_failed, m->mm);
+	/* coherent pages that stay become writable again */
+#define coh_stayed(i)	((m->src[i] & (MPFN_COLLECTED | ZD_MIGRATE_PFN_MIGRATE)) == \
+			 MPFN_COLLECTED && coh_src(i))
+	for_each_run(m->npages, coh_stayed,
+		zd_hmm_coh_restore(m->mm, m->start + (run_first << zd_page_shift),
+				   run_len << zd_page_shift));
 	/*
 	 * Host pages that stayed become writable again (this wakes too).
 	 * Before their entries stop being busy: once the dead ones are
@@ -886,14 +971,15 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 		if (!zd_pfn_valid(start + i)) {
 			zd_warn("pfn %#lx has no struct page", start + i);
 			return -EINVAL;
-		} else if (!zd_is_device_private_page(zd_pfn_to_page(start + i))) {
-			zd_warn("pfn %#lx is not a device-private page", start + i);
+		} else if (!zd_is_device_private_page(zd_pfn_to_page(start + i)) &&
+			   !zd_hmm_coh_page(zd_pfn_to_page(start + i))) {
+			zd_warn("pfn %#lx is not a device-private page (nor a "
+				"device-coherent one)", start + i);
 			return -EINVAL;
 		}
 	for (unsigned long i = 0; i < npages; i++) {
 		struct zd_page *page = zd_pfn_to_page(start + i);
-		struct zd_mm *mm = zd_is_device_private_page(page) ?
-				   page_mm(page) : NULL;
+		struct zd_mm *mm = page_mm(page);
 		uintptr_t *pte;
 
 		src[i] = 0;
@@ -910,6 +996,9 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 		if (src[i])	/* as the kernel's unmap of a page to migrate */
 			zd_mn_notify(mm, ZD_MMU_NOTIFY_CLEAR, page->index << zd_page_shift,
 				     (page->index + 1) << zd_page_shift, NULL);
+		if (src[i] && zd_hmm_coh_page(page))	/* see setup */
+			hmm_writeprotect(mm, page->index << zd_page_shift,
+					 page_bytes(), 1);
 	}
 	return 0;
 }
@@ -917,6 +1006,17 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 struct device_batch {
 	const unsigned long *src, *dst;
 };
+
+static bool device_place(void *ctx, unsigned long i, struct place *p);
+
+/* Copied home: not a coherent page (see coh_home()). */
+static bool device_copy(void *ctx, unsigned long i, struct place *p)
+{
+	const struct device_batch *b = ctx;
+
+	return !zd_hmm_coh_page(entry_page(b->src[i], false)) &&
+	       device_place(ctx, i, p);
+}
 
 static bool device_place(void *ctx, unsigned long i, struct place *p)
 {
@@ -946,7 +1046,15 @@ void zd_migrate_device_pages(unsigned long *src, unsigned long *dst,
 	for (unsigned long i = 0; i < npages; i++)
 		if (!(dst[i] & ZD_MIGRATE_PFN_SYSTEM))
 			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
-	copy_runs(src, npages, device_place, &b);
+	for (unsigned long i = 0; i < npages; i++) {
+		struct zd_page *page = entry_page(src[i], false);
+
+		if ((src[i] & ZD_MIGRATE_PFN_MIGRATE) && zd_hmm_coh_page(page) &&
+		    page_mm(page))
+			coh_home(page_mm(page), page->index << zd_page_shift,
+				 &src[i], &dst[i], 1);
+	}
+	copy_runs(src, npages, device_copy, &b);
 	for (unsigned long i = 0; i < npages; i++) {
 		struct place p;
 		uintptr_t *pte;
@@ -984,6 +1092,8 @@ void zd_migrate_device_finalize(unsigned long *src, unsigned long *dst,
 
 		if (!(src[i] & MPFN_COLLECTED) || !mm)
 			continue;
+		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE) && zd_hmm_coh_page(page))
+			zd_hmm_coh_restore(mm, a, page_bytes());
 		pthread_mutex_lock(&mm->lock);
 		pte = zd_hmm_pte(mm, a);
 		dead = pte && *pte == PTE_DEAD;

@@ -276,7 +276,11 @@ void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 			continue;
 		vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
 		zd_fault_point("hmm.evict");
-		if (vmf.page->pgmap->ops->migrate_to_ram(&vmf))
+		if (zd_hmm_coh_page(vmf.page)) {	/* no migrate_to_ram */
+			if (zd_hmm_coh_evict(mm, a, vmf.page))
+				zd_warn("cannot bring the device-coherent page at "
+					"%#lx home", (unsigned long)a);
+		} else if (vmf.page->pgmap->ops->migrate_to_ram(&vmf))
 			zd_warn("migrate_to_ram failed for %#lx: its bytes are "
 				"lost", (unsigned long)a);
 		zd_put_page(vmf.page);

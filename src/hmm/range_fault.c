@@ -120,6 +120,14 @@ static enum act classify(const struct zd_hmm_range *r, unsigned long i,
 		*out = ZD_HMM_PFN_ERROR;
 		return *need ? ACT_EFAULT : ACT_DONE;
 	}
+	/* a coherent page is mapped: valid to any device, writable as the
+	 * CPU may write it, as the kernel's */
+	if (zd_hmm_coh_page(page)) {
+		*out = zd_page_to_pfn(page) | ZD_HMM_PFN_VALID |
+		       (prot & PROT_W ? ZD_HMM_PFN_WRITE : 0);
+		*need = need_fault(req, *out);
+		return *need & NEED_WRITE ? ACT_EPERM : ACT_DONE;
+	}
 	if (page && page->pgmap->owner == r->dev_private_owner) {
 		*out = zd_page_to_pfn(page) | ZD_HMM_PFN_VALID |
 		       (e & PTE_WRITE ? ZD_HMM_PFN_WRITE : 0);

@@ -47,6 +47,28 @@ int zd_os_map_anon_at(void *addr, size_t len)
 	return p == MAP_FAILED ? -errno : 0;
 }
 
+int zd_os_map_private_at(void *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+int zd_os_move_mapping(void *from, size_t len, void *to)
+{
+	void *p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+int zd_os_protect(void *addr, size_t len, bool r, bool w)
+{
+	int prot = (r ? PROT_READ : 0) | (w ? PROT_WRITE : 0);
+
+	return mprotect(addr, len, prot ? prot : PROT_NONE) ? -errno : 0;
+}
+
 int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off)
 {
 	void *p = mmap(addr, len, PROT_READ | PROT_WRITE,

@@ -20,6 +20,14 @@ int zd_os_unmap(void *addr, size_t size);
 void *zd_os_reserve_none(size_t size);
 /* Inside a reservation: map fresh zeroed memory at @addr (MAP_FIXED). */
 int zd_os_map_anon_at(void *addr, size_t len);
+/* Fresh private anonymous memory at @addr (MAP_FIXED), as an
+ * application maps it (committed: it merges with such neighbours). */
+int zd_os_map_private_at(void *addr, size_t len);
+/* Move the mapping [from, from + len) to @to, replacing what is there
+ * (mremap MREMAP_FIXED): the pages appear there with their bytes. */
+int zd_os_move_mapping(void *from, size_t len, void *to);
+/* mprotect() to read (@r) and/or write (@w), or PROT_NONE. */
+int zd_os_protect(void *addr, size_t len, bool r, bool w);
 /* Inside a reservation: map @fd at @off shared, at @addr (MAP_FIXED). */
 int zd_os_map_fd_at(void *addr, size_t len, int fd, uint64_t off);
 /* Give [addr, addr + len) back to the reservation: pages dropped, any

@@ -3,7 +3,7 @@
  * The kshim (drivers/dmirror/kshim) on its own, where the kernel's suite
  * is not at hand (no linux-source package): a program that knows nothing
  * of zonedev opens
- * /dev/hmm_dmirror0/1 and drives them through ioctl(), run with the shim
+ * /dev/hmm_dmirror0..3 and drives them through ioctl(), run with the shim
  * preloaded.  Each case in its own mapping, freed by its teardown.
  */
 #include <errno.h>
@@ -90,11 +90,42 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void test_coherent_units_absent(void **state)
+/* Units 2 and 3 are DEVICE_COHERENT: the CPU reads and writes a page
+ * on one in place; the snapshot tells local from remote; it comes back
+ * only when asked. */
+static void test_coherent_units(void **state)
 {
-	errno = 0;
-	assert_int_equal(open("/dev/hmm_dmirror2", O_RDWR), -1);
-	assert_int_equal(errno, ENOENT);
+	struct fx *f = *state;
+	int fd2 = open("/dev/hmm_dmirror2", O_RDWR);
+	int fd3 = open("/dev/hmm_dmirror3", O_RDWR);
+	unsigned int *p = f->mem;
+	size_t w = f->page / sizeof(*p);
+	struct cmd c;
+
+	assert_true(fd2 >= 0 && fd3 >= 0);
+	assert_int_equal(run(fd2, C_TO_DEV, f->mem, f->buf, 1, &c), 0);
+	assert_int_equal(c.cpages, 1);
+	assert_int_equal(run(fd3, C_TO_DEV, p + w, f->buf, 1, &c), 0);
+	assert_int_equal(c.cpages, 1);
+	assert_int_equal(p[1], 1);
+	assert_int_equal(p[w + 1], w + 1);
+	p[2] = 77;		/* in place: the device reads it */
+	assert_int_equal(run(fd2, C_READ, f->mem, f->buf, 1, NULL), 0);
+	assert_int_equal(((unsigned int *)f->buf)[2], 77);
+	assert_int_equal(run(fd2, C_SNAPSHOT, f->mem, f->buf, 3, &c), 0);
+	assert_int_equal(f->buf[0], 0x40 | P_WRITE);	/* COHERENT_LOCAL */
+	assert_int_equal(f->buf[1], 0x50 | P_WRITE);	/* COHERENT_REMOTE */
+	assert_int_equal(run(fd2, C_TO_SYS, f->mem, f->buf, 2, &c), 0);
+	assert_int_equal(c.cpages, 1);
+	assert_int_equal(run(fd3, C_TO_SYS, f->mem, f->buf, 2, &c), 0);
+	assert_int_equal(c.cpages, 1);
+	assert_int_equal(run(fd2, C_SNAPSHOT, f->mem, f->buf, 2, &c), 0);
+	assert_int_equal(f->buf[0], P_WRITE);
+	assert_int_equal(f->buf[1], P_WRITE);
+	assert_int_equal(p[2], 77);
+	assert_int_equal(p[w + 1], w + 1);
+	close(fd2);
+	close(fd3);
 }
 
 static void test_read_counts_one_fault(void **state)
@@ -220,7 +251,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_coherent_units_absent),
+		T(test_coherent_units),
 		T(test_read_counts_one_fault),
 		T(test_bad_arguments),
 		T(test_protections),

@@ -7,9 +7,10 @@
  * dmirror is a test driver whose header asks for error returns only:
  * its cases do not ask for a WARNING.
  *
- * No bad input applies to: zd_mm_create, zd_alloc_system_page (no
- * arguments), zd_free_system_page(NULL) (allowed), zd_migrate_pfn (any
- * pfn is encoded), dmirror_destroy(NULL) (allowed).
+ * No bad input applies to: zd_mm_create, zd_alloc_system_page,
+ * zd_hmm_device_coherent_supported (no arguments),
+ * zd_free_system_page(NULL) (allowed), zd_migrate_pfn (any pfn is
+ * encoded), dmirror_destroy(NULL) (allowed).
  */
 #include <limits.h>
 #include <sys/mman.h>
@@ -615,6 +616,21 @@ static void dst_free_private(void)
 	bad_dst(zd_migrate_pfn(PFN(DEV_BASE)));
 }
 
+/* A coherent page handed out, from a pgmap the CPU cannot map it from
+ * (no ZD_BACKING_FD file). */
+static void dst_coherent_no_file(void)
+{
+	m_pgmap_mapped(ZD_MEMORY_DEVICE_COHERENT, DEV_BASE, MiB(2));
+	M_SETUP(zd_zone_device_page_init(zd_pfn_to_page(PFN(DEV_BASE))) == 0);
+	bad_dst(zd_migrate_pfn(PFN(DEV_BASE)));
+}
+
+static void dst_free_coherent(void)
+{
+	m_pgmap_mapped(ZD_MEMORY_DEVICE_COHERENT, DEV_BASE, MiB(2));
+	bad_dst(zd_migrate_pfn(PFN(DEV_BASE)));
+}
+
 static void finalize_null(void)
 {
 	m_arm();
@@ -1081,6 +1097,8 @@ const struct mcase misuse_hmm_cases[] = {
 	{ "zd_migrate_vma_pages", "foreign: dst pfn with no memmap", "WARN, page stays home" KEPT, dst_no_memmap },
 	{ "zd_migrate_vma_pages", "wrong type: GENERIC page as dst", "WARN, page stays home" KEPT, dst_generic },
 	{ "zd_migrate_vma_pages", "wrong state: dst page never handed out", "WARN, page stays home" KEPT, dst_free_private },
+	{ "zd_migrate_vma_pages", "wrong type: COHERENT dst without a file to map", "WARN, page stays home" KEPT, dst_coherent_no_file },
+	{ "zd_migrate_vma_pages", "wrong state: COHERENT dst never handed out", "WARN, page stays home" KEPT, dst_free_coherent },
 	{ "zd_migrate_vma_finalize", "NULL", W, finalize_null },
 	{ "zd_migrate_vma_finalize", "double release: twice", "WARN" KEPT, finalize_twice },
 	{ "zd_hmm_register_staging", "NULL", EINV, stage_reg_null },

@@ -288,6 +288,10 @@ static unsigned char managed_entry(struct kshim_mirror *m,
 	if (e & ZD_HMM_PFN_SYSTEM)
 		return host_entry(s, true, e & ZD_HMM_PFN_WRITE, pm);
 	p = zd_hmm_pfn_to_page(e);
+	if (zd_is_device_coherent_page(p))
+		return (dm_owns(m, p) ? KSHIM_PROT_DEV_COHERENT_LOCAL :
+			KSHIM_PROT_DEV_COHERENT_REMOTE) |
+		       (e & ZD_HMM_PFN_WRITE ? KSHIM_PROT_WRITE : KSHIM_PROT_READ);
 	return (dm_owns(m, p) ?
 		KSHIM_PROT_DEV_PRIVATE_LOCAL : KSHIM_PROT_DEV_PRIVATE_REMOTE) |
 	       (e & ZD_HMM_PFN_WRITE ? KSHIM_PROT_WRITE : KSHIM_PROT_READ);

@@ -179,8 +179,17 @@ static int ensure_device_fn(void *arg)
 		}
 	}
 	if (!st.dev[unit]) {
-		st.dev[unit] = dmirror_create(unit + KSHIM_UNITS * st.generation,
-					      ZD_SECTION_SIZE);
+		st.dev[unit] = unit >= UNIT_COHERENT ?
+			dmirror_create_coherent(unit + KSHIM_UNITS * st.generation,
+						ZD_SECTION_SIZE) :
+			dmirror_create(unit + KSHIM_UNITS * st.generation,
+				       ZD_SECTION_SIZE);
+		if (!st.dev[unit] && unit >= UNIT_COHERENT && errno == EOPNOTSUPP) {
+			kshim_note("/dev/hmm_dmirror2..3 are DEVICE_COHERENT, which needs "
+				   "userfaultfd write-protect of shared memory (Linux "
+				   "5.19): they do not exist here");
+			return -ENOENT;
+		}
 		if (!st.dev[unit]) {
 			snprintf(msg, sizeof(msg), "dmirror_create: %s", strerror(errno));
 			kshim_note(msg);
@@ -197,12 +206,6 @@ static int open_mirror(int unit, int flags)
 	int fd, err;
 
 	if (unit >= KSHIM_UNITS) {
-		errno = ENOENT;
-		return -1;
-	}
-	if (unit >= UNIT_COHERENT) {
-		kshim_note("/dev/hmm_dmirror2..3 are DEVICE_COHERENT: zonedev has no "
-			   "coherent device memory yet, so they do not exist");
 		errno = ENOENT;
 		return -1;
 	}

@@ -192,6 +192,12 @@ int kshim_segments(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 			.anon = vma_anon(&v[i]),
 			.map_shift = zd_page_shift,
 		};
+		/* a coherent device's memory, mapped by zonedev where pages
+		 * of managed (private anonymous) memory migrated to it */
+		if (!s.anon && managed(mm, lo)) {
+			s.anon = true;
+			s.shared = false;
+		}
 		if (!s.anon)
 			s.map_shift = map_shift(v[i].lo);
 		if (s.anon && s.readable)
