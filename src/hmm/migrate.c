@@ -784,10 +784,36 @@ static void coh_home(struct zd_mm *mm, uintptr_t start, unsigned long *src,
 	}
 }
 
+/* Whether pages() ran for @m already: an entry names its device
+ * destination, or no longer names its device source. */
+static bool pages_ran(struct zd_migrate_vma *m)
+{
+	bool ran = false;
+
+	pthread_mutex_lock(&m->mm->lock);
+	for (unsigned long i = 0; i < m->npages && !ran; i++) {
+		uintptr_t *pte = zd_hmm_pte(m->mm, m->start + (i << zd_page_shift));
+		struct zd_page *sp = entry_page(m->src[i], false);
+		struct zd_page *dp = entry_page(m->dst[i], false);
+
+		if (!pte || *pte == PTE_DEAD || !(m->src[i] & ZD_MIGRATE_PFN_MIGRATE) ||
+		    !(m->dst[i] & ZD_MIGRATE_PFN_VALID))
+			continue;
+		ran = dp ? pte_page(*pte) == dp : sp && pte_page(*pte) != sp;
+	}
+	pthread_mutex_unlock(&m->mm->lock);
+	return ran;
+}
+
 void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m) || !collected(m->src, m->npages, __func__))
 		return;
+	if (pages_ran(m)) {
+		zd_warn("zd_migrate_vma_pages: called twice for one setup: "
+			"nothing done");
+		return;
+	}
 	zd_fault_point("hmm.migrate.pages");
 	coh_home(m->mm, m->start, m->src, m->dst, m->npages);
 	copy_runs(m->src, m->npages, vma_place, m);

@@ -1929,6 +1929,8 @@ static void test_device_page_in_use_refused_as_dst(void **state)
 	dst[0] = dst[1] = zd_migrate_pfn(pm.pfn) | ZD_MIGRATE_PFN_WRITE;
 	assert_warns("already mapped", zd_migrate_vma_pages(&m));
 	assert_int_equal(src[1] & ZD_MIGRATE_PFN_MIGRATE, 0);
+	assert_warns("called twice", zd_migrate_vma_pages(&m));
+	assert_int_equal(zd_mm_device_pages(f.mm), 1);
 	zd_migrate_vma_finalize(&m);
 	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
 			 ZD_MM_PAGE_DEVICE);
