@@ -603,7 +603,8 @@ struct zd_hmm_range {
  * (read_begin again and retry; a fault that migrated a page causes one);
  * -EFAULT if a page that had to be valid is unmapped, PROT_NONE, not
  * managed, or failed to come in; -EPERM if one that had to be writable is
- * in read-only memory; -EINVAL for bad arguments (with a warning);
+ * in read-only memory; -EINVAL for bad arguments, a range outside the
+ * notifier's interval among them (with a warning);
  * -ENOMEM.
  */
 ZD_API int zd_hmm_range_fault(struct zd_hmm_range *range);

@@ -270,10 +270,14 @@ static bool range_bad(const struct zd_hmm_range *r)
 	uintptr_t mask = page_bytes() - 1;
 	const struct zd_mmu_interval_notifier *sub = r ? r->notifier : NULL;
 
+	/* outside the notifier's interval, read_retry could not see a
+	 * change of what was read */
 	if (!r || !sub || !zd_mn_sub_inserted(sub) || sub->mm->dead || !r->hmm_pfns ||
-	    (r->start & mask) || (r->end & mask) || r->start >= r->end) {
+	    (r->start & mask) || (r->end & mask) || r->start >= r->end ||
+	    r->start < sub->start || r->end - 1 > sub->last) {
 		zd_warn("bad hmm_range: notifier %p start %#lx end %#lx pfns %p "
-			"(an inserted notifier; page-aligned, non-empty range)",
+			"(an inserted notifier; page-aligned, non-empty range "
+			"inside the notifier's interval)",
 			(const void *)sub, r ? r->start : 0, r ? r->end : 0,
 			r ? (void *)r->hmm_pfns : NULL);
 		return true;

@@ -521,6 +521,13 @@ static void test_bad_arguments(void **state)
 	r.hmm_pfns = NULL;
 	assert_warns("bad hmm_range", assert_int_equal(zd_hmm_range_fault(&r), -EINVAL));
 	r.hmm_pfns = out;
+	/* past the notifier's interval (the buffer): read_retry could not
+	 * see its changes */
+	r.start = (unsigned long)f->buf + f->len - zd_page_size();
+	r.end = r.start + 2 * zd_page_size();
+	assert_warns("bad hmm_range", assert_int_equal(zd_hmm_range_fault(&r), -EINVAL));
+	r.start = addr_of(f, 0);
+	r.end = addr_of(f, 2);
 	r.notifier = &loose;
 	assert_warns("bad hmm_range", assert_int_equal(zd_hmm_range_fault(&r), -EINVAL));
 	r.notifier = NULL;
