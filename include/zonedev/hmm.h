@@ -192,8 +192,9 @@ ZD_API void *zd_mm_map(struct zd_mm *mm, size_t len);
  * Context: may sleep.
  * Return: 0; -EINVAL (NULL @mm, unaligned, wrapping past the end of
  * the address space, not one private anonymous mapping, or overlapping a
- * managed range), -EBUSY (managed by another zd_mm: the kernel's
- * answer), each with a warning; -ENOMEM, an error reading
+ * managed range), -EBUSY (registered with another userfaultfd: another
+ * zd_mm's, staging memory, or other code's; the kernel's answer), each
+ * with a warning; -ENOMEM, an error reading
  * /proc/self/pagemap (which says which pages were touched), or the
  * kernel's error.
  */
@@ -429,7 +430,9 @@ ZD_API int zd_migrate_vma_move(struct zd_migrate_vma *migrate, unsigned long i,
  * Return: 0 (also when the kernel cannot move pages: they are copied),
  * -EINVAL (bad range, memory that is not one private anonymous mapping
  * or cannot be registered, or overlapping staging memory registered
- * already: with a warning, what was registered stays), -ENOMEM.
+ * already: with a warning, what was registered stays), -EBUSY (memory
+ * registered with another userfaultfd, such as memory a zd_mm manages:
+ * with a warning), -ENOMEM.
  */
 ZD_API int zd_hmm_register_staging(void *addr, size_t len);
 

@@ -539,8 +539,9 @@ static int range_add(struct zd_mm *mm, void *addr, size_t len, bool fresh)
 			zd_warn("[%p, +%#zx) overlaps a managed range or cannot "
 				"be registered", addr, len);
 		else if (err == -EBUSY)	/* the kernel's answer */
-			zd_warn("[%p, +%#zx) is managed by another zd_mm", addr,
-				len);
+			zd_warn("[%p, +%#zx) is registered with another "
+				"userfaultfd (another zd_mm, staging memory, or "
+				"other code)", addr, len);
 		zd_hmm_range_free(r);
 	}
 	return err;

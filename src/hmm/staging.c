@@ -141,7 +141,9 @@ int zd_hmm_register_staging(void *addr, size_t len)
 	if (err) {
 		forget(addr, len);
 		zd_warn("cannot register staging memory [%p, +%#zx): error %d "
-			"(private anonymous read-write memory only)", addr, len, -err);
+			"(private anonymous read-write memory only%s)", addr, len,
+			-err, err == -EBUSY ? "; this is registered with another "
+			"userfaultfd, such as a zd_mm's" : "");
 	}
 	return err;
 }

@@ -14,6 +14,7 @@
  */
 #include <limits.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "dmirror.h"
@@ -689,6 +690,24 @@ static void stage_reg_twice(void)
 	m_state(zd_hmm_unregister_staging(p, 4 * pg) == 0, "registration lost");
 }
 
+/* memory a zd_mm manages: registered with its userfaultfd already (on
+ * kernels that copy, staging is only remembered, and accepted) */
+static void stage_reg_managed(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
+	    major < 6 || (major == 6 && minor < 8))
+		m_skip("before Linux 6.8 staging memory is not registered");
+	m_arm();
+	m_expect_err(zd_hmm_register_staging(buf, NPAGES * PG), -EBUSY);
+	m_state(buf_intact(buf), "contents changed");
+}
+
 static void stage_reg_unmapped(void)
 {
 	m_arm();
@@ -1107,6 +1126,8 @@ const struct mcase misuse_hmm_cases[] = {
 	{ "zd_hmm_register_staging", "wrong type: shared mapping", EINV, stage_reg_shared },
 	{ "zd_hmm_register_staging", "foreign: unmapped memory", EINV, stage_reg_unmapped },
 	{ "zd_hmm_register_staging", "already done: twice", ERRW ", kept", stage_reg_twice },
+	{ "zd_hmm_register_staging", "wrong memory: managed by a zd_mm",
+	  "-EBUSY+WARN", stage_reg_managed },
 	{ "zd_hmm_unregister_staging", "wrong state: never registered", EINV, stage_unreg_never },
 	{ "zd_hmm_unregister_staging", "NULL", EINV, stage_unreg_null },
 	{ "zd_hmm_unregister_staging", "double release: twice", EINV, stage_unreg_twice },
