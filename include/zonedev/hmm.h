@@ -209,7 +209,9 @@ ZD_API int zd_mm_register(struct zd_mm *mm, void *addr, size_t len);
  * Ends zonedev's management of a range registered with zd_mm_register()
  * or mapped with zd_mm_map(): every page of it that is on a device is
  * migrated back first, so the application keeps all its bytes, and then
- * the range is unregistered from userfaultfd.
+ * the range is unregistered from userfaultfd.  A page under migration,
+ * or held with zd_mm_lookup_get(), is waited for (a warning every 5 s
+ * says so); zd_mm_destroy() and fork() wait the same way.
  *
  * What the application left of it after munmap()s (ranges are cut back
  * to what is mapped) goes as a whole.

@@ -257,11 +257,20 @@ static uintptr_t *ranges_snapshot(struct zd_mm *mm, uintptr_t start,
 	return b;
 }
 
-void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+/*
+ * Bring the page at @a home.  A page under migration is waited for (a
+ * host page on its way to a device would arrive there after the fork or
+ * the unregister), and so is a device page someone holds
+ * (zd_mm_lookup_get(): it does not migrate until put), retrying.
+ */
+static void evict_page(struct zd_mm *mm, uintptr_t a)
 {
-	for (uintptr_t a = start; a < end; a += page_bytes()) {
+	int64_t waited_from = 0;
+
+	for (;;) {
 		struct zd_vm_fault vmf = { .mm = mm, .address = a };
 		uintptr_t *pte, e;
+		int err;
 
 		pthread_mutex_lock(&mm->lock);
 		pte = zd_hmm_pte(mm, a);
@@ -270,21 +279,42 @@ void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 		if (vmf.page)		/* as the fault thread */
 			zd_get_page(vmf.page);
 		pthread_mutex_unlock(&mm->lock);
-		if (pte_excl(e))	/* a device's exclusive page comes home too */
+		if (pte_excl(e)) {	/* a device's exclusive page comes home too */
 			zd_hmm_excl_evict(mm, a);
-		if (!vmf.page)
 			continue;
-		vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
-		zd_fault_point("hmm.evict");
-		if (zd_hmm_coh_page(vmf.page)) {	/* no migrate_to_ram */
-			if (zd_hmm_coh_evict(mm, a, vmf.page))
-				zd_warn("cannot bring the device-coherent page at "
-					"%#lx home", (unsigned long)a);
-		} else if (vmf.page->pgmap->ops->migrate_to_ram(&vmf))
-			zd_warn("migrate_to_ram failed for %#lx: its bytes are "
-				"lost", (unsigned long)a);
-		zd_put_page(vmf.page);
+		}
+		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD))
+			return;
+		if (vmf.page) {
+			vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
+			zd_fault_point("hmm.evict");
+			err = zd_hmm_coh_page(vmf.page) ?	/* no migrate_to_ram */
+			      zd_hmm_coh_evict(mm, a, vmf.page) :
+			      vmf.page->pgmap->ops->migrate_to_ram(&vmf);
+			zd_put_page(vmf.page);
+			if (err) {
+				zd_warn("cannot bring the device page at %#lx home "
+					"(error %d): its bytes are lost",
+					(unsigned long)a, err);
+				return;
+			}
+		}
+		if (!waited_from)
+			waited_from = zd_os_now_ns();
+		else if (zd_os_now_ns() - waited_from > 5000000000ll) {
+			zd_warn("still waiting for the page at %#lx (under "
+				"migration, or held with zd_mm_lookup_get())",
+				(unsigned long)a);
+			waited_from = zd_os_now_ns();
+		}
+		zd_os_sleep_ns(1000000);
 	}
+}
+
+void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t a = start; a < end; a += page_bytes())
+		evict_page(mm, a);
 }
 
 /* ---- fork: nothing may stay on a device --------------------------------- */

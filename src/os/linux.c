@@ -605,6 +605,14 @@ int zd_os_sigbus(int tid, void *addr)
 	return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGBUS, &si) ? -errno : 0;
 }
 
+void zd_os_sleep_ns(int64_t ns)
+{
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 void zd_os_yield(void)
 {
 	sched_yield();

@@ -124,6 +124,8 @@ int zd_os_dontfork(void *addr, size_t len);
 int zd_os_sigbus(int tid, void *addr);
 int zd_os_gettid(void);
 void zd_os_yield(void);
+/* Sleep @ns nanoseconds (signals do not cut it short). */
+void zd_os_sleep_ns(int64_t ns);
 /* As zd_os_reserve_rw(), 2 MiB aligned and asking for transparent huge
  * pages (granted or not, the memory works); unmap with @size. */
 void *zd_os_reserve_huge(size_t size);

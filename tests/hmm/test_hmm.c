@@ -2005,6 +2005,72 @@ static void test_migrate_to_ram_that_moves_nothing_faults_again(void **state)
 	fx_fini(&f);
 }
 
+static void *unregister_buf(void *arg)
+{
+	struct cmd_thread *c = arg;
+
+	c->err = zd_mm_unregister(c->f->mm, c->f->buf, c->f->len);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* A page held with zd_mm_lookup_get() does not migrate until put: an
+ * unregister waits for the put, then brings it home with its bytes. */
+static void test_unregister_waits_for_a_held_page(void **state)
+{
+	struct cmd_thread un = { 0 };
+	struct zd_page *page;
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 93);
+	to_device(&f, f.buf, f.npages, 0);
+	assert_int_equal(zd_mm_lookup_get(f.mm, (unsigned long)f.buf + PG, &page),
+			 ZD_MM_PAGE_DEVICE);
+	un.f = &f;
+	assert_int_equal(pthread_create(&t, NULL, unregister_buf, &un), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&un.done));
+	zd_put_page(page);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(un.err, 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	check(f.buf, f.len, 93);
+	fx_fini(&f);
+}
+
+/* A migration to the device is held before it installs: an unregister
+ * waits for it, then brings its pages home. */
+static void test_unregister_waits_for_a_migration(void **state)
+{
+	struct cmd_thread un = { 0 };
+	struct migrator mg;
+	pthread_t t, u;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 94);
+	mg = (struct migrator){ &f, 1 };
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.pages", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, migrate_all, &mg), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	un.f = &f;
+	assert_int_equal(pthread_create(&u, NULL, unregister_buf, &un), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&un.done));
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(u, NULL), 0);
+	assert_int_equal(un.err, 0);
+	assert_int_equal(zd_mm_device_pages(f.mm), 0);
+	check(f.buf, f.len, 94);
+	fx_fini(&f);
+}
+
 /* A fixture on the heap, so that a failed test still cleans up. */
 static int fx_setup(void **state)
 {
@@ -2437,6 +2503,8 @@ int main(void)
 		cmocka_unit_test(test_device_page_in_use_refused_as_dst),
 		cmocka_unit_test(test_migrate_to_ram_that_moves_nothing_faults_again),
 		cmocka_unit_test(test_fork_while_notifiers_change),
+		cmocka_unit_test(test_unregister_waits_for_a_held_page),
+		cmocka_unit_test_teardown(test_unregister_waits_for_a_migration, disarm),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
