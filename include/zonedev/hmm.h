@@ -41,7 +41,10 @@
  * are migrated back, and pages a device holds exclusively
  * (zd_make_device_exclusive_range()) restored, before the fork completes,
  * so the child sees every byte; in the child the memory is ordinary memory and the zd_mm objects
- * must not be used.  Threads of the application may fault, migrate, map
+ * must not be used.  A fork() waits for migrations in flight (from a
+ * setup that collected pages to its finalize) and holds new ones back
+ * until it is done; so no thread may fork between its own setup and
+ * finalize.  Threads of the application may fault, migrate, map
  * and unmap concurrently.
  *
  * DEVICE_COHERENT pages (a ZD_MEMORY_DEVICE_COHERENT pgmap with a

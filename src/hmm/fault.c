@@ -444,6 +444,11 @@ void zd_hmm_wait_drained(struct zd_mm *mm)
 		pthread_cond_wait(&mm->drained, &mm->lock);
 }
 
+bool zd_hmm_on_fault_thread(void)
+{
+	return fault_mm != NULL;
+}
+
 void zd_hmm_wait_idle(struct zd_mm *mm)
 {
 	while (fault_mm != mm && mm->draining)

@@ -230,6 +230,11 @@ void zd_hmm_notifier_fork(enum hmm_fork stage);
 void zd_hmm_excl_fork(enum hmm_fork stage);
 void zd_hmm_staging_fork(enum hmm_fork stage);
 void zd_hmm_sys_pages_fork(enum hmm_fork stage);
+/* Prepare: wait for migrations in flight and hold new ones back (but the
+ * forking thread's and fault threads'); parent, child: let them go. */
+void zd_hmm_migrations_fork(enum hmm_fork stage);
+/* Whether this thread is an mm's fault thread. */
+bool zd_hmm_on_fault_thread(void);
 
 /* The fault thread. */
 void *zd_hmm_fault_thread(void *arg);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -279,6 +280,79 @@ static bool any_managed(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 	return false;
 }
 
+/*
+ * fork() waits for the migrations in flight and holds new ones back, so
+ * that no page goes to a device between its eviction and the copy of the
+ * address space; but not those of the forking thread (its eviction's)
+ * nor of fault threads (which that eviction may need).  A migration is
+ * in flight from a setup that collected pages to its finalize.  mm.c's
+ * fork hooks drive the gate.
+ */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static unsigned long gate_flight;	/* migrations in flight */
+static bool gate_closed;
+static pthread_t gate_owner;		/* the forking thread */
+static __thread unsigned long my_flight;
+
+static void gate_enter(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	while (gate_closed && !pthread_equal(gate_owner, pthread_self()) &&
+	       !zd_hmm_on_fault_thread())
+		pthread_cond_wait(&gate_cv, &gate_lock);
+	gate_flight++;
+	my_flight++;
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static void gate_leave(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_flight--;
+	if (my_flight)		/* finalized on another thread than its setup */
+		my_flight--;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+void zd_hmm_migrations_fork(enum hmm_fork stage)
+{
+	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
+
+	if (stage == HMM_FORK_CHILD) {	/* no other thread came along */
+		pthread_mutex_init(&gate_lock, NULL);
+		pthread_cond_init(&gate_cv, NULL);
+		gate_closed = false;
+		gate_flight = my_flight;
+		return;
+	}
+	pthread_mutex_lock(&gate_lock);
+	if (stage == HMM_FORK_PREPARE) {
+		gate_closed = true;
+		gate_owner = pthread_self();
+		/* this thread's own (a fork between its setup and finalize)
+		 * would never end */
+		while (gate_flight > my_flight) {
+			struct timespec t;
+
+			clock_gettime(CLOCK_REALTIME, &t);
+			t.tv_sec += 1;
+			pthread_cond_timedwait(&gate_cv, &gate_lock, &t);
+			if (gate_flight > my_flight && zd_os_now_ns() > warn_at) {
+				zd_warn("fork() waits for %lu migrations to finalize",
+					gate_flight - my_flight);
+				warn_at = zd_os_now_ns() + 5000000000ll;
+			}
+		}
+		pthread_mutex_unlock(&gate_lock);
+		return;
+	}
+	gate_closed = false;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_lock);
+}
+
 int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 {
 	if (migrate_bad(m))
@@ -288,12 +362,14 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 			"page", (void *)m->fault_page);
 		return -EINVAL;
 	}
+	gate_enter();
 	pthread_mutex_lock(&m->mm->lock);
 	/* the kernel finds no vma: nothing is written.  An application's
 	 * munmap() can cause it, so it is no misuse */
 	if (!any_managed(m->mm, m->start, m->end) &&
 	    zd_os_mapped((void *)m->start, m->end - m->start)) {
 		pthread_mutex_unlock(&m->mm->lock);
+		gate_leave();
 		return -EINVAL;
 	}
 	m->cpages = 0;
@@ -305,6 +381,8 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 		m->cpages += m->src[i] != 0;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
+	if (!m->cpages)		/* drivers skip the finalize then */
+		gate_leave();
 	zd_fault_point("hmm.migrate.setup");
 	/* mirrors let go before anything moves or is write-protected */
 	zd_mn_notify(m->mm, ZD_MMU_NOTIFY_MIGRATE, m->start, m->end, m->pgmap_owner);
@@ -917,7 +995,7 @@ static void restore_failed(void *ctx, uintptr_t addr)
 
 void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 {
-	bool trim = false;
+	bool trim = false, in_flight = false;
 
 	if (migrate_bad(m) || !collected(m->src, m->npages, __func__))
 		return;
@@ -982,8 +1060,12 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 	zd_fault_point("hmm.migrate.finalize");
 	zd_os_uffd_wake(m->mm->uffd, (void *)m->start, m->end - m->start);
 	/* done: a second finalize finds nothing collected */
-	for (unsigned long i = 0; i < m->npages; i++)
+	for (unsigned long i = 0; i < m->npages; i++) {
+		in_flight |= m->src[i] & MPFN_COLLECTED;
 		m->src[i] &= ~MPFN_COLLECTED;
+	}
+	if (in_flight)
+		gate_leave();
 }
 
 /* ---- by device pfn, wherever mapped (unplug) ---------------------------- */

@@ -345,6 +345,7 @@ static void fork_prepare(void)
 	struct zd_list_head *pos;
 
 	pthread_mutex_lock(&zd_hmm_mms_lock);
+	zd_hmm_migrations_fork(HMM_FORK_PREPARE);
 	zd_list_for_each(pos, &zd_hmm_mms)
 		if (!mm_of(pos)->dead)
 			evict_all(mm_of(pos));
@@ -354,6 +355,7 @@ static void fork_prepare(void)
 static void fork_parent(void)
 {
 	fork_leaf_locks(HMM_FORK_PARENT);
+	zd_hmm_migrations_fork(HMM_FORK_PARENT);
 	pthread_mutex_unlock(&zd_hmm_mms_lock);
 }
 
@@ -363,6 +365,7 @@ static void fork_child(void)
 
 	pthread_mutex_init(&zd_hmm_mms_lock, NULL);
 	fork_leaf_locks(HMM_FORK_CHILD);
+	zd_hmm_migrations_fork(HMM_FORK_CHILD);
 	zd_list_for_each(pos, &zd_hmm_mms) {
 		struct zd_mm *mm = mm_of(pos);
 

@@ -2071,6 +2071,72 @@ static void test_unregister_waits_for_a_migration(void **state)
 	fx_fini(&f);
 }
 
+struct late_migrator {
+	struct fx *f;
+	unsigned long n;
+	int err;
+};
+
+/* Once fork()'s eviction is held: migrate the first n pages, and let the
+ * eviction go 200 ms later (the migration, if it were not held back, has
+ * long finished by then). */
+static void *migrate_during_fork(void *arg)
+{
+	struct late_migrator *lm = arg;
+	struct dmirror_cmd c = cmd(lm->f, lm->f->buf, lm->n, NULL);
+
+	if (!wait_for(zd_fault_inject_calls() == 1))
+		return NULL;
+	lm->err = dmirror_migrate_to_device(lm->f->dm, &c);
+	return NULL;
+}
+
+static void *resume_later(void *arg)
+{
+	(void)arg;
+	if (wait_for(zd_fault_inject_calls() == 1))
+		test_sleep_us(200000);
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	return NULL;
+}
+
+/* fork()'s eviction has passed the first pages when another thread
+ * migrates them to the device: that migration waits for the fork, so the
+ * child sees every byte. */
+static void test_fork_holds_new_migrations_back(void **state)
+{
+	struct late_migrator lm;
+	pthread_t t, r;
+	int status;
+	pid_t pid;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	fill(f.buf, f.len, 95);
+	to_device(&f, f.buf + f.len - PG, 1, 0);	/* the eviction's last */
+	lm = (struct late_migrator){ &f, f.npages - 1, 1 };
+	assert_int_equal(zd_fault_inject_pause("hmm.evict", 10000), 0);
+	assert_int_equal(pthread_create(&t, NULL, migrate_during_fork, &lm), 0);
+	assert_int_equal(pthread_create(&r, NULL, resume_later, NULL), 0);
+	pid = fork();
+	if (pid == 0) {
+		for (size_t i = 0; i < f.len; i += 4)
+			if (*(unsigned int *)(f.buf + i) != (unsigned int)i * 2654435761u + 95)
+				_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(pthread_join(r, NULL), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(lm.err, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check(f.buf, f.len, 95);
+	fx_fini(&f);
+}
+
 /* A fixture on the heap, so that a failed test still cleans up. */
 static int fx_setup(void **state)
 {
@@ -2505,6 +2571,7 @@ int main(void)
 		cmocka_unit_test(test_fork_while_notifiers_change),
 		cmocka_unit_test(test_unregister_waits_for_a_held_page),
 		cmocka_unit_test_teardown(test_unregister_waits_for_a_migration, disarm),
+		cmocka_unit_test_teardown(test_fork_holds_new_migrations_back, disarm),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
