@@ -43,8 +43,8 @@
  * so the child sees every byte; in the child the memory is ordinary memory and the zd_mm objects
  * must not be used.  A fork() waits for migrations in flight (from a
  * setup that collected pages to its finalize) and holds new ones back
- * until it is done; so no thread may fork between its own setup and
- * finalize.  Threads of the application may fault, migrate, map
+ * until it is done (but the forking thread's own: a fork between its own
+ * setup and finalize leaves the child without those pages).  Threads of the application may fault, migrate, map
  * and unmap concurrently.
  *
  * DEVICE_COHERENT pages (a ZD_MEMORY_DEVICE_COHERENT pgmap with a
