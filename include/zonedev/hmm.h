@@ -163,7 +163,8 @@ ZD_API int zd_hmm_device_coherent_supported(void);
  * Every device-private page is migrated back (through migrate_to_ram),
  * the ranges are unregistered (the memory stays mapped) and the fault
  * thread stops.
- * Context: may sleep; not from the fault thread (a migrate_to_ram).
+ * Context: may sleep; not from the fault thread (a migrate_to_ram): there
+ * it warns and does nothing.
  */
 ZD_API void zd_mm_destroy(struct zd_mm *mm);
 
@@ -219,7 +220,8 @@ ZD_API int zd_mm_register(struct zd_mm *mm, void *addr, size_t len);
  * What the application left of it after munmap()s (ranges are cut back
  * to what is mapped) goes as a whole.
  * Context: may sleep; not from the fault thread.
- * Return: 0, -EINVAL (no such range).
+ * Return: 0, -EINVAL (no such range), -EDEADLK on the mm's fault thread
+ * (with a warning).
  */
 ZD_API int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len);
 
@@ -304,7 +306,8 @@ ZD_API int zd_mm_lookup_get(struct zd_mm *mm, unsigned long addr,
  * device-private ones come home), and memory the application unmaps
  * meanwhile ends the copy instead of crashing the process.
  * Context: may sleep; not on the fault thread (its faults need it).
- * Return: the bytes copied; fewer than @len where memory was unmapped.
+ * Return: the bytes copied; fewer than @len where memory was unmapped;
+ * 0 for bad arguments or on the mm's fault thread (with a warning).
  */
 ZD_API int zd_access_remote_vm(struct zd_mm *mm, unsigned long addr, void *buf,
 			       int len, unsigned int gup_flags);
@@ -700,7 +703,8 @@ ZD_API unsigned int zd_hmm_pfn_to_map_order(unsigned long hmm_pfn);
  * walk, as it does the kernel's), with pages[i] NULL where a page is not
  * exclusive; -EFAULT if the first page could not be faulted in; -EINVAL
  * for bad arguments (NULL @mm or @pages, an unaligned or empty range, a
- * forked child's mm), with a warning.
+ * forked child's mm), with a warning; -EDEADLK on the mm's fault thread,
+ * with a warning.
  */
 ZD_API int zd_make_device_exclusive_range(struct zd_mm *mm, unsigned long start,
 					  unsigned long end, void **pages,

@@ -336,6 +336,8 @@ int zd_make_device_exclusive_range(struct zd_mm *mm, unsigned long start,
 
 	if (exclusive_bad(mm, start, end, pages))
 		return -EINVAL;
+	if (zd_hmm_fault_thread_misuse(mm, __func__))
+		return -EDEADLK;
 	n = fault_in(start, (end - start) >> zd_page_shift);
 	if (!n)
 		return -EFAULT;

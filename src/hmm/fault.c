@@ -449,6 +449,15 @@ bool zd_hmm_on_fault_thread(void)
 	return fault_mm != NULL;
 }
 
+bool zd_hmm_fault_thread_misuse(struct zd_mm *mm, const char *fn)
+{
+	if (fault_mm != mm)
+		return false;
+	zd_warn("%s: called on the mm's fault thread (from migrate_to_ram, "
+		"page_free or a notifier), which it would wait for", fn);
+	return true;
+}
+
 void zd_hmm_wait_idle(struct zd_mm *mm)
 {
 	while (fault_mm != mm && mm->draining)

@@ -235,6 +235,9 @@ void zd_hmm_sys_pages_fork(enum hmm_fork stage);
 void zd_hmm_migrations_fork(enum hmm_fork stage);
 /* Whether this thread is an mm's fault thread. */
 bool zd_hmm_on_fault_thread(void);
+/* Whether this is @mm's fault thread, where @fn would wait for itself:
+ * then a warning naming @fn. */
+bool zd_hmm_fault_thread_misuse(struct zd_mm *mm, const char *fn);
 
 /* The fault thread. */
 void *zd_hmm_fault_thread(void *arg);

@@ -462,6 +462,8 @@ void zd_mm_destroy(struct zd_mm *mm)
 
 	if (ZD_WARN_ON(!mm, "zd_mm_destroy: NULL mm"))
 		return;
+	if (zd_hmm_fault_thread_misuse(mm, __func__))
+		return;
 	pthread_mutex_lock(&zd_hmm_mms_lock);
 	zd_list_for_each(pos, &zd_hmm_mms)	/* compared, not read: it may
 						 * have been freed */
@@ -645,6 +647,8 @@ int zd_mm_unregister(struct zd_mm *mm, void *addr, size_t len)
 
 	if (args_bad(mm, addr, len))
 		return -EINVAL;
+	if (zd_hmm_fault_thread_misuse(mm, __func__))
+		return -EDEADLK;
 	pthread_mutex_lock(&mm->lock);
 	zd_hmm_wait_drained(mm);
 	ok = ranges_within(mm, s, s + len);
@@ -741,6 +745,8 @@ int zd_access_remote_vm(struct zd_mm *mm, unsigned long addr, void *buf,
 		zd_warn("bad argument: mm %p buf %p len %d", (void *)mm, buf, len);
 		return 0;
 	}
+	if (zd_hmm_fault_thread_misuse(mm, __func__))
+		return 0;
 	/* a page at a time: the bytes before an unmapped page count */
 	while (done < len) {
 		size_t n = page_bytes() - ((uintptr_t)(p + done) & (page_bytes() - 1));

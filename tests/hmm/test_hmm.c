@@ -1954,7 +1954,9 @@ static atomic_int lazy_calls;
 
 /* The first call migrates nothing and returns 0, which the kernel allows
  * (the thread faults again); the next brings the page home, seed 91. */
-static int lazy_migrate_to_ram(struct zd_vm_fault *vmf)
+/* Bring the faulting page home holding seed 91 (private_mem pages have
+ * no bytes of their own). */
+static int home_as_91(struct zd_vm_fault *vmf)
 {
 	unsigned long src = 0, dst = 0;
 	struct zd_migrate_vma m = {
@@ -1963,11 +1965,8 @@ static int lazy_migrate_to_ram(struct zd_vm_fault *vmf)
 		.pgmap_owner = &next_id, .fault_page = vmf->page,
 		.flags = ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 	};
-	char *stage;
+	char *stage = zd_alloc_system_page();
 
-	if (atomic_fetch_add(&lazy_calls, 1) == 0)
-		return 0;
-	stage = zd_alloc_system_page();
 	if (!stage || zd_migrate_vma_setup(&m))
 		return -EIO;
 	fill(stage, PG, 91);
@@ -1977,6 +1976,13 @@ static int lazy_migrate_to_ram(struct zd_vm_fault *vmf)
 	zd_migrate_vma_finalize(&m);
 	zd_free_system_page(stage);
 	return 0;
+}
+
+static int lazy_migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	if (atomic_fetch_add(&lazy_calls, 1) == 0)
+		return 0;
+	return home_as_91(vmf);
 }
 
 static const struct zd_dev_pagemap_ops lazy_ops = {
@@ -2141,6 +2147,61 @@ static void test_fork_holds_new_migrations_back(void **state)
 	assert_int_equal(lm.err, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	check(f.buf, f.len, 95);
+	fx_fini(&f);
+}
+
+static struct { int unregister, exclusive, access; } on_fault_thread;
+
+/* A driver that, in migrate_to_ram, calls what waits for the fault
+ * thread it runs on, then brings the page home. */
+static int misusing_migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	void *pages[1];
+	char byte;
+
+	on_fault_thread.unregister = zd_mm_unregister(vmf->mm, (void *)vmf->address, PG);
+	on_fault_thread.exclusive = zd_make_device_exclusive_range(vmf->mm,
+		vmf->address, vmf->address + PG, pages, &next_id);
+	on_fault_thread.access = zd_access_remote_vm(vmf->mm, vmf->address,
+						     &byte, 1, 0);
+	zd_mm_destroy(vmf->mm);
+	return home_as_91(vmf);
+}
+
+static const struct zd_dev_pagemap_ops misusing_ops = {
+	.page_free = no_free, .migrate_to_ram = misusing_migrate_to_ram,
+};
+
+/* Each is refused with a warning instead of waiting for itself (or, for
+ * destroy, freeing the mm under the fault being served). */
+static void test_calls_that_wait_for_the_fault_thread_refused_on_it(void **state)
+{
+	unsigned long src[1], dst[1], warns;
+	struct poker pk = { 0 };
+	struct private_mem pm;
+	struct zd_migrate_vma m;
+	pthread_t t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(1));
+	private_mem_init_ops(&pm, &misusing_ops);
+	collect_to_private(&f, &pm, &m, src, dst, 1);
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	warns = zd_warn_count();
+	pk.addr = f.buf + PG - 1;
+	assert_int_equal(pthread_create(&t, NULL, poke, &pk), 0);
+	assert_true(wait_for(atomic_load(&pk.done)));
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(on_fault_thread.unregister, -EDEADLK);
+	assert_int_equal(on_fault_thread.exclusive, -EDEADLK);
+	assert_int_equal(on_fault_thread.access, 0);
+	assert_int_equal(zd_warn_count(), warns + 4);
+	check_off(f.buf, 0, PG - sizeof(unsigned int), 91);
+	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
+			 ZD_MM_PAGE_HOST);	/* the mm lives on */
+	private_mem_fini(&pm);
 	fx_fini(&f);
 }
 
@@ -2579,6 +2640,7 @@ int main(void)
 		cmocka_unit_test(test_unregister_waits_for_a_held_page),
 		cmocka_unit_test_teardown(test_unregister_waits_for_a_migration, disarm),
 		cmocka_unit_test_teardown(test_fork_holds_new_migrations_back, disarm),
+		cmocka_unit_test(test_calls_that_wait_for_the_fault_thread_refused_on_it),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
