@@ -95,14 +95,54 @@ struct zd_vm_fault {
 #define ZD_MIGRATE_PFN_DONATE	(1ul << 5)	/* dst: the staging page may
 						 * itself go into place; src:
 						 * the page was moved here */
-#define ZD_MIGRATE_PFN_SHIFT	6
+#define ZD_MIGRATE_PFN_COMPOUND	(1ul << 6)	/* a 2 MiB folio: see below */
+#define ZD_MIGRATE_PFN_SHIFT	7
 
 enum {
 	ZD_MIGRATE_VMA_SELECT_SYSTEM = 1 << 0,
 	ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1,
 	/* the DEVICE_COHERENT pages of pgmap_owner (the kernel's value) */
 	ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2,
+	ZD_MIGRATE_VMA_SELECT_COMPOUND = 1 << 3,	/* 2 MiB runs whole (below) */
 };
+
+/*
+ * Large folios (Linux 6.19's MIGRATE_VMA_SELECT_COMPOUND).  With
+ * ZD_MIGRATE_VMA_SELECT_COMPOUND, setup collects a run of
+ * ZD_HMM_FOLIO_PAGES pages at a 2 MiB-aligned address that lies wholly in
+ * the migration and in one managed range as ONE entry, at the run's first
+ * index, with ZD_MIGRATE_PFN_COMPOUND set; the run's other entries are 0.
+ * A run qualifies when all its pages are in one state: all host pages
+ * (the entry names the first by address), all never touched (MIGRATE |
+ * COMPOUND only, to be zero-filled), or all the pages of one device
+ * folio of order ZD_HMM_FOLIO_ORDER of @pgmap_owner, mapped in order
+ * from the run's start (the entry names the head).  Other runs are
+ * collected page by page, as without the flag.
+ *
+ * The driver answers a compound src with a compound dst at the same
+ * index: a device folio of that order (zd_zone_device_folio_init(), its
+ * head's pfn | ZD_MIGRATE_PFN_COMPOUND) or, for the way home, 2 MiB of
+ * page-aligned staging memory (zd_migrate_virt() | COMPOUND, DONATE as
+ * for a page).  Everything is then done once per folio: one
+ * write-protect, one copy or move, one discard, one reference operation.
+ * zd_migrate_vma_move() takes a compound entry whole (@n covers it).  A
+ * driver that answers with a dst that is not compound gets the run split
+ * (a device folio into order-0 pages, see folio_split in struct
+ * zd_dev_pagemap_ops) into ZD_HMM_FOLIO_PAGES ordinary entries, and must
+ * have filled one dst per page; with dst 0 the run does not migrate.
+ *
+ * A device folio mapped in an mm holds one reference per mapped page,
+ * all on its head (a tail's get and put go there), and each page's entry
+ * names its own page.  It is split into order-0 pages, each keeping its
+ * own reference, when part of it is unmapped (munmap, MADV_DONTNEED,
+ * mremap that does not move it whole to a 2 MiB-aligned address) or one
+ * of its pages is faulted by the CPU, or migrated without it whole; a
+ * folio someone else holds a reference on (zd_mm_lookup_get(), a fault
+ * in progress) is not split: it stays large, its pages work one by one,
+ * and it is freed when its last page goes.
+ */
+#define ZD_HMM_FOLIO_ORDER	ZD_MAX_FOLIO_ORDER
+#define ZD_HMM_FOLIO_PAGES	(1ul << ZD_HMM_FOLIO_ORDER)
 
 struct zd_migrate_vma {
 	struct zd_mm *mm;		/* the kernel has the vma */

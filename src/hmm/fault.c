@@ -44,6 +44,7 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		 uintptr_t state)
 {
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_split_edges(mm, start, end);	/* the rest stays mapped */
 	for (uintptr_t a = start & ~(page_bytes() - 1); a < end; a += page_bytes()) {
 		uintptr_t *pte = zd_hmm_pte(mm, a);
 		struct zd_page *page;
@@ -118,6 +119,7 @@ static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 	/* what was at @to went when mremap unmapped it */
 	zd_hmm_drop(mm, to, to + len, PTE_NONE);
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_split_edges(mm, from, from + len);
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t *old = zd_hmm_pte(mm, from + (i << zd_page_shift));
 
@@ -294,6 +296,9 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;
 	vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
+	/* a page of a large folio comes home alone, where it can (folio.c) */
+	if (vmf.page)
+		zd_hmm_folio_split(mm, vmf.page, NULL, false);
 	if (vmf.page)		/* as the kernel: an unplug cannot free it */
 		zd_get_page(vmf.page);
 	pthread_mutex_unlock(&mm->lock);
