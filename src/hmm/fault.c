@@ -82,6 +82,7 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 	if (state == PTE_NONE)
 		zd_hmm_trim(mm, start, end);
 	pthread_mutex_unlock(&mm->lock);
+	zd_hmm_split_put(mm);
 }
 
 /* Put the device pages of @r, which never made it into the table. */
@@ -302,6 +303,7 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	if (vmf.page)		/* as the kernel: an unplug cannot free it */
 		zd_get_page(vmf.page);
 	pthread_mutex_unlock(&mm->lock);
+	zd_hmm_split_put(mm);
 	if (e & PTE_BUSY) {
 		if (busy_host(e) && !wp)
 			zero_gone_busy(mm, a);

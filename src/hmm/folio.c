@@ -18,19 +18,63 @@
  * as the split) or a mirror the notifier keeps, before or after.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "internal.h"
 #include "log.h"
 
-/* Whether page @p is mapped in @mm by its own entry, busy as @busy. */
-static bool mapped_here(struct zd_mm *mm, struct zd_page *p, bool busy)
+/* Whether page @p is mapped in @mm by its own entry: 1, busy as @busy;
+ * 0, not mapped (unmapped while the folio could not split); -1, mapped
+ * elsewhere or busy otherwise. */
+static int mapped_here(struct zd_mm *mm, struct zd_page *p, bool busy)
 {
 	uintptr_t *pte;
 
+	if (!page_mm(p))
+		return 0;
 	if (page_mm(p) != mm)
-		return false;
+		return -1;
 	pte = zd_hmm_pte(mm, p->index << zd_page_shift);
-	return pte && pte_page(*pte) == p && !!(*pte & PTE_BUSY) == busy;
+	if (!pte || pte_page(*pte) != p)
+		return -1;
+	return !!(*pte & PTE_BUSY) == busy ? 1 : -1;
+}
+
+/* @p, unmapped, is freed once the lock is dropped. */
+static void split_free_later(struct zd_mm *mm, struct zd_page *p)
+{
+	if (mm->nr_split_free == mm->cap_split_free) {
+		size_t cap = mm->cap_split_free ? 2 * mm->cap_split_free : 64;
+		struct zd_page **a = realloc(mm->split_free, cap * sizeof(*a));
+
+		if (!a) {	/* the driver's page_free under our lock, then */
+			zd_put_page(p);
+			return;
+		}
+		mm->split_free = a;
+		mm->cap_split_free = cap;
+	}
+	mm->split_free[mm->nr_split_free++] = p;
+}
+
+void zd_hmm_split_put(struct zd_mm *mm)
+{
+	struct zd_page **a;
+	size_t n;
+
+	pthread_mutex_lock(&mm->lock);
+	a = mm->split_free;
+	n = mm->nr_split_free;
+	if (n) {
+		mm->split_free = NULL;
+		mm->nr_split_free = mm->cap_split_free = 0;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	if (!n)
+		return;
+	for (size_t k = 0; k < n; k++)
+		zd_put_page(a[k]);
+	free(a);
 }
 
 int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
@@ -40,16 +84,22 @@ int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 	const struct zd_dev_pagemap_ops *ops;
 	unsigned long nr;
 	unsigned int flags;
-	int expect;
+	bool mapped[1ul << ZD_SUBSECTION_SHIFT >> 12];	/* pages >= 4 KiB */
+	int expect = 0;
 
 	if (!page_large(page))
 		return 0;
 	head = &zd_page_folio(page)->page;
 	nr = zd_folio_nr_pages((struct zd_folio *)head);
-	for (unsigned long k = 0; k < nr; k++)
-		if (!mapped_here(mm, head + k, busy))
+	for (unsigned long k = 0; k < nr; k++) {
+		int m = mapped_here(mm, head + k, busy);
+
+		if (m < 0)
 			return -EBUSY;
-	expect = (int)nr + (extra && &zd_page_folio(extra)->page == head);
+		mapped[k] = m;
+		expect += m;
+	}
+	expect += extra && &zd_page_folio(extra)->page == head;
 	if (!atomic_compare_exchange_strong(&head->_refcount, &expect, 0))
 		return -EBUSY;
 	/* frozen: each page becomes a folio of its own, with its count and
@@ -59,7 +109,8 @@ int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 	for (unsigned long k = 1; k < nr; k++) {
 		struct zd_page *p = head + k;
 
-		atomic_store(&p->_refcount, 1 + (p == extra));
+		/* an unmapped one is held until the lock is dropped */
+		atomic_store(&p->_refcount, mapped[k] ? 1 + (p == extra) : 1);
 		zd_percpu_ref_get(&head->pgmap->ref);
 		p->compound_head = NULL;
 		p->folio_order = 0;
@@ -72,7 +123,10 @@ int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 		for (unsigned long k = 1; k < nr; k++)
 			ops->folio_split((struct zd_folio *)head,
 					 (struct zd_folio *)(head + k));
-	atomic_store(&head->_refcount, 1 + (head == extra));
+	atomic_store(&head->_refcount, mapped[0] ? 1 + (head == extra) : 1);
+	for (unsigned long k = 0; k < nr; k++)
+		if (!mapped[k])
+			split_free_later(mm, head + k);
 	return 0;
 }
 

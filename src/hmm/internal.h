@@ -109,6 +109,10 @@ struct zd_mm {
 	bool can_move;			/* UFFDIO_MOVE (Linux 6.8) */
 	pthread_mutex_t trash_lock;	/* taken before lock */
 	char *trash;			/* trash.c */
+	/* pages a split found unmapped, to free once the lock is dropped
+	 * (folio.c): the driver's page_free is not called under it */
+	struct zd_page **split_free;
+	size_t nr_split_free, cap_split_free;
 	/* faults read while draining events (fault thread only) */
 	struct uffd_msg *pending;
 	size_t nr_pending, cap_pending;
@@ -315,13 +319,17 @@ static inline size_t mpfn_bytes(unsigned long mpfn)
 /*
  * Split the large folio of @page, mapped in @mm, into order-0 pages: each
  * keeps one reference per mapping (and @extra, if one of them, the one
- * its holder took), the driver's folio_split is told.  Every page of the
- * folio must be mapped here by its own entry, busy as @busy says, and
- * the folio's count must be exactly those references: else -EBUSY and
- * nothing changes.  0 for an order-0 page.  Lock held.
+ * its holder took), the driver's folio_split is told; pages no longer
+ * mapped are freed by the next zd_hmm_split_put().  Every mapped page of
+ * the folio must be mapped here by its own entry, busy as @busy says,
+ * and the folio's count must be exactly those references: else -EBUSY
+ * and nothing changes.  0 for an order-0 page.  Lock held.
  */
 int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 		       struct zd_page *extra, bool busy);
+
+/* Free the pages splits left unmapped; no lock held. */
+void zd_hmm_split_put(struct zd_mm *mm);
 
 /* Split the folios only partly inside [start, end), at its two ends,
  * where they can be (they work page by page otherwise).  Lock held. */

@@ -393,6 +393,7 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 		m->cpages += m->src[i] != 0;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
+	zd_hmm_split_put(m->mm);
 	if (!m->cpages)		/* drivers skip the finalize then */
 		gate_leave();
 	zd_fault_point("hmm.migrate.setup");
@@ -1144,6 +1145,7 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 		if (src[i] && zd_hmm_coh_page(page))	/* see setup */
 			hmm_writeprotect(mm, page->index << zd_page_shift,
 					 page_bytes(), 1);
+		zd_hmm_split_put(mm);
 	}
 	return 0;
 }

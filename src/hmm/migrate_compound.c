@@ -125,6 +125,7 @@ static bool split_entry(struct zd_migrate_vma *m, unsigned long i)
 		pthread_mutex_lock(&m->mm->lock);
 		err = zd_hmm_folio_split(m->mm, head, m->fault_page, true);
 		pthread_mutex_unlock(&m->mm->lock);
+		zd_hmm_split_put(m->mm);
 	}
 	if (err)
 		return false;

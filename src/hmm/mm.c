@@ -483,6 +483,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 	zd_os_close(mm->uffd);
 	zd_os_close(mm->stop_fd);
 	zd_hmm_trash_free(mm);		/* unregistered with the close */
+	zd_hmm_split_put(mm);		/* split folios' unmapped pages */
 	/* left dead by migrations still running: a caller's bug */
 	for (size_t i = 0; i < mm->nr_ranges; i++)
 		zd_hmm_range_free(mm->ranges[i]);
