@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../test_util.h"
+#include "dmirror.h"
 #include <zonedev/zonedev.h>
 
 #define MiB(x)	((size_t)(x) << 20)
@@ -741,6 +742,103 @@ static void test_fork_brings_folio_home(void **state)
 	check(F.buf, 0, FOLIO, 70);
 }
 
+/* ---- dmirror with 2 MiB device pages ------------------------------------ */
+
+static struct dmirror_cmd dcmd(void *addr, unsigned long npages, void *ptr)
+{
+	return (struct dmirror_cmd){ .mm = F.mm, .addr = (unsigned long)addr,
+				     .npages = npages, .ptr = ptr };
+}
+
+static struct dmirror *dm_folio(int id)
+{
+	struct dmirror *dm = dmirror_create(100 + id, 128ul << 20);
+
+	assert_non_null(dm);
+	assert_int_equal(dmirror_set_folio_order(dm, 3), -EINVAL);
+	assert_int_equal(dmirror_set_folio_order(NULL, ZD_HMM_FOLIO_ORDER), -EINVAL);
+	assert_int_equal(dmirror_set_folio_order(dm, ZD_HMM_FOLIO_ORDER), 0);
+	return dm;
+}
+
+/* Both ways as folios, the device reading and writing them through its
+ * mirror, a CPU fault splitting one (the split callback counted). */
+static void test_dmirror_folios(void **state)
+{
+	struct dmirror *dm = dm_folio(0);
+	struct dmirror_cmd c = dcmd(F.buf, F.len / PG, NULL);
+	struct dmirror_stats st;
+	char *bounce = malloc(F.len);
+
+	(void)state;
+	fill(F.buf, F.len, 80);
+	assert_int_equal(dmirror_migrate_to_device(dm, &c), 0);
+	assert_int_equal(c.cpages, 2 * NR);
+	assert_int_equal(order_at(F.buf), ZD_HMM_FOLIO_ORDER);
+	assert_int_equal(order_at(F.buf + FOLIO + 17 * PG), ZD_HMM_FOLIO_ORDER);
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.pages_in_use, 2 * NR);
+	/* the device reads what it holds, and writes it */
+	c = dcmd(F.buf, F.len / PG, bounce);
+	assert_int_equal(dmirror_read(dm, &c), 0);
+	check(bounce, 0, F.len, 80);
+	fill(bounce, F.len, 81);
+	assert_int_equal(dmirror_write(dm, &c), 0);
+	assert_int_equal(order_at(F.buf), ZD_HMM_FOLIO_ORDER);
+	/* a CPU fault splits the first folio only */
+	check(F.buf, 3 * PG, PG, 81);
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.folio_splits, NR - 1);
+	assert_int_equal(order_at(F.buf + FOLIO), ZD_HMM_FOLIO_ORDER);
+	/* home: the second whole, the first's pages one by one */
+	c = dcmd(F.buf, F.len / PG, NULL);
+	assert_int_equal(dmirror_migrate_to_system(dm, &c), 0);
+	assert_int_equal(c.cpages, 2 * NR - 1);
+	check(F.buf, 0, F.len, 81);
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.pages_in_use, 0);
+	/* again: the unsplit folio went back on the folio list, the split
+	 * one's pages on the page list, so one run is a folio again */
+	c = dcmd(F.buf, F.len / PG, NULL);
+	assert_int_equal(dmirror_migrate_to_device(dm, &c), 0);
+	assert_true(order_at(F.buf) == (int)ZD_HMM_FOLIO_ORDER ||
+		    order_at(F.buf + FOLIO) == (int)ZD_HMM_FOLIO_ORDER);
+	/* unplug with folios out: they are split and come home */
+	assert_int_equal(dmirror_unbind(dm), 0);
+	assert_int_equal(order_at(F.buf), -1);
+	check(F.buf, 0, F.len, 81);
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.pages_in_use, 0);
+	dmirror_destroy(dm);
+	free(bounce);
+}
+
+/* Unaligned commands: the aligned runs inside go whole, the rest by
+ * page; a partial munmap frees the unmapped half at once. */
+static void test_dmirror_unaligned_and_unmap(void **state)
+{
+	struct dmirror *dm = dm_folio(1);
+	struct dmirror_cmd c = dcmd(F.buf + PG, F.len / PG - 1, NULL);
+	struct dmirror_stats st;
+
+	(void)state;
+	fill(F.buf, F.len, 90);
+	assert_int_equal(dmirror_migrate_to_device(dm, &c), 0);
+	assert_int_equal(c.cpages, 2 * NR - 1);
+	assert_int_equal(order_at(F.buf + PG), 0);
+	assert_int_equal(order_at(F.buf + FOLIO), ZD_HMM_FOLIO_ORDER);
+	assert_int_equal(munmap(F.buf + FOLIO, MiB(1)), 0);
+	assert_int_equal(zd_mm_device_pages(F.mm), 2 * NR - 1 - NR / 2);
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.folio_splits, NR - 1);
+	assert_int_equal(st.pages_in_use, 2 * NR - 1 - NR / 2);
+	check(F.buf, PG, FOLIO - PG, 90);
+	check(F.buf, FOLIO + MiB(1), MiB(1), 90);
+	dmirror_get_stats(dm, &st);
+	assert_true(wait_for((dmirror_get_stats(dm, &st), st.pages_in_use == 0)));
+	dmirror_destroy(dm);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -757,6 +855,8 @@ int main(void)
 		T(test_huge_move),
 		T(test_device_range_splits),
 		T(test_fork_brings_folio_home),
+		T(test_dmirror_folios),
+		T(test_dmirror_unaligned_and_unmap),
 	};
 
 	test_capture_warnings();
