@@ -294,12 +294,11 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	atomic_fetch_add(&mm->stats.faults, 1);
 	zd_fault_point("hmm.fault");
 	pthread_mutex_lock(&mm->lock);
+	/* a page of a large folio comes home alone, where it can (folio.c) */
+	zd_hmm_split_at(mm, a, NULL, NULL);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;
 	vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
-	/* a page of a large folio comes home alone, where it can (folio.c) */
-	if (vmf.page)
-		zd_hmm_folio_split(mm, vmf.page, NULL, false);
 	if (vmf.page)		/* as the kernel: an unplug cannot free it */
 		zd_get_page(vmf.page);
 	pthread_mutex_unlock(&mm->lock);

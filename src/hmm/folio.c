@@ -11,17 +11,22 @@
  * folios wait for their deferred split.
  *
  * Splitting freezes the head's count at zero with a compare-and-swap
- * from exactly the expected value, so a reference taken meanwhile makes
- * it fail instead of being lost; a zd_get_page() on the folio within the
- * few instructions it stays frozen is refused with a warning.  Device
- * references are taken through zd_mm_lookup_get() (under the mm's lock,
- * as the split) or a mirror the notifier keeps, before or after.
+ * from exactly the expected value, so a reference taken before makes it
+ * fail instead of being lost; a zd_get_page() on the folio within the
+ * few instructions it stays frozen would be refused.  So references are
+ * kept out of that window: zd_mm_lookup_get() takes them under the mm's
+ * lock, as the split runs, and mirrors (whose devices take them without
+ * it) are told to drop the folio's entries first (ZD_MMU_NOTIFY_CLEAR,
+ * zd_hmm_split_at()): an entry comes back only through
+ * zd_hmm_range_fault(), under the lock again.
  */
 #include <errno.h>
 #include <stdlib.h>
 
+#include "fault.h"
 #include "internal.h"
 #include "log.h"
+#include "notifier.h"
 
 /* Whether page @p is mapped in @mm by its own entry: 1, busy as @busy;
  * 0, not mapped (unmapped while the folio could not split); -1, mapped
@@ -102,6 +107,7 @@ int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 	expect += extra && &zd_page_folio(extra)->page == head;
 	if (!atomic_compare_exchange_strong(&head->_refcount, &expect, 0))
 		return -EBUSY;
+	zd_fault_point("hmm.folio.split");
 	/* frozen: each page becomes a folio of its own, with its count and
 	 * a pgmap reference (the head keeps the folio's) before it stops
 	 * being a tail, so a get on it goes to a valid count */
@@ -130,35 +136,73 @@ int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 	return 0;
 }
 
-/* The folio of the page at @a, if it is large and not wholly inside
- * [start, end): split it. */
-static void split_edge(struct zd_mm *mm, uintptr_t a, uintptr_t start,
-		       uintptr_t end)
+/* The page of a large folio mapped (not busy) at @a, of @owner if not
+ * NULL; NULL if none. */
+static struct zd_page *large_at(struct zd_mm *mm, uintptr_t a, void *owner)
 {
 	uintptr_t *pte = zd_hmm_pte(mm, a);
 	struct zd_page *page = pte && !(*pte & PTE_BUSY) ? pte_page(*pte) : NULL;
-	struct zd_page *head;
-	unsigned long nr;
 
-	if (!page || !page_large(page))
-		return;
-	head = &zd_page_folio(page)->page;
-	nr = zd_folio_nr_pages((struct zd_folio *)head);
+	if (!page || !page_large(page) || (owner && page->pgmap->owner != owner))
+		return NULL;
+	return page;
+}
+
+/* Whether the folio of @page lies wholly in [start, end) of @mm. */
+static bool folio_inside(struct zd_mm *mm, struct zd_page *page,
+			 uintptr_t start, uintptr_t end)
+{
+	struct zd_page *head = &zd_page_folio(page)->page;
+	unsigned long nr = zd_folio_nr_pages((struct zd_folio *)head);
+
 	for (unsigned long k = 0; k < nr; k++) {
 		uintptr_t pa = head[k].index << zd_page_shift;
 
-		if (pa < start || pa >= end) {
-			zd_hmm_folio_split(mm, page, NULL, false);
-			return;
-		}
+		if (page_mm(head + k) == mm && (pa < start || pa >= end))
+			return false;
 	}
+	return true;
+}
+
+void zd_hmm_split_at(struct zd_mm *mm, uintptr_t a, struct zd_page *extra,
+		     void *owner)
+{
+	struct zd_page *page = large_at(mm, a, owner), *head;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	unsigned long nr;
+
+	if (!page)
+		return;
+	head = &zd_page_folio(page)->page;
+	nr = zd_folio_nr_pages((struct zd_folio *)head);
+	for (unsigned long k = 0; k < nr; k++)
+		if (page_mm(head + k) == mm) {
+			uintptr_t pa = head[k].index << zd_page_shift;
+
+			lo = pa < lo ? pa : lo;
+			hi = pa + page_bytes() > hi ? pa + page_bytes() : hi;
+		}
+	pthread_mutex_unlock(&mm->lock);
+	zd_mn_notify(mm, ZD_MMU_NOTIFY_CLEAR, lo, hi, NULL);
+	pthread_mutex_lock(&mm->lock);
+	page = large_at(mm, a, owner);	/* anything may have changed */
+	if (page)
+		zd_hmm_folio_split(mm, page, extra, false);
 }
 
 void zd_hmm_split_edges(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 {
+	uintptr_t last;
+	struct zd_page *page;
+
 	start &= ~(page_bytes() - 1);
 	if (start >= end)
 		return;
-	split_edge(mm, start, start, end);
-	split_edge(mm, (end - 1) & ~(page_bytes() - 1), start, end);
+	last = (end - 1) & ~(page_bytes() - 1);
+	page = large_at(mm, start, NULL);
+	if (page && !folio_inside(mm, page, start, end))
+		zd_hmm_split_at(mm, start, NULL, NULL);
+	page = large_at(mm, last, NULL);
+	if (page && !folio_inside(mm, page, start, end))
+		zd_hmm_split_at(mm, last, NULL, NULL);
 }

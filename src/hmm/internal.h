@@ -331,8 +331,17 @@ int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 /* Free the pages splits left unmapped; no lock held. */
 void zd_hmm_split_put(struct zd_mm *mm);
 
-/* Split the folios only partly inside [start, end), at its two ends,
- * where they can be (they work page by page otherwise).  Lock held. */
+/* The page at @a is one of a large folio (of @owner, if not NULL), not
+ * busy: tell mirrors to drop the folio's entries (see folio.c), then
+ * split it, @extra as for zd_hmm_folio_split(), where it can be.  Lock
+ * held; dropped and taken again around the notifier: entries looked up
+ * before are stale. */
+void zd_hmm_split_at(struct zd_mm *mm, uintptr_t a, struct zd_page *extra,
+		     void *owner);
+
+/* zd_hmm_split_at() for the folios only partly inside [start, end), at
+ * its two ends (they work page by page otherwise).  Lock held, dropped
+ * and taken again. */
 void zd_hmm_split_edges(struct zd_mm *mm, uintptr_t start, uintptr_t end);
 
 /* Collect pages [i, i + ZD_HMM_FOLIO_PAGES) of @m as one compound entry

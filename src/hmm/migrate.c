@@ -389,6 +389,9 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 			i += ZD_HMM_FOLIO_PAGES - 1;
 			continue;
 		}
+		/* a page of a large folio goes alone: split first */
+		if (m->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE)
+			zd_hmm_split_at(m->mm, a, m->fault_page, m->pgmap_owner);
 		m->src[i] = collect(m, zd_hmm_pte(m->mm, a), a);
 		m->cpages += m->src[i] != 0;
 	}
@@ -1131,6 +1134,7 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 		if (!mm)
 			continue;
 		pthread_mutex_lock(&mm->lock);
+		zd_hmm_split_at(mm, page->index << zd_page_shift, NULL, NULL);
 		pte = zd_hmm_pte(mm, page->index << zd_page_shift);
 		if (pte && pte_page(*pte) == page && !(*pte & PTE_BUSY) &&
 		    !zd_hmm_folio_split(mm, page, NULL, false)) {

@@ -839,6 +839,70 @@ static void test_dmirror_unaligned_and_unmap(void **state)
 	dmirror_destroy(dm);
 }
 
+static void *touch(void *p)
+{
+	return (void *)(uintptr_t)*(volatile char *)p;
+}
+
+struct dread {
+	struct dmirror *dm;
+	void *addr, *buf;
+	int err;
+};
+
+static void *device_read(void *arg)
+{
+	struct dread *r = arg;
+	struct dmirror_cmd c = dcmd(r->addr, 1, r->buf);
+
+	r->err = dmirror_read(r->dm, &c);
+	return NULL;
+}
+
+/* A device reading a folio while a CPU fault splits it: the mirror let
+ * go of the folio before its count was frozen, so the device's read
+ * waits for the split instead of taking a reference on a frozen folio
+ * (which zd_get_page() would refuse: the page then freed under it). */
+static void test_split_races_device_read(void **state)
+{
+	struct dmirror *dm = dm_folio(2);
+	struct dmirror_cmd c = dcmd(F.buf, NR, NULL);
+	struct dread r = { dm, F.buf + 7 * PG, malloc(PG), -1 };
+	struct dmirror_stats st;
+	pthread_t ta, tb;
+
+	(void)state;
+	fill(F.buf, FOLIO, 95);
+	assert_int_equal(dmirror_migrate_to_device(dm, &c), 0);
+	assert_int_equal(order_at(F.buf), ZD_HMM_FOLIO_ORDER);
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.mirror_entries, NR);
+	test_reset_warnings();
+	assert_int_equal(zd_fault_inject_pause("hmm.folio.split", 2000), 0);
+	assert_int_equal(pthread_create(&ta, NULL, touch, F.buf), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	/* frozen, and the mirror empty: the read must wait */
+	dmirror_get_stats(dm, &st);
+	assert_int_equal(st.mirror_entries, 0);
+	assert_int_equal(pthread_create(&tb, NULL, device_read, &r), 0);
+	test_sleep_us(50000);
+	zd_fault_inject_resume();
+	zd_fault_inject_reset();
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(r.err, 0);
+	{
+		char copy[4096];
+
+		assert_false(test_warned("get refused", copy, sizeof(copy)));
+	}
+	check(F.buf, 0, FOLIO, 95);
+	assert_memory_equal(r.buf, F.buf + 7 * PG, PG);
+	assert_true(wait_for((dmirror_get_stats(dm, &st), st.pages_in_use == 0)));
+	dmirror_destroy(dm);
+	free(r.buf);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -857,6 +921,7 @@ int main(void)
 		T(test_fork_brings_folio_home),
 		T(test_dmirror_folios),
 		T(test_dmirror_unaligned_and_unmap),
+		T(test_split_races_device_read),
 	};
 
 	test_capture_warnings();
