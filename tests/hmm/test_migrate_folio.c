@@ -158,7 +158,7 @@ static void to_dev_batch(struct fdev *d, struct zd_migrate_vma *m, bool move)
 /* Device pages of @m home through staging memory, freed after. */
 static void *to_sys_batch(struct zd_migrate_vma *m)
 {
-	char *stage = aligned_alloc(FOLIO, m->npages * PG);
+	char *stage = aligned_alloc(FOLIO, (m->npages * PG + FOLIO - 1) & ~(FOLIO - 1));
 
 	assert_non_null(stage);
 	for (unsigned long i = 0; i < m->npages; i++) {
