@@ -134,12 +134,18 @@ enum {
  * A device folio mapped in an mm holds one reference per mapped page,
  * all on its head (a tail's get and put go there), and each page's entry
  * names its own page.  It is split into order-0 pages, each keeping its
- * own reference, when part of it is unmapped (munmap, MADV_DONTNEED,
- * mremap that does not move it whole to a 2 MiB-aligned address) or one
- * of its pages is faulted by the CPU, or migrated without it whole; a
- * folio someone else holds a reference on (zd_mm_lookup_get(), a fault
- * in progress) is not split: it stays large, its pages work one by one,
- * and it is freed when its last page goes.
+ * own reference, when part of it is unmapped (munmap, MADV_DONTNEED, an
+ * mremap of part of it), when the CPU faults one of its pages (so
+ * migrate_to_ram() gets an order-0 page: also how
+ * zd_make_device_exclusive_range() brings it home), when a migration or
+ * an unplug (zd_migrate_device_range()) takes pages of it without taking
+ * it whole (fork's eviction).  Mirrors are told first
+ * (ZD_MMU_NOTIFY_CLEAR over the folio), then the driver's folio_split.
+ * A folio someone else holds a reference on (zd_mm_lookup_get(), a
+ * device access) is not split: it stays large, its pages work one by
+ * one, and it is freed whole when its last page goes; a fault on it
+ * waits until it can be split.  A folio moved whole by mremap stays one;
+ * it is collected whole again where it lands 2 MiB-aligned.
  */
 #define ZD_HMM_FOLIO_ORDER	ZD_MAX_FOLIO_ORDER
 #define ZD_HMM_FOLIO_PAGES	(1ul << ZD_HMM_FOLIO_ORDER)
@@ -429,7 +435,9 @@ ZD_API void zd_free_system_page(void *addr);
  * write waits and the driver copies a stable page).  Host pages are write-protected
  * until finalize; every collected page is marked busy, so faults on it
  * wait.  Pages that cannot move (unmanaged, busy, extra references) get
- * src 0.  dst is zeroed.
+ * src 0.  dst is zeroed.  With ZD_MIGRATE_VMA_SELECT_COMPOUND, 2 MiB
+ * runs are collected as one entry (see "Large folios" above); cpages
+ * counts pages either way.
  * Context: may sleep; any thread, including migrate_to_ram.
  * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EINVAL
  * (bad arguments, as a @fault_page that is not device-private, with a
@@ -454,7 +462,11 @@ ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
  * copied where it cannot.  The driver must then give each a device dst;
  * a taken page left without one is put back by finalize.  A page the
  * application unmapped meanwhile is neither moved nor copied: its src
- * entry loses ZD_MIGRATE_PFN_MIGRATE.
+ * entry loses ZD_MIGRATE_PFN_MIGRATE.  A compound entry is taken whole:
+ * [@i, @i + @n) covers all of its run (at most 64 runs a call); its src
+ * entry then names where the run went and stays compound.  If the
+ * application unmapped part of the run meanwhile, the run is left as
+ * ordinary entries and does not migrate (finalize puts back what moved).
  * Context: may sleep; no locks held.
  * Return: 0, or -EINVAL (bad arguments, a page that is not a collected
  * host page or was taken already, moved or copied; with a warning,

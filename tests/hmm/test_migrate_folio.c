@@ -35,7 +35,7 @@ struct fdev {
 	unsigned long first_pfn, npages;
 	pthread_mutex_t lock;
 	bool *used;			/* per page */
-	unsigned long in_use;		/* pages */
+	atomic_ulong in_use;		/* pages */
 	atomic_ulong frees, folio_frees, splits, faults, fault_order_bad;
 	bool refuse_compound;		/* answer compound src with pages */
 	bool zero_dst;			/* answer compound src with nothing */
@@ -419,7 +419,7 @@ static void test_huge_fault(void **state)
 	assert_int_equal(order_at(F.buf), 0);
 	assert_int_equal(order_at(F.buf + 100 * PG), -1);
 	assert_int_equal(zd_mm_device_pages(F.mm), NR - 1);
-	assert_int_equal(F.d->in_use, NR - 1);
+	assert_true(wait_for(F.d->in_use == NR - 1));	/* the fault's put */
 	check(F.buf, 0, FOLIO, 3);
 	assert_int_equal(atomic_load(&F.d->fault_order_bad), 0);
 	assert_true(wait_for(F.d->in_use == 0));
@@ -664,10 +664,45 @@ static void test_held_folio_not_split(void **state)
 	 * half freed by then */
 	check(F.buf, MiB(1), PG, 40);
 	assert_int_equal(atomic_load(&F.d->splits), NR - 1);
-	assert_int_equal(F.d->in_use, NR / 2 - 1);
+	assert_true(wait_for(F.d->in_use == NR / 2 - 1));
 	check(F.buf, MiB(1), MiB(1), 40);
 	assert_true(wait_for(F.d->in_use == 0));
 	assert_int_equal(atomic_load(&F.d->folio_frees), 0);
+}
+
+static atomic_bool touched;
+
+static void *touch_flag(void *p)
+{
+	(void)*(volatile char *)p;
+	atomic_store(&touched, true);
+	return NULL;
+}
+
+/* A CPU fault on a folio a device holds waits (retrying) for the put,
+ * then splits it and brings its page home. */
+static void test_fault_waits_for_held_folio(void **state)
+{
+	struct zd_page *held;
+	pthread_t t;
+
+	(void)state;
+	fill(F.buf, FOLIO, 45);
+	assert_int_equal(migrate(F.d, F.mm, F.buf, FOLIO, TO_DEV, NULL, false, NULL), 0);
+	assert_int_equal(zd_mm_lookup_get(F.mm, (unsigned long)F.buf + 2 * PG, &held),
+			 ZD_MM_PAGE_DEVICE);
+	atomic_store(&touched, false);
+	assert_int_equal(pthread_create(&t, NULL, touch_flag, F.buf + 5 * PG), 0);
+	test_sleep_us(100000);
+	assert_false(atomic_load(&touched));
+	assert_int_equal(order_at(F.buf + 5 * PG), ZD_HMM_FOLIO_ORDER);
+	zd_put_page(held);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(atomic_load(&touched));
+	assert_int_equal(atomic_load(&F.d->splits), NR - 1);
+	assert_int_equal(order_at(F.buf + 5 * PG), -1);
+	check(F.buf, 0, FOLIO, 45);
+	assert_true(wait_for(F.d->in_use == 0));
 }
 
 /* The moving path: host pages move into the folio's memory whole. */
@@ -796,7 +831,7 @@ static void test_dmirror_folios(void **state)
 	assert_int_equal(c.cpages, 2 * NR - 1);
 	check(F.buf, 0, F.len, 81);
 	dmirror_get_stats(dm, &st);
-	assert_int_equal(st.pages_in_use, 0);
+	assert_true(wait_for((dmirror_get_stats(dm, &st), st.pages_in_use == 0)));
 	/* again: the unsplit folio went back on the folio list, the split
 	 * one's pages on the page list, so one run is a folio again */
 	c = dcmd(F.buf, F.len / PG, NULL);
@@ -916,6 +951,7 @@ int main(void)
 		T(test_partial_unmap_fault),
 		T(test_remap_fault),
 		T(test_held_folio_not_split),
+		T(test_fault_waits_for_held_folio),
 		T(test_huge_move),
 		T(test_device_range_splits),
 		T(test_fork_brings_folio_home),
