@@ -270,6 +270,9 @@ struct fx {
 	struct fdev *d;
 	char *buf;			/* 2 MiB aligned, managed */
 	size_t len;
+	/* MiB of buf a test unmapped or moved away: the teardown must not
+	 * unmap what may be mapped there since (the sanitizers' memory) */
+	bool gone[16];
 	bool staging;
 };
 
@@ -300,6 +303,7 @@ static void fx_setup(size_t len, bool staging)
 	F.staging = staging;
 	F.d = fd_create(staging);
 	F.len = len;
+	memset(F.gone, 0, sizeof(F.gone));
 	F.buf = map_aligned(F.mm, len);
 }
 
@@ -315,9 +319,25 @@ static int teardown(void **state)
 {
 	(void)state;
 	zd_mm_destroy(F.mm);		/* brings pages home first */
-	munmap(F.buf, F.len);
+	for (size_t m = 0; m < F.len / MiB(1); m++)
+		if (!F.gone[m])
+			munmap(F.buf + MiB(m), MiB(1));
 	fd_destroy(F.d, F.staging);
 	return 0;
+}
+
+/* [p, p + len) of F.buf, whole MiB, is no longer the fixture's. */
+static void gone(char *p, size_t len)
+{
+	for (size_t m = (size_t)(p - F.buf) / MiB(1); m < (size_t)(p + len - F.buf) / MiB(1); m++)
+		F.gone[m] = true;
+}
+
+/* munmap of part of F.buf */
+static int punch(char *p, size_t len)
+{
+	gone(p, len);
+	return munmap(p, len);
 }
 
 static void fill(char *p, size_t len, unsigned int seed)
@@ -576,7 +596,8 @@ static void test_partial_unmap_fault(void **state)
 		fill(run, FOLIO, 20 + (unsigned int)o);
 		assert_int_equal(migrate(F.d, F.mm, run, FOLIO, TO_DEV, NULL, false, NULL), 0);
 		assert_int_equal(order_at(run), ZD_HMM_FOLIO_ORDER);
-		assert_int_equal(munmap(run + offs[o], MiB(1)), 0);
+		assert_int_equal(o < 2 ? punch(run + offs[o], MiB(1)) :
+				 munmap(run + offs[o], MiB(1)), 0);
 		/* it waits for the unmap to be handled */
 		assert_int_equal(zd_mm_device_pages(F.mm), NR / 2);
 		assert_int_equal(atomic_load(&F.d->splits), splits + NR - 1);
@@ -586,7 +607,9 @@ static void test_partial_unmap_fault(void **state)
 				check(run, off, PG, 20 + (unsigned int)o);
 		assert_true(wait_for(F.d->in_use == 0));
 		if (o == 2)
-			munmap(run, FOLIO);
+			for (size_t off = 0; off < FOLIO; off += MiB(1))
+				if (off != offs[o])	/* not the hole */
+					munmap(run + off, MiB(1));
 	}
 }
 
@@ -603,6 +626,7 @@ static void test_remap_fault(void **state)
 	assert_true(to != MAP_FAILED);
 	fill(F.buf, FOLIO, 30);
 	assert_int_equal(migrate(F.d, F.mm, F.buf, FOLIO, TO_DEV, NULL, false, NULL), 0);
+	gone(F.buf, FOLIO);
 	p = mremap(F.buf, FOLIO, FOLIO, MREMAP_MAYMOVE | MREMAP_FIXED, aligned);
 	assert_ptr_equal(p, aligned);
 	assert_int_equal(order_at(p), ZD_HMM_FOLIO_ORDER);
@@ -626,7 +650,10 @@ static void test_remap_fault(void **state)
 	assert_int_equal(order_at(F.buf + FOLIO), ZD_HMM_FOLIO_ORDER);
 	{
 		unsigned long splits = atomic_load(&F.d->splits);
-		char *q = mremap(F.buf + FOLIO, MiB(1), MiB(1),
+		char *q;
+
+		gone(F.buf + FOLIO, MiB(1));
+		q = mremap(F.buf + FOLIO, MiB(1), MiB(1),
 				 MREMAP_MAYMOVE | MREMAP_FIXED, aligned + FOLIO + PG);
 
 		assert_ptr_equal(q, aligned + FOLIO + PG);
@@ -654,7 +681,7 @@ static void test_held_folio_not_split(void **state)
 	assert_int_equal(migrate(F.d, F.mm, F.buf, FOLIO, TO_DEV, NULL, false, NULL), 0);
 	assert_int_equal(zd_mm_lookup_get(F.mm, (unsigned long)F.buf + 9 * PG, &held),
 			 ZD_MM_PAGE_DEVICE);
-	assert_int_equal(munmap(F.buf, MiB(1)), 0);
+	assert_int_equal(punch(F.buf, MiB(1)), 0);
 	assert_int_equal(atomic_load(&F.d->splits), 0);
 	assert_int_equal(order_at(F.buf + MiB(1)), ZD_HMM_FOLIO_ORDER);
 	assert_int_equal(zd_page_ref_count(&zd_page_folio(held)->page), NR / 2 + 1);
@@ -862,7 +889,7 @@ static void test_dmirror_unaligned_and_unmap(void **state)
 	assert_int_equal(c.cpages, 2 * NR - 1);
 	assert_int_equal(order_at(F.buf + PG), 0);
 	assert_int_equal(order_at(F.buf + FOLIO), ZD_HMM_FOLIO_ORDER);
-	assert_int_equal(munmap(F.buf + FOLIO, MiB(1)), 0);
+	assert_int_equal(punch(F.buf + FOLIO, MiB(1)), 0);
 	assert_int_equal(zd_mm_device_pages(F.mm), 2 * NR - 1 - NR / 2);
 	dmirror_get_stats(dm, &st);
 	assert_int_equal(st.folio_splits, NR - 1);
