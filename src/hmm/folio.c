@@ -118,11 +118,11 @@ int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
 		/* an unmapped one is held until the lock is dropped */
 		atomic_store(&p->_refcount, mapped[k] ? 1 + (p == extra) : 1);
 		zd_percpu_ref_get(&head->pgmap->ref);
-		p->compound_head = NULL;
-		p->folio_order = 0;
+		/* compound_head and folio_order stay as they were: a reader
+		 * that saw the flag may still read them, and without HEAD or
+		 * TAIL they mean nothing (the next hand-out rewrites them) */
 		atomic_store(&p->flags, flags);
 	}
-	head->folio_order = 0;
 	atomic_store(&head->flags, flags);
 	ops = head->pgmap->ops;
 	if (ops && ops->folio_split)
