@@ -732,6 +732,31 @@ static void test_fault_waits_for_held_folio(void **state)
 	assert_true(wait_for(F.d->in_use == 0));
 }
 
+/* Exclusive access to a page of a device folio: the folio is split and
+ * that page comes home (as on a CPU access) before the device takes it;
+ * the rest stays on the device. */
+static void test_exclusive_on_folio(void **state)
+{
+	void *pages[1] = { NULL };
+	int n;
+
+	(void)state;
+	fill(F.buf, FOLIO, 47);
+	assert_int_equal(migrate(F.d, F.mm, F.buf, FOLIO, TO_DEV, NULL, false, NULL), 0);
+	n = zd_make_device_exclusive_range(F.mm, (unsigned long)F.buf + 9 * PG,
+					   (unsigned long)F.buf + 10 * PG, pages, F.d);
+	assert_int_equal(n, 1);
+	assert_non_null(pages[0]);
+	assert_int_equal(atomic_load(&F.d->splits), NR - 1);
+	assert_int_equal(order_at(F.buf), 0);
+	assert_int_equal(zd_mm_device_pages(F.mm), NR - 1);
+	zd_put_device_exclusive_page(pages[0]);
+	check(F.buf, 0, FOLIO, 47);	/* revokes it, brings the rest home */
+	assert_true(wait_for(F.d->in_use == 0));
+	/* every migrate_to_ram() got an order-0 page, this one included */
+	assert_int_equal(atomic_load(&F.d->fault_order_bad), 0);
+}
+
 /* The moving path: host pages move into the folio's memory whole. */
 static void test_huge_move(void **state)
 {
@@ -799,6 +824,7 @@ static void test_fork_brings_folio_home(void **state)
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(atomic_load(&F.d->fault_order_bad), 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_true(wait_for(F.d->in_use == 0));
 	check(F.buf, 0, FOLIO, 70);
@@ -979,6 +1005,7 @@ int main(void)
 		T(test_remap_fault),
 		T(test_held_folio_not_split),
 		T(test_fault_waits_for_held_folio),
+		T(test_exclusive_on_folio),
 		T(test_huge_move),
 		T(test_device_range_splits),
 		T(test_fork_brings_folio_home),
