@@ -757,6 +757,58 @@ static void test_exclusive_on_folio(void **state)
 	assert_int_equal(atomic_load(&F.d->fault_order_bad), 0);
 }
 
+/* The application unmaps half a run between setup and pages: the run
+ * does not migrate, copied (its install refuses it whole) or moved (the
+ * move leaves it split, the pages it took go back), and nothing leaks. */
+static void unmap_half_mid_migration(bool move)
+{
+	unsigned long *src = calloc(NR, sizeof(long)), *dst = calloc(NR, sizeof(long));
+	struct zd_migrate_vma m = {
+		.mm = F.mm, .src = src, .dst = dst, .npages = NR,
+		.start = (uintptr_t)F.buf, .end = (uintptr_t)F.buf + FOLIO,
+		.pgmap_owner = F.d, .flags = TO_DEV,
+	};
+	struct zd_page *f;
+
+	fill(F.buf, FOLIO, 48);
+	assert_int_equal(zd_migrate_vma_setup(&m), 0);
+	assert_true(src[0] & ZD_MIGRATE_PFN_COMPOUND);
+	assert_int_equal(punch(F.buf + MiB(1), MiB(1)), 0);
+	f = fd_alloc(F.d, ZD_HMM_FOLIO_ORDER);
+	if (move) {
+		assert_int_equal(zd_migrate_vma_move(&m, 0, NR, page_mem(f)), 0);
+		assert_false(src[0] & ZD_MIGRATE_PFN_COMPOUND);	/* split */
+		assert_false(src[NR - 1] & ZD_MIGRATE_PFN_MIGRATE);	/* dead */
+	} else {
+		memcpy(page_mem(f), F.buf, MiB(1));
+	}
+	dst[0] = dst_of(f, true);
+	zd_migrate_vma_pages(&m);
+	for (unsigned long k = 0; k < NR; k++)
+		assert_false(src[k] & ZD_MIGRATE_PFN_MIGRATE);
+	assert_no_warn(zd_migrate_vma_finalize(&m));
+	assert_int_equal(order_at(F.buf), -1);
+	check(F.buf, 0, MiB(1), 48);
+	F.buf[0] = 1;		/* writable again */
+	assert_true(wait_for(F.d->in_use == 0));
+	free(src);
+	free(dst);
+}
+
+static void test_unmap_mid_copy(void **state)
+{
+	(void)state;
+	unmap_half_mid_migration(false);
+}
+
+static void test_unmap_mid_move(void **state)
+{
+	(void)state;
+	teardown(state);
+	fx_setup(MiB(4), true);
+	unmap_half_mid_migration(true);
+}
+
 /* The moving path: host pages move into the folio's memory whole. */
 static void test_huge_move(void **state)
 {
@@ -1006,6 +1058,8 @@ int main(void)
 		T(test_held_folio_not_split),
 		T(test_fault_waits_for_held_folio),
 		T(test_exclusive_on_folio),
+		T(test_unmap_mid_copy),
+		T(test_unmap_mid_move),
 		T(test_huge_move),
 		T(test_device_range_splits),
 		T(test_fork_brings_folio_home),
