@@ -293,7 +293,8 @@ int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages)
 
 int dmirror_set_folio_order(struct dmirror *dm, unsigned int order)
 {
-	if (!dm || (order && order != ZD_HMM_FOLIO_ORDER))
+	/* coherent memory is mapped page by page: no folios */
+	if (!dm || (order && (order != ZD_HMM_FOLIO_ORDER || dm->coherent)))
 		return -EINVAL;
 	pthread_mutex_lock(&dm->lock);
 	/* chunks added from now on are cut into folios; the pages free now

@@ -101,9 +101,10 @@ struct zd_device *dmirror_device(struct dmirror *dm);
 int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages);
 /* The device page size, as an order: 0 (pages, the default) or
  * ZD_HMM_FOLIO_ORDER (2 MiB folios, Linux 6.19's large device-private
- * folios).  With 9, migrations to the device take 2 MiB-aligned runs
- * whole (ZD_MIGRATE_VMA_SELECT_COMPOUND) into one folio from 2 MiB-
- * aligned device memory, falling back to pages when none is free;
+ * folios; not for a coherent dmirror).  With 9, migrations to the
+ * device take 2 MiB-aligned runs whole (ZD_MIGRATE_VMA_SELECT_COMPOUND)
+ * into one folio from 2 MiB-aligned device memory, falling back to
+ * pages when none is free;
  * migrations home take this device's folios whole; zonedev splits a
  * folio that is partly unmapped or faulted.  Chunks added after the
  * call are cut at the new order.  -EINVAL for another order or a NULL

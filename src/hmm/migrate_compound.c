@@ -38,7 +38,7 @@ static unsigned long collect_folio(struct zd_migrate_vma *m, uintptr_t *pte)
 	uintptr_t write = PTE_WRITE;
 
 	if (!head || !(m->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE) ||
-	    head->pgmap->owner != m->pgmap_owner ||
+	    zd_hmm_coh_page(head) || head->pgmap->owner != m->pgmap_owner ||
 	    !(atomic_load(&head->flags) & ZD_PG_HEAD) ||
 	    zd_folio_order((struct zd_folio *)head) != ZD_HMM_FOLIO_ORDER)
 		return 0;
@@ -180,9 +180,10 @@ static bool folio_install(struct zd_migrate_vma *m, unsigned long i)
 	if (!head || zd__hmm_entry_page(m->src[i], false))
 		return false;	/* device to device: not here */
 	if (zd_page_ref_count(head) != 1 || !(atomic_load(&head->flags) & ZD_PG_HEAD) ||
-	    zd_folio_order((struct zd_folio *)head) != ZD_HMM_FOLIO_ORDER) {
-		zd_warn("compound dst %#lx: not a new device folio of order %lu "
-			"(zd_zone_device_folio_init())", m->dst[i],
+	    zd_folio_order((struct zd_folio *)head) != ZD_HMM_FOLIO_ORDER ||
+	    zd_hmm_coh_page(head)) {
+		zd_warn("compound dst %#lx: not a new device-private folio of "
+			"order %lu (zd_zone_device_folio_init())", m->dst[i],
 			(unsigned long)ZD_HMM_FOLIO_ORDER);
 		return false;
 	}
