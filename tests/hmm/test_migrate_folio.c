@@ -901,6 +901,21 @@ static struct dmirror *dm_folio(int id)
 	return dm;
 }
 
+/* Coherent memory is mapped by the CPU page by page: no folio order. */
+static void test_dmirror_coherent_has_no_folios(void **state)
+{
+	struct dmirror *dm;
+
+	(void)state;
+	if (zd_hmm_device_coherent_supported())
+		skip_msg("no DEVICE_COHERENT memory for HMM here");
+	dm = dmirror_create_coherent(110, 128ul << 20);
+	assert_non_null(dm);
+	assert_int_equal(dmirror_set_folio_order(dm, ZD_HMM_FOLIO_ORDER), -EINVAL);
+	assert_int_equal(dmirror_set_folio_order(dm, 0), 0);
+	dmirror_destroy(dm);
+}
+
 /* Both ways as folios, the device reading and writing them through its
  * mirror, a CPU fault splitting one (the split callback counted). */
 static void test_dmirror_folios(void **state)
@@ -1066,6 +1081,7 @@ int main(void)
 		T(test_dmirror_folios),
 		T(test_dmirror_unaligned_and_unmap),
 		T(test_split_races_device_read),
+		T(test_dmirror_coherent_has_no_folios),
 	};
 
 	test_capture_warnings();
