@@ -171,6 +171,7 @@ static void dmirror_remove(struct zd_device *dev)
 	pthread_mutex_lock(&dm->lock);
 	dm->chunks = NULL;
 	dm->free_pages = NULL;
+	dm->free_folios = NULL;
 	dm->nr_chunks = 0;
 	gone = dm->mirrors;	/* no command uses them now */
 	dm->mirrors = NULL;
@@ -290,6 +291,19 @@ int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages)
 	return 0;
 }
 
+int dmirror_set_folio_order(struct dmirror *dm, unsigned int order)
+{
+	/* coherent memory is mapped page by page: no folios */
+	if (!dm || (order && (order != ZD_HMM_FOLIO_ORDER || dm->coherent)))
+		return -EINVAL;
+	pthread_mutex_lock(&dm->lock);
+	/* chunks added from now on are cut into folios; the pages free now
+	 * stay pages, and folios already freed stay folios */
+	__atomic_store_n(&dm->folio_order, order, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&dm->lock);
+	return 0;
+}
+
 void dmirror_set_fail_faults(struct dmirror *dm, bool fail)
 {
 	if (dm)
@@ -314,4 +328,5 @@ void dmirror_get_stats(struct dmirror *dm, struct dmirror_stats *s)
 	pthread_mutex_unlock(&dm->lock);
 	s->page_free_calls = atomic_load(&dm->page_frees);
 	s->migrate_to_ram_calls = atomic_load(&dm->faults);
+	s->folio_splits = atomic_load(&dm->folio_splits);
 }

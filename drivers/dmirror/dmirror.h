@@ -41,6 +41,9 @@ struct dmirror_stats {
 	/* notifier calls that emptied part of a mirror (not the device's
 	 * own migrations), and the entries all its mirrors hold now */
 	unsigned long invalidations, mirror_entries;
+	/* folio_split calls: pages of its folios that became folios of
+	 * their own (a partial unmap or a CPU fault split it) */
+	unsigned long folio_splits;
 };
 
 /*
@@ -96,6 +99,17 @@ struct zd_device *dmirror_device(struct dmirror *dm);
 /* Pages migrate_to_ram brings back per fault (a power of two, 1..512);
  * -EINVAL for another count or a NULL @dm. */
 int dmirror_set_prefetch(struct dmirror *dm, unsigned long pages);
+/* The device page size, as an order: 0 (pages, the default) or
+ * ZD_HMM_FOLIO_ORDER (2 MiB folios, Linux 6.19's large device-private
+ * folios; not for a coherent dmirror).  With 9, migrations to the
+ * device take 2 MiB-aligned runs whole (ZD_MIGRATE_VMA_SELECT_COMPOUND)
+ * into one folio from 2 MiB-aligned device memory, falling back to
+ * pages when none is free;
+ * migrations home take this device's folios whole; zonedev splits a
+ * folio that is partly unmapped or faulted.  Chunks added after the
+ * call are cut at the new order.  -EINVAL for another order or a NULL
+ * @dm. */
+int dmirror_set_folio_order(struct dmirror *dm, unsigned int order);
 /* Make migrate_to_ram fail (to test SIGBUS); a NULL @dm does nothing. */
 void dmirror_set_fail_faults(struct dmirror *dm, bool fail);
 /* The counters; zeros for a NULL @dm, nothing for a NULL @s. */

@@ -69,6 +69,13 @@ struct dmirror {
 	 * batch's device pages ascend with its addresses: its trip home
 	 * is then one copy. */
 	struct zd_page *free_pages;
+	/* With a folio order (dmirror_set_folio_order()): free folios of
+	 * that order, a stack of heads linked the same way; a page alloc
+	 * breaks one up when free_pages is empty, and a folio split into
+	 * pages comes back page by page. */
+	struct zd_page *free_folios;
+	unsigned int folio_order;
+	atomic_ulong folio_splits;	/* folio_split calls: new folios */
 	struct dmirror_chunk *chunks;
 	struct mirror *mirrors;		/* one per mm the device has used */
 	unsigned long chunk_bytes, nr_chunks, in_use;
@@ -145,6 +152,8 @@ struct mirror {
 
 /* memory.c */
 struct zd_page *dm_page_alloc(struct dmirror *dm);
+/* A free folio of dm->folio_order, handed out; NULL if none. */
+struct zd_page *dm_folio_alloc(struct dmirror *dm);
 
 /* mirror.c */
 struct mirror *dm_mirror_find(struct dmirror *dm, struct zd_mm *mm);

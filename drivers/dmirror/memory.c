@@ -11,24 +11,45 @@ static void free_push(struct dmirror *dm, struct zd_page *page)
 	dm->free_pages = page;
 }
 
+/* dm->lock held */
+static void folio_push(struct dmirror *dm, struct zd_page *head)
+{
+	head->zone_device_data = dm->free_folios;
+	dm->free_folios = head;
+}
+
 /* Unbound, the free list is gone with the chunks: a page freed during
- * the unbind (by a fault that held it) is only counted. */
+ * the unbind (by a fault that held it) is only counted.  A folio comes
+ * back whole, on the folio list. */
 static void page_free(struct zd_page *page)
 {
 	struct dmirror *dm = page_dm(page);
+	unsigned long nr = zd_folio_nr_pages((struct zd_folio *)page);
 
 	pthread_mutex_lock(&dm->lock);
-	if (dm->bound)
+	if (dm->bound && nr > 1)
+		folio_push(dm, page);
+	else if (dm->bound)
 		free_push(dm, page);
-	dm->in_use--;
+	dm->in_use -= nr;
 	pthread_cond_broadcast(&dm->idle);
 	pthread_mutex_unlock(&dm->lock);
 	atomic_fetch_add(&dm->page_frees, 1);
 }
 
+/* zonedev splits a folio of ours (partial unmap, a fault): its pages
+ * are in use one by one now and come back so (page_free): in_use counts
+ * pages, so only the count of splits changes here. */
+static void folio_split(struct zd_folio *head, struct zd_folio *tail)
+{
+	(void)tail;
+	atomic_fetch_add(&page_dm(&head->page)->folio_splits, 1);
+}
+
 static const struct zd_dev_pagemap_ops dmirror_ops = {
 	.page_free = page_free,
 	.migrate_to_ram = dm_migrate_to_ram,
+	.folio_split = folio_split,
 };
 
 static void chunk_release(void *arg)
@@ -129,8 +150,16 @@ region:
 	}
 	if (dm->coherent)	/* the device and the CPU share these bytes */
 		c->mem = mem;
-	for (unsigned long i = 0; i < c->npages; i++)
-		free_push(dm, zd_pfn_to_page(c->first_pfn + i));
+	if (dm->folio_order) {
+		unsigned long nr = 1ul << dm->folio_order;
+
+		/* the lowest first out, as for pages */
+		for (unsigned long i = c->npages; i >= nr; i -= nr)
+			folio_push(dm, zd_pfn_to_page(c->first_pfn + i - nr));
+	} else {
+		for (unsigned long i = 0; i < c->npages; i++)
+			free_push(dm, zd_pfn_to_page(c->first_pfn + i));
+	}
 	c->next = dm->chunks;
 	dm->chunks = c;
 	dm->nr_chunks++;
@@ -149,9 +178,17 @@ struct zd_page *dm_page_alloc(struct dmirror *dm)
 	struct zd_page *p;
 
 	pthread_mutex_lock(&dm->lock);
-	if (!dm->free_pages && chunk_add(dm)) {
+	if (!dm->free_pages && !dm->free_folios && chunk_add(dm)) {
 		pthread_mutex_unlock(&dm->lock);
 		return NULL;
+	}
+	if (!dm->free_pages) {	/* break a folio up, its last page on top */
+		struct zd_page *head = dm->free_folios;
+		unsigned long nr = ZD_HMM_FOLIO_PAGES;	/* the only order */
+
+		dm->free_folios = head->zone_device_data;
+		for (unsigned long i = 0; i < nr; i++)
+			free_push(dm, head + i);
 	}
 	p = dm->free_pages;
 	dm->free_pages = p->zone_device_data;
@@ -162,6 +199,32 @@ struct zd_page *dm_page_alloc(struct dmirror *dm)
 		pthread_mutex_lock(&dm->lock);
 		free_push(dm, p);
 		dm->in_use--;
+		pthread_mutex_unlock(&dm->lock);
+		return NULL;
+	}
+	return p;
+}
+
+struct zd_page *dm_folio_alloc(struct dmirror *dm)
+{
+	struct zd_page *p;
+	unsigned int order;
+
+	pthread_mutex_lock(&dm->lock);
+	order = dm->folio_order;
+	if (!order || (!dm->free_folios && chunk_add(dm)) || !dm->free_folios) {
+		pthread_mutex_unlock(&dm->lock);
+		return NULL;
+	}
+	p = dm->free_folios;
+	dm->free_folios = p->zone_device_data;
+	dm->in_use += 1ul << order;
+	pthread_mutex_unlock(&dm->lock);
+	p->zone_device_data = NULL;
+	if (zd_zone_device_folio_init((struct zd_folio *)p, p->pgmap, order)) {
+		pthread_mutex_lock(&dm->lock);	/* cannot happen while bound */
+		folio_push(dm, p);
+		dm->in_use -= 1ul << order;
 		pthread_mutex_unlock(&dm->lock);
 		return NULL;
 	}

@@ -2,6 +2,12 @@
 /* dmirror: migration between host memory and device pages. */
 #include "internal.h"
 
+/* Pages entry @i of a batch covers: a folio's for a compound one. */
+static unsigned long entry_pages(unsigned long src)
+{
+	return src & ZD_MIGRATE_PFN_COMPOUND ? ZD_HMM_FOLIO_PAGES : 1;
+}
+
 struct batch {
 	unsigned long src[BATCH], dst[BATCH];
 	struct zd_migrate_vma m;
@@ -33,7 +39,8 @@ static struct mirror *batch_unmirror(struct dmirror *dm, struct batch *b,
 	if (m) {
 		for (unsigned long i = 0; i < b->m.npages; i++)
 			if (b->src[i] & ZD_MIGRATE_PFN_MIGRATE)
-				dm_pt_erase(m, b->m.start + i * PAGE, b->m.start + (i + 1) * PAGE);
+				dm_pt_erase(m, b->m.start + i * PAGE, b->m.start +
+					    (i + entry_pages(b->src[i])) * PAGE);
 		dm_erase_log(m, b->m.start, b->m.end);
 		*since = m->erases;
 	}
@@ -55,14 +62,21 @@ static void batch_mirror(struct dmirror *dm, struct batch *b, struct mirror *m,
 	    !dm_erased_since(m, since, b->m.start, b->m.end))
 		for (unsigned long i = 0; i < b->m.npages; i++) {
 			struct zd_page *p = zd_migrate_pfn_to_page(b->dst[i]);
-			unsigned long e = (unsigned long)p | E_DEV | E_VALID;
+			unsigned long n = b->dst[i] & ZD_MIGRATE_PFN_COMPOUND ?
+					  ZD_HMM_FOLIO_PAGES : 1, k = 0;
 
 			if (!p || !(b->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 				continue;
-			if (b->dst[i] & ZD_MIGRATE_PFN_WRITE)
-				e |= E_WRITE;
-			if (dm_pt_set(m, b->m.start / PAGE + i, e))
-				break;	/* no memory: fills on demand */
+			for (; k < n; k++) {	/* a folio: each of its pages */
+				unsigned long e = (unsigned long)(p + k) | E_DEV | E_VALID;
+
+				if (b->dst[i] & ZD_MIGRATE_PFN_WRITE)
+					e |= E_WRITE;
+				if (dm_pt_set(m, b->m.start / PAGE + i + k, e))
+					break;	/* no memory: fills on demand */
+			}
+			if (k < n)
+				break;
 		}
 	pthread_mutex_unlock(&dm->lock);
 }
@@ -77,7 +91,8 @@ static unsigned long batch_finish(struct dmirror *dm, struct batch *b, bool to_d
 	if (to_dev)
 		batch_mirror(dm, b, m, since);
 	for (unsigned long i = 0; i < b->m.npages; i++)
-		moved += !!(b->src[i] & ZD_MIGRATE_PFN_MIGRATE);
+		if (b->src[i] & ZD_MIGRATE_PFN_MIGRATE)
+			moved += entry_pages(b->src[i]);
 	zd_migrate_vma_finalize(&b->m);
 	return moved;
 }
@@ -95,7 +110,8 @@ static void to_host(struct dmirror *dm, struct batch *b)
 		dev_read(page_mem(spage));
 		/* coherent memory is shared (mapped by the CPU): copied */
 		b->dst[i] = zd_migrate_virt(page_mem(spage)) |
-			    (dm->coherent ? 0 : ZD_MIGRATE_PFN_DONATE);
+			    (dm->coherent ? 0 : ZD_MIGRATE_PFN_DONATE) |
+			    (b->src[i] & ZD_MIGRATE_PFN_COMPOUND);	/* whole */
 	}
 }
 
@@ -115,6 +131,42 @@ static unsigned long host_run(const struct batch *b, unsigned long i)
 	return j;
 }
 
+/*
+ * A 2 MiB run collected whole (compound entry @i) to a folio of ours,
+ * taken (moved, or copied where the kernel cannot) or zeroed there; with
+ * no folio free, to pages, one dst each (zonedev then splits the run),
+ * copied one by one; a page not even those can have stays home.
+ */
+static void to_folio(struct dmirror *dm, struct batch *b, unsigned long i)
+{
+	const char *src = zd_migrate_pfn_to_virt(b->src[i]);
+	struct zd_page *f = dm_folio_alloc(dm);
+	size_t bytes = ZD_HMM_FOLIO_PAGES * PAGE;
+
+	if (f) {
+		b->dst[i] = zd_migrate_pfn(zd_page_to_pfn(f)) | ZD_MIGRATE_PFN_WRITE |
+			    ZD_MIGRATE_PFN_COMPOUND;
+		if (!src)
+			memset(page_mem(f), 0, bytes);
+		else if (zd_migrate_vma_move(&b->m, i, ZD_HMM_FOLIO_PAGES, page_mem(f)))
+			memcpy(page_mem(f), src, bytes);	/* cannot happen */
+		dev_wrote(page_mem(f));
+		return;
+	}
+	for (unsigned long k = ZD_HMM_FOLIO_PAGES; k-- > 0;) {
+		struct zd_page *p = dm_page_alloc(dm);
+
+		if (!p)
+			continue;	/* that page does not migrate: nor the run */
+		b->dst[i + k] = zd_migrate_pfn(zd_page_to_pfn(p)) | ZD_MIGRATE_PFN_WRITE;
+		if (src)
+			memcpy(page_mem(p), src + k * PAGE, PAGE);
+		else
+			memset(page_mem(p), 0, PAGE);
+		dev_wrote(page_mem(p));
+	}
+}
+
 /* Host (or never-touched) pages to device pages: allocated last page
  * first (see free_pages), then the host pages themselves are taken into
  * device memory a run at a time (copied where the kernel cannot move
@@ -124,6 +176,10 @@ static void to_device(struct dmirror *dm, struct batch *b)
 	for (unsigned long i = b->m.npages; i-- > 0;) {
 		struct zd_page *dpage;
 
+		if (b->src[i] & ZD_MIGRATE_PFN_COMPOUND) {
+			to_folio(dm, b, i);
+			continue;
+		}
 		if ((b->src[i] & ZD_MIGRATE_PFN_MIGRATE) && (dpage = dm_page_alloc(dm)))
 			b->dst[i] = zd_migrate_pfn(zd_page_to_pfn(dpage)) |
 				    ZD_MIGRATE_PFN_WRITE;
@@ -132,6 +188,10 @@ static void to_device(struct dmirror *dm, struct batch *b)
 		char *mem = dst_page(b, i) ? page_mem(dst_page(b, i)) : NULL;
 		const char *src = zd_migrate_pfn_to_virt(b->src[i]);
 
+		if (b->src[i] & ZD_MIGRATE_PFN_COMPOUND) {	/* to_folio()'s */
+			j = i + ZD_HMM_FOLIO_PAGES;
+			continue;
+		}
 		j = src && mem ? host_run(b, i) : i + 1;
 		if (!mem)
 			continue;
@@ -161,10 +221,18 @@ static int migrate_range(struct dmirror *dm, struct zd_mm *mm,
 	struct batch *b = malloc(sizeof(*b));
 	int err = b ? 0 : -ENOMEM;
 
-	for (unsigned long done = 0; done < npages && !err; done += per) {
-		unsigned long n = npages - done < per ? npages - done : per, since = 0;
+	bool folios = __atomic_load_n(&dm->folio_order, __ATOMIC_RELAXED);
+
+	if (folios)	/* 2 MiB runs whole: see dmirror_set_folio_order() */
+		flags |= ZD_MIGRATE_VMA_SELECT_COMPOUND;
+	for (unsigned long done = 0, n; done < npages && !err; done += n) {
+		unsigned long since = 0;
 		struct mirror *m;
 
+		n = npages - done < per ? npages - done : per;
+		/* batches at 2 MiB boundaries, so that a run is in one */
+		if (folios && n > BATCH - (start / PAGE + done) % BATCH)
+			n = BATCH - (start / PAGE + done) % BATCH;
 		batch_init(b, mm, start + done * PAGE, n, dm, flags);
 		b->m.fault_page = fault_page;
 		if (!fault_page)	/* a command (a fault waits for nothing) */

@@ -42,7 +42,9 @@
  *   "hmm.migrate.discard"  zd_migrate_vma_pages(), after it installed,
  *                          before it drops the host copies left behind;
  *   "hmm.migrate.finalize" zd_migrate_vma_finalize(), after the entries
- *                          are final, before it wakes the faults.
+ *                          are final, before it wakes the faults;
+ *   "hmm.folio.split"      splitting a large device folio, its count
+ *                          frozen, the mm's lock held.
  */
 #ifndef ZONEDEV_FAULT_H
 #define ZONEDEV_FAULT_H

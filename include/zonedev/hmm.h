@@ -95,14 +95,60 @@ struct zd_vm_fault {
 #define ZD_MIGRATE_PFN_DONATE	(1ul << 5)	/* dst: the staging page may
 						 * itself go into place; src:
 						 * the page was moved here */
-#define ZD_MIGRATE_PFN_SHIFT	6
+#define ZD_MIGRATE_PFN_COMPOUND	(1ul << 6)	/* a 2 MiB folio: see below */
+#define ZD_MIGRATE_PFN_SHIFT	7
 
 enum {
 	ZD_MIGRATE_VMA_SELECT_SYSTEM = 1 << 0,
 	ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1,
 	/* the DEVICE_COHERENT pages of pgmap_owner (the kernel's value) */
 	ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2,
+	ZD_MIGRATE_VMA_SELECT_COMPOUND = 1 << 3,	/* 2 MiB runs whole (below) */
 };
+
+/*
+ * Large folios (Linux 6.19's MIGRATE_VMA_SELECT_COMPOUND).  With
+ * ZD_MIGRATE_VMA_SELECT_COMPOUND, setup collects a run of
+ * ZD_HMM_FOLIO_PAGES pages at a 2 MiB-aligned address that lies wholly in
+ * the migration and in one managed range as ONE entry, at the run's first
+ * index, with ZD_MIGRATE_PFN_COMPOUND set; the run's other entries are 0.
+ * A run qualifies when all its pages are in one state: all host pages
+ * (the entry names the first by address), all never touched (MIGRATE |
+ * COMPOUND only, to be zero-filled), or all the pages of one device
+ * folio of order ZD_HMM_FOLIO_ORDER of @pgmap_owner, mapped in order
+ * from the run's start (the entry names the head).  Other runs are
+ * collected page by page, as without the flag.
+ *
+ * The driver answers a compound src with a compound dst at the same
+ * index: a device folio of that order (zd_zone_device_folio_init(), its
+ * head's pfn | ZD_MIGRATE_PFN_COMPOUND) or, for the way home, 2 MiB of
+ * page-aligned staging memory (zd_migrate_virt() | COMPOUND, DONATE as
+ * for a page).  Everything is then done once per folio: one
+ * write-protect, one copy or move, one discard, one reference operation.
+ * zd_migrate_vma_move() takes a compound entry whole (@n covers it).  A
+ * driver that answers with a dst that is not compound gets the run split
+ * (a device folio into order-0 pages, see folio_split in struct
+ * zd_dev_pagemap_ops) into ZD_HMM_FOLIO_PAGES ordinary entries, and must
+ * have filled one dst per page; with dst 0 the run does not migrate.
+ *
+ * A device folio mapped in an mm holds one reference per mapped page,
+ * all on its head (a tail's get and put go there), and each page's entry
+ * names its own page.  It is split into order-0 pages, each keeping its
+ * own reference, when part of it is unmapped (munmap, MADV_DONTNEED, an
+ * mremap of part of it), when the CPU faults one of its pages (so
+ * migrate_to_ram() gets an order-0 page: also how
+ * zd_make_device_exclusive_range() brings it home), when a migration or
+ * an unplug (zd_migrate_device_range()) takes pages of it without taking
+ * it whole (fork's eviction).  Mirrors are told first
+ * (ZD_MMU_NOTIFY_CLEAR over the folio), then the driver's folio_split.
+ * A folio someone else holds a reference on (zd_mm_lookup_get(), a
+ * device access) is not split: it stays large, its pages work one by
+ * one, and it is freed whole when its last page goes; a fault on it
+ * waits until it can be split.  A folio moved whole by mremap stays one;
+ * it is collected whole again where it lands 2 MiB-aligned.
+ */
+#define ZD_HMM_FOLIO_ORDER	ZD_MAX_FOLIO_ORDER
+#define ZD_HMM_FOLIO_PAGES	(1ul << ZD_HMM_FOLIO_ORDER)
 
 struct zd_migrate_vma {
 	struct zd_mm *mm;		/* the kernel has the vma */
@@ -392,7 +438,9 @@ ZD_API void zd_free_system_page(void *addr);
  * write waits and the driver copies a stable page).  Host pages are write-protected
  * until finalize; every collected page is marked busy, so faults on it
  * wait.  Pages that cannot move (unmanaged, busy, extra references) get
- * src 0.  dst is zeroed.
+ * src 0.  dst is zeroed.  With ZD_MIGRATE_VMA_SELECT_COMPOUND, 2 MiB
+ * runs are collected as one entry (see "Large folios" above); cpages
+ * counts pages either way.
  * Context: may sleep; any thread, including migrate_to_ram.
  * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EINVAL
  * (bad arguments, as a @fault_page that is not device-private, with a
@@ -417,7 +465,11 @@ ZD_API int zd_migrate_vma_setup(struct zd_migrate_vma *args);
  * copied where it cannot.  The driver must then give each a device dst;
  * a taken page left without one is put back by finalize.  A page the
  * application unmapped meanwhile is neither moved nor copied: its src
- * entry loses ZD_MIGRATE_PFN_MIGRATE.
+ * entry loses ZD_MIGRATE_PFN_MIGRATE.  A compound entry is taken whole:
+ * [@i, @i + @n) covers all of its run (at most 64 runs a call); its src
+ * entry then names where the run went and stays compound.  If the
+ * application unmapped part of the run meanwhile, the run is left as
+ * ordinary entries and does not migrate (finalize puts back what moved).
  * Context: may sleep; no locks held.
  * Return: 0, or -EINVAL (bad arguments, a page that is not a collected
  * host page or was taken already, moved or copied; with a warning,

@@ -740,6 +740,9 @@ typedef zd_pci_bus_addr_t pci_bus_addr_t;
 #define MIGRATE_VMA_SELECT_SYSTEM	ZD_MIGRATE_VMA_SELECT_SYSTEM
 #define MIGRATE_VMA_SELECT_DEVICE_PRIVATE ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE
 #define MIGRATE_VMA_SELECT_DEVICE_COHERENT ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT
+#define MIGRATE_VMA_SELECT_COMPOUND	ZD_MIGRATE_VMA_SELECT_COMPOUND
+#define MIGRATE_PFN_COMPOUND		ZD_MIGRATE_PFN_COMPOUND
+/* dev_pagemap_ops.folio_split has the kernel's name already */
 #define migrate_vma_pages(...)		zd_migrate_vma_pages(__VA_ARGS__)
 #define migrate_device_range(...)	zd_migrate_device_range(__VA_ARGS__)
 #define migrate_device_pages(...)	zd_migrate_device_pages(__VA_ARGS__)

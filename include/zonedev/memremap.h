@@ -61,6 +61,14 @@ struct zd_dev_pagemap_ops {
 	/* A range of pfns went bad; -EOPNOTSUPP for the generic handling. */
 	int (*memory_failure)(struct zd_dev_pagemap *pgmap, unsigned long pfn,
 			      unsigned long nr_pages, int mf_flags);
+	/*
+	 * Optional (Linux 6.19): a large folio of this pgmap is being split
+	 * into order-0 pages; called once for each new folio @tail after
+	 * @head (both order 0 by then), so the driver can update its own
+	 * metadata (zone_device_data, free accounting).  Called with
+	 * zonedev's mm lock held: must not call HMM functions.
+	 */
+	void (*folio_split)(struct zd_folio *head, struct zd_folio *tail);
 };
 
 #define ZD_PGMAP_ALTMAP_VALID	(1u << 0)

@@ -44,6 +44,7 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 		 uintptr_t state)
 {
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_split_edges(mm, start, end);	/* the rest stays mapped */
 	for (uintptr_t a = start & ~(page_bytes() - 1); a < end; a += page_bytes()) {
 		uintptr_t *pte = zd_hmm_pte(mm, a);
 		struct zd_page *page;
@@ -81,6 +82,7 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 	if (state == PTE_NONE)
 		zd_hmm_trim(mm, start, end);
 	pthread_mutex_unlock(&mm->lock);
+	zd_hmm_split_put(mm);
 }
 
 /* Put the device pages of @r, which never made it into the table. */
@@ -118,6 +120,7 @@ static void remap(struct zd_mm *mm, uintptr_t from, uintptr_t to, size_t len)
 	/* what was at @to went when mremap unmapped it */
 	zd_hmm_drop(mm, to, to + len, PTE_NONE);
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_split_edges(mm, from, from + len);
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t *old = zd_hmm_pte(mm, from + (i << zd_page_shift));
 
@@ -291,12 +294,15 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 	atomic_fetch_add(&mm->stats.faults, 1);
 	zd_fault_point("hmm.fault");
 	pthread_mutex_lock(&mm->lock);
+	/* a page of a large folio comes home alone, where it can (folio.c) */
+	zd_hmm_split_at(mm, a, NULL, NULL);
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;
 	vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
 	if (vmf.page)		/* as the kernel: an unplug cannot free it */
 		zd_get_page(vmf.page);
 	pthread_mutex_unlock(&mm->lock);
+	zd_hmm_split_put(mm);
 	if (e & PTE_BUSY) {
 		if (busy_host(e) && !wp)
 			zero_gone_busy(mm, a);

@@ -109,6 +109,10 @@ struct zd_mm {
 	bool can_move;			/* UFFDIO_MOVE (Linux 6.8) */
 	pthread_mutex_t trash_lock;	/* taken before lock */
 	char *trash;			/* trash.c */
+	/* pages a split found unmapped, to free once the lock is dropped
+	 * (folio.c): the driver's page_free is not called under it */
+	struct zd_page **split_free;
+	size_t nr_split_free, cap_split_free;
 	/* faults read while draining events (fault thread only) */
 	struct uffd_msg *pending;
 	size_t nr_pending, cap_pending;
@@ -298,5 +302,78 @@ void zd_hmm_coh_fault(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
 /* Bring the coherent page at @a home without its driver (fork,
  * unregister, destroy); no lock held. */
 int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
+
+/* ---- large device folios (folio.c, migrate_compound.c) ---------------- */
+
+/* A page of a folio of more than one page? */
+static inline bool page_large(const struct zd_page *page)
+{
+	return atomic_load_explicit(&page->flags, memory_order_relaxed) &
+	       (ZD_PG_HEAD | ZD_PG_TAIL);
+}
+
+/* The bytes a migrate entry covers: a folio's for a compound one. */
+static inline size_t mpfn_bytes(unsigned long mpfn)
+{
+	return mpfn & ZD_MIGRATE_PFN_COMPOUND ?
+	       ZD_HMM_FOLIO_PAGES << zd_page_shift : page_bytes();
+}
+
+/*
+ * Split the large folio of @page, mapped in @mm, into order-0 pages: each
+ * keeps one reference per mapping (and @extra, if one of them, the one
+ * its holder took), the driver's folio_split is told; pages no longer
+ * mapped are freed by the next zd_hmm_split_put().  Every mapped page of
+ * the folio must be mapped here by its own entry, busy as @busy says,
+ * and the folio's count must be exactly those references: else -EBUSY
+ * and nothing changes.  0 for an order-0 page.  Lock held.
+ */
+int zd_hmm_folio_split(struct zd_mm *mm, struct zd_page *page,
+		       struct zd_page *extra, bool busy);
+
+/* Free the pages splits left unmapped; no lock held. */
+void zd_hmm_split_put(struct zd_mm *mm);
+
+/* The page at @a is one of a large folio (of @owner, if not NULL), not
+ * busy: tell mirrors to drop the folio's entries (see folio.c), then
+ * split it, @extra as for zd_hmm_folio_split(), where it can be.  Lock
+ * held; dropped and taken again around the notifier: entries looked up
+ * before are stale. */
+void zd_hmm_split_at(struct zd_mm *mm, uintptr_t a, struct zd_page *extra,
+		     void *owner);
+
+/* zd_hmm_split_at() for the folios only partly inside [start, end), at
+ * its two ends (they work page by page otherwise).  Lock held, dropped
+ * and taken again. */
+void zd_hmm_split_edges(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+
+/* Collect pages [i, i + ZD_HMM_FOLIO_PAGES) of @m as one compound entry
+ * (see hmm.h); false (nothing changed) if they do not qualify.  Lock
+ * held. */
+bool zd_hmm_collect_compound(struct zd_migrate_vma *m, unsigned long i);
+
+/* Write-protect (@wp) the host runs of @m's compound entries: all of
+ * them (setup), or with @wp 0 those that stay (finalize). */
+void zd_hmm_compound_wp(struct zd_migrate_vma *m, int wp);
+
+/* zd_migrate_vma_pages() for the compound entries: done per folio, or
+ * split into ordinary entries for the page-by-page code.  No lock held. */
+void zd_hmm_compound_pages(struct zd_migrate_vma *m);
+
+/* finalize of compound entry @i: entries, references; whether some of
+ * its pages were unmapped (the ranges want a trim).  Lock held; dropped
+ * and taken again around the puts. */
+bool zd_hmm_compound_finish(struct zd_migrate_vma *m, unsigned long i);
+
+/* zd_migrate_vma_move() of [i, i + n), which holds compound entries:
+ * they are taken whole, by @move on their pages one by one. */
+typedef int hmm_move_fn(struct zd_migrate_vma *m, unsigned long i,
+			unsigned long n, void *to);
+int zd_hmm_compound_move(struct zd_migrate_vma *m, unsigned long i,
+			 unsigned long n, void *to, hmm_move_fn *move);
+
+/* migrate.c's, for migrate_compound.c */
+struct zd_page *zd__hmm_entry_page(unsigned long mpfn, bool warn);
+void zd__hmm_discard(struct zd_mm *mm, uintptr_t a, size_t len);
 
 #endif /* ZD_HMM_INTERNAL_H */

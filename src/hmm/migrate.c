@@ -74,6 +74,11 @@ static struct zd_page *entry_page(unsigned long mpfn, bool warn)
 	return NULL;
 }
 
+struct zd_page *zd__hmm_entry_page(unsigned long mpfn, bool warn)
+{
+	return entry_page(mpfn, warn);
+}
+
 void *zd_migrate_pfn_to_virt(unsigned long mpfn)
 {
 	if (!(mpfn & ZD_MIGRATE_PFN_SYSTEM) || !(mpfn & ZD_MIGRATE_PFN_VALID))
@@ -262,6 +267,8 @@ static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
 				 ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT :
 				 ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE)) &&
 	    page->pgmap->owner == m->pgmap_owner &&
+	    /* a page of a large folio goes alone (folio.c) */
+	    !zd_hmm_folio_split(m->mm, page, m->fault_page, false) &&
 	    /* no one else holds it (the fault's own reference aside) */
 	    zd_page_ref_count(page) == 1 + (page == m->fault_page))
 		src = zd_migrate_pfn(zd_page_to_pfn(page)) | ZD_MIGRATE_PFN_MIGRATE |
@@ -377,17 +384,27 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 		uintptr_t a = m->start + (i << zd_page_shift);
 
 		m->dst[i] = 0;
+		if ((m->flags & ZD_MIGRATE_VMA_SELECT_COMPOUND) &&
+		    zd_hmm_collect_compound(m, i)) {
+			i += ZD_HMM_FOLIO_PAGES - 1;
+			continue;
+		}
+		/* a page of a large folio goes alone: split first */
+		if (m->flags & ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE)
+			zd_hmm_split_at(m->mm, a, m->fault_page, m->pgmap_owner);
 		m->src[i] = collect(m, zd_hmm_pte(m->mm, a), a);
 		m->cpages += m->src[i] != 0;
 	}
 	pthread_mutex_unlock(&m->mm->lock);
+	zd_hmm_split_put(m->mm);
 	if (!m->cpages)		/* drivers skip the finalize then */
 		gate_leave();
 	zd_fault_point("hmm.migrate.setup");
 	/* mirrors let go before anything moves or is write-protected */
 	zd_mn_notify(m->mm, ZD_MMU_NOTIFY_MIGRATE, m->start, m->end, m->pgmap_owner);
 	/* a stable snapshot for the driver's copy */
-#define host_src(i)	(m->src[i] & ZD_MIGRATE_PFN_SYSTEM)
+#define host_src(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_COMPOUND)) == \
+			 ZD_MIGRATE_PFN_SYSTEM)
 	for_each_run(m->npages, host_src,
 		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
 				 run_len << zd_page_shift, 1));
@@ -397,6 +414,7 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 	for_each_run(m->npages, coh_src,
 		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
 				 run_len << zd_page_shift, 1));
+	zd_hmm_compound_wp(m, 1);
 	return 0;
 }
 
@@ -540,13 +558,11 @@ static void move_run(struct zd_migrate_vma *m, unsigned long i,
 		mark_copied(m, i + (off >> zd_page_shift), (len - off) >> zd_page_shift);
 }
 
-int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
-			unsigned long n, void *to)
+static int move_pages(struct zd_migrate_vma *m, unsigned long i,
+		      unsigned long n, void *to)
 {
 	bool ok;
 
-	if (migrate_bad(m))
-		return -EINVAL;
 	ok = n && i < m->npages && n <= m->npages - i && to &&
 	     !((uintptr_t)to & (page_bytes() - 1)) && can_take(m, i, n);
 	if (ok) {	/* a fault there would wait for this very move */
@@ -587,6 +603,17 @@ int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
 			m->src[j] &= ~ZD_MIGRATE_PFN_MIGRATE;
 	}
 	return 0;
+}
+
+int zd_migrate_vma_move(struct zd_migrate_vma *m, unsigned long i,
+			unsigned long n, void *to)
+{
+	if (migrate_bad(m))
+		return -EINVAL;
+	for (unsigned long k = i; k < m->npages && k - i < n; k++)
+		if (m->src[k] & ZD_MIGRATE_PFN_COMPOUND)
+			return zd_hmm_compound_move(m, i, n, to, move_pages);
+	return move_pages(m, i, n, to);
 }
 
 /* A busy entry's page is home: a host entry now, and a device page less
@@ -633,7 +660,8 @@ static bool install_device(struct zd_migrate_vma *m, uintptr_t a, uintptr_t *pte
 
 static bool to_system(const struct zd_migrate_vma *m, unsigned long i)
 {
-	return (m->src[i] & ZD_MIGRATE_PFN_MIGRATE) &&
+	return (m->src[i] & (ZD_MIGRATE_PFN_MIGRATE | ZD_MIGRATE_PFN_COMPOUND)) ==
+	       ZD_MIGRATE_PFN_MIGRATE &&
 	       (m->dst[i] & ZD_MIGRATE_PFN_SYSTEM) && (m->dst[i] & ZD_MIGRATE_PFN_VALID);
 }
 
@@ -784,9 +812,14 @@ static void discard(struct zd_mm *mm, uintptr_t a, size_t len)
 	pthread_mutex_unlock(&mm->lock);
 }
 
+void zd__hmm_discard(struct zd_mm *mm, uintptr_t a, size_t len)
+{
+	discard(mm, a, len);
+}
+
 /* A host page going to a device, still in the kernel's page table */
 #define host_left(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE | \
-				       ZD_MIGRATE_PFN_DONATE)) == \
+				       ZD_MIGRATE_PFN_DONATE | ZD_MIGRATE_PFN_COMPOUND)) == \
 			 (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE))
 
 /*
@@ -893,6 +926,7 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 		return;
 	}
 	zd_fault_point("hmm.migrate.pages");
+	zd_hmm_compound_pages(m);
 	coh_home(m->mm, m->start, m->src, m->dst, m->npages);
 	copy_runs(m->src, m->npages, vma_place, m);
 	pthread_mutex_lock(&m->mm->lock);
@@ -900,7 +934,8 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
 		uintptr_t a = m->start + (i << zd_page_shift);
 		uintptr_t *pte = zd_hmm_pte(m->mm, a);
 
-		if (!(m->src[i] & ZD_MIGRATE_PFN_MIGRATE))
+		if (!(m->src[i] & ZD_MIGRATE_PFN_MIGRATE) ||
+		    (m->src[i] & ZD_MIGRATE_PFN_COMPOUND))	/* done */
 			continue;
 		if (pte && *pte == PTE_DEAD)	/* unmapped meanwhile */
 			m->src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
@@ -1010,7 +1045,7 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 		    ZD_MIGRATE_PFN_DONATE)
 			zd__hmm_fill(m->mm, m->start + (i << zd_page_shift),
 				     zd_migrate_pfn_to_virt(m->src[i]),
-				     page_bytes(), true, restore_failed, m->mm);
+				     mpfn_bytes(m->src[i]), true, restore_failed, m->mm);
 	/* coherent pages that stay become writable again */
 #define coh_stayed(i)	((m->src[i] & (MPFN_COLLECTED | ZD_MIGRATE_PFN_MIGRATE)) == \
 			 MPFN_COLLECTED && coh_src(i))
@@ -1023,11 +1058,12 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 	 * cleared, a new mapping there may be registered and migrated, and
 	 * this must not make its pages writable under that migration.
 	 */
-#define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE)) == \
-			 ZD_MIGRATE_PFN_SYSTEM)
+#define host_stayed(i)	((m->src[i] & (ZD_MIGRATE_PFN_SYSTEM | ZD_MIGRATE_PFN_MIGRATE | \
+				       ZD_MIGRATE_PFN_COMPOUND)) == ZD_MIGRATE_PFN_SYSTEM)
 	for_each_run(m->npages, host_stayed,
 		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
 				 run_len << zd_page_shift, 0));
+	zd_hmm_compound_wp(m, 0);
 	pthread_mutex_lock(&m->mm->lock);
 	/*
 	 * The MADV_DONTNEED of pages() returned once its remove events were
@@ -1045,6 +1081,10 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 
 		if (!(m->src[i] & MPFN_COLLECTED))
 			continue;
+		if (m->src[i] & ZD_MIGRATE_PFN_COMPOUND) {
+			trim |= zd_hmm_compound_finish(m, i);
+			continue;
+		}
 		pte = zd_hmm_pte(m->mm, a);
 		trim |= pte && *pte == PTE_DEAD;
 		n = finish(m->mm, pte, m->src[i], m->dst[i], put);
@@ -1094,8 +1134,10 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 		if (!mm)
 			continue;
 		pthread_mutex_lock(&mm->lock);
+		zd_hmm_split_at(mm, page->index << zd_page_shift, NULL, NULL);
 		pte = zd_hmm_pte(mm, page->index << zd_page_shift);
-		if (pte && pte_page(*pte) == page && !(*pte & PTE_BUSY)) {
+		if (pte && pte_page(*pte) == page && !(*pte & PTE_BUSY) &&
+		    !zd_hmm_folio_split(mm, page, NULL, false)) {
 			src[i] = zd_migrate_pfn(start + i) | ZD_MIGRATE_PFN_MIGRATE |
 				 MPFN_COLLECTED | (*pte & PTE_WRITE ? ZD_MIGRATE_PFN_WRITE : 0);
 			*pte |= PTE_BUSY;
@@ -1107,6 +1149,7 @@ int zd_migrate_device_range(unsigned long *src, unsigned long start,
 		if (src[i] && zd_hmm_coh_page(page))	/* see setup */
 			hmm_writeprotect(mm, page->index << zd_page_shift,
 					 page_bytes(), 1);
+		zd_hmm_split_put(mm);
 	}
 	return 0;
 }

@@ -273,12 +273,14 @@ static void evict_page(struct zd_mm *mm, uintptr_t a)
 		int err;
 
 		pthread_mutex_lock(&mm->lock);
+		zd_hmm_split_at(mm, a, NULL, NULL);	/* as the fault thread */
 		pte = zd_hmm_pte(mm, a);
 		e = pte ? *pte : 0;
 		vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
 		if (vmf.page)		/* as the fault thread */
 			zd_get_page(vmf.page);
 		pthread_mutex_unlock(&mm->lock);
+		zd_hmm_split_put(mm);
 		if (pte_excl(e)) {	/* a device's exclusive page comes home too */
 			zd_hmm_excl_evict(mm, a);
 			continue;
@@ -485,6 +487,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 	zd_os_close(mm->uffd);
 	zd_os_close(mm->stop_fd);
 	zd_hmm_trash_free(mm);		/* unregistered with the close */
+	zd_hmm_split_put(mm);		/* split folios' unmapped pages */
 	/* left dead by migrations still running: a caller's bug */
 	for (size_t i = 0; i < mm->nr_ranges; i++)
 		zd_hmm_range_free(mm->ranges[i]);

@@ -156,12 +156,14 @@ static int fault_device(struct zd_mm *mm, uintptr_t a, bool write)
 	int err;
 
 	pthread_mutex_lock(&mm->lock);
+	zd_hmm_split_at(mm, a, NULL, NULL);	/* as a CPU fault (folio.c) */
 	pte = zd_hmm_pte(mm, a);
 	e = pte ? *pte : PTE_NONE;
 	vmf.page = e & PTE_BUSY ? NULL : pte_page(e);
 	if (vmf.page)			/* an unplug cannot free it meanwhile */
 		zd_get_page(vmf.page);
 	pthread_mutex_unlock(&mm->lock);
+	zd_hmm_split_put(mm);
 	if (!vmf.page)
 		return 0;		/* moved meanwhile: walk again */
 	atomic_fetch_add(&mm->stats.device_faults, 1);
