@@ -44,7 +44,10 @@
  * must not be used.  A fork() waits for migrations in flight (from a
  * setup that collected pages to its finalize) and holds new ones back
  * until it is done (but the forking thread's own: a fork between its own
- * setup and finalize leaves the child without those pages).  Threads of the application may fault, migrate, map
+ * setup and finalize leaves the child without those pages).  Its
+ * eviction calls migrate_to_ram(), so a driver must not hold, across a
+ * zd_migrate_vma_setup() that may wait for a fork, a lock its
+ * migrate_to_ram() takes.  Threads of the application may fault, migrate, map
  * and unmap concurrently.
  *
  * DEVICE_COHERENT pages (a ZD_MEMORY_DEVICE_COHERENT pgmap with a
