@@ -2150,7 +2150,9 @@ static void test_fork_holds_new_migrations_back(void **state)
 	fx_fini(&f);
 }
 
-static struct { int unregister, exclusive, access; } on_fault_thread;
+/* written on the fault thread, read after the fault: atomics, as the
+ * kernel's ordering of the two is out of ThreadSanitizer's sight */
+static struct { atomic_int unregister, exclusive, access; } on_fault_thread;
 
 /* A driver that, in migrate_to_ram, calls what waits for the fault
  * thread it runs on, then brings the page home. */
@@ -2159,11 +2161,14 @@ static int misusing_migrate_to_ram(struct zd_vm_fault *vmf)
 	void *pages[1];
 	char byte;
 
-	on_fault_thread.unregister = zd_mm_unregister(vmf->mm, (void *)vmf->address, PG);
-	on_fault_thread.exclusive = zd_make_device_exclusive_range(vmf->mm,
-		vmf->address, vmf->address + PG, pages, &next_id);
-	on_fault_thread.access = zd_access_remote_vm(vmf->mm, vmf->address,
-						     &byte, 1, 0);
+	atomic_store(&on_fault_thread.unregister,
+		     zd_mm_unregister(vmf->mm, (void *)vmf->address, PG));
+	atomic_store(&on_fault_thread.exclusive,
+		     zd_make_device_exclusive_range(vmf->mm, vmf->address,
+						    vmf->address + PG, pages,
+						    &next_id));
+	atomic_store(&on_fault_thread.access,
+		     zd_access_remote_vm(vmf->mm, vmf->address, &byte, 1, 0));
 	zd_mm_destroy(vmf->mm);
 	return home_as_91(vmf);
 }
@@ -2194,9 +2199,9 @@ static void test_calls_that_wait_for_the_fault_thread_refused_on_it(void **state
 	assert_int_equal(pthread_create(&t, NULL, poke, &pk), 0);
 	assert_true(wait_for(atomic_load(&pk.done)));
 	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(on_fault_thread.unregister, -EDEADLK);
-	assert_int_equal(on_fault_thread.exclusive, -EDEADLK);
-	assert_int_equal(on_fault_thread.access, 0);
+	assert_int_equal(atomic_load(&on_fault_thread.unregister), -EDEADLK);
+	assert_int_equal(atomic_load(&on_fault_thread.exclusive), -EDEADLK);
+	assert_int_equal(atomic_load(&on_fault_thread.access), 0);
 	assert_int_equal(zd_warn_count(), warns + 4);
 	check_off(f.buf, 0, PG - sizeof(unsigned int), 91);
 	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf, NULL),
