@@ -285,7 +285,8 @@ static void evict_page(struct zd_mm *mm, uintptr_t a)
 			zd_hmm_excl_evict(mm, a);
 			continue;
 		}
-		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD))
+		/* in a forked child no migration is left to finish */
+		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD || mm->dead))
 			return;
 		if (vmf.page) {
 			vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
