@@ -895,6 +895,22 @@ static void coh_home(struct zd_mm *mm, uintptr_t start, unsigned long *src,
 	}
 }
 
+/*
+ * Whether the page moved: not the MIGRATE bit alone, because a driver
+ * that gives up calls finalize without pages(), and then the entry still
+ * names the source page; lock held.
+ */
+static bool moved(const uintptr_t *pte, unsigned long s, unsigned long d)
+{
+	struct zd_page *sp = entry_page(s, false), *dp = entry_page(d, false);
+
+	if (!(s & ZD_MIGRATE_PFN_MIGRATE) || !pte)
+		return s & ZD_MIGRATE_PFN_MIGRATE;
+	if (sp)
+		return pte_page(*pte) != sp;
+	return !dp || pte_page(*pte) == dp;
+}
+
 /* Whether pages() ran for @m already: an entry names its device
  * destination, or no longer names its device source. */
 static bool pages_ran(struct zd_migrate_vma *m)
@@ -904,13 +920,12 @@ static bool pages_ran(struct zd_migrate_vma *m)
 	pthread_mutex_lock(&m->mm->lock);
 	for (unsigned long i = 0; i < m->npages && !ran; i++) {
 		uintptr_t *pte = zd_hmm_pte(m->mm, m->start + (i << zd_page_shift));
-		struct zd_page *sp = entry_page(m->src[i], false);
-		struct zd_page *dp = entry_page(m->dst[i], false);
 
-		if (!pte || *pte == PTE_DEAD || !(m->src[i] & ZD_MIGRATE_PFN_MIGRATE) ||
-		    !(m->dst[i] & ZD_MIGRATE_PFN_VALID))
+		if (!pte || *pte == PTE_DEAD || !(m->dst[i] & ZD_MIGRATE_PFN_VALID))
 			continue;
-		ran = dp ? pte_page(*pte) == dp : sp && pte_page(*pte) != sp;
+		/* a device page at one end: moved() can tell */
+		ran = (entry_page(m->src[i], false) || entry_page(m->dst[i], false)) &&
+		      moved(pte, m->src[i], m->dst[i]);
 	}
 	pthread_mutex_unlock(&m->mm->lock);
 	return ran;
@@ -964,22 +979,6 @@ void zd_migrate_vma_pages(struct zd_migrate_vma *m)
  * many; lock held.  An entry the application unmapped meanwhile goes, and
  * with it every device page of the move (its count left the mm then).
  */
-/*
- * Whether the page moved: not the MIGRATE bit alone, because a driver
- * that gives up calls finalize without pages(), and then the entry still
- * names the source page; lock held.
- */
-static bool moved(const uintptr_t *pte, unsigned long s, unsigned long d)
-{
-	struct zd_page *sp = entry_page(s, false), *dp = entry_page(d, false);
-
-	if (!(s & ZD_MIGRATE_PFN_MIGRATE) || !pte)
-		return s & ZD_MIGRATE_PFN_MIGRATE;
-	if (sp)
-		return pte_page(*pte) != sp;
-	return !dp || pte_page(*pte) == dp;
-}
-
 static int finish(struct zd_mm *mm, uintptr_t *pte, unsigned long s,
 		  unsigned long d, struct zd_page *put[2])
 {

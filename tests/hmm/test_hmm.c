@@ -11,10 +11,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../kernel_moves.h"
 #include "../test_util.h"
 #include "dmirror.h"
 
@@ -525,16 +525,6 @@ static void test_bad_input(void **state)
 }
 
 /* ---- zero copy ---------------------------------------------------------- */
-
-/* Linux 6.8 and later move pages (UFFDIO_MOVE); older ones copy. */
-static bool kernel_moves_pages(void)
-{
-	struct utsname u;
-	int major, minor;
-
-	return !uname(&u) && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
-	       (major > 6 || (major == 6 && minor >= 8));
-}
 
 /* Out to the device, written there, and home: @moved and @copied pages
  * placed each way. */

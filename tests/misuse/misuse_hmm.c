@@ -14,10 +14,10 @@
  */
 #include <limits.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "dmirror.h"
+#include "../kernel_moves.h"
 #include "misuse.h"
 
 #define PFN(phys)	((unsigned long)((phys) >> zd_page_shift))
@@ -697,11 +697,7 @@ static void stage_reg_managed(void)
 	struct zd_mm *mm = mm_or_skip();
 	char *buf = mm_buf(mm);
 
-	struct utsname u;
-	int major = 0, minor = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2 ||
-	    major < 6 || (major == 6 && minor < 8))
+	if (!kernel_moves_pages())
 		m_skip("before Linux 6.8 staging memory is not registered");
 	m_arm();
 	m_expect_err(zd_hmm_register_staging(buf, NPAGES * PG), -EBUSY);
