@@ -340,7 +340,9 @@ ZD_API int zd_mm_lookup(struct zd_mm *mm, unsigned long addr,
 ZD_API int zd_mm_lookup_get(struct zd_mm *mm, unsigned long addr,
 			    struct zd_page **page);
 
-#define ZD_FOLL_WRITE	0x01	/* zd_access_remote_vm(): write, not read */
+#define ZD_FOLL_WRITE	0x01	/* write, not read (zd_access_remote_vm()),
+				 * or writable (zd_pin_user_pages_remote()) */
+#define ZD_FOLL_LONGTERM 0x100	/* a pin held indefinitely: no device page */
 
 /**
  * zd_access_remote_vm - copy to or from an application's memory, safely
@@ -360,6 +362,61 @@ ZD_API int zd_mm_lookup_get(struct zd_mm *mm, unsigned long addr,
  */
 ZD_API int zd_access_remote_vm(struct zd_mm *mm, unsigned long addr, void *buf,
 			       int len, unsigned int gup_flags);
+
+struct zd_pin;
+
+/**
+ * zd_pin_user_pages_remote - hold an application's pages where they are
+ * @mm: the mm (its memory is this process's)
+ * @start: the first page's address (page-aligned)
+ * @nr_pages: how many pages
+ * @gup_flags: ZD_FOLL_WRITE (fault the pages in writable), ZD_FOLL_LONGTERM
+ * @pages: NULL, or @nr_pages slots: each pinned page's device page, or
+ *	   NULL for host memory (the page at its address)
+ * @pin: set to the pin, to drop with zd_unpin_user_pages(); NULL on error
+ *
+ * What a driver takes before a device reads or writes the memory behind
+ * an application's addresses (DMA), as the kernel's GUP: each page is
+ * faulted in as a CPU touch would (device-private pages come home, never
+ * touched ones are zero-filled, a device's exclusive hold is revoked),
+ * then held until zd_unpin_user_pages(): a host page is not migrated to
+ * any device (zd_migrate_vma_setup() and
+ * zd_make_device_exclusive_range() leave it), and a DEVICE_COHERENT page
+ * keeps a reference, so it is neither migrated nor freed.  With
+ * ZD_FOLL_LONGTERM no device page is held: coherent pages come home first
+ * (the kernel's rule for long-term pins of ZONE_DEVICE memory).
+ *
+ * Host pages have no struct zd_page here, so a pin names addresses: if
+ * the application itself unmaps or mremap()s pinned memory (which the
+ * kernel would let it do too), the pin keeps guarding the old addresses,
+ * not the moved bytes.  fork(), zd_mm_unregister() and zd_mm_destroy()
+ * wait for pins of coherent pages to go (with a report every 5 s);
+ * zd_mm_destroy() drops the pins still held, with a warning.
+ * Context: may sleep (faults, migrate_to_ram); not on the mm's fault
+ * thread, nor from an interval notifier's invalidate().  Takes the mm's
+ * lock; no lock of the caller's that migrate_to_ram() takes may be held.
+ * Return: the pages pinned from @start, fewer than @nr_pages where one
+ * could not be faulted in (unmapped, or read-only for ZD_FOLL_WRITE); 0
+ * for @nr_pages 0; -EFAULT if the first page could not be, -EINVAL for
+ * a bad argument (with a warning), -EDEADLK on the fault thread, -ENOMEM.
+ */
+ZD_API long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
+				     unsigned long nr_pages,
+				     unsigned int gup_flags,
+				     struct zd_page **pages,
+				     struct zd_pin **pin);
+
+/**
+ * zd_unpin_user_pages - drop a pin
+ * @pin: from zd_pin_user_pages_remote(), or NULL (nothing to do)
+ *
+ * The pages may migrate again; the device pages held are put.  Unlike the
+ * kernel's unpin_user_pages(), which takes the pages, this takes the pin
+ * (host pages have no struct zd_page to name them by).
+ * Context: may sleep (a coherent page's last put frees it); takes the
+ * mm's lock.  Also after zd_mm_destroy() of the pin's mm.
+ */
+ZD_API void zd_unpin_user_pages(struct zd_pin *pin);
 
 /**
  * zd_migrate_pfn - a migrate entry for a device page

@@ -451,6 +451,10 @@ int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
 
 	(void)mm;
 	(void)a;
+	/* held beyond its mapping's and the caller's reference (a pin,
+	 * zd_mm_lookup_get()): it stays, and the caller waits */
+	if (zd_page_ref_count(page) > 2)
+		return 0;
 	err = zd_migrate_device_range(&src, pfn, 1);
 	if (err || !(src & ZD_MIGRATE_PFN_MIGRATE))
 		return err;

@@ -179,7 +179,8 @@ static bool collect(struct zd_mm *mm, uintptr_t a)
 {
 	uintptr_t *pte = zd_hmm_pte(mm, a);
 
-	if (!pte || (zd_hmm_settle(pte, a) & ~PTE_DISCARD) != PTE_HOST)
+	if (!pte || (zd_hmm_settle(pte, a) & ~PTE_DISCARD) != PTE_HOST ||
+	    zd_hmm_pinned(mm, a, a + page_bytes()))
 		return false;
 	*pte |= PTE_BUSY;
 	return true;

@@ -117,6 +117,7 @@ struct zd_mm {
 	struct uffd_msg *pending;
 	size_t nr_pending, cap_pending;
 	struct coh_expect *coh_expect;	/* our own unmap events (coherent.c) */
+	struct zd_list_head pins;	/* struct zd_pin (gup.c) */
 	struct {
 		atomic_ulong faults, zero_fills, device_faults, sigbus, dropped;
 		atomic_ulong pages_moved, pages_copied;
@@ -242,6 +243,17 @@ bool zd_hmm_on_fault_thread(void);
 /* Whether this is @mm's fault thread, where @fn would wait for itself:
  * then a warning naming @fn. */
 bool zd_hmm_fault_thread_misuse(struct zd_mm *mm, const char *fn);
+
+/* Sleep a millisecond, saying every 5 s (from *@from, 0 at first) that
+ * the page at @a is still waited for, @what for. */
+void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what);
+
+/* Pins (gup.c).  Whether a host page of [start, end) is pinned; lock
+ * held. */
+bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+/* zd_mm_destroy(): drop the pins still held, with a warning. */
+void zd_hmm_pins_drop(struct zd_mm *mm);
+void zd_hmm_gup_fork(enum hmm_fork stage);
 
 /* The fault thread. */
 void *zd_hmm_fault_thread(void *arg);

@@ -256,7 +256,8 @@ static unsigned long collect(struct zd_migrate_vma *m, uintptr_t *pte,
 
 	if (e & PTE_BUSY)
 		return 0;
-	if (m->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) {
+	if ((m->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) &&
+	    !zd_hmm_pinned(m->mm, addr, addr + page_bytes())) {
 		if (e == PTE_EMPTY)
 			src = ZD_MIGRATE_PFN_MIGRATE;
 		else if (e == PTE_HOST)

@@ -62,7 +62,8 @@ static unsigned long collect_host(struct zd_migrate_vma *m, uintptr_t *pte,
 	uintptr_t e0 = zd_hmm_settle(&pte[0], a);
 
 	if (!(m->flags & ZD_MIGRATE_VMA_SELECT_SYSTEM) ||
-	    (e0 != PTE_HOST && e0 != PTE_EMPTY))
+	    (e0 != PTE_HOST && e0 != PTE_EMPTY) ||
+	    zd_hmm_pinned(m->mm, a, a + FOLIO_BYTES))
 		return 0;
 	for (unsigned long k = 1; k < NR; k++)
 		if (zd_hmm_settle(&pte[k], a + (k << zd_page_shift)) != e0)

@@ -302,16 +302,21 @@ static void evict_page(struct zd_mm *mm, uintptr_t a)
 				return;
 			}
 		}
-		if (!waited_from)
-			waited_from = zd_os_now_ns();
-		else if (zd_os_now_ns() - waited_from > 5000000000ll) {
-			zd_warn("still waiting for the page at %#lx (under "
-				"migration, or held with zd_mm_lookup_get())",
-				(unsigned long)a);
-			waited_from = zd_os_now_ns();
-		}
-		zd_os_sleep_ns(1000000);
+		zd_hmm_wait_tick(&waited_from, a, "to come home (under "
+				 "migration, or held by a pin or zd_mm_lookup_get())");
 	}
+}
+
+void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what)
+{
+	if (!*from) {
+		*from = zd_os_now_ns();
+	} else if (zd_os_now_ns() - *from > 5000000000ll) {
+		zd_warn("still waiting for the page at %#lx %s",
+			(unsigned long)a, what);
+		*from = zd_os_now_ns();
+	}
+	zd_os_sleep_ns(1000000);
 }
 
 void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
@@ -341,6 +346,7 @@ static void fork_leaf_locks(enum hmm_fork stage)
 	zd_hmm_excl_fork(stage);
 	zd_hmm_staging_fork(stage);
 	zd_hmm_sys_pages_fork(stage);
+	zd_hmm_gup_fork(stage);
 }
 
 static void fork_prepare(void)
@@ -407,6 +413,7 @@ struct zd_mm *zd_mm_create(void)
 	pthread_mutex_init(&mm->lock, NULL);
 	pthread_cond_init(&mm->drained, NULL);
 	pthread_mutex_init(&mm->trash_lock, NULL);
+	zd_list_init(&mm->pins);
 	mm->stop_fd = -1;
 	/* "hmm.uffd": as on a machine that allows no userfaultfd at all */
 	mm->uffd = zd_fault("hmm.uffd") ? -EPERM :
@@ -480,6 +487,7 @@ void zd_mm_destroy(struct zd_mm *mm)
 		return;
 	}
 	zd_mn_notify(mm, ZD_MMU_NOTIFY_RELEASE, 0, ULONG_MAX, NULL);
+	zd_hmm_pins_drop(mm);		/* their coherent pages come home */
 	ranges_release(mm, 0, UINTPTR_MAX);
 	if (!mm->dead) {
 		zd_os_eventfd_signal(mm->stop_fd);

@@ -36,6 +36,16 @@ struct cmd {
 #define P_WRITE		0x02
 #define P_LOCAL		0x20
 
+/* /sys/kernel/debug/gup_test's ABI */
+struct gup {
+	uint64_t get_usec, put_usec, addr, size;
+	uint32_t per_call, flags, test_flags, which[8];
+};
+#define G_GUP_FAST	_IOWR('g', 1, struct gup)
+#define G_PIN_LONGTERM	_IOWR('g', 3, struct gup)
+#define G_GUP_BASIC	_IOWR('g', 4, struct gup)
+#define G_FOLL_WRITE	0x01
+
 #define NPAGES	16
 
 struct fx {
@@ -192,6 +202,38 @@ static void test_migrate_snapshot_release(void **state)
 		assert_int_equal(f->mem[i], i);
 }
 
+/* gup_test: a get brings device-private pages home; the size done stops
+ * at the first page that cannot be had (here, unmapped). */
+static void test_gup_node(void **state)
+{
+	struct fx *f = *state;
+	int g = open("/sys/kernel/debug/gup_test", O_RDWR);
+	struct gup a = { .addr = (uintptr_t)f->mem, .size = 4 * f->page,
+			 .per_call = 1, .flags = G_FOLL_WRITE };
+	struct cmd c;
+
+	assert_true(g >= 0);
+	assert_int_equal(run(f->fd0, C_TO_DEV, f->mem, f->buf, NPAGES, &c), 0);
+	assert_int_equal(ioctl(g, G_GUP_BASIC, &a), 0);
+	assert_int_equal(a.size, 4 * f->page);
+	a.size = 2 * f->page;
+	a.addr += 4 * f->page;
+	assert_int_equal(ioctl(g, G_PIN_LONGTERM, &a), 0);
+	assert_int_equal(run(f->fd0, C_SNAPSHOT, f->mem, f->buf, NPAGES, &c), 0);
+	for (int i = 0; i < NPAGES; i++)
+		assert_int_equal(f->buf[i], i < 6 ? P_WRITE : P_LOCAL | P_WRITE);
+	assert_int_equal(munmap((char *)f->mem + 9 * f->page, f->page), 0);
+	a = (struct gup){ .addr = (uintptr_t)f->mem + 6 * f->page,
+			  .size = 6 * f->page, .per_call = 2 };
+	assert_int_equal(ioctl(g, G_GUP_FAST, &a), 0);
+	assert_int_equal(a.size, 4 * f->page);	/* the second call got one */
+	assert_int_equal(ioctl(g, _IOWR('g', 40, struct gup), &a), -1);
+	assert_int_equal(errno, EINVAL);
+	for (size_t i = 0; i < 9 * f->page / sizeof(*f->mem); i++)
+		assert_int_equal(f->mem[i], i);
+	close(g);
+}
+
 static void test_to_sys(void **state)
 {
 	struct fx *f = *state;
@@ -257,6 +299,7 @@ int main(void)
 		T(test_protections),
 		T(test_migrate_snapshot_release),
 		T(test_exclusive_until_touched),
+		T(test_gup_node),
 		T(test_to_sys),
 		T(test_shared_memory),
 	};

@@ -307,6 +307,80 @@ static void lookup_unmanaged(void)
 					 &pg), -EFAULT);
 }
 
+/* ---- pins ------------------------------------------------------------------ */
+
+static void pin_null_mm(void)
+{
+	struct zd_pin *pin;
+
+	pg_init();
+	m_arm();
+	m_expect_err((int)zd_pin_user_pages_remote(NULL, 0x10000, 1, 0, NULL, &pin),
+		     -EINVAL);
+}
+
+static void pin_unaligned(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+	struct zd_pin *pin;
+
+	m_arm();
+	m_expect_err((int)zd_pin_user_pages_remote(mm, (unsigned long)buf + 1, 1, 0,
+						   NULL, &pin), -EINVAL);
+}
+
+static void pin_bad_flags(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+	struct zd_pin *pin;
+
+	m_arm();
+	m_expect_err((int)zd_pin_user_pages_remote(mm, (unsigned long)buf, 1, 0x2,
+						   NULL, &pin), -EINVAL);
+}
+
+static void pin_huge(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+	struct zd_pin *pin;
+
+	m_arm();
+	m_expect_err((int)zd_pin_user_pages_remote(mm, (unsigned long)buf, ULONG_MAX,
+						   0, NULL, &pin), -EINVAL);
+}
+
+static void pin_null_out(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+
+	m_arm();
+	m_expect_err((int)zd_pin_user_pages_remote(mm, (unsigned long)buf, 1, 0,
+						   NULL, NULL), -EINVAL);
+}
+
+static void pin_unmapped(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	struct zd_pin *pin;
+	char *p = anon(PG, MAP_PRIVATE);
+
+	munmap(p, PG);
+	m_arm();
+	m_expect_err_nowarn((int)zd_pin_user_pages_remote(mm, (unsigned long)p, 1, 0,
+							  NULL, &pin), -EFAULT);
+}
+
+static void unpin_null(void)
+{
+	m_arm();
+	zd_unpin_user_pages(NULL);
+	m_expect_val_nowarn(1, 1);
+}
+
 /* ---- migrate entries, staging pages ---------------------------------------- */
 
 static void virt_unaligned(void)
@@ -1077,6 +1151,13 @@ const struct mcase misuse_hmm_cases[] = {
 	{ "zd_mm_device_pages", "NULL", "0+WARN", device_pages_null },
 	{ "zd_mm_lookup", "NULL mm", ERRW, lookup_null },
 	{ "zd_mm_lookup", "foreign: unmanaged address", "-EFAULT", lookup_unmanaged },
+	{ "zd_pin_user_pages_remote", "NULL mm", "-EINVAL+WARN", pin_null_mm },
+	{ "zd_pin_user_pages_remote", "unaligned: start + 1", "-EINVAL+WARN", pin_unaligned },
+	{ "zd_pin_user_pages_remote", "bad flags: 0x2", "-EINVAL+WARN", pin_bad_flags },
+	{ "zd_pin_user_pages_remote", "huge: ULONG_MAX pages", "-EINVAL+WARN", pin_huge },
+	{ "zd_pin_user_pages_remote", "NULL pin", "-EINVAL+WARN", pin_null_out },
+	{ "zd_pin_user_pages_remote", "foreign: unmapped address", "-EFAULT", pin_unmapped },
+	{ "zd_unpin_user_pages", "NULL", "no crash", unpin_null },
 	{ "zd_migrate_virt", "unaligned address", "0+WARN", virt_unaligned },
 	{ "zd_migrate_virt", "NULL", "0+WARN", virt_null },
 	{ "zd_migrate_pfn_to_page", "foreign: pfn with no memmap", "NULL+WARN", pfn_to_page_no_memmap },

@@ -152,12 +152,14 @@ __attribute__((constructor)) static void kshim_init(void)
 	if (!real_##name)						\
 		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
 
-/* The unit of a device node path, or -1. */
+/* The unit of a device node path (KSHIM_UNIT_GUP: gup_test), or -1. */
 static int unit_of(const char *path)
 {
 	const char *pre = "/dev/hmm_dmirror";
 	size_t n = strlen(pre);
 
+	if (path && !strcmp(path, KSHIM_GUP_PATH))
+		return KSHIM_UNIT_GUP;
 	if (!path || strncmp(path, pre, n) || path[n] < '0' || path[n] > '9' ||
 	    path[n + 1])
 		return -1;
@@ -178,7 +180,7 @@ static int ensure_device_fn(void *arg)
 			return -ENODEV;
 		}
 	}
-	if (!st.dev[unit]) {
+	if (unit != KSHIM_UNIT_GUP && !st.dev[unit]) {
 		st.dev[unit] = unit >= UNIT_COHERENT ?
 			dmirror_create_coherent(unit + KSHIM_UNITS * st.generation,
 						ZD_SECTION_SIZE) :
@@ -205,11 +207,14 @@ static int open_mirror(int unit, int flags)
 	char name[32];
 	int fd, err;
 
-	if (unit >= KSHIM_UNITS) {
+	if (unit > KSHIM_UNIT_GUP) {
 		errno = ENOENT;
 		return -1;
 	}
-	snprintf(name, sizeof(name), "hmm_dmirror%d", unit);
+	if (unit == KSHIM_UNIT_GUP)
+		snprintf(name, sizeof(name), "gup_test");
+	else
+		snprintf(name, sizeof(name), "hmm_dmirror%d", unit);
 	m = calloc(1, sizeof(*m));
 	fd = m ? memfd_create(name, flags & O_CLOEXEC ? MFD_CLOEXEC : 0) : -1;
 	if (fd < 0 || fd >= MAX_FD) {
@@ -224,7 +229,7 @@ static int open_mirror(int unit, int flags)
 	err = on_worker(ensure_device_fn, &unit);
 	if (!err) {
 		m->unit = unit;
-		m->dm = st.dev[unit];
+		m->dm = unit == KSHIM_UNIT_GUP ? NULL : st.dev[unit];
 		m->mm = st.mm;
 		atomic_store(&st.fd[fd], m);
 	}
@@ -341,6 +346,40 @@ static int ioctl_fn(void *arg)
 	return kshim_ioctl(j->m, j->request, j->cmd);
 }
 
+struct gup_job {
+	struct zd_mm *mm;
+	unsigned long request;
+	struct kshim_gup *g;
+};
+
+static int gup_fn(void *arg)
+{
+	struct gup_job *j = arg;
+
+	return kshim_gup_ioctl(j->mm, j->request, j->g);
+}
+
+static int gup_ioctl(struct kshim_mirror *m, unsigned long request,
+		     struct kshim_gup *user)
+{
+	struct kshim_gup g;
+	struct gup_job job = { m->mm, request, &g };
+	int err;
+
+	if (!user) {
+		errno = EFAULT;
+		return -1;
+	}
+	memcpy(&g, user, sizeof(g));
+	err = on_worker(gup_fn, &job);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	memcpy(user, &g, sizeof(g));
+	return 0;
+}
+
 KSHIM_API int ioctl(int fd, unsigned long request, ...)
 {
 	struct ioctl_job job;
@@ -356,6 +395,8 @@ KSHIM_API int ioctl(int fd, unsigned long request, ...)
 		REAL(ioctl);
 		return real_ioctl(fd, request, user);
 	}
+	if (m->unit == KSHIM_UNIT_GUP)
+		return gup_ioctl(m, request, (struct kshim_gup *)user);
 	if (!user) {
 		errno = EFAULT;
 		return -1;

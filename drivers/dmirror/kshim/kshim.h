@@ -94,6 +94,23 @@ bool kshim_is_zero_page(uint64_t pm, bool private_anon);
 int kshim_ioctl(struct kshim_mirror *m, unsigned long request,
 		struct kshim_cmd *cmd);
 
+/* ---- gup.c: /sys/kernel/debug/gup_test ---- */
+
+/* The gup_test ioctl argument: pin or get [addr, addr + size)
+ * nr_pages_per_call pages per call with gup_flags (the kernel's FOLL_*);
+ * out: the microseconds the gets and the puts took, and the size done. */
+struct kshim_gup {
+	uint64_t get_delta_usec, put_delta_usec, addr, size;
+	uint32_t nr_pages_per_call, gup_flags, test_flags;
+	uint32_t which_pages[8];
+};
+
+#define KSHIM_GUP_PATH	"/sys/kernel/debug/gup_test"
+#define KSHIM_UNIT_GUP	KSHIM_UNITS	/* the unit of the gup_test node */
+
+/* Run gup_test ioctl @request; 0 or -errno, as the kernel's. */
+int kshim_gup_ioctl(struct zd_mm *mm, unsigned long request, struct kshim_gup *g);
+
 /* ---- exclusive.c: EXCLUSIVE and CHECK_EXCLUSIVE ---- */
 
 int kshim_cmd_exclusive(struct kshim_mirror *m, struct kshim_cmd *cmd);

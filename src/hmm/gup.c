@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Pinning an application's pages for a device (the kernel's GUP,
+ * mm/gup.c).  The kernel holds a page by its struct page; host pages have
+ * none here, so a pin is an object naming its addresses: each pinned page
+ * is a host page at its address (NULL in pages[]) or a DEVICE_COHERENT
+ * page held by a reference.  The collectors (migrate.c, migrate_compound.c,
+ * exclusive.c) leave host pages under a pin where they are; a held
+ * coherent page is left by their reference count check, as the kernel's
+ * migration leaves a page with an unexpected count.
+ *
+ * Locks: pin_lock, then mm->lock.  A pin is on its mm's list (mm->pins)
+ * from the start, its count of pages (nr) growing under mm->lock, so the
+ * collectors, under mm->lock, see every page pinned so far.  pin->mm is
+ * cleared under pin_lock by zd_mm_destroy(), so an unpin after it does
+ * not touch the freed mm.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../os/os.h"
+#include "fault.h"
+#include "list.h"
+#include "internal.h"
+#include "log.h"
+
+struct zd_pin {
+	struct zd_list_head node;	/* in mm->pins */
+	struct zd_mm *mm;		/* NULL after zd_mm_destroy() */
+	uintptr_t start;
+	unsigned long nr;		/* pages pinned so far */
+	struct zd_page *pages[];	/* held device page, or NULL: host */
+};
+
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Populate at most this many pages per system call. */
+#define PIN_BATCH	512ul
+
+static struct zd_pin *pin_of(struct zd_list_head *pos)
+{
+	return (struct zd_pin *)((char *)pos - offsetof(struct zd_pin, node));
+}
+
+bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct zd_list_head *pos;
+
+	zd_list_for_each(pos, &mm->pins) {
+		struct zd_pin *p = pin_of(pos);
+		uintptr_t s = start > p->start ? start : p->start;
+		uintptr_t e = p->start + (p->nr << zd_page_shift);
+
+		for (e = e < end ? e : end; s < e; s += page_bytes())
+			if (!p->pages[(s - p->start) >> zd_page_shift])
+				return true;
+	}
+	return false;
+}
+
+enum pin_step { PIN_DONE, PIN_RETRY, PIN_WAIT, PIN_EVICT };
+
+/*
+ * Pin the page at @a, just faulted in, if it is where a pin may hold it:
+ * a host page, or a coherent page (referenced) unless @longterm.  Else
+ * what to do first.  Lock held.
+ */
+static enum pin_step pin_page(struct zd_pin *p, uintptr_t a, bool longterm,
+			      struct zd_page **evict)
+{
+	uintptr_t *pte = zd_hmm_pte(p->mm, a);
+	uintptr_t e = pte ? zd_hmm_settle(pte, a) & ~PTE_DISCARD : PTE_HOST;
+	struct zd_page *page = pte_page(e);
+
+	if (e & PTE_BUSY)
+		return PIN_WAIT;	/* a migration: wait for its finalize */
+	if (page && zd_hmm_coh_page(page) && longterm) {
+		zd_get_page(page);
+		*evict = page;
+		return PIN_EVICT;
+	}
+	if (page && zd_hmm_coh_page(page))
+		zd_get_page(page);
+	else if (e != PTE_HOST)	/* moved or dropped since the populate */
+		return PIN_RETRY;
+	p->pages[p->nr++] = page;
+	return PIN_DONE;
+}
+
+/* Pin pages [p->nr, p->nr + n) after faulting them in; 0, or -EFAULT
+ * where the first of them could not be. */
+static int pin_batch(struct zd_pin *p, unsigned long n, unsigned int flags)
+{
+	int64_t waited_from = 0;
+
+	while (n) {
+		uintptr_t a = p->start + (p->nr << zd_page_shift);
+		struct zd_page *evict = NULL;
+		enum pin_step step = PIN_DONE;
+
+		if (zd_os_populate((void *)a, n << zd_page_shift,
+				   flags & ZD_FOLL_WRITE)) {
+			/* as far as it can: then one page at a time */
+			if (n == 1)
+				return -EFAULT;
+			n = 1;
+			continue;
+		}
+		pthread_mutex_lock(&p->mm->lock);
+		zd_hmm_wait_drained(p->mm);
+		while (n && step == PIN_DONE) {
+			step = pin_page(p, a, flags & ZD_FOLL_LONGTERM, &evict);
+			n -= step == PIN_DONE;
+			a += page_bytes();
+		}
+		pthread_mutex_unlock(&p->mm->lock);
+		if (evict) {
+			a -= page_bytes();
+			zd_hmm_coh_evict(p->mm, a, evict);
+			zd_put_page(evict);
+		}
+		if (step == PIN_WAIT || step == PIN_RETRY)
+			zd_hmm_wait_tick(&waited_from, a - page_bytes(),
+					 "to pin it");
+	}
+	return 0;
+}
+
+long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
+			      unsigned long nr_pages, unsigned int gup_flags,
+			      struct zd_page **pages, struct zd_pin **pin)
+{
+	const unsigned int known = ZD_FOLL_WRITE | ZD_FOLL_LONGTERM;
+	struct zd_pin *p;
+	long done;
+	int err = 0;
+
+	if (pin)
+		*pin = NULL;
+	if (!mm || !pin || (start & (page_bytes() - 1)) || (gup_flags & ~known) ||
+	    nr_pages > (UINTPTR_MAX - start) >> zd_page_shift) {
+		zd_warn("zd_pin_user_pages_remote: bad argument: mm %p start "
+			"%#lx nr_pages %lu gup_flags %#x pin %p (page-aligned "
+			"start, ZD_FOLL_* flags, a pin to set)", (void *)mm,
+			start, nr_pages, gup_flags, (void *)pin);
+		return -EINVAL;
+	}
+	if (zd_hmm_fault_thread_misuse(mm, __func__))
+		return -EDEADLK;
+	if (!nr_pages)
+		return 0;
+	p = zd_zalloc("hmm.pin", sizeof(*p) + nr_pages * sizeof(p->pages[0]));
+	if (!p)
+		return -ENOMEM;
+	p->mm = mm;
+	p->start = start;
+	pthread_mutex_lock(&pin_lock);
+	pthread_mutex_lock(&mm->lock);
+	zd_list_add_tail(&p->node, &mm->pins);
+	pthread_mutex_unlock(&mm->lock);
+	pthread_mutex_unlock(&pin_lock);
+	while (!err && p->nr < nr_pages) {
+		unsigned long n = nr_pages - p->nr;
+
+		err = pin_batch(p, n < PIN_BATCH ? n : PIN_BATCH, gup_flags);
+	}
+	done = (long)p->nr;
+	if (!done) {
+		zd_unpin_user_pages(p);
+		return -EFAULT;
+	}
+	if (pages)
+		for (long i = 0; i < done; i++)
+			pages[i] = p->pages[i];
+	*pin = p;
+	return done;
+}
+
+/* Drop the device pages @p holds; its list entry and mm are the
+ * caller's. */
+static void put_pages(struct zd_pin *p)
+{
+	for (unsigned long i = 0; i < p->nr; i++)
+		if (p->pages[i])
+			zd_put_page(p->pages[i]);
+	p->nr = 0;
+}
+
+void zd_unpin_user_pages(struct zd_pin *pin)
+{
+	if (!pin)
+		return;
+	pthread_mutex_lock(&pin_lock);
+	if (pin->mm) {
+		pthread_mutex_lock(&pin->mm->lock);
+		zd_list_del_init(&pin->node);
+		pthread_mutex_unlock(&pin->mm->lock);
+	}
+	pthread_mutex_unlock(&pin_lock);
+	put_pages(pin);
+	free(pin);
+}
+
+void zd_hmm_pins_drop(struct zd_mm *mm)
+{
+	unsigned long n = 0;
+
+	/* pin_lock keeps a concurrent unpin from putting the pages too */
+	pthread_mutex_lock(&pin_lock);
+	for (;;) {
+		struct zd_pin *p = NULL;
+
+		pthread_mutex_lock(&mm->lock);
+		if (!zd_list_empty(&mm->pins)) {
+			p = pin_of(mm->pins.next);
+			zd_list_del_init(&p->node);
+			p->mm = NULL;
+		}
+		pthread_mutex_unlock(&mm->lock);
+		if (!p)
+			break;
+		n += p->nr;
+		put_pages(p);	/* not under mm->lock: may free the page */
+	}
+	pthread_mutex_unlock(&pin_lock);
+	if (n)
+		zd_warn("zd_mm_destroy(%p): %lu pinned pages not unpinned: "
+			"the pins are dropped (free each with "
+			"zd_unpin_user_pages())", (void *)mm, n);
+}
+
+void zd_hmm_gup_fork(enum hmm_fork stage)
+{
+	hmm_fork_mutex(&pin_lock, stage);
+}
