@@ -118,6 +118,8 @@ struct zd_mm {
 	size_t nr_pending, cap_pending;
 	struct coh_expect *coh_expect;	/* our own unmap events (coherent.c) */
 	struct zd_list_head pins;	/* struct zd_pin (gup.c) */
+	unsigned long in_flight;	/* migrations from setup to finalize
+					 * (migrate.c's gate_lock) */
 	struct {
 		atomic_ulong faults, zero_fills, device_faults, sigbus, dropped;
 		atomic_ulong pages_moved, pages_copied;
@@ -238,6 +240,12 @@ void zd_hmm_sys_pages_fork(enum hmm_fork stage);
 /* Prepare: wait for migrations in flight and hold new ones back (but the
  * forking thread's and fault threads'); parent, child: let them go. */
 void zd_hmm_migrations_fork(enum hmm_fork stage);
+/* This thread's migrations of @mm between setup and finalize
+ * (zd_mm_destroy() would wait for itself). */
+unsigned long zd_hmm_migrating_here(struct zd_mm *mm);
+/* Wait until no migration of @mm is between setup and finalize, saying
+ * so every 5 s (zd_mm_destroy(), before the mm goes). */
+void zd_hmm_migrations_wait(struct zd_mm *mm);
 /* Whether this thread is an mm's fault thread. */
 bool zd_hmm_on_fault_thread(void);
 /* Whether this is @mm's fault thread, where @fn would wait for itself:

@@ -302,8 +302,15 @@ static unsigned long gate_flight;	/* migrations in flight */
 static bool gate_closed;
 static pthread_t gate_owner;		/* the forking thread */
 static __thread unsigned long my_flight;
+/* this thread's in flight on one mm (zd_mm_destroy() on it would wait
+ * for itself); more than one mm at a time goes untold */
+static __thread struct zd_mm *my_mm;
+static __thread unsigned long my_mm_flight;
 
-static void gate_enter(void)
+/* Also counts @mm's migrations (mm->in_flight, under gate_lock), from
+ * setup to finalize, for zd_mm_destroy() to wait for: the gate_leave()
+ * is the migration's last touch of @mm. */
+static void gate_enter(struct zd_mm *mm)
 {
 	pthread_mutex_lock(&gate_lock);
 	while (gate_closed && !pthread_equal(gate_owner, pthread_self()) &&
@@ -311,16 +318,53 @@ static void gate_enter(void)
 		pthread_cond_wait(&gate_cv, &gate_lock);
 	gate_flight++;
 	my_flight++;
+	mm->in_flight++;
+	if (!my_mm_flight)
+		my_mm = mm;
+	my_mm_flight += my_mm == mm;
 	pthread_mutex_unlock(&gate_lock);
 }
 
-static void gate_leave(void)
+static void gate_leave(struct zd_mm *mm)
 {
 	pthread_mutex_lock(&gate_lock);
 	gate_flight--;
 	if (my_flight)		/* finalized on another thread than its setup */
 		my_flight--;
+	if (my_mm == mm && my_mm_flight)
+		my_mm_flight--;
+	mm->in_flight--;
 	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+unsigned long zd_hmm_migrating_here(struct zd_mm *mm)
+{
+	unsigned long mine;
+
+	pthread_mutex_lock(&gate_lock);
+	mine = my_mm == mm ? my_mm_flight : 0;
+	pthread_mutex_unlock(&gate_lock);
+	return mine;
+}
+
+void zd_hmm_migrations_wait(struct zd_mm *mm)
+{
+	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
+
+	pthread_mutex_lock(&gate_lock);
+	while (mm->in_flight) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 1;
+		pthread_cond_timedwait(&gate_cv, &gate_lock, &t);
+		if (mm->in_flight && zd_os_now_ns() > warn_at) {
+			zd_warn("zd_mm_destroy(%p) waits for %lu migrations to "
+				"finalize", (void *)mm, mm->in_flight);
+			warn_at = zd_os_now_ns() + 5000000000ll;
+		}
+	}
 	pthread_mutex_unlock(&gate_lock);
 }
 
@@ -370,14 +414,14 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 			"page", (void *)m->fault_page);
 		return -EINVAL;
 	}
-	gate_enter();
+	gate_enter(m->mm);
 	pthread_mutex_lock(&m->mm->lock);
 	/* the kernel finds no vma: nothing is written.  An application's
 	 * munmap() can cause it, so it is no misuse */
 	if (!any_managed(m->mm, m->start, m->end) &&
 	    zd_os_mapped((void *)m->start, m->end - m->start)) {
 		pthread_mutex_unlock(&m->mm->lock);
-		gate_leave();
+		gate_leave(m->mm);
 		return -EINVAL;
 	}
 	m->cpages = 0;
@@ -398,8 +442,6 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 	}
 	pthread_mutex_unlock(&m->mm->lock);
 	zd_hmm_split_put(m->mm);
-	if (!m->cpages)		/* drivers skip the finalize then */
-		gate_leave();
 	zd_fault_point("hmm.migrate.setup");
 	/* mirrors let go before anything moves or is write-protected */
 	zd_mn_notify(m->mm, ZD_MMU_NOTIFY_MIGRATE, m->start, m->end, m->pgmap_owner);
@@ -416,6 +458,8 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 		hmm_writeprotect(m->mm, m->start + (run_first << zd_page_shift),
 				 run_len << zd_page_shift, 1));
 	zd_hmm_compound_wp(m, 1);
+	if (!m->cpages)		/* drivers skip the finalize then */
+		gate_leave(m->mm);
 	return 0;
 }
 
@@ -1105,7 +1149,7 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 		m->src[i] &= ~MPFN_COLLECTED;
 	}
 	if (in_flight)
-		gate_leave();
+		gate_leave(m->mm);
 }
 
 /* ---- by device pfn, wherever mapped (unplug) ---------------------------- */

@@ -379,6 +379,8 @@ static void fork_child(void)
 		struct zd_mm *mm = mm_of(pos);
 
 		mm->dead = true;		/* no fault thread here */
+		/* only the forking thread's migrations came along */
+		mm->in_flight = zd_hmm_migrating_here(mm);
 		/* held at the fork by threads the child does not have */
 		pthread_mutex_init(&mm->lock, NULL);
 		pthread_mutex_init(&mm->trash_lock, NULL);
@@ -474,6 +476,12 @@ void zd_mm_destroy(struct zd_mm *mm)
 		return;
 	if (zd_hmm_fault_thread_misuse(mm, __func__))
 		return;
+	if (zd_hmm_migrating_here(mm)) {
+		zd_warn("zd_mm_destroy(%p) between this thread's own "
+			"zd_migrate_vma_setup() and finalize: refused (it "
+			"would wait for itself)", (void *)mm);
+		return;
+	}
 	pthread_mutex_lock(&zd_hmm_mms_lock);
 	zd_list_for_each(pos, &zd_hmm_mms)	/* compared, not read: it may
 						 * have been freed */
@@ -489,6 +497,8 @@ void zd_mm_destroy(struct zd_mm *mm)
 	zd_mn_notify(mm, ZD_MMU_NOTIFY_RELEASE, 0, ULONG_MAX, NULL);
 	zd_hmm_pins_drop(mm);		/* their coherent pages come home */
 	ranges_release(mm, 0, UINTPTR_MAX);
+	/* their last touches of the mm, after their pages came home */
+	zd_hmm_migrations_wait(mm);
 	if (!mm->dead) {
 		zd_os_eventfd_signal(mm->stop_fd);
 		pthread_join(mm->thread, NULL);

@@ -768,6 +768,64 @@ static void collect(struct fx *f, struct zd_migrate_vma *m, unsigned long *src,
 	assert_int_equal(m->cpages, n);
 }
 
+static void *pages_and_finalize(void *arg)
+{
+	struct zd_migrate_vma *m = arg;
+
+	zd_migrate_vma_pages(m);
+	zd_migrate_vma_finalize(m);
+	return NULL;
+}
+
+struct destroyer {
+	struct zd_mm *mm;
+	atomic_bool done;
+};
+
+static void *destroy_mm(void *arg)
+{
+	struct destroyer *d = arg;
+
+	zd_mm_destroy(d->mm);
+	atomic_store(&d->done, true);
+	return NULL;
+}
+
+/* zd_mm_destroy() on another thread waits for a migration between setup
+ * and finalize, to its last touch of the mm (finalize's wake, after its
+ * entries are done: a destroy that only waited for busy pages freed the
+ * mm under it).  On the migrating thread itself it is refused. */
+static void test_destroy_waits_for_migration_in_flight(void **state)
+{
+	unsigned long src[4], dst[4] = { 0 };
+	struct destroyer d = { 0 };
+	struct zd_migrate_vma m;
+	pthread_t fin, des;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 91);
+	collect(&f, &m, src, dst, 4);
+	assert_warns("would wait for itself", zd_mm_destroy(f.mm));
+	assert_int_equal(zd_fault_inject_pause("hmm.migrate.finalize", 10000), 0);
+	assert_int_equal(pthread_create(&fin, NULL, pages_and_finalize, &m), 0);
+	assert_true(wait_for(zd_fault_inject_calls() == 1));
+	d.mm = f.mm;
+	assert_int_equal(pthread_create(&des, NULL, destroy_mm, &d), 0);
+	test_sleep_us(300000);
+	assert_false(atomic_load(&d.done));
+	zd_fault_inject_reset();
+	zd_fault_inject_resume();
+	assert_int_equal(pthread_join(fin, NULL), 0);
+	assert_int_equal(pthread_join(des, NULL), 0);
+	assert_true(atomic_load(&d.done));
+	check(f.buf, f.len, 91);
+	f.mm = zd_mm_create();		/* for fx_fini */
+	assert_non_null(f.mm);
+	fx_fini(&f);
+}
+
 /* A driver takes host pages, then does not migrate them: finalize puts
  * them back.  And zd_migrate_vma_move's bad input. */
 static void test_taken_pages_without_dst_are_put_back(void **state)
@@ -1106,15 +1164,6 @@ static void test_register_sees_pages_written_while_it_waits(void **state)
 	check(f.buf, f.len, 79);
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
 	fx_fini(&f);
-}
-
-static void *pages_and_finalize(void *arg)
-{
-	struct zd_migrate_vma *m = arg;
-
-	zd_migrate_vma_pages(m);
-	zd_migrate_vma_finalize(m);
-	return NULL;
 }
 
 struct poker {
@@ -2611,6 +2660,7 @@ int main(void)
 		cmocka_unit_test(test_rewritten_lazy_free_pages_keep_their_data),
 		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
+		cmocka_unit_test(test_destroy_waits_for_migration_in_flight),
 		cmocka_unit_test_teardown(test_stale_fault_leaves_moved_page_alone, disarm),
 		cmocka_unit_test(test_page_reclaimed_under_migration_reads_zero),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
