@@ -214,9 +214,9 @@ ZD_API int zd_hmm_device_coherent_supported(void);
  * thread stops.  Migrations other threads have between
  * zd_migrate_vma_setup() and finalize are waited for (reported every
  * 5 s); pins still held are dropped, with a warning.
- * Context: may sleep; not from the fault thread (a migrate_to_ram), nor
- * between the calling thread's own setup and finalize on @mm: there it
- * warns and does nothing.
+ * Context: may sleep; not from the fault thread (a migrate_to_ram), an
+ * invalidate() of @mm's notifiers, nor between the calling thread's own
+ * setup and finalize on @mm: there it warns and does nothing.
  */
 ZD_API void zd_mm_destroy(struct zd_mm *mm);
 

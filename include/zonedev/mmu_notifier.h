@@ -142,7 +142,8 @@ ZD_API int zd_mmu_interval_notifier_insert(struct zd_mmu_interval_notifier *sub,
  * over, so @sub may be freed on return.  After zd_mm_destroy() of its mm
  * (which told it ZD_MMU_NOTIFY_RELEASE) it only marks @sub removed.
  * Removing a notifier that is not inserted is reported and ignored.
- * Context: may sleep; not from an invalidate() callback of the mm.
+ * Context: may sleep; not from an invalidate() callback of the mm, where
+ * it would wait for itself: there it warns and leaves @sub inserted.
  */
 ZD_API void zd_mmu_interval_notifier_remove(struct zd_mmu_interval_notifier *sub);
 
@@ -153,7 +154,8 @@ ZD_API void zd_mmu_interval_notifier_remove(struct zd_mmu_interval_notifier *sub
  * The sequence to give zd_hmm_range_fault() (range->notifier_seq) and
  * then zd_mmu_interval_read_retry().  If a change overlapping @sub is
  * being notified, waits until it is over: what is read after is current.
- * Context: may sleep; no driver lock that invalidate() takes.
+ * Context: may sleep; no driver lock that invalidate() takes; not from an
+ * invalidate() callback of the mm (it warns and does not wait there).
  * Return: the sequence.
  */
 ZD_API unsigned long zd_mmu_interval_read_begin(struct zd_mmu_interval_notifier *sub);

@@ -476,6 +476,8 @@ void zd_mm_destroy(struct zd_mm *mm)
 		return;
 	if (zd_hmm_fault_thread_misuse(mm, __func__))
 		return;
+	if (zd_mn_telling(mm, __func__))
+		return;
 	if (zd_hmm_migrating_here(mm)) {
 		zd_warn("zd_mm_destroy(%p) between this thread's own "
 			"zd_migrate_vma_setup() and finalize: refused (it "

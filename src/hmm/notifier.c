@@ -41,6 +41,19 @@ static atomic_ulong mn_nr;
 
 #define sub_of(pos)	zd_list_entry(pos, struct zd_mmu_interval_notifier, node)
 
+/* The mm whose invalidate() calls this thread is making: a remove or a
+ * read_begin on it there would wait for this very notification's end. */
+static __thread struct zd_mm *telling;
+
+bool zd_mn_telling(struct zd_mm *mm, const char *fn)
+{
+	if (!telling || telling != mm)
+		return false;
+	zd_warn("%s: called from an invalidate() of the same mm: it would "
+		"wait for that notification, which waits for it", fn);
+	return true;
+}
+
 static struct mn_mm *mn_find(struct zd_mm *mm)
 {
 	struct zd_list_head *pos;
@@ -170,6 +183,10 @@ void zd_mmu_interval_notifier_remove(struct zd_mmu_interval_notifier *sub)
 		pthread_mutex_unlock(&mn_lock);
 		return;
 	}
+	if (notifying(m) && zd_mn_telling(m->mm, __func__)) {
+		pthread_mutex_unlock(&mn_lock);	/* @sub stays inserted */
+		return;
+	}
 	if (sub->state == SUB_INSERTING || !notifying(m)) {
 		zd_list_del_init(&sub->node);
 		set_state(sub, SUB_NONE);
@@ -199,6 +216,10 @@ unsigned long zd_mmu_interval_read_begin(struct zd_mmu_interval_notifier *sub)
 	}
 	m = sub->mn;
 	seq = __atomic_load_n(&sub->invalidate_seq, __ATOMIC_RELAXED);
+	if (seq == m->seq && zd_mn_telling(m->mm, __func__)) {
+		pthread_mutex_unlock(&mn_lock);
+		return seq;	/* what it returns after the wait */
+	}
 	/* equal: a change overlapping @sub is being told right now */
 	while (seq == m->seq)
 		pthread_cond_wait(&mn_wq, &mn_lock);
@@ -240,6 +261,7 @@ struct mn_mm *zd_mn_start(struct zd_mm *mm, enum zd_mmu_notifier_event event,
 	};
 	struct zd_list_head *pos;
 	unsigned long cur_seq;
+	struct zd_mm *was;
 	bool any = false;
 	struct mn_mm *m;
 
@@ -259,6 +281,8 @@ struct mn_mm *zd_mn_start(struct zd_mm *mm, enum zd_mmu_notifier_event event,
 	if (!any)
 		return m;
 	/* the list stands still until our end: the count is odd */
+	was = telling;
+	telling = mm;
 	zd_list_for_each(pos, &m->subs) {
 		struct zd_mmu_interval_notifier *sub = sub_of(pos);
 
@@ -266,6 +290,7 @@ struct mn_mm *zd_mn_start(struct zd_mm *mm, enum zd_mmu_notifier_event event,
 			zd_warn("invalidate() of notifier %p returned false for a "
 				"range that may sleep", (void *)sub);
 	}
+	telling = was;
 	return m;
 }
 

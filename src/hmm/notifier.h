@@ -46,6 +46,10 @@ static inline void zd_mn_notify(struct zd_mm *mm,
 bool zd_mn_wanted(struct zd_mm *mm, unsigned long start, unsigned long end,
 		  bool removing);
 
+/* Whether this thread is inside an invalidate() of @mm's notifiers,
+ * where @fn would wait for itself: then a warning naming @fn. */
+bool zd_mn_telling(struct zd_mm *mm, const char *fn);
+
 /* @mm is being freed: its notifiers are detached (remove is then a no-op). */
 void zd_mn_mm_gone(struct zd_mm *mm);
 

@@ -481,6 +481,56 @@ static void test_misuse_is_reported(void **state)
 	assert_false(zd_mmu_notifier_range_blockable(NULL));
 }
 
+/* An invalidate() that calls, on its own mm, what waits for the end of
+ * the notification it is part of. */
+struct reentrant {
+	struct zd_mmu_interval_notifier sub;
+	struct zd_mm *mm;
+	atomic_int calls;
+};
+
+static bool call_back_in(struct zd_mmu_interval_notifier *sub,
+			 const struct zd_mmu_notifier_range *range, unsigned long cur_seq)
+{
+	struct reentrant *r = container_of(sub, struct reentrant, sub);
+
+	(void)range;
+	zd_mmu_interval_set_seq(sub, cur_seq);
+	if (atomic_fetch_add(&r->calls, 1))
+		return true;
+	zd_mmu_interval_notifier_remove(sub);
+	assert_int_equal(zd_mmu_interval_read_begin(sub), cur_seq);
+	zd_mm_destroy(r->mm);
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops reentrant_ops = {
+	.invalidate = call_back_in
+};
+
+/* Each is refused with a warning instead of waiting for itself (the
+ * kernel's would hang), on a migrating thread and on the fault thread
+ * (munmap); the notifier stays inserted and works after. */
+static void test_calls_from_invalidate_are_refused(void **state)
+{
+	struct fx *f = *state;
+	struct reentrant r = { .mm = f->mm };
+
+	assert_int_equal(zd_mmu_interval_notifier_insert(&r.sub, f->mm,
+							 (unsigned long)f->buf,
+							 f->len, &reentrant_ops), 0);
+	assert_warns_n(3, "invalidate() of the same mm",
+		       to_device(f, f->buf, NPAGES));
+	assert_true(atomic_load(&r.calls) >= 1);
+	/* on the fault thread (destroy is refused there first) */
+	atomic_store(&r.calls, 0);
+	assert_warns_n(3, "fault thread",
+		       assert_int_equal(madvise(f->buf, PG, MADV_DONTNEED), 0);
+		       zd_mm_device_pages(f->mm));
+	assert_int_equal(atomic_load(&r.calls), 1);
+	assert_no_warn(zd_mmu_interval_notifier_remove(&r.sub));
+}
+
 /* Memory for the per-mm state fails: the insert says so, nothing leaks. */
 static void test_insert_without_memory(void **state)
 {
@@ -510,6 +560,7 @@ int main(void)
 		T(test_seq_makes_reader_retry),
 		T(test_readers_wait_for_the_end),
 		T(test_misuse_is_reported),
+		T(test_calls_from_invalidate_are_refused),
 		T(test_insert_without_memory),
 	};
 
