@@ -803,6 +803,11 @@ ZD_API unsigned int zd_hmm_pfn_to_map_order(unsigned long hmm_pfn);
  * referenced: until zd_put_device_exclusive_page(), a CPU access to it
  * waits (the fault thread goes on with other work), so that the driver
  * can install it in its mirror first, under its notifier's read_retry.
+ * But the thread holding it would wait for itself (the kernel's hangs):
+ * its own CPU access, fork(), zd_mm_unregister(), zd_mm_destroy() or a
+ * new make of the page bring the page home at once, with a warning, and
+ * the device's writes to the held page after that are lost; its put is
+ * still due, and quiet.
  * After the put the device keeps using it until a CPU access revokes it
  * through the notifier.  Before fork() (the child sees every byte, and
  * copy-on-write goes on as usual), zd_mm_unregister() and zd_mm_destroy()

@@ -34,6 +34,7 @@ struct hmm_excl {
 	struct zd_mm *mm;	/* NULL once no entry names it (an orphan:
 				 * the put frees it) */
 	uintptr_t wake;		/* a CPU fault waits there for the put */
+	int holder;		/* the thread that made it (its tid) */
 	bool held;		/* made, not put yet */
 };
 
@@ -89,12 +90,28 @@ static void fill_failed(void *ctx, uintptr_t addr)
 enum { RESTORED, HELD, NOT_EXCL };
 
 /*
+ * Whether the held @x is waited for by its own holder (thread @tid),
+ * whose put would then never come: it is not waited for, with a
+ * warning.  excl_lock held.
+ */
+static bool holder_waits(const struct hmm_excl *x, uintptr_t a, int tid)
+{
+	if (x->holder != tid)
+		return false;
+	zd_warn("the thread holding the exclusive page at %#lx (made, not put "
+		"yet) touched it, forked, or unregistered or destroyed its mm: "
+		"the page comes home now, and the device's writes to it after "
+		"this are lost", (unsigned long)a);
+	return true;
+}
+
+/*
  * Put the bytes of the exclusive page at @a back into place: the
  * notifiers first (the device's mapping goes), then the page, which the
- * kernel moves where it can.  A held page stays; @waiter: a CPU fault
- * waits for its put.
+ * kernel moves where it can.  A held page stays, but for its own holder
+ * (thread @tid); @waiter: a CPU fault waits for its put.
  */
-static int restore(struct zd_mm *mm, uintptr_t a, bool waiter)
+static int restore(struct zd_mm *mm, uintptr_t a, int tid, bool waiter)
 {
 	uintptr_t *pte, e;
 	struct hmm_excl *x;
@@ -110,7 +127,7 @@ static int restore(struct zd_mm *mm, uintptr_t a, bool waiter)
 		return NOT_EXCL;
 	}
 	pthread_mutex_lock(&excl_lock);
-	held = x->held;
+	held = x->held && !holder_waits(x, a, tid);
 	if (held && waiter)
 		x->wake = a;
 	pthread_mutex_unlock(&excl_lock);
@@ -130,10 +147,8 @@ static int restore(struct zd_mm *mm, uintptr_t a, bool waiter)
 	} else if (pte) {
 		pte_set(pte, failed ? PTE_EMPTY : PTE_HOST);
 	}
-	pthread_mutex_lock(&excl_lock);
-	excl_free(x);
-	pthread_mutex_unlock(&excl_lock);
 	pthread_mutex_unlock(&mm->lock);
+	zd_hmm_excl_drop(x);	/* a holder's: left to its put */
 	zd_mn_end(mn);
 	if (failed && !gone)
 		zd_warn("cannot put back the exclusive page at %#lx: its bytes "
@@ -142,18 +157,18 @@ static int restore(struct zd_mm *mm, uintptr_t a, bool waiter)
 	return RESTORED;
 }
 
-void zd_hmm_excl_fault(struct zd_mm *mm, uintptr_t a, bool wp)
+void zd_hmm_excl_fault(struct zd_mm *mm, uintptr_t a, bool wp, int tid)
 {
 	/* a write-protect fault is stale (raised while the page was being
 	 * taken): the thread faults again on the missing page */
-	if (wp || restore(mm, a, true) == NOT_EXCL)
+	if (wp || restore(mm, a, tid, true) == NOT_EXCL)
 		zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
 }
 
 void zd_hmm_excl_evict(struct zd_mm *mm, uintptr_t a)
 {
 	/* as the kernel's fork, which retries until the driver unlocks */
-	while (restore(mm, a, false) == HELD)
+	while (restore(mm, a, zd_os_gettid(), false) == HELD)
 		zd_os_yield();
 }
 
@@ -213,7 +228,7 @@ static bool new_records(struct zd_mm *mm, char *kept, unsigned long n,
 		ok = !posix_memalign((void **)&x[i], 256, sizeof(*x[i]));
 		if (ok) {
 			*x[i] = (struct hmm_excl){ kept + (i << zd_page_shift),
-						   mm, 0, true };
+						   mm, 0, zd_os_gettid(), true };
 			ok = tsearch(x[i], &kept_set, kept_cmp) != NULL;
 			if (!ok)
 				free(x[i]);

@@ -309,7 +309,7 @@ static void pagefault(struct zd_mm *mm, const struct uffd_msg *m)
 		return;		/* else the migration's finalize wakes it */
 	}
 	if (pte_excl(e)) {	/* a device's exclusive page */
-		zd_hmm_excl_fault(mm, a, wp);
+		zd_hmm_excl_fault(mm, a, wp, (int)m->arg.pagefault.feat.ptid);
 		return;
 	}
 	if (zd_hmm_coh_page(vmf.page)) {	/* mapped: the CPU reaches it */

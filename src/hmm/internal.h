@@ -273,9 +273,10 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
  * the kernel says; the entry.  Lock held. */
 uintptr_t zd_hmm_settle(uintptr_t *pte, uintptr_t addr);
 
-/* Exclusive pages (exclusive.c).  A CPU fault on one (fault thread):
- * restore it, or leave the thread waiting for the device's put. */
-void zd_hmm_excl_fault(struct zd_mm *mm, uintptr_t addr, bool wp);
+/* Exclusive pages (exclusive.c).  A CPU fault on one by thread @tid
+ * (fault thread): restore it, or leave the thread waiting for the
+ * device's put (but for the thread that holds it). */
+void zd_hmm_excl_fault(struct zd_mm *mm, uintptr_t addr, bool wp, int tid);
 /* Restore the exclusive page at @addr, if it is one, waiting for the
  * device's put first (fork, unregister, destroy); no lock held. */
 void zd_hmm_excl_evict(struct zd_mm *mm, uintptr_t addr);
