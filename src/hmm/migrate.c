@@ -348,30 +348,36 @@ unsigned long zd_hmm_migrating_here(struct zd_mm *mm)
 	return mine;
 }
 
-void zd_hmm_migrations_wait(struct zd_mm *mm)
+/* Wait until *@count is down to @floor, saying every 5 s that @who
+ * still waits; gate_lock held. */
+static void gate_wait(const unsigned long *count, unsigned long floor,
+		      const char *who)
 {
 	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
 
-	pthread_mutex_lock(&gate_lock);
-	while (mm->in_flight) {
+	while (*count > floor) {
 		struct timespec t;
 
 		clock_gettime(CLOCK_REALTIME, &t);
 		t.tv_sec += 1;
 		pthread_cond_timedwait(&gate_cv, &gate_lock, &t);
-		if (mm->in_flight && zd_os_now_ns() > warn_at) {
-			zd_warn("zd_mm_destroy(%p) waits for %lu migrations to "
-				"finalize", (void *)mm, mm->in_flight);
+		if (*count > floor && zd_os_now_ns() > warn_at) {
+			zd_warn("%s waits for %lu migrations to finalize", who,
+				*count - floor);
 			warn_at = zd_os_now_ns() + 5000000000ll;
 		}
 	}
+}
+
+void zd_hmm_migrations_wait(struct zd_mm *mm)
+{
+	pthread_mutex_lock(&gate_lock);
+	gate_wait(&mm->in_flight, 0, "zd_mm_destroy()");
 	pthread_mutex_unlock(&gate_lock);
 }
 
 void zd_hmm_migrations_fork(enum hmm_fork stage)
 {
-	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
-
 	if (stage == HMM_FORK_CHILD) {	/* no other thread came along */
 		pthread_mutex_init(&gate_lock, NULL);
 		pthread_cond_init(&gate_cv, NULL);
@@ -385,18 +391,7 @@ void zd_hmm_migrations_fork(enum hmm_fork stage)
 		gate_owner = pthread_self();
 		/* this thread's own (a fork between its setup and finalize)
 		 * would never end */
-		while (gate_flight > my_flight) {
-			struct timespec t;
-
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_sec += 1;
-			pthread_cond_timedwait(&gate_cv, &gate_lock, &t);
-			if (gate_flight > my_flight && zd_os_now_ns() > warn_at) {
-				zd_warn("fork() waits for %lu migrations to finalize",
-					gate_flight - my_flight);
-				warn_at = zd_os_now_ns() + 5000000000ll;
-			}
-		}
+		gate_wait(&gate_flight, my_flight, "fork()");
 		pthread_mutex_unlock(&gate_lock);
 		return;
 	}

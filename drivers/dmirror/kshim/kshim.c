@@ -336,70 +336,56 @@ KSHIM_API int close(int fd)
 struct ioctl_job {
 	struct kshim_mirror *m;
 	unsigned long request;
-	struct kshim_cmd *cmd;
+	void *arg;		/* a struct kshim_gup or kshim_cmd */
 };
 
 static int ioctl_fn(void *arg)
 {
 	struct ioctl_job *j = arg;
 
-	return kshim_ioctl(j->m, j->request, j->cmd);
+	return j->m->unit == KSHIM_UNIT_GUP ?
+	       kshim_gup_ioctl(j->m->mm, j->request, j->arg) :
+	       kshim_ioctl(j->m, j->request, j->arg);
 }
 
-struct gup_job {
-	struct zd_mm *mm;
-	unsigned long request;
-	struct kshim_gup *g;
-};
-
-static int gup_fn(void *arg)
+/* Run @request on the worker with @arg, a copy of the caller's @user
+ * (@size bytes), written back after it succeeded. */
+static int run_ioctl(struct kshim_mirror *m, unsigned long request, void *arg,
+		     void *user, size_t size)
 {
-	struct gup_job *j = arg;
+	struct ioctl_job job = { m, request, arg };
+	int err = on_worker(ioctl_fn, &job);
 
-	return kshim_gup_ioctl(j->mm, j->request, j->g);
-}
-
-static int gup_ioctl(struct kshim_mirror *m, unsigned long request,
-		     struct kshim_gup *user)
-{
-	struct kshim_gup g;
-	struct gup_job job = { m->mm, request, &g };
-	int err;
-
-	if (!user) {
-		errno = EFAULT;
-		return -1;
-	}
-	memcpy(&g, user, sizeof(g));
-	err = on_worker(gup_fn, &job);
 	if (err) {
 		errno = -err;
 		return -1;
 	}
-	memcpy(user, &g, sizeof(g));
+	memcpy(user, arg, size);
 	return 0;
 }
 
 KSHIM_API int ioctl(int fd, unsigned long request, ...)
 {
-	struct ioctl_job job;
 	struct kshim_mirror *m = mirror_of(fd);
-	struct kshim_cmd cmd, *user;
+	struct kshim_cmd cmd;
+	struct kshim_gup g;
 	va_list ap;
-	int err;
+	void *user;
 
 	va_start(ap, request);
-	user = va_arg(ap, struct kshim_cmd *);
+	user = va_arg(ap, void *);
 	va_end(ap);
 	if (!m) {
 		REAL(ioctl);
 		return real_ioctl(fd, request, user);
 	}
-	if (m->unit == KSHIM_UNIT_GUP)
-		return gup_ioctl(m, request, (struct kshim_gup *)user);
 	if (!user) {
 		errno = EFAULT;
 		return -1;
+	}
+	if (m->unit == KSHIM_UNIT_GUP) {
+		memcpy(&g, user, sizeof(g));
+		return run_ioctl(m, request, &g, user, sizeof(g));
 	}
 	memcpy(&cmd, user, sizeof(cmd));
 	/* the kernel's checks, before any command */
@@ -409,14 +395,7 @@ KSHIM_API int ioctl(int fd, unsigned long request, ...)
 		return -1;
 	}
 	cmd.cpages = cmd.faults = 0;
-	job = (struct ioctl_job){ m, request, &cmd };
-	err = on_worker(ioctl_fn, &job);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	memcpy(user, &cmd, sizeof(cmd));
-	return 0;
+	return run_ioctl(m, request, &cmd, user, sizeof(cmd));
 }
 
 /*
