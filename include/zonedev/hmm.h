@@ -401,7 +401,9 @@ struct zd_pin;
  * Return: the pages pinned from @start, fewer than @nr_pages where one
  * could not be faulted in (unmapped, or read-only for ZD_FOLL_WRITE); 0
  * for @nr_pages 0; -EFAULT if the first page could not be, -EINVAL for
- * a bad argument (with a warning), -EDEADLK on the fault thread, -ENOMEM.
+ * a bad argument (NULL @mm or @pin, unaligned @start, unknown flags, a
+ * range past the end of the address space, a forked child's mm; with a
+ * warning), -EDEADLK on the fault thread, -ENOMEM.
  */
 ZD_API long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 				     unsigned long nr_pages,
@@ -415,7 +417,8 @@ ZD_API long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
  *
  * The pages may migrate again; the device pages held are put.  Unlike the
  * kernel's unpin_user_pages(), which takes the pages, this takes the pin
- * (host pages have no struct zd_page to name them by).
+ * (host pages have no struct zd_page to name them by).  Once per pin:
+ * the pin is freed.
  * Context: may sleep (a coherent page's last put frees it); takes the
  * mm's lock.  Also after zd_mm_destroy() of the pin's mm.
  */

@@ -137,12 +137,13 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 
 	if (pin)
 		*pin = NULL;
-	if (!mm || !pin || (start & (page_bytes() - 1)) || (gup_flags & ~known) ||
-	    nr_pages > (UINTPTR_MAX - start) >> zd_page_shift) {
-		zd_warn("zd_pin_user_pages_remote: bad argument: mm %p start "
+	if (!mm || mm->dead || !pin || (start & (page_bytes() - 1)) ||
+	    (gup_flags & ~known) || nr_pages > (UINTPTR_MAX - start) >> zd_page_shift) {
+		zd_warn("zd_pin_user_pages_remote: bad argument: mm %p%s start "
 			"%#lx nr_pages %lu gup_flags %#x pin %p (page-aligned "
 			"start, ZD_FOLL_* flags, a pin to set)", (void *)mm,
-			start, nr_pages, gup_flags, (void *)pin);
+			mm && mm->dead ? " (a forked child's)" : "", start,
+			nr_pages, gup_flags, (void *)pin);
 		return -EINVAL;
 	}
 	if (zd_hmm_fault_thread_misuse(mm, __func__))

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -278,6 +279,29 @@ static void test_bad_arguments(void **state)
 	assert_null(p);
 }
 
+/* In a forked child the mm is the parent's: refused. */
+static void test_forked_child_refused(void **state)
+{
+#ifdef __SANITIZE_THREAD__
+	skip();		/* TSan cannot follow fork() from a threaded process */
+#endif
+	struct fx *f = *state;
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct zd_pin *p;
+
+		_exit(pin(f, 0, 1, 0, NULL) == -EINVAL && !f->pin &&
+		      zd_pin_user_pages_remote(f->mm, (unsigned long)f->buf, 1, 0,
+					       NULL, &p) == -EINVAL ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* zd_mm_destroy() drops the pins held (a warning); their unpin after it
  * frees them without touching the freed mm (ASan). */
 static void test_destroy_with_pins_held(void **state)
@@ -354,6 +378,7 @@ int main(void)
 		T(test_coherent_pin_short_and_long),
 		T(test_partial_and_failed_pins),
 		T(test_bad_arguments),
+		T(test_forked_child_refused),
 		T(test_destroy_with_pins_held),
 		T(test_pin_racing_migrations),
 	};
