@@ -243,6 +243,11 @@ static int replace(struct zd_mm *mm, uintptr_t a, size_t len,
 	      zd_os_map_private_at((void *)a, len);
 	if (!err)
 		nm->moved = NULL;
+	/* as the kernel installs a migrated page: mapped already, so the
+	 * CPU's first touch is no fault (read faults of a shared mapping
+	 * map its pages writable where it is) */
+	if (!err && nm->fd >= 0)
+		zd_os_populate((void *)a, len, false);
 	if (!err)
 		keep_prots(&prots, a, len);
 	zd_fault_point("hmm.coherent.mapped");

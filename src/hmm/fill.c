@@ -44,24 +44,35 @@ void zd__hmm_fill(struct zd_mm *mm, uintptr_t dst, char *src, size_t len,
 	enum fill_how how = !src ? FILL_ZERO :
 			    move && mm->can_move && !zd_fault("hmm.move") ?
 			    FILL_MOVE : FILL_COPY;
+	/* a call must stay within one mapping: the kernel refuses a range
+	 * crossing mappings as a whole, so a refused stretch is halved
+	 * until it fits (or is one page), and grows again after */
+	size_t chunk = len;
 
 	for (size_t off = 0, done; off < len; off += done) {
+		size_t want = len - off < chunk ? len - off : chunk;
 		int err = fill_call(mm, how, dst + off, src ? src + off : NULL,
-				    len - off, &done);
+				    want, &done);
 
 		if (!err)
-			done = len - off;
+			done = want;
 		fill_count(mm, how, done);
-		if (!err)
+		if (!err) {
+			chunk = chunk < len / 2 ? 2 * chunk : len;
 			continue;
+		}
 		if (err == -EAGAIN) {		/* an event first */
 			zd_hmm_wait_events(mm);
 			continue;
 		}
-		off += done;
+		if (done)	/* stopped at a page: try from there */
+			continue;
+		if (want > page_bytes() && err != -EEXIST) {
+			chunk = (want / 2) & ~(page_bytes() - 1);
+			continue;
+		}
 		if (how == FILL_MOVE && err != -EEXIST) {
 			how = FILL_COPY;	/* refused: copy the rest */
-			done = 0;
 			continue;
 		}
 		/* -EEXIST: the page is there already (placed meanwhile) */

@@ -9,6 +9,7 @@
  * migration leaves no mapping behind; error paths and misuse.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -982,6 +983,57 @@ static void test_dmirror_coherent(void **state)
 	free(bounce);
 }
 
+/* Pages come home from coherent memory run by run, each run its own
+ * mapping: the range is then several mappings, which later migrations
+ * home must cross (each 2 MiB batch of a device-private dmirror got only
+ * its last mapping's pages home).  And a CPU read of coherent pages just
+ * migrated takes no fault: they are mapped already. */
+static void test_private_round_trip_after_coherent(void **state)
+{
+	struct dmirror *coh = dmirror_create_coherent(dm_ids++, ZD_SECTION_SIZE);
+	struct dmirror *priv = dmirror_create(dm_ids++, ZD_SECTION_SIZE);
+	const unsigned long n = 4096;	/* 16 MiB: several batches */
+	struct zd_mm_stats s0, s1;
+	struct rusage r0, r1;
+	struct dmirror_cmd c;
+	struct fx f;
+
+	(void)state;
+	assert_non_null(coh);
+	assert_non_null(priv);
+	fx_init(&f, n);
+	fill(f.buf, n, 29);
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf, .npages = n };
+	assert_int_equal(dmirror_migrate_to_device(coh, &c), 0);
+	zd_mm_get_stats(f.mm, &s0);
+	getrusage(RUSAGE_SELF, &r0);
+	assert_true(check(f.buf, n, 29));
+	getrusage(RUSAGE_SELF, &r1);
+	zd_mm_get_stats(f.mm, &s1);
+	assert_int_equal(s1.faults, s0.faults);
+	/* not one kernel fault per page either (a sanitizer's shadow
+	 * memory may take some) */
+	assert_true(r1.ru_minflt - r0.ru_minflt < (long)n / 2);
+	c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf, .npages = n };
+	assert_int_equal(dmirror_migrate_to_system(coh, &c), 0);
+	assert_int_equal(c.cpages, n);
+	for (int round = 0; round < 2; round++) {
+		c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf,
+					  .npages = n };
+		assert_int_equal(dmirror_migrate_to_device(priv, &c), 0);
+		assert_int_equal(c.cpages, n);
+		c = (struct dmirror_cmd){ .mm = f.mm, .addr = (unsigned long)f.buf,
+					  .npages = n };
+		assert_int_equal(dmirror_migrate_to_system(priv, &c), 0);
+		assert_int_equal(c.cpages, n);
+		assert_int_equal(zd_mm_device_pages(f.mm), 0);
+		assert_true(check(f.buf, n, 29));
+	}
+	fx_fini(&f);
+	dmirror_destroy(coh);
+	dmirror_destroy(priv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1008,6 +1060,7 @@ int main(void)
 		cmocka_unit_test(test_bad_device_range),
 		cmocka_unit_test_teardown(test_kernel_without_shared_write_protect, disarm),
 		cmocka_unit_test(test_dmirror_coherent),
+		cmocka_unit_test(test_private_round_trip_after_coherent),
 	};
 
 	test_capture_warnings();

@@ -777,6 +777,34 @@ static void *pages_and_finalize(void *arg)
 	return NULL;
 }
 
+/* A range the kernel holds as several mappings (here split by
+ * MADV_DONTFORK on part of it): a 2 MiB batch home crosses them, and the
+ * kernel refuses a move or copy crossing mappings as a whole.  Every page
+ * comes home, moved and copied (only the last mapping's did before). */
+static void test_home_across_mappings(void **state)
+{
+	struct dmirror_cmd c;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, MiB(2));
+	fill(f.buf, f.len, 47);
+	assert_int_equal(madvise(f.buf + 64 * PG, 64 * PG, MADV_DONTFORK), 0);
+	assert_int_equal(madvise(f.buf + 256 * PG, 8 * PG, MADV_DONTFORK), 0);
+	for (int copy = 0; copy < 2; copy++) {
+		if (copy)
+			assert_int_equal(zd_fault_inject_site("hmm.move"), 0);
+		to_device(&f, f.buf, f.npages, 0);
+		c = cmd(&f, f.buf, f.npages, NULL);
+		assert_int_equal(dmirror_migrate_to_system(f.dm, &c), 0);
+		assert_int_equal(c.cpages, f.npages);
+		assert_int_equal(zd_mm_device_pages(f.mm), 0);
+		zd_fault_inject_reset();
+		check(f.buf, f.len, 47);
+	}
+	fx_fini(&f);
+}
+
 struct destroyer {
 	struct zd_mm *mm;
 	atomic_bool done;
@@ -2661,6 +2689,7 @@ int main(void)
 		cmocka_unit_test(test_reclaimed_pages_migrate_as_zero),
 		cmocka_unit_test(test_taken_pages_without_dst_are_put_back),
 		cmocka_unit_test(test_destroy_waits_for_migration_in_flight),
+		cmocka_unit_test(test_home_across_mappings),
 		cmocka_unit_test_teardown(test_stale_fault_leaves_moved_page_alone, disarm),
 		cmocka_unit_test(test_page_reclaimed_under_migration_reads_zero),
 		cmocka_unit_test(test_failed_migrate_to_ram_is_sigbus),
