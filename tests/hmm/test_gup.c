@@ -242,7 +242,9 @@ static void test_partial_and_failed_pins(void **state)
 	assert_int_equal(pin(f, 3, 1, 0, NULL), 1);	/* a read pin */
 	zd_unpin_user_pages(f->pin);
 	f->pin = NULL;
-	assert_int_equal(munmap(f->buf + 5 * PG, PG), 0);
+	/* no access at all (not unmapped: teardown unmaps the buffer, and a
+	 * hole may be someone else's mapping by then) */
+	assert_int_equal(mprotect(f->buf + 5 * PG, PG, PROT_NONE), 0);
 	assert_int_equal(pin(f, 4, 2, 0, NULL), 1);
 	zd_unpin_user_pages(f->pin);
 	f->pin = NULL;

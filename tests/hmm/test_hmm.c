@@ -53,7 +53,16 @@ static void fx_fini(struct fx *f)
 	dmirror_get_stats(f->dm, &s);
 	assert_int_equal(s.pages_in_use, 0);
 	dmirror_destroy(f->dm);
-	munmap(f->buf, f->len);
+	if (f->buf)
+		munmap(f->buf, f->len);
+}
+
+/* The test unmaps the buffer itself: fx_fini() must not unmap whatever
+ * is mapped there by then (a sanitizer's allocations were). */
+static void fx_unmap(struct fx *f)
+{
+	assert_int_equal(munmap(f->buf, f->len), 0);
+	f->buf = NULL;
 }
 
 static struct dmirror_cmd cmd(struct fx *f, void *addr, unsigned long npages, void *ptr)
@@ -1828,7 +1837,7 @@ static void test_discard_across_a_split(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(pthread_join(u, NULL), 0);
 	assert_host_copies_gone(&f, 4);
-	assert_int_equal(munmap(f.buf, f.len), 0);	/* frees them */
+	fx_unmap(&f);				/* frees them */
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
 	private_mem_fini(&pm);
 	munmap(other, PG);
@@ -1896,7 +1905,7 @@ static void test_host_copies_go_without_the_trash(void **state)
 	zd_migrate_vma_finalize(&m);
 	zd_fault_inject_reset();
 	assert_host_copies_gone(&f, 4);
-	assert_int_equal(munmap(f.buf, f.len), 0);
+	fx_unmap(&f);
 	private_mem_fini(&pm);
 	fx_fini(&f);
 }
@@ -2011,7 +2020,7 @@ static void test_device_page_in_use_refused_as_dst(void **state)
 	assert_int_equal(zd_mm_lookup(f.mm, (unsigned long)f.buf + PG, NULL),
 			 ZD_MM_PAGE_HOST);
 	check_off(f.buf, PG, PG, 90);
-	assert_int_equal(munmap(f.buf, f.len), 0);
+	fx_unmap(&f);
 	assert_int_equal(zd_mm_device_pages(f.mm), 0);
 	private_mem_fini(&pm);
 	fx_fini(&f);
