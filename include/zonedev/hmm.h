@@ -60,7 +60,8 @@
  * ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT or by pfn
  * (zd_migrate_device_range()); fork(), zd_mm_unregister() and
  * zd_mm_destroy() bring them home themselves (a shared page would
- * otherwise be the child's too).  munmap() frees them; MADV_DONTNEED
+ * otherwise be the child's too; but a page held by a pin stays, and the
+ * child gets a copy).  munmap() frees them; MADV_DONTNEED
  * frees them and the next touch reads zeros, never the device's bytes;
  * mremap() moves them, one mapping at a time (a range whose pages are
  * several mappings cannot be moved at once: the kernel's -EFAULT).
@@ -392,9 +393,11 @@ struct zd_pin;
  * Host pages have no struct zd_page here, so a pin names addresses: if
  * the application itself unmaps or mremap()s pinned memory (which the
  * kernel would let it do too), the pin keeps guarding the old addresses,
- * not the moved bytes.  fork(), zd_mm_unregister() and zd_mm_destroy()
- * wait for pins of coherent pages to go (with a report every 5 s);
- * zd_mm_destroy() drops the pins still held, with a warning.
+ * not the moved bytes.  A coherent page a pin holds stays the parent's
+ * at fork(), and the child gets a copy (as the kernel copies pinned
+ * pages for the child); zd_mm_unregister() waits for the unpin (with a
+ * report every 5 s); zd_mm_destroy() drops the pins still held, with a
+ * warning.
  * Context: may sleep (faults, migrate_to_ram); not on the mm's fault
  * thread, nor from an interval notifier's invalidate().  Takes the mm's
  * lock; no lock of the caller's that migrate_to_ram() takes may be held.

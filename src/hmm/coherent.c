@@ -472,3 +472,34 @@ int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
 	zd_free_system_page(stage);
 	return stage ? 0 : -ENOMEM;
 }
+
+void zd_hmm_coh_fork_child(struct zd_mm *mm)
+{
+	for (size_t r = 0; r < mm->nr_ranges; r++) {
+		struct hmm_range *rg = mm->ranges[r];
+
+		for (uintptr_t a = rg->start; a < rg->end; a += page_bytes()) {
+			uintptr_t *pte = &rg->pte[(a - rg->start) >> zd_page_shift];
+			struct zd_page *page = pte_page(*pte);
+			struct prots prots = { .n = 0 };
+			char *copy;
+
+			if (!page || !zd_hmm_coh_page(page))
+				continue;
+			zd_os_for_each_mapping(a, a + page_bytes(), note_prot, &prots);
+			copy = zd_os_map_pages(page_bytes());
+			if (copy)
+				memcpy(copy, zd_page_address(page), page_bytes());
+			if (!copy || zd_os_move_mapping(copy, page_bytes(), (void *)a)) {
+				zd_warn("fork: the child shares the device-coherent "
+					"page at %#lx with its parent (no memory for "
+					"its own copy)", (unsigned long)a);
+				if (copy)
+					zd_os_unmap(copy, page_bytes());
+				continue;
+			}
+			keep_prots(&prots, a, page_bytes());
+			*pte = PTE_HOST;
+		}
+	}
+}

@@ -320,6 +320,10 @@ void zd_hmm_coh_drop(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
 /* A (stale) CPU fault on a mapped coherent page. */
 void zd_hmm_coh_fault(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
 		      bool wp);
+/* In a forked child: each coherent page still mapped (a pin kept it on
+ * its device through the fork) replaced by a private copy, as the
+ * kernel copies pinned pages for the child. */
+void zd_hmm_coh_fork_child(struct zd_mm *mm);
 /* Bring the coherent page at @a home without its driver (fork,
  * unregister, destroy); no lock held. */
 int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page);

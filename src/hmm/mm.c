@@ -263,7 +263,7 @@ static uintptr_t *ranges_snapshot(struct zd_mm *mm, uintptr_t start,
  * the unregister), and so is a device page someone holds
  * (zd_mm_lookup_get(): it does not migrate until put), retrying.
  */
-static void evict_page(struct zd_mm *mm, uintptr_t a)
+static void evict_page(struct zd_mm *mm, uintptr_t a, bool forking)
 {
 	int64_t waited_from = 0;
 
@@ -288,6 +288,14 @@ static void evict_page(struct zd_mm *mm, uintptr_t a)
 		/* in a forked child no migration is left to finish */
 		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD || mm->dead))
 			return;
+		/* a fork leaves a coherent page that is held (a pin) to the
+		 * parent and gives the child a copy, as the kernel does with
+		 * pinned pages (zd_hmm_coh_fork_child()) */
+		if (forking && vmf.page && zd_hmm_coh_page(vmf.page) &&
+		    zd_page_ref_count(vmf.page) > 2) {
+			zd_put_page(vmf.page);
+			return;
+		}
 		if (vmf.page) {
 			vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
 			zd_fault_point("hmm.evict");
@@ -322,7 +330,7 @@ void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what)
 void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 {
 	for (uintptr_t a = start; a < end; a += page_bytes())
-		evict_page(mm, a);
+		evict_page(mm, a, false);
 }
 
 /* ---- fork: nothing may stay on a device --------------------------------- */
@@ -335,7 +343,8 @@ static void evict_all(struct zd_mm *mm)
 	uintptr_t *b = ranges_snapshot(mm, 0, UINTPTR_MAX, &n);
 
 	for (size_t i = 0; i < n; i++)
-		zd_hmm_evict(mm, b[2 * i], b[2 * i + 1]);
+		for (uintptr_t a = b[2 * i]; a < b[2 * i + 1]; a += page_bytes())
+			evict_page(mm, a, true);
 	free(b);
 }
 
@@ -379,6 +388,7 @@ static void fork_child(void)
 		struct zd_mm *mm = mm_of(pos);
 
 		mm->dead = true;		/* no fault thread here */
+		zd_hmm_coh_fork_child(mm);
 		/* only the forking thread's migrations came along */
 		mm->in_flight = zd_hmm_migrating_here(mm);
 		/* held at the fork by threads the child does not have */

@@ -228,6 +228,46 @@ static void test_coherent_pin_short_and_long(void **state)
 	check_bytes(f);
 }
 
+/* A fork while a pin holds a coherent page (here by the forking thread
+ * itself, which waited for its own unpin before): the parent keeps the
+ * page on its device, the child gets a copy of its own, as the kernel
+ * copies pinned pages at fork. */
+static void test_fork_with_coherent_page_pinned(void **state)
+{
+#ifdef __SANITIZE_THREAD__
+	skip();		/* TSan cannot follow fork() from a threaded process */
+#endif
+	struct fx *f = *state;
+	struct zd_page *pages[1];
+	int status;
+	pid_t pid;
+
+	if (!f->coh)
+		skip_msg("no DEVICE_COHERENT here (Linux 5.19 needed)");
+	assert_int_equal(to_dev(f, f->coh, 0, 2), 2);
+	assert_int_equal(pin(f, 0, 1, 0, pages), 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		bool ok = f->buf[0] == 'a' && f->buf[PG] == 'b';
+
+		f->buf[0] = 'C';	/* its own copy */
+		_exit(ok && f->buf[0] == 'C' ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(f->buf[0], 'a');
+	assert_int_equal(state_of(f, 0), ZD_MM_PAGE_DEVICE);
+	assert_int_equal(state_of(f, 1), ZD_MM_PAGE_HOST);	/* not pinned */
+	assert_int_equal(zd_page_ref_count(pages[0]), 2);
+	f->buf[1] = 'P';
+	zd_unpin_user_pages(f->pin);
+	f->pin = NULL;
+	f->buf[1] = 'a';
+	check_bytes(f);
+}
+
 /* Partial pins: up to the first page that cannot be faulted in. */
 static void test_partial_and_failed_pins(void **state)
 {
@@ -378,6 +418,7 @@ int main(void)
 		T(test_pin_faults_in_untouched_pages),
 		T(test_pinned_page_not_made_exclusive),
 		T(test_coherent_pin_short_and_long),
+		T(test_fork_with_coherent_page_pinned),
 		T(test_partial_and_failed_pins),
 		T(test_bad_arguments),
 		T(test_forked_child_refused),
