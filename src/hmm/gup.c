@@ -115,11 +115,13 @@ static int pin_batch(struct zd_pin *p, unsigned long n, unsigned int flags)
 		}
 		pthread_mutex_unlock(&p->mm->lock);
 		if (evict) {
-			a -= page_bytes();
-			zd_hmm_coh_evict(p->mm, a, evict);
+			zd_hmm_coh_evict(p->mm, a - page_bytes(), evict);
+			/* came home, or still held (another pin): wait */
+			if (zd_page_ref_count(evict) == 1)
+				step = PIN_DONE;
 			zd_put_page(evict);
 		}
-		if (step == PIN_WAIT || step == PIN_RETRY)
+		if (step != PIN_DONE)
 			zd_hmm_wait_tick(&waited_from, a - page_bytes(),
 					 "to pin it");
 	}
