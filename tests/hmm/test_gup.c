@@ -115,6 +115,16 @@ static int64_t now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* The child @pid exits 0. */
+static void assert_child_ok(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static long pin(struct fx *f, unsigned long page, unsigned long n,
 		unsigned int flags, struct zd_page **pages)
 {
@@ -288,7 +298,6 @@ static void test_fork_with_coherent_page_pinned(void **state)
 #endif
 	struct fx *f = *state;
 	struct zd_page *pages[1];
-	int status;
 	pid_t pid;
 
 	if (!f->coh)
@@ -303,9 +312,7 @@ static void test_fork_with_coherent_page_pinned(void **state)
 		f->buf[0] = 'C';	/* its own copy */
 		_exit(ok && f->buf[0] == 'C' ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_child_ok(pid);
 	assert_int_equal(f->buf[0], 'a');
 	assert_int_equal(state_of(f, 0), ZD_MM_PAGE_DEVICE);
 	assert_int_equal(state_of(f, 1), ZD_MM_PAGE_HOST);	/* not pinned */
@@ -377,7 +384,6 @@ static void test_forked_child_refused(void **state)
 	skip();		/* TSan cannot follow fork() from a threaded process */
 #endif
 	struct fx *f = *state;
-	int status;
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
@@ -388,9 +394,7 @@ static void test_forked_child_refused(void **state)
 		      zd_pin_user_pages_remote(f->mm, (unsigned long)f->buf, 1, 0,
 					       NULL, &p) == -EINVAL ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_child_ok(pid);
 }
 
 /* zd_mm_destroy() drops the pins held (a warning); their unpin after it
