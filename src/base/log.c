@@ -51,3 +51,11 @@ void zd_log(enum zd_log_level level, const char *fmt, ...)
 	if (level == ZD_LOG_WARN && panic_on_warn())
 		abort();
 }
+
+int64_t zd_report_period_ns(void)
+{
+	const char *env = getenv("ZONEDEV_HUNG_REPORT_MS");
+	long ms = env ? atol(env) : 0;
+
+	return (ms > 0 ? ms : 5000) * 1000000ll;
+}

@@ -3,6 +3,7 @@
 #ifndef ZD_BASE_LOG_H
 #define ZD_BASE_LOG_H
 
+#include <stdint.h>
 #include <zonedev/log.h>
 
 void zd_log(enum zd_log_level level, const char *fmt, ...)
@@ -21,5 +22,10 @@ void zd_log(enum zd_log_level level, const char *fmt, ...)
 })
 
 #define zd_info(fmt, ...) zd_log(ZD_LOG_INFO, fmt, ##__VA_ARGS__)
+
+/* Nanoseconds between reports of a wait that goes on (5 s, as the
+ * kernel's hung-task check is coarse; ZONEDEV_HUNG_REPORT_MS sets it,
+ * for tests). */
+int64_t zd_report_period_ns(void);
 
 #endif /* ZD_BASE_LOG_H */

@@ -353,7 +353,7 @@ unsigned long zd_hmm_migrating_here(struct zd_mm *mm)
 static void gate_wait(const unsigned long *count, unsigned long floor,
 		      const char *who)
 {
-	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
+	int64_t warn_at = zd_os_now_ns() + zd_report_period_ns();
 
 	while (*count > floor) {
 		struct timespec t;
@@ -364,7 +364,7 @@ static void gate_wait(const unsigned long *count, unsigned long floor,
 		if (*count > floor && zd_os_now_ns() > warn_at) {
 			zd_warn("%s waits for %lu migrations to finalize", who,
 				*count - floor);
-			warn_at = zd_os_now_ns() + 5000000000ll;
+			warn_at = zd_os_now_ns() + zd_report_period_ns();
 		}
 	}
 }

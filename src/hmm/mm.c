@@ -319,7 +319,7 @@ void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what)
 {
 	if (!*from) {
 		*from = zd_os_now_ns();
-	} else if (zd_os_now_ns() - *from > 5000000000ll) {
+	} else if (zd_os_now_ns() - *from > zd_report_period_ns()) {
 		zd_warn("still waiting for the page at %#lx %s",
 			(unsigned long)a, what);
 		*from = zd_os_now_ns();

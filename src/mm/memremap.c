@@ -472,16 +472,6 @@ static void kill_and_drop_pages(struct zd_dev_pagemap *pgmap)
 		zd_complete(&pgmap->done);	/* refused puts: no release */
 }
 
-/* Milliseconds between reports of a teardown that waits (settable for
- * tests: ZONEDEV_HUNG_REPORT_MS). */
-static unsigned long report_period_ms(void)
-{
-	const char *env = getenv("ZONEDEV_HUNG_REPORT_MS");
-	long ms = env ? atol(env) : 0;
-
-	return ms > 0 ? (unsigned long)ms : 5000;
-}
-
 /*
  * Wait for the references held elsewhere, saying so every few seconds:
  * the kernel's hung-task report names the task; this names the pgmap,
@@ -489,7 +479,8 @@ static unsigned long report_period_ms(void)
  */
 static void wait_for_holders(struct zd_dev_pagemap *pgmap)
 {
-	unsigned long period = report_period_ms(), waited = 0;
+	unsigned long period = (unsigned long)(zd_report_period_ns() / 1000000),
+		      waited = 0;
 
 	while (!zd_wait_for_completion_timeout(&pgmap->done, period)) {
 		waited += period;
