@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Red-team of the HMM changes of one day (pins, the destroy gate, the
+ * notifier's "telling", the exclusive holder).  Each test is a finding:
+ * it runs its scenario in a child process of its own with an alarm, so a
+ * hang or a crash of the library is reported as this test's failure
+ * instead of taking the run along.  The comment above each says what
+ * the bug is.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../test_util.h"
+#include "dmirror.h"
+
+#define NPAGES	4
+
+static size_t PG;
+
+/* In the child: no cmocka (its failure would unwind into the child's
+ * copy of the runner); a message and exit code 1. */
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
+			__LINE__, #c);					\
+		return 1;						\
+	}								\
+} while (0)
+
+struct scene {
+	struct zd_mm *mm;
+	struct dmirror *dm;
+	char *buf;
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000l };
+
+	nanosleep(&t, NULL);
+}
+
+/* A managed buffer of NPAGES pages ('a', 'b', ...), all on @dm (a coherent
+ * one if @coherent); 77: nothing to test here. */
+static int scene_up(struct scene *s, bool coherent, int id)
+{
+	struct dmirror_cmd c;
+
+	PG = zd_page_size();
+	if (coherent && zd_hmm_device_coherent_supported())
+		return 77;
+	s->mm = zd_mm_create();
+	if (!s->mm)
+		return 77;
+	s->dm = coherent ? dmirror_create_coherent(id, 256ul << 20) :
+			   dmirror_create(id, 256ul << 20);
+	s->buf = zd_mm_map(s->mm, NPAGES * PG);
+	CHECK(s->dm && s->buf);
+	for (int i = 0; i < NPAGES; i++)
+		memset(s->buf + i * PG, 'a' + i, PG);
+	c = (struct dmirror_cmd){ .mm = s->mm, .addr = (unsigned long)s->buf,
+				  .npages = NPAGES };
+	CHECK(dmirror_migrate_to_device(s->dm, &c) == 0);
+	CHECK(c.cpages == NPAGES);
+	return 0;
+}
+
+static long pin(struct scene *s, unsigned long page, unsigned long n,
+		unsigned int flags, struct zd_page **pages, struct zd_pin **p)
+{
+	return zd_pin_user_pages_remote(s->mm, (unsigned long)s->buf + page * PG,
+					n, flags, pages, p);
+}
+
+/* Run @fn in a child with @secs to do it: a signal (SIGALRM: it hung) or
+ * a non-zero exit fails the test, naming @bug. */
+static void in_child(int (*fn)(void), unsigned int secs, const char *bug)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* cmocka's handlers would unwind into the runner's copy */
+		static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+					    SIGABRT };
+
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			signal(sigs[i], SIG_DFL);
+		alarm(secs);
+		_exit(fn());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		skip_msg("no DEVICE_COHERENT memory for HMM here");
+	if (WIFSIGNALED(status))
+		fail_msg("%s: the child %s (signal %d)", bug,
+			 WTERMSIG(status) == SIGALRM ? "hung" : "crashed",
+			 WTERMSIG(status));
+	if (WEXITSTATUS(status))
+		fail_msg("%s: the child failed (exit %d)", bug,
+			 WEXITSTATUS(status));
+}
+
+/*
+ * BUG (high): a ZD_FOLL_LONGTERM pin of a coherent page that a short-term
+ * pin already holds spins for ever.  pin_batch() returns PIN_EVICT, calls
+ * zd_hmm_coh_evict(), which leaves the page (its count is > 2: the other
+ * pin) and returns 0, and loops at once, without even zd_hmm_wait_tick():
+ * 100% of a CPU, no warning, no end.  The kernel fails the long-term pin
+ * (migrate_longterm_unpinnable_folios(): -EBUSY) instead.
+ */
+static int longterm_over_short_pin(void)
+{
+	struct scene s = { 0 };
+	struct zd_pin *short_pin = NULL, *long_pin = NULL;
+	struct zd_page *pages[1];
+	long n;
+	int err = scene_up(&s, true, 900);
+
+	if (err)
+		return err;
+	CHECK(pin(&s, 0, 1, 0, pages, &short_pin) == 1);
+	CHECK(pages[0] && zd_is_device_coherent_page(pages[0]));
+	n = pin(&s, 0, 1, ZD_FOLL_LONGTERM, pages, &long_pin);
+	/* an error, or the page at home */
+	CHECK(n < 0 || (n == 1 && !pages[0]));
+	zd_unpin_user_pages(long_pin);
+	zd_unpin_user_pages(short_pin);
+	zd_mm_destroy(s.mm);
+	dmirror_destroy(s.dm);
+	return 0;
+}
+
+static void test_longterm_pin_over_short_pin_spins(void **state)
+{
+	(void)state;
+	in_child(longterm_over_short_pin, 10,
+		 "FOLL_LONGTERM over a held coherent pin");
+}
+
+/*
+ * BUG (high): fork() by a thread holding a short-term pin of a coherent
+ * page never returns.  The fork handler brings every device page home
+ * (evict_all -> evict_page), and evict_page() waits, for ever, for a
+ * coherent page whose count a pin raises (zd_hmm_coh_evict(): "it stays,
+ * and the caller waits") -- but the pin's holder is the thread that
+ * waits.  Exclusive pages got this exception today (the holder is not
+ * waited for); pins did not.  The kernel's fork does not wait for pins
+ * (it copies a pinned anonymous page for the child).
+ */
+static int fork_with_coherent_pin(void)
+{
+	struct scene s = { 0 };
+	struct zd_pin *p = NULL;
+	int status, err = scene_up(&s, true, 901);
+	pid_t pid;
+
+	if (err)
+		return err;
+	CHECK(pin(&s, 0, 1, 0, NULL, &p) == 1);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	CHECK(pid > 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(s.buf[0] == 'a');
+	zd_unpin_user_pages(p);
+	zd_mm_destroy(s.mm);
+	dmirror_destroy(s.dm);
+	return 0;
+}
+
+static void test_fork_with_own_coherent_pin_hangs(void **state)
+{
+	(void)state;
+	in_child(fork_with_coherent_pin, 15, "fork() holding a coherent pin");
+}
+
+/*
+ * BUG (medium): zd_mm_unregister() of a range by the thread that holds a
+ * short-term pin of one of its coherent pages never returns, for the same
+ * reason (ranges_release -> evict_page waits for the pin's reference).
+ * Documented as a wait for zd_mm_lookup_get(), but the waiter is the pin's
+ * holder: a self-deadlock, a warning every 5 s for ever.  The kernel's
+ * munmap() drops the mapping and leaves the pinned page to the pin.
+ * zd_mm_destroy() drops pins first and does not hang.
+ */
+static int unregister_with_coherent_pin(void)
+{
+	struct scene s = { 0 };
+	struct zd_pin *p = NULL;
+	int err = scene_up(&s, true, 902);
+
+	if (err)
+		return err;
+	CHECK(pin(&s, 1, 1, 0, NULL, &p) == 1);
+	CHECK(zd_mm_unregister(s.mm, s.buf, NPAGES * PG) == 0);
+	CHECK(s.buf[PG] == 'b');
+	zd_unpin_user_pages(p);
+	zd_mm_destroy(s.mm);
+	dmirror_destroy(s.dm);
+	return 0;
+}
+
+static void test_unregister_with_own_coherent_pin_hangs(void **state)
+{
+	(void)state;
+	in_child(unregister_with_coherent_pin, 15,
+		 "zd_mm_unregister() holding a coherent pin");
+}
+
+/*
+ * BUG (high): zd_mm_destroy() while another thread is inside
+ * zd_pin_user_pages_remote() crashes the pinning thread.  The pin is on
+ * mm->pins from its start; zd_hmm_pins_drop() takes it off, sets
+ * p->mm = NULL and p->nr = 0 while pin_batch() is in zd_os_populate(),
+ * which then does pthread_mutex_lock(&p->mm->lock): a NULL dereference
+ * (or, had the mm pointer stayed, a use after free: destroy does not wait
+ * for pins being made as it now waits for migrations in flight).  Here
+ * the populate is held in the device page's migrate_to_ram() by the pause
+ * point "hmm.migrate.setup" until destroy has dropped the pins.
+ */
+struct race {
+	struct scene *s;
+	struct zd_pin *pin;
+	long ret;
+};
+
+static void *pin_thread(void *arg)
+{
+	struct race *r = arg;
+
+	r->ret = pin(r->s, 0, NPAGES, ZD_FOLL_WRITE, NULL, &r->pin);
+	return NULL;
+}
+
+static void *destroy_thread(void *arg)
+{
+	zd_mm_destroy(arg);
+	return NULL;
+}
+
+static int destroy_during_pin(void)
+{
+	struct scene s = { 0 };
+	struct race r = { .s = &s };
+	pthread_t pt, dt;
+	int err = scene_up(&s, false, 903);
+
+	if (err)
+		return err;
+	CHECK(zd_fault_inject_pause("hmm.migrate.setup", 8000) == 0);
+	CHECK(pthread_create(&pt, NULL, pin_thread, &r) == 0);
+	for (int i = 0; i < 5000 && !zd_fault_inject_calls(); i++)
+		sleep_ms(1);
+	CHECK(zd_fault_inject_calls() > 0);	/* the populate is held */
+	CHECK(pthread_create(&dt, NULL, destroy_thread, s.mm) == 0);
+	sleep_ms(300);			/* destroy is waiting for the page */
+	zd_fault_inject_resume();
+	zd_fault_inject_reset();
+	pthread_join(pt, NULL);
+	pthread_join(dt, NULL);
+	zd_unpin_user_pages(r.pin);
+	dmirror_destroy(s.dm);
+	return 0;
+}
+
+static void test_destroy_during_pin_crashes(void **state)
+{
+	(void)state;
+	in_child(destroy_during_pin, 20,
+		 "zd_mm_destroy() racing zd_pin_user_pages_remote()");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_longterm_pin_over_short_pin_spins),
+		cmocka_unit_test(test_fork_with_own_coherent_pin_hangs),
+		cmocka_unit_test(test_unregister_with_own_coherent_pin_hangs),
+		cmocka_unit_test(test_destroy_during_pin_crashes),
+	};
+
+	test_require_userfaultfd();
+	return zd_run_tests(tests);
+}
