@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -29,10 +30,12 @@ struct zd_pin {
 	struct zd_mm *mm;		/* NULL after zd_mm_destroy() */
 	uintptr_t start;
 	unsigned long nr;		/* pages pinned so far */
+	bool making;			/* zd_pin_user_pages_remote() runs */
 	struct zd_page *pages[];	/* held device page, or NULL: host */
 };
 
 static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pin_made = PTHREAD_COND_INITIALIZER;
 
 /* Populate at most this many pages per system call. */
 #define PIN_BATCH	512ul
@@ -115,9 +118,17 @@ static int pin_batch(struct zd_pin *p, unsigned long n, unsigned int flags)
 		}
 		pthread_mutex_unlock(&p->mm->lock);
 		if (evict) {
+			/* held by another pin (or a lookup) besides its
+			 * mapping and us: it cannot move, and waiting could
+			 * be for ever (the kernel fails with -EBUSY) */
+			int err = zd_page_ref_count(evict) > 2 ? -EBUSY : 0;
+
 			a -= page_bytes();
-			zd_hmm_coh_evict(p->mm, a, evict);
+			if (!err)
+				err = zd_hmm_coh_evict(p->mm, a, evict);
 			zd_put_page(evict);
+			if (err)
+				return err;
 		}
 		if (step == PIN_WAIT || step == PIN_RETRY)
 			zd_hmm_wait_tick(&waited_from, a - page_bytes(),
@@ -155,6 +166,7 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 		return -ENOMEM;
 	p->mm = mm;
 	p->start = start;
+	p->making = true;
 	pthread_mutex_lock(&pin_lock);
 	pthread_mutex_lock(&mm->lock);
 	zd_list_add_tail(&p->node, &mm->pins);
@@ -165,10 +177,15 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 
 		err = pin_batch(p, n < PIN_BATCH ? n : PIN_BATCH, gup_flags);
 	}
+	/* zd_mm_destroy() waits for this before it drops the pin */
+	pthread_mutex_lock(&pin_lock);
+	p->making = false;
+	pthread_cond_broadcast(&pin_made);
+	pthread_mutex_unlock(&pin_lock);
 	done = (long)p->nr;
 	if (!done) {
 		zd_unpin_user_pages(p);
-		return -EFAULT;
+		return err == -EBUSY ? err : -EFAULT;
 	}
 	if (pages)
 		for (long i = 0; i < done; i++)
@@ -202,12 +219,42 @@ void zd_unpin_user_pages(struct zd_pin *pin)
 	free(pin);
 }
 
+/* Wait until no thread is inside zd_pin_user_pages_remote() for @mm: its
+ * pin_batch() uses p->mm without pin_lock.  pin_lock held. */
+static void making_wait(struct zd_mm *mm)
+{
+	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
+
+	for (;;) {
+		struct zd_list_head *pos;
+		struct timespec t;
+		bool any = false;
+
+		pthread_mutex_lock(&mm->lock);
+		zd_list_for_each(pos, &mm->pins)
+			any |= pin_of(pos)->making;
+		pthread_mutex_unlock(&mm->lock);
+		if (!any)
+			return;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 1;
+		pthread_cond_timedwait(&pin_made, &pin_lock, &t);
+		if (zd_os_now_ns() > warn_at) {
+			zd_warn("zd_mm_destroy(%p) waits for a "
+				"zd_pin_user_pages_remote() of it to return",
+				(void *)mm);
+			warn_at = zd_os_now_ns() + 5000000000ll;
+		}
+	}
+}
+
 void zd_hmm_pins_drop(struct zd_mm *mm)
 {
 	unsigned long n = 0;
 
 	/* pin_lock keeps a concurrent unpin from putting the pages too */
 	pthread_mutex_lock(&pin_lock);
+	making_wait(mm);
 	for (;;) {
 		struct zd_pin *p = NULL;
 
@@ -233,4 +280,6 @@ void zd_hmm_pins_drop(struct zd_mm *mm)
 void zd_hmm_gup_fork(enum hmm_fork stage)
 {
 	hmm_fork_mutex(&pin_lock, stage);
+	if (stage == HMM_FORK_CHILD)	/* its waiters stayed in the parent */
+		pthread_cond_init(&pin_made, NULL);
 }

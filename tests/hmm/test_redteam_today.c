@@ -138,6 +138,11 @@ static int longterm_over_short_pin(void)
 	CHECK(n < 0 || (n == 1 && !pages[0]));
 	zd_unpin_user_pages(long_pin);
 	zd_unpin_user_pages(short_pin);
+	/* alone, it brings the page home */
+	long_pin = NULL;
+	CHECK(pin(&s, 0, 1, ZD_FOLL_LONGTERM, pages, &long_pin) == 1);
+	CHECK(!pages[0] && s.buf[0] == 'a');
+	zd_unpin_user_pages(long_pin);
 	zd_mm_destroy(s.mm);
 	dmirror_destroy(s.dm);
 	return 0;
@@ -272,6 +277,8 @@ static int destroy_during_pin(void)
 	zd_fault_inject_reset();
 	pthread_join(pt, NULL);
 	pthread_join(dt, NULL);
+	CHECK(r.ret == NPAGES || r.ret < 0);
+	CHECK(s.buf[0] == 'a' && s.buf[3 * PG] == 'd');
 	zd_unpin_user_pages(r.pin);
 	dmirror_destroy(s.dm);
 	return 0;
