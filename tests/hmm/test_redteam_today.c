@@ -291,6 +291,114 @@ static void test_destroy_during_pin_crashes(void **state)
 		 "zd_mm_destroy() racing zd_pin_user_pages_remote()");
 }
 
+/* A migration of @n host pages of @buf set up on this thread (no
+ * destination: the pages stay), for another to finalize. */
+struct mig {
+	struct zd_migrate_vma m;
+	unsigned long src[NPAGES], dst[NPAGES];
+};
+
+static int mig_setup(struct mig *g, struct zd_mm *mm, char *buf)
+{
+	memset(g, 0, sizeof(*g));
+	g->m = (struct zd_migrate_vma){ .mm = mm, .src = g->src, .dst = g->dst,
+					.start = (unsigned long)buf,
+					.end = (unsigned long)buf + NPAGES * PG,
+					.npages = NPAGES,
+					.flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	return zd_migrate_vma_setup(&g->m);
+}
+
+static void *finalize_thread(void *arg)
+{
+	struct mig *g = arg;
+
+	zd_migrate_vma_pages(&g->m);
+	zd_migrate_vma_finalize(&g->m);
+	return NULL;
+}
+
+/*
+ * BUG (medium): a migration set up on one thread and finalized on another
+ * (migrate.c's gate already allows for it: "finalized on another thread
+ * than its setup") leaves the setup thread's my_mm_flight at 1 for ever:
+ * gate_leave() decrements the finalizing thread's counter instead.  The
+ * setup thread's later zd_mm_destroy() of that mm is then refused ("between
+ * this thread's own zd_migrate_vma_setup() and finalize"), and the mm, its
+ * fault thread and its ranges leak; had the finalizing thread a migration
+ * of its own in flight, its count would drop to 0 and its own destroy
+ * would wait for itself.  Fix: count per migration (a token in the
+ * zd_migrate_vma, or the setup thread's id), not per finalizing thread.
+ */
+static int finalize_elsewhere(void)
+{
+	struct zd_mm *mm = zd_mm_create();
+	unsigned long warns;
+	struct mig g;
+	pthread_t t;
+	char *buf;
+
+	PG = zd_page_size();
+	CHECK(mm);
+	buf = zd_mm_map(mm, NPAGES * PG);
+	CHECK(buf);
+	memset(buf, 'x', NPAGES * PG);
+	CHECK(mig_setup(&g, mm, buf) == 0);
+	CHECK(g.m.cpages == NPAGES);
+	CHECK(pthread_create(&t, NULL, finalize_thread, &g) == 0);
+	pthread_join(t, NULL);
+	warns = zd_warn_count();
+	zd_mm_destroy(mm);
+	CHECK(zd_warn_count() == warns);	/* not refused */
+	return 0;
+}
+
+static void test_finalize_on_another_thread_blocks_destroy(void **state)
+{
+	(void)state;
+	in_child(finalize_elsewhere, 15,
+		 "finalize on another thread than setup");
+}
+
+/*
+ * BUG (low; misuse, but a hang where a warning was meant): the guard
+ * against zd_mm_destroy() between the calling thread's own setup and
+ * finalize remembers one mm per thread.  With a migration of mm1 in
+ * flight, a setup of mm2 is not remembered, and zd_mm_destroy(mm2) on
+ * that thread waits for itself for ever (evict_page() for its own busy
+ * pages, then zd_hmm_migrations_wait(); a warning every 5 s) instead of
+ * being refused.
+ */
+static int destroy_second_mm_in_flight(void)
+{
+	struct zd_mm *mm1 = zd_mm_create(), *mm2 = zd_mm_create();
+	struct mig g1, g2;
+	char *b1, *b2;
+
+	PG = zd_page_size();
+	CHECK(mm1 && mm2);
+	b1 = zd_mm_map(mm1, NPAGES * PG);
+	b2 = zd_mm_map(mm2, NPAGES * PG);
+	CHECK(b1 && b2);
+	memset(b1, 'x', NPAGES * PG);
+	memset(b2, 'y', NPAGES * PG);
+	CHECK(mig_setup(&g1, mm1, b1) == 0 && g1.m.cpages == NPAGES);
+	CHECK(mig_setup(&g2, mm2, b2) == 0 && g2.m.cpages == NPAGES);
+	zd_mm_destroy(mm2);	/* misuse: refused, with a warning */
+	finalize_thread(&g2);
+	finalize_thread(&g1);
+	zd_mm_destroy(mm2);
+	zd_mm_destroy(mm1);
+	return 0;
+}
+
+static void test_destroy_of_second_mm_in_flight_hangs(void **state)
+{
+	(void)state;
+	in_child(destroy_second_mm_in_flight, 12,
+		 "zd_mm_destroy() of a second mm with own migration in flight");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +406,8 @@ int main(void)
 		cmocka_unit_test(test_fork_with_own_coherent_pin_hangs),
 		cmocka_unit_test(test_unregister_with_own_coherent_pin_hangs),
 		cmocka_unit_test(test_destroy_during_pin_crashes),
+		cmocka_unit_test(test_finalize_on_another_thread_blocks_destroy),
+		cmocka_unit_test(test_destroy_of_second_mm_in_flight_hangs),
 	};
 
 	test_require_userfaultfd();
