@@ -399,6 +399,86 @@ static void test_destroy_of_second_mm_in_flight_hangs(void **state)
 		 "zd_mm_destroy() of a second mm with own migration in flight");
 }
 
+/*
+ * BUG (medium): a pin names addresses, not pages, so after the
+ * application drops the pinned page (munmap() and a new mapping there, or
+ * MADV_DONTNEED) the pin still keeps whatever is mapped at the address
+ * from migrating, until the unpin.  In the kernel the pin holds the old
+ * page and the new one migrates.  Fixed for munmap() (zd_hmm_drop() with
+ * PTE_NONE forgets the pins' host pages there); MADV_DONTNEED is not:
+ * its event is also MADV_FREE's, after which the pinned page may stay.
+ * (Also: zd_hmm_pinned() walks every pin of the mm, page by page, for
+ * each page collected: a long-lived pin of many pages makes each
+ * migration O(pins x pages).)
+ */
+static int remap_under_pin(void)
+{
+	struct scene s = { 0 };
+	struct zd_pin *p = NULL;
+	struct dmirror_cmd c;
+	int err = scene_up(&s, false, 904);
+
+	if (err)
+		return err;
+	c = (struct dmirror_cmd){ .mm = s.mm, .addr = (unsigned long)s.buf,
+				  .npages = NPAGES };
+	CHECK(dmirror_migrate_to_system(s.dm, &c) == 0);
+	CHECK(pin(&s, 0, 1, ZD_FOLL_WRITE, NULL, &p) == 1);
+	/* the application lets the page go and maps new memory there */
+	CHECK(munmap(s.buf, NPAGES * PG) == 0);
+	CHECK(mmap(s.buf, NPAGES * PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == s.buf);
+	CHECK(zd_mm_register(s.mm, s.buf, NPAGES * PG) == 0);
+	memset(s.buf, 'n', PG);
+	c = (struct dmirror_cmd){ .mm = s.mm, .addr = (unsigned long)s.buf,
+				  .npages = 1 };
+	err = dmirror_migrate_to_device(s.dm, &c);
+	CHECK(err == 0 && c.cpages == 1);	/* the new page migrates */
+	CHECK(s.buf[0] == 'n');
+	zd_unpin_user_pages(p);
+	zd_mm_destroy(s.mm);
+	dmirror_destroy(s.dm);
+	return 0;
+}
+
+static void test_pin_outlives_unmapped_page(void **state)
+{
+	(void)state;
+	in_child(remap_under_pin, 15, "a pin after munmap() and a new mapping");
+}
+
+static int dontneed_under_pin(void)
+{
+	struct scene s = { 0 };
+	struct zd_pin *p = NULL;
+	struct dmirror_cmd c;
+	int err = scene_up(&s, false, 905);
+
+	if (err)
+		return err;
+	c = (struct dmirror_cmd){ .mm = s.mm, .addr = (unsigned long)s.buf,
+				  .npages = NPAGES };
+	CHECK(dmirror_migrate_to_system(s.dm, &c) == 0);
+	CHECK(pin(&s, 0, 1, ZD_FOLL_WRITE, NULL, &p) == 1);
+	CHECK(madvise(s.buf, PG, MADV_DONTNEED) == 0);
+	memset(s.buf, 'n', PG);		/* a new page there */
+	c = (struct dmirror_cmd){ .mm = s.mm, .addr = (unsigned long)s.buf,
+				  .npages = 1 };
+	err = dmirror_migrate_to_device(s.dm, &c);
+	CHECK(err == 0 && c.cpages == 1);	/* the new page migrates */
+	CHECK(s.buf[0] == 'n');
+	zd_unpin_user_pages(p);
+	zd_mm_destroy(s.mm);
+	dmirror_destroy(s.dm);
+	return 0;
+}
+
+static void test_pin_outlives_dropped_page(void **state)
+{
+	(void)state;
+	in_child(dontneed_under_pin, 15, "a pin after MADV_DONTNEED");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +488,8 @@ int main(void)
 		cmocka_unit_test(test_destroy_during_pin_crashes),
 		cmocka_unit_test(test_finalize_on_another_thread_blocks_destroy),
 		cmocka_unit_test(test_destroy_of_second_mm_in_flight_hangs),
+		cmocka_unit_test(test_pin_outlives_unmapped_page),
+		cmocka_unit_test(test_pin_outlives_dropped_page),
 	};
 
 	test_require_userfaultfd();
