@@ -31,6 +31,7 @@ struct zd_pin {
 	uintptr_t start;
 	unsigned long nr;		/* pages pinned so far */
 	bool making;			/* zd_pin_user_pages_remote() runs */
+	bool *gone;			/* [i]: the host page was dropped */
 	struct zd_page *pages[];	/* held device page, or NULL: host */
 };
 
@@ -54,11 +55,28 @@ bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 		uintptr_t s = start > p->start ? start : p->start;
 		uintptr_t e = p->start + (p->nr << zd_page_shift);
 
-		for (e = e < end ? e : end; s < e; s += page_bytes())
-			if (!p->pages[(s - p->start) >> zd_page_shift])
+		for (e = e < end ? e : end; s < e; s += page_bytes()) {
+			unsigned long i = (s - p->start) >> zd_page_shift;
+
+			if (!p->pages[i] && !p->gone[i])
 				return true;
+		}
 	}
 	return false;
+}
+
+void zd_hmm_pins_forget(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct zd_list_head *pos;
+
+	zd_list_for_each(pos, &mm->pins) {
+		struct zd_pin *p = pin_of(pos);
+		uintptr_t s = start > p->start ? start : p->start;
+		uintptr_t e = p->start + (p->nr << zd_page_shift);
+
+		for (e = e < end ? e : end; s < e; s += page_bytes())
+			p->gone[(s - p->start) >> zd_page_shift] = true;
+	}
 }
 
 enum pin_step { PIN_DONE, PIN_RETRY, PIN_WAIT, PIN_EVICT };
@@ -86,6 +104,7 @@ static enum pin_step pin_page(struct zd_pin *p, uintptr_t a, bool longterm,
 		zd_get_page(page);
 	else if (e != PTE_HOST)	/* moved or dropped since the populate */
 		return PIN_RETRY;
+	p->gone[p->nr] = false;
 	p->pages[p->nr++] = page;
 	return PIN_DONE;
 }
@@ -161,9 +180,11 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 		return -EDEADLK;
 	if (!nr_pages)
 		return 0;
-	p = zd_zalloc("hmm.pin", sizeof(*p) + nr_pages * sizeof(p->pages[0]));
+	p = zd_zalloc("hmm.pin", sizeof(*p) + nr_pages *
+		      (sizeof(p->pages[0]) + sizeof(p->gone[0])));
 	if (!p)
 		return -ENOMEM;
+	p->gone = (bool *)&p->pages[nr_pages];
 	p->mm = mm;
 	p->start = start;
 	p->making = true;

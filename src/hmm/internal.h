@@ -259,6 +259,9 @@ void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what);
 /* Pins (gup.c).  Whether a host page of [start, end) is pinned; lock
  * held. */
 bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+/* The application unmapped [start, end): pins keep its old host pages,
+ * not what is mapped there next.  Lock held. */
+void zd_hmm_pins_forget(struct zd_mm *mm, uintptr_t start, uintptr_t end);
 /* zd_mm_destroy(): drop the pins still held, with a warning. */
 void zd_hmm_pins_drop(struct zd_mm *mm);
 void zd_hmm_gup_fork(enum hmm_fork stage);
