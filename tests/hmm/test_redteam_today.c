@@ -479,6 +479,109 @@ static void test_pin_outlives_dropped_page(void **state)
 	in_child(dontneed_under_pin, 15, "a pin after MADV_DONTNEED");
 }
 
+/*
+ * HELD UP (kept as a regression test): the device's RELEASE and its
+ * unbind with a coherent page under a short-term pin.  RELEASE leaves the
+ * pinned page (-EBUSY after its second) and returns; unbind waits for the
+ * pin's reference as the kernel's memunmap_pages() does, so the pin is
+ * let go from another thread first.
+ */
+static void *unpin_later(void *arg)
+{
+	sleep_ms(300);
+	zd_unpin_user_pages(arg);
+	return NULL;
+}
+
+static int release_unbind_with_pin(void)
+{
+	struct scene s = { 0 };
+	struct zd_pin *p = NULL;
+	pthread_t t;
+	int err = scene_up(&s, true, 906);
+
+	if (err)
+		return err;
+	CHECK(pin(&s, 0, 1, 0, NULL, &p) == 1);
+	err = dmirror_release(s.dm);
+	CHECK(err == 0 || err == -EBUSY);
+	CHECK(s.buf[0] == 'a' && s.buf[PG] == 'b');
+	CHECK(pthread_create(&t, NULL, unpin_later, p) == 0);
+	CHECK(dmirror_unbind(s.dm) == 0);
+	pthread_join(t, NULL);
+	CHECK(s.buf[0] == 'a' && s.buf[3 * PG] == 'd');
+	CHECK(zd_mm_device_pages(s.mm) == 0);
+	zd_mm_destroy(s.mm);
+	dmirror_destroy(s.dm);
+	return 0;
+}
+
+static void test_release_and_unbind_with_coherent_pin(void **state)
+{
+	(void)state;
+	in_child(release_unbind_with_pin, 20,
+		 "RELEASE and unbind with a coherent pin");
+}
+
+/*
+ * HELD UP (kept as a regression test): order-9 device folios under a pin
+ * of one page in the middle: the pin brings that page home (a split), a
+ * migration back leaves it home, and every byte stays.
+ */
+static int folio_under_pin(void)
+{
+	const size_t folio = (size_t)ZD_HMM_FOLIO_PAGES * zd_page_size();
+	const size_t len = 2 * folio;
+	struct zd_mm *mm = zd_mm_create();
+	struct dmirror *dm = dmirror_create(907, 256ul << 20);
+	struct zd_pin *p = NULL;
+	struct dmirror_cmd c;
+	char *raw, *buf;
+	unsigned long n = len / zd_page_size();
+
+	PG = zd_page_size();
+	CHECK(mm && dm);
+	CHECK(dmirror_set_folio_order(dm, ZD_HMM_FOLIO_ORDER) == 0);
+	raw = mmap(NULL, len + folio, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(raw != MAP_FAILED);
+	buf = (char *)(((uintptr_t)raw + folio - 1) & ~(folio - 1));
+	CHECK(zd_mm_register(mm, buf, len) == 0);
+	for (unsigned long i = 0; i < n; i++)
+		memset(buf + i * PG, (int)(i % 251), PG);
+	c = (struct dmirror_cmd){ .mm = mm, .addr = (unsigned long)buf,
+				  .npages = n };
+	CHECK(dmirror_migrate_to_device(dm, &c) == 0 && c.cpages == n);
+	CHECK(zd_pin_user_pages_remote(mm, (unsigned long)buf + 77 * PG, 1,
+				       ZD_FOLL_WRITE, NULL, &p) == 1);
+	CHECK(zd_mm_lookup(mm, (unsigned long)buf + 77 * PG, NULL) ==
+	      ZD_MM_PAGE_HOST);
+	c = (struct dmirror_cmd){ .mm = mm, .addr = (unsigned long)buf,
+				  .npages = n };
+	int err = dmirror_migrate_to_system(dm, &c);
+	CHECK(err == 0 || err == -ENOENT);
+	c = (struct dmirror_cmd){ .mm = mm, .addr = (unsigned long)buf,
+				  .npages = n };
+	err = dmirror_migrate_to_device(dm, &c);
+	CHECK(err == 0 || err == -ENOENT);
+	CHECK(c.cpages < n);
+	CHECK(zd_mm_lookup(mm, (unsigned long)buf + 77 * PG, NULL) ==
+	      ZD_MM_PAGE_HOST);
+	for (unsigned long i = 0; i < n; i++)
+		CHECK(buf[i * PG] == (char)(i % 251) &&
+		      buf[i * PG + PG - 1] == (char)(i % 251));
+	zd_unpin_user_pages(p);
+	zd_mm_destroy(mm);
+	dmirror_destroy(dm);
+	return 0;
+}
+
+static void test_folio_under_pin(void **state)
+{
+	(void)state;
+	in_child(folio_under_pin, 20, "order-9 folios under a pin");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +593,8 @@ int main(void)
 		cmocka_unit_test(test_destroy_of_second_mm_in_flight_hangs),
 		cmocka_unit_test(test_pin_outlives_unmapped_page),
 		cmocka_unit_test(test_pin_outlives_dropped_page),
+		cmocka_unit_test(test_release_and_unbind_with_coherent_pin),
+		cmocka_unit_test(test_folio_under_pin),
 	};
 
 	test_require_userfaultfd();
