@@ -582,6 +582,44 @@ static void test_folio_under_pin(void **state)
 	in_child(folio_under_pin, 20, "order-9 folios under a pin");
 }
 
+/*
+ * BUG (medium): fork() between the forking thread's own setup and
+ * finalize hangs, though hmm.h says it is allowed ("leaves the child
+ * without those pages") and the gate lets it through.  The fork's
+ * eviction (evict_all -> evict_page) waits for every busy page, its own
+ * migration's too, which is finalized only after fork() returns.
+ */
+static int fork_in_own_migration(void)
+{
+	struct zd_mm *mm = zd_mm_create();
+	struct mig g;
+	int status;
+	pid_t pid;
+	char *buf;
+
+	PG = zd_page_size();
+	CHECK(mm);
+	buf = zd_mm_map(mm, NPAGES * PG);
+	CHECK(buf);
+	memset(buf, 'x', NPAGES * PG);
+	CHECK(mig_setup(&g, mm, buf) == 0 && g.m.cpages == NPAGES);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	finalize_thread(&g);
+	CHECK(buf[0] == 'x');
+	zd_mm_destroy(mm);
+	return 0;
+}
+
+static void test_fork_in_own_migration(void **state)
+{
+	(void)state;
+	in_child(fork_in_own_migration, 12,
+		 "fork() between own setup and finalize");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_pin_outlives_dropped_page),
 		cmocka_unit_test(test_release_and_unbind_with_coherent_pin),
 		cmocka_unit_test(test_folio_under_pin),
+		cmocka_unit_test(test_fork_in_own_migration),
 	};
 
 	test_require_userfaultfd();
