@@ -246,6 +246,9 @@ static void making_wait(struct zd_mm *mm)
 {
 	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
 
+	/* in a forked child, the threads making them stayed in the parent */
+	if (mm->dead)
+		return;
 	for (;;) {
 		struct zd_list_head *pos;
 		struct timespec t;

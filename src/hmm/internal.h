@@ -243,6 +243,9 @@ void zd_hmm_migrations_fork(enum hmm_fork stage);
 /* This thread's migrations of @mm between setup and finalize
  * (zd_mm_destroy() would wait for itself). */
 unsigned long zd_hmm_migrating_here(struct zd_mm *mm);
+/* Whether the page at @a is in one of this thread's own migrations of
+ * @mm between setup and finalize (an eviction would wait for itself). */
+bool zd_hmm_migrating_here_at(struct zd_mm *mm, uintptr_t a);
 /* Wait until no migration of @mm is between setup and finalize, saying
  * so every 5 s (zd_mm_destroy(), before the mm goes). */
 void zd_hmm_migrations_wait(struct zd_mm *mm);

@@ -311,6 +311,7 @@ static pthread_t gate_owner;		/* the forking thread */
 struct gate_rec {
 	const unsigned long *src;
 	struct zd_mm *mm;
+	uintptr_t start, end;
 	pthread_t owner;
 };
 static struct gate_rec *gate_recs;
@@ -349,8 +350,8 @@ static void gate_enter(struct zd_migrate_vma *m)
 		}
 	}
 	if (gate_nr < gate_cap)
-		gate_recs[gate_nr++] = (struct gate_rec){ m->src, m->mm,
-							  pthread_self() };
+		gate_recs[gate_nr++] = (struct gate_rec){
+			m->src, m->mm, m->start, m->end, pthread_self() };
 	pthread_mutex_unlock(&gate_lock);
 }
 
@@ -366,6 +367,19 @@ static void gate_leave(struct zd_migrate_vma *m)
 		}
 	pthread_cond_broadcast(&gate_cv);
 	pthread_mutex_unlock(&gate_lock);
+}
+
+bool zd_hmm_migrating_here_at(struct zd_mm *mm, uintptr_t a)
+{
+	bool mine = false;
+
+	pthread_mutex_lock(&gate_lock);
+	for (size_t i = 0; i < gate_nr && !mine; i++)
+		mine = pthread_equal(gate_recs[i].owner, pthread_self()) &&
+		       gate_recs[i].mm == mm && gate_recs[i].start <= a &&
+		       a < gate_recs[i].end;
+	pthread_mutex_unlock(&gate_lock);
+	return mine;
 }
 
 unsigned long zd_hmm_migrating_here(struct zd_mm *mm)

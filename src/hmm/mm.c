@@ -285,8 +285,10 @@ static void evict_page(struct zd_mm *mm, uintptr_t a)
 			zd_hmm_excl_evict(mm, a);
 			continue;
 		}
-		/* in a forked child no migration is left to finish */
-		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD || mm->dead))
+		/* in a forked child no migration is left to finish; nor is
+		 * this thread's own (a fork between its setup and finalize) */
+		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD || mm->dead ||
+				  zd_hmm_migrating_here_at(mm, a)))
 			return;
 		if (vmf.page) {
 			vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
