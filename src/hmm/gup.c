@@ -198,19 +198,20 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 
 		err = pin_batch(p, n < PIN_BATCH ? n : PIN_BATCH, gup_flags);
 	}
-	/* zd_mm_destroy() waits for this before it drops the pin */
+	/* zd_mm_destroy() waits for this before it drops the pin (and
+	 * zeroes p->nr): read before */
 	pthread_mutex_lock(&pin_lock);
+	done = (long)p->nr;
+	if (pages)
+		for (long i = 0; i < done; i++)
+			pages[i] = p->pages[i];
 	p->making = false;
 	pthread_cond_broadcast(&pin_made);
 	pthread_mutex_unlock(&pin_lock);
-	done = (long)p->nr;
 	if (!done) {
 		zd_unpin_user_pages(p);
 		return err == -EBUSY ? err : -EFAULT;
 	}
-	if (pages)
-		for (long i = 0; i < done; i++)
-			pages[i] = p->pages[i];
 	*pin = p;
 	return done;
 }
