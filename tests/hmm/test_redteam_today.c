@@ -681,6 +681,43 @@ static void test_unpin_racing_destroy(void **state)
 	in_child(unpin_racing_destroy, 20, "unpins racing zd_mm_destroy()");
 }
 
+/*
+ * BUG (low; misuse, which the kernel deadlocks on too, but zonedev refuses
+ * its like elsewhere): a pin, by the thread that set up a migration, of a
+ * page that migration collected never returns: the populate's fault waits
+ * for a finalize that thread would make after it.  zd_mm_destroy() in the
+ * same spot is refused; this should be -EDEADLK with a warning.
+ */
+static int pin_in_own_migration(void)
+{
+	struct zd_mm *mm = zd_mm_create();
+	struct zd_pin *p = NULL;
+	struct mig g;
+	long n;
+	char *buf;
+
+	PG = zd_page_size();
+	CHECK(mm);
+	buf = zd_mm_map(mm, NPAGES * PG);
+	CHECK(buf);
+	memset(buf, 'x', NPAGES * PG);
+	CHECK(mig_setup(&g, mm, buf) == 0 && g.m.cpages == NPAGES);
+	n = zd_pin_user_pages_remote(mm, (unsigned long)buf, 1, 0, NULL, &p);
+	CHECK(n == -EDEADLK && !p);
+	finalize_thread(&g);
+	CHECK(zd_pin_user_pages_remote(mm, (unsigned long)buf, 1, 0, NULL, &p) == 1);
+	zd_unpin_user_pages(p);
+	zd_mm_destroy(mm);
+	return 0;
+}
+
+static void test_pin_in_own_migration_hangs(void **state)
+{
+	(void)state;
+	in_child(pin_in_own_migration, 10,
+		 "a pin between the pinning thread's own setup and finalize");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_folio_under_pin),
 		cmocka_unit_test(test_fork_in_own_migration),
 		cmocka_unit_test(test_unpin_racing_destroy),
+		cmocka_unit_test(test_pin_in_own_migration_hangs),
 	};
 
 	test_require_userfaultfd();
