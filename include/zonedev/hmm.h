@@ -406,7 +406,9 @@ struct zd_pin;
  * for @nr_pages 0; -EFAULT if the first page could not be, -EINVAL for
  * a bad argument (NULL @mm or @pin, unaligned @start, unknown flags, a
  * range past the end of the address space, a forked child's mm; with a
- * warning), -EDEADLK on the fault thread, -EBUSY (above), -ENOMEM.
+ * warning), -EDEADLK on the fault thread or for a page the calling
+ * thread's own migration holds between setup and finalize (a warning;
+ * the pages before it stay pinned), -EBUSY (above), -ENOMEM.
  */
 ZD_API long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 				     unsigned long nr_pages,

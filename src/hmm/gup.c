@@ -109,6 +109,24 @@ static enum pin_step pin_page(struct zd_pin *p, uintptr_t a, bool longterm,
 	return PIN_DONE;
 }
 
+/* Whether a page of [a, a + n pages) is busy in this thread's own
+ * migration: its fault would wait for a finalize this thread makes after
+ * the pin.  mm->lock, then gate_lock (none is taken the other way). */
+static bool own_busy(struct zd_mm *mm, uintptr_t a, unsigned long n)
+{
+	bool busy = false;
+
+	pthread_mutex_lock(&mm->lock);
+	for (; n && !busy; n--, a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, a);
+
+		busy = pte && (*pte & PTE_BUSY) &&
+		       zd_hmm_migrating_here_at(mm, a);
+	}
+	pthread_mutex_unlock(&mm->lock);
+	return busy;
+}
+
 /* Pin pages [p->nr, p->nr + n) after faulting them in; 0, or -EFAULT
  * where the first of them could not be. */
 static int pin_batch(struct zd_pin *p, unsigned long n, unsigned int flags)
@@ -120,6 +138,13 @@ static int pin_batch(struct zd_pin *p, unsigned long n, unsigned int flags)
 		struct zd_page *evict = NULL;
 		enum pin_step step = PIN_DONE;
 
+		if (zd_hmm_migrating_here(p->mm) && own_busy(p->mm, a, n)) {
+			zd_warn("zd_pin_user_pages_remote: the page at %#lx is "
+				"in this thread's own migration, between its "
+				"setup and finalize: refused (it would wait "
+				"for itself)", (unsigned long)a);
+			return -EDEADLK;
+		}
 		if (zd_os_populate((void *)a, n << zd_page_shift,
 				   flags & ZD_FOLL_WRITE)) {
 			/* as far as it can: then one page at a time */
@@ -210,7 +235,7 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 	pthread_mutex_unlock(&pin_lock);
 	if (!done) {
 		zd_unpin_user_pages(p);
-		return err == -EBUSY ? err : -EFAULT;
+		return err == -EBUSY || err == -EDEADLK ? err : -EFAULT;
 	}
 	*pin = p;
 	return done;
