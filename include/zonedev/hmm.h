@@ -392,12 +392,16 @@ struct zd_pin;
  *
  * Host pages have no struct zd_page here, so a pin names addresses: if
  * the application itself unmaps or mremap()s pinned memory (which the
- * kernel would let it do too), the pin keeps guarding the old addresses,
- * not the moved bytes.  A coherent page a pin holds stays the parent's
- * at fork(), and the child gets a copy (as the kernel copies pinned
- * pages for the child); zd_mm_unregister() waits for the unpin (with a
- * report every 5 s); zd_mm_destroy() drops the pins still held, with a
- * warning.
+ * kernel would let it do too), the pin guards neither the moved bytes nor
+ * what is mapped there next; after MADV_DONTNEED it keeps guarding the
+ * address (the new page there does not migrate until the unpin).  A
+ * ZD_FOLL_LONGTERM pin of a coherent page another pin holds fails there
+ * (-EBUSY if it is the first page).  A coherent page a pin holds stays
+ * the parent's at fork(), and the child gets a copy (as the kernel copies
+ * pinned pages for the child); zd_mm_unregister() waits for the unpin
+ * (with a report every 5 s), but on the pinning thread itself brings the
+ * page home with a warning; zd_mm_destroy() drops the pins still held,
+ * with a warning.
  * Context: may sleep (faults, migrate_to_ram); not on the mm's fault
  * thread, nor from an interval notifier's invalidate().  Takes the mm's
  * lock; no lock of the caller's that migrate_to_ram() takes may be held.
@@ -406,7 +410,9 @@ struct zd_pin;
  * for @nr_pages 0; -EFAULT if the first page could not be, -EINVAL for
  * a bad argument (NULL @mm or @pin, unaligned @start, unknown flags, a
  * range past the end of the address space, a forked child's mm; with a
- * warning), -EDEADLK on the fault thread, -ENOMEM.
+ * warning), -EDEADLK on the fault thread or for a page the calling
+ * thread's own migration holds between setup and finalize (a warning;
+ * the pages before it stay pinned), -EBUSY (above), -ENOMEM.
  */
 ZD_API long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 				     unsigned long nr_pages,

@@ -448,7 +448,8 @@ void zd_hmm_coh_fault(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
 	zd_os_uffd_wake(mm->uffd, (void *)a, page_bytes());
 }
 
-int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
+int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
+		     bool force)
 {
 	unsigned long pfn = zd_page_to_pfn(page), src = 0, dst;
 	void *stage;
@@ -458,7 +459,7 @@ int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
 	(void)a;
 	/* held beyond its mapping's and the caller's reference (a pin,
 	 * zd_mm_lookup_get()): it stays, and the caller waits */
-	if (zd_page_ref_count(page) > 2)
+	if (zd_page_ref_count(page) > 2 && !force)
 		return 0;
 	err = zd_migrate_device_range(&src, pfn, 1);
 	if (err || !(src & ZD_MIGRATE_PFN_MIGRATE))

@@ -45,6 +45,8 @@ void zd_hmm_drop(struct zd_mm *mm, uintptr_t start, uintptr_t end,
 {
 	pthread_mutex_lock(&mm->lock);
 	zd_hmm_split_edges(mm, start, end);	/* the rest stays mapped */
+	if (state == PTE_NONE)	/* unmapped: what comes next is not pinned */
+		zd_hmm_pins_forget(mm, start, end);
 	for (uintptr_t a = start & ~(page_bytes() - 1); a < end; a += page_bytes()) {
 		uintptr_t *pte = zd_hmm_pte(mm, a);
 		struct zd_page *page;

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -29,10 +30,14 @@ struct zd_pin {
 	struct zd_mm *mm;		/* NULL after zd_mm_destroy() */
 	uintptr_t start;
 	unsigned long nr;		/* pages pinned so far */
+	int holder;			/* the pinning thread's tid */
+	bool making;			/* zd_pin_user_pages_remote() runs */
+	bool *gone;			/* [i]: the host page was dropped */
 	struct zd_page *pages[];	/* held device page, or NULL: host */
 };
 
 static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pin_made = PTHREAD_COND_INITIALIZER;
 
 /* Populate at most this many pages per system call. */
 #define PIN_BATCH	512ul
@@ -51,11 +56,28 @@ bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 		uintptr_t s = start > p->start ? start : p->start;
 		uintptr_t e = p->start + (p->nr << zd_page_shift);
 
-		for (e = e < end ? e : end; s < e; s += page_bytes())
-			if (!p->pages[(s - p->start) >> zd_page_shift])
+		for (e = e < end ? e : end; s < e; s += page_bytes()) {
+			unsigned long i = (s - p->start) >> zd_page_shift;
+
+			if (!p->pages[i] && !p->gone[i])
 				return true;
+		}
 	}
 	return false;
+}
+
+void zd_hmm_pins_forget(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct zd_list_head *pos;
+
+	zd_list_for_each(pos, &mm->pins) {
+		struct zd_pin *p = pin_of(pos);
+		uintptr_t s = start > p->start ? start : p->start;
+		uintptr_t e = p->start + (p->nr << zd_page_shift);
+
+		for (e = e < end ? e : end; s < e; s += page_bytes())
+			p->gone[(s - p->start) >> zd_page_shift] = true;
+	}
 }
 
 enum pin_step { PIN_DONE, PIN_RETRY, PIN_WAIT, PIN_EVICT };
@@ -83,8 +105,27 @@ static enum pin_step pin_page(struct zd_pin *p, uintptr_t a, bool longterm,
 		zd_get_page(page);
 	else if (e != PTE_HOST)	/* moved or dropped since the populate */
 		return PIN_RETRY;
+	p->gone[p->nr] = false;
 	p->pages[p->nr++] = page;
 	return PIN_DONE;
+}
+
+/* Whether a page of [a, a + n pages) is busy in this thread's own
+ * migration: its fault would wait for a finalize this thread makes after
+ * the pin.  mm->lock, then gate_lock (none is taken the other way). */
+static bool own_busy(struct zd_mm *mm, uintptr_t a, unsigned long n)
+{
+	bool busy = false;
+
+	pthread_mutex_lock(&mm->lock);
+	for (; n && !busy; n--, a += page_bytes()) {
+		uintptr_t *pte = zd_hmm_pte(mm, a);
+
+		busy = pte && (*pte & PTE_BUSY) &&
+		       zd_hmm_migrating_here_at(mm, a);
+	}
+	pthread_mutex_unlock(&mm->lock);
+	return busy;
 }
 
 /* Pin pages [p->nr, p->nr + n) after faulting them in; 0, or -EFAULT
@@ -98,6 +139,13 @@ static int pin_batch(struct zd_pin *p, unsigned long n, unsigned int flags)
 		struct zd_page *evict = NULL;
 		enum pin_step step = PIN_DONE;
 
+		if (zd_hmm_migrating_here(p->mm) && own_busy(p->mm, a, n)) {
+			zd_warn("zd_pin_user_pages_remote: the page at %#lx is "
+				"in this thread's own migration, between its "
+				"setup and finalize: refused (it would wait "
+				"for itself)", (unsigned long)a);
+			return -EDEADLK;
+		}
 		if (zd_os_populate((void *)a, n << zd_page_shift,
 				   flags & ZD_FOLL_WRITE)) {
 			/* as far as it can: then one page at a time */
@@ -115,11 +163,18 @@ static int pin_batch(struct zd_pin *p, unsigned long n, unsigned int flags)
 		}
 		pthread_mutex_unlock(&p->mm->lock);
 		if (evict) {
-			zd_hmm_coh_evict(p->mm, a - page_bytes(), evict);
-			/* came home, or still held (another pin): wait */
-			if (zd_page_ref_count(evict) == 1)
-				step = PIN_DONE;
+			/* held by another pin (or a lookup) besides its
+			 * mapping and us: it cannot move, and waiting could
+			 * be for ever (the kernel fails with -EBUSY) */
+			int err = zd_page_ref_count(evict) > 2 ? -EBUSY :
+				  zd_hmm_coh_evict(p->mm, a - page_bytes(), evict,
+						   false);
+
+			if (!err && zd_page_ref_count(evict) == 1)
+				step = PIN_DONE;	/* home: try again at once */
 			zd_put_page(evict);
+			if (err)
+				return err;
 		}
 		if (step != PIN_DONE)
 			zd_hmm_wait_tick(&waited_from, a - page_bytes(),
@@ -152,11 +207,15 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 		return -EDEADLK;
 	if (!nr_pages)
 		return 0;
-	p = zd_zalloc("hmm.pin", sizeof(*p) + nr_pages * sizeof(p->pages[0]));
+	p = zd_zalloc("hmm.pin", sizeof(*p) + nr_pages *
+		      (sizeof(p->pages[0]) + sizeof(p->gone[0])));
 	if (!p)
 		return -ENOMEM;
+	p->gone = (bool *)&p->pages[nr_pages];
 	p->mm = mm;
 	p->start = start;
+	p->holder = zd_os_gettid();
+	p->making = true;
 	pthread_mutex_lock(&pin_lock);
 	pthread_mutex_lock(&mm->lock);
 	zd_list_add_tail(&p->node, &mm->pins);
@@ -167,14 +226,20 @@ long zd_pin_user_pages_remote(struct zd_mm *mm, unsigned long start,
 
 		err = pin_batch(p, n < PIN_BATCH ? n : PIN_BATCH, gup_flags);
 	}
+	/* zd_mm_destroy() waits for this before it drops the pin (and
+	 * zeroes p->nr): read before */
+	pthread_mutex_lock(&pin_lock);
 	done = (long)p->nr;
-	if (!done) {
-		zd_unpin_user_pages(p);
-		return -EFAULT;
-	}
 	if (pages)
 		for (long i = 0; i < done; i++)
 			pages[i] = p->pages[i];
+	p->making = false;
+	pthread_cond_broadcast(&pin_made);
+	pthread_mutex_unlock(&pin_lock);
+	if (!done) {
+		zd_unpin_user_pages(p);
+		return err == -EBUSY || err == -EDEADLK ? err : -EFAULT;
+	}
 	*pin = p;
 	return done;
 }
@@ -204,12 +269,45 @@ void zd_unpin_user_pages(struct zd_pin *pin)
 	free(pin);
 }
 
+/* Wait until no thread is inside zd_pin_user_pages_remote() for @mm: its
+ * pin_batch() uses p->mm without pin_lock.  pin_lock held. */
+static void making_wait(struct zd_mm *mm)
+{
+	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
+
+	/* in a forked child, the threads making them stayed in the parent */
+	if (mm->dead)
+		return;
+	for (;;) {
+		struct zd_list_head *pos;
+		struct timespec t;
+		bool any = false;
+
+		pthread_mutex_lock(&mm->lock);
+		zd_list_for_each(pos, &mm->pins)
+			any |= pin_of(pos)->making;
+		pthread_mutex_unlock(&mm->lock);
+		if (!any)
+			return;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 1;
+		pthread_cond_timedwait(&pin_made, &pin_lock, &t);
+		if (zd_os_now_ns() > warn_at) {
+			zd_warn("zd_mm_destroy(%p) waits for a "
+				"zd_pin_user_pages_remote() of it to return",
+				(void *)mm);
+			warn_at = zd_os_now_ns() + 5000000000ll;
+		}
+	}
+}
+
 void zd_hmm_pins_drop(struct zd_mm *mm)
 {
 	unsigned long n = 0;
 
 	/* pin_lock keeps a concurrent unpin from putting the pages too */
 	pthread_mutex_lock(&pin_lock);
+	making_wait(mm);
 	for (;;) {
 		struct zd_pin *p = NULL;
 
@@ -232,7 +330,32 @@ void zd_hmm_pins_drop(struct zd_mm *mm)
 			"zd_unpin_user_pages())", (void *)mm, n);
 }
 
+bool zd_hmm_pinned_here(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
+{
+	struct zd_list_head *pos;
+	bool mine = false;
+	int tid = zd_os_gettid();
+
+	pthread_mutex_lock(&mm->lock);
+	zd_list_for_each(pos, &mm->pins) {
+		struct zd_pin *p = pin_of(pos);
+
+		mine |= p->holder == tid && a >= p->start &&
+			a < p->start + (p->nr << zd_page_shift) &&
+			p->pages[(a - p->start) >> zd_page_shift] == page;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	if (mine)
+		zd_warn("the page at %#lx is pinned by this thread, which would "
+			"wait for its own unpin: it comes home now, and the "
+			"device's use of the pinned page after this is not seen "
+			"there", (unsigned long)a);
+	return mine;
+}
+
 void zd_hmm_gup_fork(enum hmm_fork stage)
 {
 	hmm_fork_mutex(&pin_lock, stage);
+	if (stage == HMM_FORK_CHILD)	/* its waiters stayed in the parent */
+		pthread_cond_init(&pin_made, NULL);
 }

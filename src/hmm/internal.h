@@ -243,6 +243,9 @@ void zd_hmm_migrations_fork(enum hmm_fork stage);
 /* This thread's migrations of @mm between setup and finalize
  * (zd_mm_destroy() would wait for itself). */
 unsigned long zd_hmm_migrating_here(struct zd_mm *mm);
+/* Whether the page at @a is in one of this thread's own migrations of
+ * @mm between setup and finalize (an eviction would wait for itself). */
+bool zd_hmm_migrating_here_at(struct zd_mm *mm, uintptr_t a);
 /* Wait until no migration of @mm is between setup and finalize, saying
  * so every 5 s (zd_mm_destroy(), before the mm goes). */
 void zd_hmm_migrations_wait(struct zd_mm *mm);
@@ -259,6 +262,13 @@ void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what);
 /* Pins (gup.c).  Whether a host page of [start, end) is pinned; lock
  * held. */
 bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+/* The application unmapped [start, end): pins keep its old host pages,
+ * not what is mapped there next.  Lock held. */
+void zd_hmm_pins_forget(struct zd_mm *mm, uintptr_t start, uintptr_t end);
+/* Whether this thread holds a pin on the coherent @page at @a: its
+ * eviction would wait for this thread's own unpin.  Then a warning: it
+ * comes home regardless.  No lock held. */
+bool zd_hmm_pinned_here(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
 /* zd_mm_destroy(): drop the pins still held, with a warning. */
 void zd_hmm_pins_drop(struct zd_mm *mm);
 void zd_hmm_gup_fork(enum hmm_fork stage);
@@ -325,8 +335,10 @@ void zd_hmm_coh_fault(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
  * kernel copies pinned pages for the child. */
 void zd_hmm_coh_fork_child(struct zd_mm *mm);
 /* Bring the coherent page at @a home without its driver (fork,
- * unregister, destroy); no lock held. */
-int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page);
+ * unregister, destroy); no lock held.  A page held beyond its mapping
+ * and the caller (a pin) stays, unless @force. */
+int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
+		     bool force);
 
 /* ---- large device folios (folio.c, migrate_compound.c) ---------------- */
 

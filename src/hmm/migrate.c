@@ -301,41 +301,85 @@ static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static unsigned long gate_flight;	/* migrations in flight */
 static bool gate_closed;
 static pthread_t gate_owner;		/* the forking thread */
-static __thread unsigned long my_flight;
-/* this thread's in flight on one mm (zd_mm_destroy() on it would wait
- * for itself); more than one mm at a time goes untold */
-static __thread struct zd_mm *my_mm;
-static __thread unsigned long my_mm_flight;
+/*
+ * Who set up each migration in flight, for zd_mm_destroy() and fork() on
+ * that thread (they would wait for themselves): by migration, not by
+ * thread, as a driver may finalize on another thread than its setup.  A
+ * migration is known by its src array (the driver's, the same from setup
+ * to finalize).  Without memory for a record it goes untold.
+ */
+struct gate_rec {
+	const unsigned long *src;
+	struct zd_mm *mm;
+	uintptr_t start, end;
+	pthread_t owner;
+};
+static struct gate_rec *gate_recs;
+static size_t gate_nr, gate_cap;
 
-/* Also counts @mm's migrations (mm->in_flight, under gate_lock), from
+/* This thread's migrations in flight, of @mm or (NULL) any; gate_lock
+ * held. */
+static unsigned long gate_mine(const struct zd_mm *mm)
+{
+	unsigned long n = 0;
+
+	for (size_t i = 0; i < gate_nr; i++)
+		n += pthread_equal(gate_recs[i].owner, pthread_self()) &&
+		     (!mm || gate_recs[i].mm == mm);
+	return n;
+}
+
+/* Also counts @m's mm's migrations (mm->in_flight, under gate_lock), from
  * setup to finalize, for zd_mm_destroy() to wait for: the gate_leave()
- * is the migration's last touch of @mm. */
-static void gate_enter(struct zd_mm *mm)
+ * is the migration's last touch of the mm. */
+static void gate_enter(struct zd_migrate_vma *m)
 {
 	pthread_mutex_lock(&gate_lock);
 	while (gate_closed && !pthread_equal(gate_owner, pthread_self()) &&
 	       !zd_hmm_on_fault_thread())
 		pthread_cond_wait(&gate_cv, &gate_lock);
 	gate_flight++;
-	my_flight++;
-	mm->in_flight++;
-	if (!my_mm_flight)
-		my_mm = mm;
-	my_mm_flight += my_mm == mm;
+	m->mm->in_flight++;
+	if (gate_nr == gate_cap) {
+		size_t cap = gate_cap ? 2 * gate_cap : 16;
+		struct gate_rec *r = realloc(gate_recs, cap * sizeof(*r));
+
+		if (r) {
+			gate_recs = r;
+			gate_cap = cap;
+		}
+	}
+	if (gate_nr < gate_cap)
+		gate_recs[gate_nr++] = (struct gate_rec){
+			m->src, m->mm, m->start, m->end, pthread_self() };
 	pthread_mutex_unlock(&gate_lock);
 }
 
-static void gate_leave(struct zd_mm *mm)
+static void gate_leave(struct zd_migrate_vma *m)
 {
 	pthread_mutex_lock(&gate_lock);
 	gate_flight--;
-	if (my_flight)		/* finalized on another thread than its setup */
-		my_flight--;
-	if (my_mm == mm && my_mm_flight)
-		my_mm_flight--;
-	mm->in_flight--;
+	m->mm->in_flight--;
+	for (size_t i = gate_nr; i-- > 0;)
+		if (gate_recs[i].src == m->src && gate_recs[i].mm == m->mm) {
+			gate_recs[i] = gate_recs[--gate_nr];
+			break;
+		}
 	pthread_cond_broadcast(&gate_cv);
 	pthread_mutex_unlock(&gate_lock);
+}
+
+bool zd_hmm_migrating_here_at(struct zd_mm *mm, uintptr_t a)
+{
+	bool mine = false;
+
+	pthread_mutex_lock(&gate_lock);
+	for (size_t i = 0; i < gate_nr && !mine; i++)
+		mine = pthread_equal(gate_recs[i].owner, pthread_self()) &&
+		       gate_recs[i].mm == mm && gate_recs[i].start <= a &&
+		       a < gate_recs[i].end;
+	pthread_mutex_unlock(&gate_lock);
+	return mine;
 }
 
 unsigned long zd_hmm_migrating_here(struct zd_mm *mm)
@@ -343,7 +387,7 @@ unsigned long zd_hmm_migrating_here(struct zd_mm *mm)
 	unsigned long mine;
 
 	pthread_mutex_lock(&gate_lock);
-	mine = my_mm == mm ? my_mm_flight : 0;
+	mine = gate_mine(mm);
 	pthread_mutex_unlock(&gate_lock);
 	return mine;
 }
@@ -382,7 +426,11 @@ void zd_hmm_migrations_fork(enum hmm_fork stage)
 		pthread_mutex_init(&gate_lock, NULL);
 		pthread_cond_init(&gate_cv, NULL);
 		gate_closed = false;
-		gate_flight = my_flight;
+		/* only the forking thread's came along */
+		for (size_t i = gate_nr; i-- > 0;)
+			if (!pthread_equal(gate_recs[i].owner, pthread_self()))
+				gate_recs[i] = gate_recs[--gate_nr];
+		gate_flight = gate_nr;
 		return;
 	}
 	pthread_mutex_lock(&gate_lock);
@@ -391,7 +439,7 @@ void zd_hmm_migrations_fork(enum hmm_fork stage)
 		gate_owner = pthread_self();
 		/* this thread's own (a fork between its setup and finalize)
 		 * would never end */
-		gate_wait(&gate_flight, my_flight, "fork()");
+		gate_wait(&gate_flight, gate_mine(NULL), "fork()");
 		pthread_mutex_unlock(&gate_lock);
 		return;
 	}
@@ -409,14 +457,14 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 			"page", (void *)m->fault_page);
 		return -EINVAL;
 	}
-	gate_enter(m->mm);
+	gate_enter(m);
 	pthread_mutex_lock(&m->mm->lock);
 	/* the kernel finds no vma: nothing is written.  An application's
 	 * munmap() can cause it, so it is no misuse */
 	if (!any_managed(m->mm, m->start, m->end) &&
 	    zd_os_mapped((void *)m->start, m->end - m->start)) {
 		pthread_mutex_unlock(&m->mm->lock);
-		gate_leave(m->mm);
+		gate_leave(m);
 		return -EINVAL;
 	}
 	m->cpages = 0;
@@ -454,7 +502,7 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 				 run_len << zd_page_shift, 1));
 	zd_hmm_compound_wp(m, 1);
 	if (!m->cpages)		/* drivers skip the finalize then */
-		gate_leave(m->mm);
+		gate_leave(m);
 	return 0;
 }
 
@@ -1144,7 +1192,7 @@ void zd_migrate_vma_finalize(struct zd_migrate_vma *m)
 		m->src[i] &= ~MPFN_COLLECTED;
 	}
 	if (in_flight)
-		gate_leave(m->mm);
+		gate_leave(m);
 }
 
 /* ---- by device pfn, wherever mapped (unplug) ---------------------------- */

@@ -285,8 +285,10 @@ static void evict_page(struct zd_mm *mm, uintptr_t a, bool forking)
 			zd_hmm_excl_evict(mm, a);
 			continue;
 		}
-		/* in a forked child no migration is left to finish */
-		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD || mm->dead))
+		/* in a forked child no migration is left to finish; nor is
+		 * this thread's own (a fork between its setup and finalize) */
+		if (!vmf.page && (!(e & PTE_BUSY) || e == PTE_DEAD || mm->dead ||
+				  zd_hmm_migrating_here_at(mm, a)))
 			return;
 		/* a fork leaves a coherent page that is held (a pin) to the
 		 * parent and gives the child a copy, as the kernel does with
@@ -300,7 +302,8 @@ static void evict_page(struct zd_mm *mm, uintptr_t a, bool forking)
 			vmf.flags = e & PTE_WRITE ? ZD_FAULT_FLAG_WRITE : 0;
 			zd_fault_point("hmm.evict");
 			err = zd_hmm_coh_page(vmf.page) ?	/* no migrate_to_ram */
-			      zd_hmm_coh_evict(mm, a, vmf.page) :
+			      zd_hmm_coh_evict(mm, a, vmf.page,
+					       zd_hmm_pinned_here(mm, a, vmf.page)) :
 			      vmf.page->pgmap->ops->migrate_to_ram(&vmf);
 			zd_put_page(vmf.page);
 			if (err) {

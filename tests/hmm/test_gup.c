@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,54 +238,6 @@ static void test_coherent_pin_short_and_long(void **state)
 	check_bytes(f);
 }
 
-struct longterm {
-	struct fx *f;
-	struct zd_pin *pin;
-	atomic_bool done;
-};
-
-static void *pin_longterm(void *arg)
-{
-	struct longterm *l = arg;
-
-	zd_pin_user_pages_remote(l->f->mm, (unsigned long)l->f->buf, 1,
-				 ZD_FOLL_LONGTERM, NULL, &l->pin);
-	atomic_store(&l->done, true);
-	return NULL;
-}
-
-/* A long-term pin of a coherent page another pin holds waits for that
- * unpin (it cannot bring the page home before), without spinning. */
-static void test_longterm_waits_for_short_pin(void **state)
-{
-	struct fx *f = *state;
-	struct longterm l = { .f = f };
-	struct rusage r0, r1;
-	pthread_t t;
-
-	if (!f->coh)
-		skip_msg("no DEVICE_COHERENT here (Linux 5.19 needed)");
-	assert_int_equal(to_dev(f, f->coh, 0, 1), 1);
-	assert_int_equal(pin(f, 0, 1, 0, NULL), 1);
-	assert_int_equal(pthread_create(&t, NULL, pin_longterm, &l), 0);
-	getrusage(RUSAGE_SELF, &r0);
-	test_sleep_us(300000);
-	getrusage(RUSAGE_SELF, &r1);
-	assert_false(atomic_load(&l.done));
-	/* waiting, not spinning: well under the 300 ms of CPU a spin takes */
-	assert_true((r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000000 +
-		    (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) +
-		    (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000 +
-		    (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) < 150000);
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_true(atomic_load(&l.done));
-	assert_int_equal(state_of(f, 0), ZD_MM_PAGE_HOST);
-	zd_unpin_user_pages(l.pin);
-	check_bytes(f);
-}
-
 /* A fork while a pin holds a coherent page (here by the forking thread
  * itself, which waited for its own unpin before): the parent keeps the
  * page on its device, the child gets a copy of its own, as the kernel
@@ -472,7 +423,6 @@ int main(void)
 		T(test_pinned_page_not_made_exclusive),
 		T(test_coherent_pin_short_and_long),
 		T(test_fork_with_coherent_page_pinned),
-		T(test_longterm_waits_for_short_pin),
 		T(test_partial_and_failed_pins),
 		T(test_bad_arguments),
 		T(test_forked_child_refused),
