@@ -47,7 +47,10 @@ static struct zd_pin *pin_of(struct zd_list_head *pos)
 	return (struct zd_pin *)((char *)pos - offsetof(struct zd_pin, node));
 }
 
-bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+/* The pinned host pages of [start, end): whether one is still guarded,
+ * or (@forget) each forgotten, its page gone.  Lock held. */
+static bool pins_over(struct zd_mm *mm, uintptr_t start, uintptr_t end,
+		      bool forget)
 {
 	struct zd_list_head *pos;
 
@@ -59,25 +62,23 @@ bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 		for (e = e < end ? e : end; s < e; s += page_bytes()) {
 			unsigned long i = (s - p->start) >> zd_page_shift;
 
-			if (!p->pages[i] && !p->gone[i])
+			if (forget)
+				p->gone[i] = true;
+			else if (!p->pages[i] && !p->gone[i])
 				return true;
 		}
 	}
 	return false;
 }
 
+bool zd_hmm_pinned(struct zd_mm *mm, uintptr_t start, uintptr_t end)
+{
+	return pins_over(mm, start, end, false);
+}
+
 void zd_hmm_pins_forget(struct zd_mm *mm, uintptr_t start, uintptr_t end)
 {
-	struct zd_list_head *pos;
-
-	zd_list_for_each(pos, &mm->pins) {
-		struct zd_pin *p = pin_of(pos);
-		uintptr_t s = start > p->start ? start : p->start;
-		uintptr_t e = p->start + (p->nr << zd_page_shift);
-
-		for (e = e < end ? e : end; s < e; s += page_bytes())
-			p->gone[(s - p->start) >> zd_page_shift] = true;
-	}
+	pins_over(mm, start, end, true);
 }
 
 enum pin_step { PIN_DONE, PIN_RETRY, PIN_WAIT, PIN_EVICT };
