@@ -476,7 +476,8 @@ int zd_hmm_coh_evict(struct zd_mm *mm, uintptr_t a, struct zd_page *page,
 
 void zd_hmm_coh_fork_child(struct zd_mm *mm)
 {
-	for (size_t r = 0; r < mm->nr_ranges; r++) {
+	/* the fork brought every other device page home */
+	for (size_t r = 0; mm->device_pages && r < mm->nr_ranges; r++) {
 		struct hmm_range *rg = mm->ranges[r];
 
 		for (uintptr_t a = rg->start; a < rg->end; a += page_bytes()) {
