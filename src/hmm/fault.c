@@ -183,12 +183,19 @@ static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
 /* Mark [a, end) busy, stopping at the first page that is not never-touched;
  * returns where the run ends (a if @a itself is not one).  A host page
  * that faults is gone (dropped or reclaimed): it is claimed alone, as its
- * neighbours may hold data.  Lock held. */
+ * neighbours may hold data; unless the kernel has it after all (a stale
+ * fault, raised again after the page was placed): then it is left as it
+ * is, not held busy for a fill that cannot happen (a pin holds it, a
+ * lookup would see it busy).  Lock held. */
 static uintptr_t claim_empty(struct zd_mm *mm, uintptr_t a, uintptr_t end)
 {
 	uintptr_t *pte = zd_hmm_pte(mm, a);
 
 	if (pte && (*pte == PTE_HOST || *pte == PTE_MAYBE)) {
+		if (zd_os_page_populated((void *)a) == 1) {
+			pte_set(pte, PTE_HOST);
+			return a;
+		}
 		*pte |= PTE_BUSY;
 		return a + page_bytes();
 	}
