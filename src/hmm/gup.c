@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -42,10 +41,7 @@ static pthread_cond_t pin_made = PTHREAD_COND_INITIALIZER;
 /* Populate at most this many pages per system call. */
 #define PIN_BATCH	512ul
 
-static struct zd_pin *pin_of(struct zd_list_head *pos)
-{
-	return (struct zd_pin *)((char *)pos - offsetof(struct zd_pin, node));
-}
+#define pin_of(pos)	zd_list_entry(pos, struct zd_pin, node)
 
 /* The pinned host pages of [start, end): whether one is still guarded,
  * or (@forget) each forgotten, its page gone.  Lock held. */
@@ -274,14 +270,13 @@ void zd_unpin_user_pages(struct zd_pin *pin)
  * pin_batch() uses p->mm without pin_lock.  pin_lock held. */
 static void making_wait(struct zd_mm *mm)
 {
-	int64_t warn_at = zd_os_now_ns() + 5000000000ll;
+	int64_t since = zd_os_now_ns();
 
 	/* in a forked child, the threads making them stayed in the parent */
 	if (mm->dead)
 		return;
 	for (;;) {
 		struct zd_list_head *pos;
-		struct timespec t;
 		bool any = false;
 
 		pthread_mutex_lock(&mm->lock);
@@ -290,15 +285,10 @@ static void making_wait(struct zd_mm *mm)
 		pthread_mutex_unlock(&mm->lock);
 		if (!any)
 			return;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_sec += 1;
-		pthread_cond_timedwait(&pin_made, &pin_lock, &t);
-		if (zd_os_now_ns() > warn_at) {
+		if (zd_hmm_cond_wait_reported(&pin_made, &pin_lock, &since))
 			zd_warn("zd_mm_destroy(%p) waits for a "
 				"zd_pin_user_pages_remote() of it to return",
 				(void *)mm);
-			warn_at = zd_os_now_ns() + 5000000000ll;
-		}
 	}
 }
 

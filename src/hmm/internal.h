@@ -258,6 +258,13 @@ bool zd_hmm_fault_thread_misuse(struct zd_mm *mm, const char *fn);
 /* Sleep a millisecond, saying every 5 s (from *@from, 0 at first) that
  * the page at @a is still waited for, @what for. */
 void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what);
+/* Whether a wait going on since *@since (0: it starts now) is due to be
+ * reported: every report period (zd_report_period_ns()), restarting. */
+bool zd_hmm_report_due(int64_t *since);
+/* Wait on @cv, @lock held, for at most a second; then whether the wait,
+ * going on since *@since, is due to be reported (zd_hmm_report_due()). */
+bool zd_hmm_cond_wait_reported(pthread_cond_t *cv, pthread_mutex_t *lock,
+			       int64_t *since);
 
 /* Pins (gup.c).  Whether a host page of [start, end) is pinned; lock
  * held. */

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -397,20 +396,13 @@ unsigned long zd_hmm_migrating_here(struct zd_mm *mm)
 static void gate_wait(const unsigned long *count, unsigned long floor,
 		      const char *who)
 {
-	int64_t warn_at = zd_os_now_ns() + zd_report_period_ns();
+	int64_t since = zd_os_now_ns();
 
-	while (*count > floor) {
-		struct timespec t;
-
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_sec += 1;
-		pthread_cond_timedwait(&gate_cv, &gate_lock, &t);
-		if (*count > floor && zd_os_now_ns() > warn_at) {
+	while (*count > floor)
+		if (zd_hmm_cond_wait_reported(&gate_cv, &gate_lock, &since) &&
+		    *count > floor)
 			zd_warn("%s waits for %lu migrations to finalize", who,
 				*count - floor);
-			warn_at = zd_os_now_ns() + zd_report_period_ns();
-		}
-	}
 }
 
 void zd_hmm_migrations_wait(struct zd_mm *mm)

@@ -9,6 +9,7 @@
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../os/os.h"
 #include "fault.h"
@@ -318,16 +319,34 @@ static void evict_page(struct zd_mm *mm, uintptr_t a, bool forking)
 	}
 }
 
+bool zd_hmm_report_due(int64_t *since)
+{
+	if (!*since) {
+		*since = zd_os_now_ns();
+	} else if (zd_os_now_ns() - *since > zd_report_period_ns()) {
+		*since = zd_os_now_ns();
+		return true;
+	}
+	return false;
+}
+
 void zd_hmm_wait_tick(int64_t *from, uintptr_t a, const char *what)
 {
-	if (!*from) {
-		*from = zd_os_now_ns();
-	} else if (zd_os_now_ns() - *from > zd_report_period_ns()) {
+	if (zd_hmm_report_due(from))
 		zd_warn("still waiting for the page at %#lx %s",
 			(unsigned long)a, what);
-		*from = zd_os_now_ns();
-	}
 	zd_os_sleep_ns(1000000);
+}
+
+bool zd_hmm_cond_wait_reported(pthread_cond_t *cv, pthread_mutex_t *lock,
+			       int64_t *since)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 1;
+	pthread_cond_timedwait(cv, lock, &t);
+	return zd_hmm_report_due(since);
 }
 
 void zd_hmm_evict(struct zd_mm *mm, uintptr_t start, uintptr_t end)
