@@ -515,9 +515,14 @@ ZD_API void zd_free_system_page(void *addr);
  * wait.  Pages that cannot move (unmanaged, busy, extra references) get
  * src 0.  dst is zeroed.  With ZD_MIGRATE_VMA_SELECT_COMPOUND, 2 MiB
  * runs are collected as one entry (see "Large folios" above); cpages
- * counts pages either way.
+ * counts pages either way.  Inside migrate_to_ram, @fault_page must name
+ * the faulting page (the fault holds a reference on it, which would keep
+ * it from being collected, and the kernel then faults again forever):
+ * left NULL for a range that covers it, it is set to it, with a warning.
  * Context: may sleep; any thread, including migrate_to_ram.
- * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EINVAL
+ * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EBUSY
+ * (with a warning: @src is the array of a migration not finalized yet,
+ * whose collection a second setup would overwrite), -EINVAL
  * (bad arguments, as a @fault_page that is not device-private, with a
  * warning; or a range not mapped at all, which an application's munmap()
  * racing the migration can cause: no misuse, so no warning, and src and

@@ -163,7 +163,7 @@ static bool still_device(struct zd_mm *mm, uintptr_t a, struct zd_page *page)
 static void device_fault(struct zd_mm *mm, struct zd_vm_fault *vmf, int tid)
 {
 	atomic_fetch_add(&mm->stats.device_faults, 1);
-	if (!vmf->page->pgmap->ops->migrate_to_ram(vmf)) {
+	if (!zd_hmm_migrate_to_ram(vmf)) {
 		/* its finalize woke the thread; if it migrated nothing (the
 		 * kernel lets it), the thread faults again */
 		if (still_device(mm, vmf->address, vmf->page))
@@ -395,6 +395,29 @@ static void handle(struct zd_mm *mm, const struct uffd_msg *m)
 	default:
 		break;
 	}
+}
+
+/* The fault whose migrate_to_ram() this thread is in. */
+static __thread struct zd_vm_fault *serving;
+
+int zd_hmm_migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	struct zd_vm_fault *outer = serving;	/* one may fault another */
+	int err;
+
+	serving = vmf;
+	err = vmf->page->pgmap->ops->migrate_to_ram(vmf);
+	serving = outer;
+	return err;
+}
+
+struct zd_page *zd_hmm_served_page(struct zd_mm *mm, uintptr_t start,
+				   uintptr_t end)
+{
+	struct zd_vm_fault *v = serving;
+
+	return v && v->mm == mm && v->address >= start && v->address < end ?
+	       v->page : NULL;
 }
 
 /* The mm whose fault thread this is, for zd_hmm_wait_events(). */

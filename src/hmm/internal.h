@@ -249,6 +249,13 @@ bool zd_hmm_migrating_here_at(struct zd_mm *mm, uintptr_t a);
 /* Wait until no migration of @mm is between setup and finalize, saying
  * so every 5 s (zd_mm_destroy(), before the mm goes). */
 void zd_hmm_migrations_wait(struct zd_mm *mm);
+/* Call @vmf's page's migrate_to_ram(), remembering on this thread which
+ * fault it serves (zd_hmm_served_page()). */
+int zd_hmm_migrate_to_ram(struct zd_vm_fault *vmf);
+/* The page whose fault in @mm this thread's migrate_to_ram() serves, if
+ * it lies in [start, end); else NULL. */
+struct zd_page *zd_hmm_served_page(struct zd_mm *mm, uintptr_t start,
+				   uintptr_t end);
 /* Whether this thread is an mm's fault thread. */
 bool zd_hmm_on_fault_thread(void);
 /* Whether this is @mm's fault thread, where @fn would wait for itself:

@@ -328,15 +328,33 @@ static unsigned long gate_mine(const struct zd_mm *mm)
 	return n;
 }
 
+/* Whether @m's src array is that of a migration in flight; gate_lock
+ * held. */
+static bool gate_known(const struct zd_migrate_vma *m)
+{
+	for (size_t i = 0; i < gate_nr; i++)
+		if (gate_recs[i].src == m->src)
+			return true;
+	return false;
+}
+
 /* Also counts @m's mm's migrations (mm->in_flight, under gate_lock), from
  * setup to finalize, for zd_mm_destroy() to wait for: the gate_leave()
- * is the migration's last touch of the mm. */
-static void gate_enter(struct zd_migrate_vma *m)
+ * is the migration's last touch of the mm.  -EBUSY: @m's src array is
+ * in flight already (a second setup would overwrite what the first
+ * collected, and those pages would stay busy for good). */
+static int gate_enter(struct zd_migrate_vma *m)
 {
 	pthread_mutex_lock(&gate_lock);
 	while (gate_closed && !pthread_equal(gate_owner, pthread_self()) &&
 	       !zd_hmm_on_fault_thread())
 		pthread_cond_wait(&gate_cv, &gate_lock);
+	if (gate_known(m)) {
+		pthread_mutex_unlock(&gate_lock);
+		zd_warn("zd_migrate_vma_setup: src array %p is in a migration "
+			"not finalized yet (finalize it first)", (void *)m->src);
+		return -EBUSY;
+	}
 	gate_flight++;
 	m->mm->in_flight++;
 	if (gate_nr == gate_cap) {
@@ -352,6 +370,7 @@ static void gate_enter(struct zd_migrate_vma *m)
 		gate_recs[gate_nr++] = (struct gate_rec){
 			m->src, m->mm, m->start, m->end, pthread_self() };
 	pthread_mutex_unlock(&gate_lock);
+	return 0;
 }
 
 static void gate_leave(struct zd_migrate_vma *m)
@@ -449,7 +468,15 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 			"page", (void *)m->fault_page);
 		return -EINVAL;
 	}
-	gate_enter(m);
+	if (!m->fault_page) {
+		m->fault_page = zd_hmm_served_page(m->mm, m->start, m->end);
+		if (m->fault_page)
+			zd_warn("migrate_vma from migrate_to_ram without "
+				".fault_page: the faulting page %p would never "
+				"move; taken as .fault_page", (void *)m->fault_page);
+	}
+	if (gate_enter(m))
+		return -EBUSY;
 	pthread_mutex_lock(&m->mm->lock);
 	/* the kernel finds no vma: nothing is written.  An application's
 	 * munmap() can cause it, so it is no misuse */

@@ -305,7 +305,7 @@ static void evict_page(struct zd_mm *mm, uintptr_t a, bool forking)
 			err = zd_hmm_coh_page(vmf.page) ?	/* no migrate_to_ram */
 			      zd_hmm_coh_evict(mm, a, vmf.page,
 					       zd_hmm_pinned_here(mm, a, vmf.page)) :
-			      vmf.page->pgmap->ops->migrate_to_ram(&vmf);
+			      zd_hmm_migrate_to_ram(&vmf);
 			zd_put_page(vmf.page);
 			if (err) {
 				zd_warn("cannot bring the device page at %#lx home "

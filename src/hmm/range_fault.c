@@ -167,7 +167,7 @@ static int fault_device(struct zd_mm *mm, uintptr_t a, bool write)
 	if (!vmf.page)
 		return 0;		/* moved meanwhile: walk again */
 	atomic_fetch_add(&mm->stats.device_faults, 1);
-	err = vmf.page->pgmap->ops->migrate_to_ram(&vmf);
+	err = zd_hmm_migrate_to_ram(&vmf);
 	zd_put_page(vmf.page);
 	return err ? -EFAULT : 0;
 }

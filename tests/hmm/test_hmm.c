@@ -2094,6 +2094,52 @@ static void test_migrate_to_ram_that_moves_nothing_faults_again(void **state)
 	fx_fini(&f);
 }
 
+/* A driver whose migrate_to_ram forgets .fault_page: the fault's own
+ * reference then keeps the page from being collected and the kernel
+ * would fault again forever.  zonedev warns and takes the faulting page
+ * as .fault_page.  (After 20 calls it remembers, so that the code before
+ * the fix fails the test instead of hanging it.) */
+static atomic_int forgetful_calls;
+
+static int forgetful_migrate_to_ram(struct zd_vm_fault *vmf)
+{
+	struct zd_vm_fault v = *vmf;
+
+	if (atomic_fetch_add(&forgetful_calls, 1) < 20)
+		v.page = NULL;		/* home_as_91() sets .fault_page */
+	return home_as_91(&v);
+}
+
+static const struct zd_dev_pagemap_ops forgetful_ops = {
+	.page_free = no_free, .migrate_to_ram = forgetful_migrate_to_ram,
+};
+
+static struct private_mem forgetful_pm;	/* not on a stack a failure leaves */
+
+static void test_migrate_to_ram_without_fault_page_warns(void **state)
+{
+	unsigned long src[1], dst[1], warns;
+	struct poker pk = { 0 };
+	struct zd_migrate_vma m;
+	struct fx *f = *state;
+	pthread_t t;
+
+	private_mem_init_ops(&forgetful_pm, &forgetful_ops);
+	collect_to_private(f, &forgetful_pm, &m, src, dst, 1);
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	warns = zd_warn_count();
+	pk.addr = f->buf + PG - 1;
+	assert_int_equal(pthread_create(&t, NULL, poke, &pk), 0);
+	assert_true(wait_for(atomic_load(&pk.done)));
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(atomic_load(&forgetful_calls), 1);
+	assert_int_equal(zd_warn_count(), warns + 1);
+	check_off(f->buf, 0, PG - sizeof(unsigned int), 91);
+	assert_int_equal(f->buf[PG - 1], 'w');
+	private_mem_fini(&forgetful_pm);
+}
+
 static void *unregister_buf(void *arg)
 {
 	struct cmd_thread *c = arg;
@@ -2352,6 +2398,36 @@ static void test_driver_steps_out_of_order(void **state)
 	assert_warns("not a page from", zd_free_system_page(stage));
 	stage[0] = 1;				/* still mapped */
 	munmap(stage, 2 * PG);
+}
+
+/* A second setup of a migration not finalized yet (the same src array)
+ * would overwrite what the first collected, and those pages would stay
+ * busy for good: refused with a warning, writing nothing; the first
+ * migration goes on. */
+static void test_setup_twice_is_refused(void **state)
+{
+	struct fx *f = *state;
+	unsigned long src[2], dst[2], kept;
+	struct zd_migrate_vma m, again;
+	int err;
+
+	fill(f->buf, 2 * PG, 92);
+	collect(f, &m, src, dst, 2);
+	kept = src[1];
+	again = m;
+	assert_warns("not finalized", err = zd_migrate_vma_setup(&again));
+	assert_int_equal(src[1], kept);
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	assert_int_equal(err, -EBUSY);
+	f->buf[0] = 'z';			/* neither page left busy */
+	f->buf[PG] = 'z';
+	check_off(f->buf, 4, PG - 4, 92);
+	check_off(f->buf, PG + 4, PG - 4, 92);
+	/* finalized, the array may serve again */
+	assert_no_warn(collect(f, &m, src, dst, 2));
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
 }
 
 /* ---- everything at once ------------------------------------------------- */
@@ -2719,12 +2795,16 @@ int main(void)
 		cmocka_unit_test(test_device_pages_without_range_refused),
 		cmocka_unit_test(test_device_page_in_use_refused_as_dst),
 		cmocka_unit_test(test_migrate_to_ram_that_moves_nothing_faults_again),
+		cmocka_unit_test_setup_teardown(test_migrate_to_ram_without_fault_page_warns,
+						fx_setup, fx_teardown),
 		cmocka_unit_test(test_fork_while_notifiers_change),
 		cmocka_unit_test(test_unregister_waits_for_a_held_page),
 		cmocka_unit_test_teardown(test_unregister_waits_for_a_migration, disarm),
 		cmocka_unit_test_teardown(test_fork_holds_new_migrations_back, disarm),
 		cmocka_unit_test(test_calls_that_wait_for_the_fault_thread_refused_on_it),
 		cmocka_unit_test_setup_teardown(test_driver_steps_out_of_order, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_setup_twice_is_refused, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_teardown(test_unplug_waits_for_fault, disarm),
 		cmocka_unit_test_teardown(test_unbind_waits_for_commands, disarm),

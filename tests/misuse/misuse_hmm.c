@@ -729,6 +729,23 @@ static void finalize_twice(void)
 	m_state(buf[0] == 'z', "the page cannot be written");
 }
 
+static void setup_twice(void)
+{
+	struct zd_mm *mm = mm_or_skip();
+	char *buf = mm_buf(mm);
+	struct zd_migrate_vma *m = mig_collected(mm, buf);
+
+	m_arm();
+	m_expect_err(zd_migrate_vma_setup(m), -EBUSY);
+	m_state(m->cpages == NPAGES && (m->src[0] & ZD_MIGRATE_PFN_MIGRATE),
+		"the first setup's collection was overwritten");
+	zd_migrate_vma_pages(m);
+	zd_migrate_vma_finalize(m);
+	m_state(buf_intact(buf), "contents changed");
+	buf[0] = 'z';
+	m_state(buf[0] == 'z', "the page cannot be written");
+}
+
 /* ---- staging memory ---------------------------------------------------------- */
 
 static void stage_reg_null(void)
@@ -1178,6 +1195,7 @@ const struct mcase misuse_hmm_cases[] = {
 	{ "zd_migrate_vma_setup", "foreign: range not mapped at all", "-EINVAL, no WARN (a munmap race)", setup_unmapped },
 	{ "zd_migrate_vma_setup", "huge: range past the mapping", "0, src 0 past it" KEPT, setup_partly_mapped },
 	{ "zd_migrate_vma_setup", "wrong type: GENERIC fault_page", EINV KEPT, setup_fault_page_generic },
+	{ "zd_migrate_vma_setup", "already done: set up again before finalize", "-EBUSY+WARN" KEPT, setup_twice },
 	{ "zd_migrate_vma_move", "NULL", EINV KEPT, move_null },
 	{ "zd_migrate_vma_move", "wrong memory: managed by the mm", EINV KEPT,
 	  move_to_managed },
