@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../os/os.h"
+#include "array.h"
 #include "fault.h"
 #include "fork.h"
 #include "log.h"
@@ -86,18 +87,9 @@ static struct pcpu_area *area_new_locked(void)
 {
 	struct pcpu_area *a;
 
-	if (nr_areas == max_areas) {
-		unsigned int n = max_areas ? 2 * max_areas : 16;
-		struct pcpu_area **t;
-
-		if (zd_fault("pcpu.table"))
-			return NULL;
-		t = realloc(areas, n * sizeof(*t));
-		if (!t)
-			return NULL;
-		areas = t;
-		max_areas = n;
-	}
+	if (nr_areas == max_areas && (zd_fault("pcpu.table") ||
+				      zd_array_room(areas, nr_areas, max_areas, 16)))
+		return NULL;
 	a = zd_zalloc("pcpu.area", sizeof(*a));
 	if (!a)
 		return NULL;

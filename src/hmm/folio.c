@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "array.h"
 #include "fault.h"
 #include "internal.h"
 #include "log.h"
@@ -48,18 +49,11 @@ static int mapped_here(struct zd_mm *mm, struct zd_page *p, bool busy)
 /* @p, unmapped, is freed once the lock is dropped. */
 static void split_free_later(struct zd_mm *mm, struct zd_page *p)
 {
-	if (mm->nr_split_free == mm->cap_split_free) {
-		size_t cap = mm->cap_split_free ? 2 * mm->cap_split_free : 64;
-		struct zd_page **a = realloc(mm->split_free, cap * sizeof(*a));
-
-		if (!a) {	/* the driver's page_free under our lock, then */
-			zd_put_page(p);
-			return;
-		}
-		mm->split_free = a;
-		mm->cap_split_free = cap;
-	}
-	mm->split_free[mm->nr_split_free++] = p;
+	/* else the driver's page_free under our lock */
+	if (zd_array_room(mm->split_free, mm->nr_split_free, mm->cap_split_free, 64))
+		zd_put_page(p);
+	else
+		mm->split_free[mm->nr_split_free++] = p;
 }
 
 void zd_hmm_split_put(struct zd_mm *mm)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "../os/os.h"
+#include "array.h"
 #include "internal.h"
 #include "log.h"
 #include "notifier.h"
@@ -60,15 +61,9 @@ static int need_fault(unsigned long req, unsigned long cpu)
 static int add_area(uintptr_t lo, uintptr_t hi, bool r, bool wr, void *arg)
 {
 	struct walk *w = arg;
-	struct area *a = w->areas;
 
-	if (w->nr_areas == w->cap_areas) {
-		w->cap_areas = w->cap_areas ? 2 * w->cap_areas : 8;
-		a = realloc(w->areas, w->cap_areas * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		w->areas = a;
-	}
+	if (zd_array_room(w->areas, w->nr_areas, w->cap_areas, 8))
+		return -ENOMEM;
 	w->areas[w->nr_areas++] = (struct area){
 		lo, hi, (r ? PROT_R : 0) | (wr ? PROT_W : 0) };
 	return 0;

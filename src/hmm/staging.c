@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "../os/os.h"
+#include "array.h"
 #include "internal.h"
 #include "log.h"
 
@@ -59,19 +60,9 @@ static int remember(void *addr, size_t len)
 			"memory registered already", addr, len);
 		return err;
 	}
-	if (nr_ranges == cap_ranges) {
-		size_t cap = cap_ranges ? 2 * cap_ranges : 16;
-		struct staged *p = realloc(ranges, cap * sizeof(*p));
-
-		if (p) {
-			ranges = p;
-			cap_ranges = cap;
-		}
-	}
-	if (nr_ranges < cap_ranges)
+	err = zd_array_room(ranges, nr_ranges, cap_ranges, 16);
+	if (!err)
 		ranges[nr_ranges++] = (struct staged){ addr, len };
-	else
-		err = -ENOMEM;
 	pthread_mutex_unlock(&ranges_lock);
 	return err;
 }

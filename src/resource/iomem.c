@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "fault.h"
 #include "internal.h"
 #include "log.h"
@@ -131,15 +132,8 @@ static struct layout_entry *host_layout(size_t *n)
 		if (sscanf(line, " %llx-%llx : %199[^\n]%n", &s, &e, name,
 			   &off) < 3)
 			continue;
-		if (*n == cap) {
-			struct layout_entry *t;
-
-			cap = cap ? 2 * cap : 64;
-			t = realloc(v, cap * sizeof(*v));
-			if (!t)
-				break;
-			v = t;
-		}
+		if (zd_array_room(v, *n, cap, 64))
+			break;
 		v[*n] = (struct layout_entry){ s, e, strdup(name), depth / 2 };
 		any_address |= e != 0;
 		(*n)++;
