@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "../os/os.h"
+#include "array.h"
 #include "fault.h"
 #include "internal.h"
 #include "list.h"
@@ -425,20 +426,12 @@ static __thread struct zd_mm *fault_mm;
 
 static void queue_fault(struct zd_mm *mm, const struct uffd_msg *m)
 {
-	if (mm->nr_pending == mm->cap_pending) {
-		size_t cap = mm->cap_pending ? 2 * mm->cap_pending : 64;
-		struct uffd_msg *p = realloc(mm->pending, cap * sizeof(*p));
-
-		if (!p) {
-			/* the thread faults again once woken */
-			zd_os_uffd_wake(mm->uffd, (void *)(uintptr_t)
-					m->arg.pagefault.address, page_bytes());
-			return;
-		}
-		mm->pending = p;
-		mm->cap_pending = cap;
-	}
-	mm->pending[mm->nr_pending++] = *m;
+	if (zd_array_room(mm->pending, mm->nr_pending, mm->cap_pending, 64))
+		/* the thread faults again once woken */
+		zd_os_uffd_wake(mm->uffd, (void *)(uintptr_t)
+				m->arg.pagefault.address, page_bytes());
+	else
+		mm->pending[mm->nr_pending++] = *m;
 }
 
 /*
