@@ -246,10 +246,12 @@ ZD_API void *zd_mm_map(struct zd_mm *mm, size_t len);
  * just unmapped from a managed range can be registered again at once:
  * this waits for the unmap to be handled, and for a migration still
  * holding pages there to finish.
+ * The range may span several private anonymous mappings (split by
+ * mprotect(), or by DEVICE_COHERENT pages coming home), not a hole.
  * Context: may sleep.
  * Return: 0; -EINVAL (NULL @mm, unaligned, wrapping past the end of
- * the address space, not one private anonymous mapping, or overlapping a
- * managed range), -EBUSY (registered with another userfaultfd: another
+ * the address space, not private anonymous memory throughout, or
+ * overlapping a managed range), -EBUSY (registered with another userfaultfd: another
  * zd_mm's, staging memory, or other code's; the kernel's answer), each
  * with a warning; -ENOMEM, an error reading
  * /proc/self/pagemap (which says which pages were touched), or the

@@ -678,8 +678,11 @@ int zd_mm_register(struct zd_mm *mm, void *addr, size_t len)
 {
 	if (args_bad(mm, addr, len))
 		return -EINVAL;
-	if (!zd_os_private_anon(addr, len)) {
-		zd_warn("[%p, +%#zx) is not one private anonymous mapping", addr, len);
+	/* several mappings are fine: an application's mprotect() splits a
+	 * range, and so does coming home from coherent memory */
+	if (!zd_os_private_anon(addr, len, false)) {
+		zd_warn("[%p, +%#zx) is not all private anonymous memory (a hole, "
+			"a shared or file mapping)", addr, len);
 		return -EINVAL;
 	}
 	return range_add(mm, addr, len, false);

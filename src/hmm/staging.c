@@ -118,7 +118,7 @@ int zd_hmm_register_staging(void *addr, size_t len)
 	if (err < 0)
 		return err;
 	/* checked also where pages are copied: the move would refuse it */
-	if (!zd_os_private_anon(addr, len)) {
+	if (!zd_os_private_anon(addr, len, true)) {
 		zd_warn("%s: [%p, +%#zx) is not one private anonymous mapping",
 			__func__, addr, len);
 		return -EINVAL;

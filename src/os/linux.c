@@ -520,25 +520,28 @@ int zd_os_mapped(void *addr, size_t len)
 	return 0;
 }
 
-int zd_os_private_anon(const void *addr, size_t len)
+int zd_os_private_anon(const void *addr, size_t len, bool one)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
-	uintptr_t a = (uintptr_t)addr, end = a + len;
+	uintptr_t at = (uintptr_t)addr, end = at + len;	/* @at: not seen yet */
 	char line[512];
 	int ok = 0;
 
+	/* the lines come in address order */
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi, ino;
 		char perms[8], path[256] = "";
 
 		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %255s", &lo, &hi, perms,
-			   &ino, path) < 4)
+			   &ino, path) < 4 || hi <= at)
 			continue;
-		if (a < lo || a >= hi)
-			continue;
-		ok = perms[3] == 'p' && ino == 0 &&
-		     (!path[0] || !strcmp(path, "[heap]")) && end <= hi;
-		break;
+		if (lo > at || perms[3] != 'p' || ino ||
+		    (path[0] && strcmp(path, "[heap]")))
+			break;		/* a hole, or not private anonymous */
+		ok = end <= hi;
+		if (ok || one)
+			break;
+		at = hi;
 	}
 	if (f)
 		fclose(f);

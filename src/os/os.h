@@ -108,8 +108,9 @@ int zd_os_mapped(void *addr, size_t len);
  * application unmapped it meanwhile. */
 int zd_os_peek(void *to, const void *from, size_t len);
 int zd_os_poke(void *to, const void *from, size_t len);
-/* Whether [addr, addr + len) is one private anonymous mapping. */
-int zd_os_private_anon(const void *addr, size_t len);
+/* Whether [addr, addr + len) is private anonymous memory: one mapping
+ * (@one), or any number of them without a hole. */
+int zd_os_private_anon(const void *addr, size_t len, bool one);
 /* An eventfd to wake a thread blocked in zd_os_wait2(). */
 int zd_os_eventfd(void);
 void zd_os_eventfd_signal(int fd);

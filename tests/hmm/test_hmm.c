@@ -252,6 +252,32 @@ static void test_register_existing_memory(void **state)
 	fx_fini(&f);
 }
 
+/* A range the application split into mappings of its own (here a
+ * read-only middle) registers as a whole, and keeps its protections; one
+ * with a hole does not. */
+static void test_register_several_mappings(void **state)
+{
+	size_t len = MiB(2);
+	char *own = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct fx f;
+
+	(void)state;
+	assert_true(own != MAP_FAILED);
+	fx_init(&f, MiB(1));
+	fill(own, len, 13);
+	assert_int_equal(mprotect(own + MiB(1), PG, PROT_READ), 0);
+	assert_int_equal(zd_mm_register(f.mm, own, len), 0);
+	to_device(&f, own, len / PG, 0);
+	check(own, len, 13);
+	assert_int_equal(zd_mm_unregister(f.mm, own, len), 0);
+	assert_int_equal(munmap(own + MiB(1) + PG, PG), 0);
+	assert_warns("not all private anonymous",
+		     assert_int_equal(zd_mm_register(f.mm, own, len), -EINVAL));
+	munmap(own, len);
+	fx_fini(&f);
+}
+
 static void test_prefetch_brings_neighbours(void **state)
 {
 	struct zd_mm_stats st;
@@ -2759,6 +2785,7 @@ int main(void)
 		cmocka_unit_test(test_untouched_and_half_touched),
 		cmocka_unit_test(test_first_touch_fills_ahead),
 		cmocka_unit_test(test_register_existing_memory),
+		cmocka_unit_test(test_register_several_mappings),
 		cmocka_unit_test(test_prefetch_brings_neighbours),
 		cmocka_unit_test(test_concurrent_faults_and_migration),
 		cmocka_unit_test(test_munmap_frees_device_pages),
