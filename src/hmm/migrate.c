@@ -333,11 +333,13 @@ static unsigned long gate_mine(const struct zd_mm *mm)
 }
 
 /* Whether @m's src array is that of a migration in flight; gate_lock
- * held. */
+ * held.  Not one of a dead mm: in a forked child, the forking thread's
+ * migration came along but no one may finish it, and the child's own
+ * migrations may use the same (the driver's static) array. */
 static bool gate_known(const struct zd_migrate_vma *m)
 {
 	for (size_t i = 0; i < gate_nr; i++)
-		if (gate_recs[i].src == m->src)
+		if (gate_recs[i].src == m->src && !gate_recs[i].mm->dead)
 			return true;
 	return false;
 }

@@ -49,6 +49,9 @@ enum mode {
 	M_WORKER,		/* setup on a worker thread, .fault_page NULL */
 	M_BUSY_ARRAY,		/* first a setup with an array in flight */
 	M_REUSE_ARRAY,		/* one src/dst array for every fault, finalized */
+	M_NESTED,		/* a mirror read of another mm's device page
+				 * first (its migrate_to_ram on this thread),
+				 * each without .fault_page */
 };
 
 static enum mode mode;
@@ -56,8 +59,9 @@ static atomic_int calls, returned;
 static struct zd_dev_pagemap pgmap;
 static struct zd_resource *res;
 static unsigned long pfn0;
-static char *buf;
-static struct zd_mm *mm;
+static char *buf, *buf2;
+static struct zd_mm *mm, *mm2;
+static struct zd_mmu_interval_notifier sub2;	/* M_NESTED: on mm2 */
 static unsigned long busy_src[NPAGES];	/* M_BUSY_ARRAY: in flight */
 static int busy_err;
 static struct zd_page *busy_fault_page;
@@ -69,7 +73,43 @@ static void drv_free(struct zd_page *page)
 
 static unsigned long idx_of(unsigned long addr)
 {
-	return (addr - (unsigned long)buf) / PG;
+	char *b = buf2 && addr >= (unsigned long)buf2 &&
+		  addr < (unsigned long)buf2 + NPAGES * PG ? buf2 : buf;
+
+	return (addr - (unsigned long)b) / PG;
+}
+
+static bool sub2_invalidate(struct zd_mmu_interval_notifier *sub,
+			    const struct zd_mmu_notifier_range *range,
+			    unsigned long cur_seq)
+{
+	(void)range;
+	zd_mmu_interval_set_seq(sub, cur_seq);
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops sub2_ops = {
+	.invalidate = sub2_invalidate,
+};
+
+/* A mirror's read of mm2's first page, faulting it (another owner's
+ * device page: its migrate_to_ram() runs here). */
+static int mirror_read2(void)
+{
+	unsigned long pfn = 0;
+	struct zd_hmm_range r = {
+		.notifier = &sub2, .start = (unsigned long)buf2,
+		.end = (unsigned long)buf2 + PG, .hmm_pfns = &pfn,
+		.default_flags = ZD_HMM_PFN_REQ_FAULT,
+	};
+	int err;
+
+	do {
+		r.notifier_seq = zd_mmu_interval_read_begin(&sub2);
+		pfn = 0;
+		err = zd_hmm_range_fault(&r);
+	} while (err == -EBUSY);
+	return err;
 }
 
 /* Bring home what @m collected ('A' + index); 0, or -EIO. */
@@ -175,6 +215,12 @@ static int drv_migrate_to_ram_(struct zd_vm_fault *vmf)
 		busy_err = zd_migrate_vma_setup(&m);
 		busy_fault_page = m.fault_page;
 		return home_range(vmf->mm, a, 1, vmf->page);
+	case M_NESTED:
+		if (vmf->mm == mm && mirror_read2())
+			return -EIO;
+		if (zd_migrate_vma_setup(&m))
+			return -EIO;
+		return home(&m);
 	case M_REUSE_ARRAY:
 		/* the range: the page, then the whole buffer (nothing more to
 		 * collect there but other device pages), one array */
@@ -210,13 +256,36 @@ static const struct zd_dev_pagemap_ops drv_ops = {
 	.page_free = drv_free, .migrate_to_ram = drv_migrate_to_ram,
 };
 
-/* An mm with NPAGES pages ('a' + index), all on the driver's memory;
- * 77: no HMM here. */
-static int scene_up(void)
+/* @n pages of @b ('a' + index) on the driver's pages from pfn0 + @first. */
+static int to_device(struct zd_mm *on, char *b, unsigned long first)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct zd_migrate_vma m;
 
+	for (int i = 0; i < NPAGES; i++)
+		memset(b + i * PG, 'a' + i, PG);
+	m = (struct zd_migrate_vma){ .mm = on, .src = src, .dst = dst,
+		.npages = NPAGES, .start = (unsigned long)b,
+		.end = (unsigned long)b + NPAGES * PG,
+		.flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	CHECK(zd_migrate_vma_setup(&m) == 0);
+	CHECK(m.cpages == NPAGES);
+	for (unsigned long i = 0; i < NPAGES; i++) {
+		CHECK(zd_zone_device_page_init(zd_pfn_to_page(pfn0 + first + i)) == 0);
+		dst[i] = zd_migrate_pfn(pfn0 + first + i) | ZD_MIGRATE_PFN_WRITE;
+	}
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	for (unsigned long i = 0; i < NPAGES; i++)
+		CHECK(zd_mm_lookup(on, (unsigned long)b + i * PG, NULL) ==
+		      ZD_MM_PAGE_DEVICE);
+	return 0;
+}
+
+/* An mm with NPAGES pages ('a' + index), all on the driver's memory;
+ * 77: no HMM here. */
+static int scene_up(void)
+{
 	PG = zd_page_size();
 	mm = zd_mm_create();
 	if (!mm)
@@ -232,24 +301,7 @@ static int scene_up(void)
 	pfn0 = res->start >> zd_page_shift;
 	buf = zd_mm_map(mm, NPAGES * PG);
 	CHECK(buf);
-	for (int i = 0; i < NPAGES; i++)
-		memset(buf + i * PG, 'a' + i, PG);
-	m = (struct zd_migrate_vma){ .mm = mm, .src = src, .dst = dst,
-		.npages = NPAGES, .start = (unsigned long)buf,
-		.end = (unsigned long)buf + NPAGES * PG,
-		.flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
-	CHECK(zd_migrate_vma_setup(&m) == 0);
-	CHECK(m.cpages == NPAGES);
-	for (unsigned long i = 0; i < NPAGES; i++) {
-		CHECK(zd_zone_device_page_init(zd_pfn_to_page(pfn0 + i)) == 0);
-		dst[i] = zd_migrate_pfn(pfn0 + i) | ZD_MIGRATE_PFN_WRITE;
-	}
-	zd_migrate_vma_pages(&m);
-	zd_migrate_vma_finalize(&m);
-	for (unsigned long i = 0; i < NPAGES; i++)
-		CHECK(zd_mm_lookup(mm, (unsigned long)buf + i * PG, NULL) ==
-		      ZD_MM_PAGE_DEVICE);
-	return 0;
+	return to_device(mm, buf, 0);
 }
 
 /* Page @i is home and holds what its migrate_to_ram() gave it. */
@@ -484,6 +536,117 @@ static void test_setup_on_a_worker_thread_is_not_inferred(void **state)
 	in_child(worker_setup, 20, "setup on a worker thread");
 }
 
+/*
+ * HOLDS: nested faults.  mm's migrate_to_ram() first reads mm2's device
+ * page for a mirror that is not its owner, so that page's
+ * migrate_to_ram() runs on this same thread, inside; both leave
+ * .fault_page NULL.  Each infers its own faulting page (the inner one
+ * mm2's, the outer one, after the inner returned, mm's): two warnings,
+ * two calls, both pages home.
+ */
+static int nested(void)
+{
+	unsigned long w;
+	int err = scene_up();
+
+	if (err)
+		return err;
+	mm2 = zd_mm_create();
+	CHECK(mm2);
+	buf2 = zd_mm_map(mm2, NPAGES * PG);
+	CHECK(buf2);
+	CHECK(to_device(mm2, buf2, NPAGES) == 0);
+	CHECK(zd_mmu_interval_notifier_insert(&sub2, mm2, (unsigned long)buf2,
+					      NPAGES * PG, &sub2_ops) == 0);
+	mode = M_NESTED;
+	w = zd_warn_count();
+	CHECK(touch(0) == 'A');
+	while (atomic_load(&returned) < 2)
+		sched_yield();
+	fprintf(stderr, "migrate_to_ram calls: %d (2 expected)\n",
+		atomic_load(&calls));
+	CHECK(atomic_load(&calls) == 2);
+	CHECK(zd_warn_count() == w + 2);
+	CHECK(home_with(0));
+	CHECK(zd_mm_lookup(mm2, (unsigned long)buf2, NULL) == ZD_MM_PAGE_HOST);
+	CHECK(buf2[PG - 1] == 'A');
+	zd_mmu_interval_notifier_remove(&sub2);
+	return 0;
+}
+
+static void test_nested_faults_of_two_mms(void **state)
+{
+	(void)state;
+	in_child(nested, 20, "nested faults");
+}
+
+/*
+ * BUG (low): fork() between a setup and its finalize on the same thread
+ * (allowed: the gate lets the forking thread's own migration be) copies
+ * the migration's gate record into the child, where its mm is dead and
+ * no one finalizes it.  A child that makes an mm of its own and migrates
+ * with the driver's same (static) src array is refused with -EBUSY for
+ * good: "a migration not finalized yet" that is the parent's.
+ */
+static int fork_then_setup_in_child(void)
+{
+	unsigned long src[NPAGES], dst[NPAGES];
+	struct zd_migrate_vma m;
+	int status, err = scene_up();
+	pid_t pid;
+
+	if (err)
+		return err;
+	mode = M_GOOD;
+	for (unsigned long i = 0; i < NPAGES; i++)
+		CHECK(touch(i) == (char)('A' + i));
+	m = (struct zd_migrate_vma){ .mm = mm, .src = src, .dst = dst,
+		.npages = NPAGES, .start = (unsigned long)buf,
+		.end = (unsigned long)buf + NPAGES * PG,
+		.flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	CHECK(zd_migrate_vma_setup(&m) == 0);
+	CHECK(m.cpages == NPAGES);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct zd_mm *mine = zd_mm_create();
+		char *b = mine ? zd_mm_map(mine, NPAGES * PG) : NULL;
+
+		if (!b)
+			_exit(77);
+		memset(b, 'q', NPAGES * PG);
+		m.mm = mine;
+		m.start = (unsigned long)b;
+		m.end = m.start + NPAGES * PG;
+		err = zd_migrate_vma_setup(&m);
+		fprintf(stderr, "setup in the child: %d (0 expected)\n", err);
+		if (err)
+			_exit(1);
+		zd_migrate_vma_finalize(&m);
+		_exit(m.cpages == NPAGES ? 0 : 2);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	zd_migrate_vma_finalize(&m);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		return 77;
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (unsigned long i = 0; i < NPAGES; i++) {
+		buf[i * PG] = 'z';		/* none left busy */
+		CHECK(home_with(i));
+	}
+	return 0;
+}
+
+static void test_fork_in_a_migration_then_setup_in_the_child(void **state)
+{
+	(void)state;
+#ifdef __SANITIZE_THREAD__
+	skip_msg("a fork under TSan");
+#endif
+	in_child(fork_then_setup_in_child, 20, "setup in a forked child");
+}
+
 /* ---- what held ----------------------------------------------------------- */
 
 /*
@@ -612,6 +775,8 @@ int main(void)
 		cmocka_unit_test(test_chunk_after_the_faulting_page_is_no_misuse),
 		cmocka_unit_test(test_busy_setup_writes_nothing),
 		cmocka_unit_test(test_setup_on_a_worker_thread_is_not_inferred),
+		cmocka_unit_test(test_fork_in_a_migration_then_setup_in_the_child),
+		cmocka_unit_test(test_nested_faults_of_two_mms),
 		cmocka_unit_test(test_one_array_for_consecutive_migrations),
 		cmocka_unit_test(test_two_threads_one_array),
 	};
