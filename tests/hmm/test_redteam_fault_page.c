@@ -27,6 +27,7 @@
 
 #define NPAGES		4
 #define MAX_CALLS	20
+#define FOLIO		(ZD_HMM_FOLIO_PAGES * PG)
 
 static size_t PG;
 static int owner;			/* the driver's pgmap_owner */
@@ -52,6 +53,8 @@ enum mode {
 	M_NESTED,		/* a mirror read of another mm's device page
 				 * first (its migrate_to_ram on this thread),
 				 * each without .fault_page */
+	M_FOLIO,		/* the whole 2 MiB run, SELECT_COMPOUND, without
+				 * .fault_page */
 };
 
 static enum mode mode;
@@ -149,6 +152,32 @@ static int home_range(struct zd_mm *on, unsigned long start, unsigned long n,
 	return home(&m);
 }
 
+/* M_FOLIO: bring home what a compound setup collected, page i of the
+ * run holding 'A' + i % 26. */
+static int fhome(struct zd_migrate_vma *m)
+{
+	char *stage = aligned_alloc(FOLIO, FOLIO);
+
+	if (!stage)
+		return -EIO;
+	for (unsigned long i = 0; i < m->npages; i++) {
+		bool c = m->src[i] & ZD_MIGRATE_PFN_COMPOUND;
+
+		if (!(m->src[i] & ZD_MIGRATE_PFN_MIGRATE))
+			continue;
+		for (unsigned long k = 0; k < (c ? ZD_HMM_FOLIO_PAGES : 1); k++)
+			memset(stage + (i + k) * PG, 'A' + (int)((i + k) % 26), PG);
+		m->dst[i] = zd_migrate_virt(stage + i * PG) |
+			    (c ? ZD_MIGRATE_PFN_COMPOUND : 0);
+	}
+	zd_migrate_vma_pages(m);
+	zd_migrate_vma_finalize(m);
+	free(stage);
+	return 0;
+}
+
+static unsigned long *fsrc, *fdst;	/* M_FOLIO's, a run's worth */
+
 static struct zd_migrate_vma worker_m;
 
 static void *worker(void *arg)
@@ -174,7 +203,7 @@ static int drv_migrate_to_ram_(struct zd_vm_fault *vmf)
 	pthread_t t;
 	void *ret;
 
-	if (fixed && mode != M_HOME_THEN_CHUNK)
+	if (fixed && mode != M_HOME_THEN_CHUNK && mode != M_FOLIO)
 		return home_range(vmf->mm, a, 1, vmf->page);
 	switch (mode) {
 	case M_GOOD:
@@ -221,6 +250,16 @@ static int drv_migrate_to_ram_(struct zd_vm_fault *vmf)
 		if (zd_migrate_vma_setup(&m))
 			return -EIO;
 		return home(&m);
+	case M_FOLIO:
+		m.start = a & ~(FOLIO - 1);
+		m.end = m.start + FOLIO;
+		m.npages = ZD_HMM_FOLIO_PAGES;
+		m.src = fsrc;
+		m.dst = fdst;
+		m.flags |= ZD_MIGRATE_VMA_SELECT_COMPOUND;
+		if (zd_migrate_vma_setup(&m))
+			return -EIO;
+		return fhome(&m);
 	case M_REUSE_ARRAY:
 		/* the range: the page, then the whole buffer (nothing more to
 		 * collect there but other device pages), one array */
@@ -647,6 +686,74 @@ static void test_fork_in_a_migration_then_setup_in_the_child(void **state)
 	in_child(fork_then_setup_in_child, 20, "setup in a forked child");
 }
 
+/*
+ * HOLDS: a fault on a page of an order-9 device folio (split by the
+ * fault, migrate_to_ram() gets an order-0 page), whose migrate_to_ram()
+ * sets up the whole 2 MiB run with SELECT_COMPOUND and no .fault_page:
+ * the faulting page is inferred (it is mapped there as a split page),
+ * one warning, one call, every page home.
+ */
+static int folio(void)
+{
+	unsigned long *src, *dst, w;
+	struct zd_migrate_vma m;
+	char *raw;
+	int err = scene_up();
+
+	if (err)
+		return err;
+	src = calloc(4 * ZD_HMM_FOLIO_PAGES, sizeof(*src));
+	CHECK(src);
+	dst = src + ZD_HMM_FOLIO_PAGES;
+	fsrc = dst + ZD_HMM_FOLIO_PAGES;
+	fdst = fsrc + ZD_HMM_FOLIO_PAGES;
+	raw = mmap(NULL, 2 * FOLIO, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(raw != MAP_FAILED);
+	buf = (char *)(((uintptr_t)raw + FOLIO - 1) & ~(FOLIO - 1));
+	CHECK(zd_mm_register(mm, buf, FOLIO) == 0);
+	memset(buf, 'f', FOLIO);
+	m = (struct zd_migrate_vma){ .mm = mm, .src = src, .dst = dst,
+		.npages = ZD_HMM_FOLIO_PAGES, .start = (unsigned long)buf,
+		.end = (unsigned long)buf + FOLIO,
+		.flags = ZD_MIGRATE_VMA_SELECT_SYSTEM |
+			 ZD_MIGRATE_VMA_SELECT_COMPOUND };
+	CHECK(zd_migrate_vma_setup(&m) == 0);
+	CHECK(m.cpages == ZD_HMM_FOLIO_PAGES);
+	CHECK(src[0] & ZD_MIGRATE_PFN_COMPOUND);
+	/* the pgmap is a section: its first 2 MiB past the 4 pages used */
+	CHECK(zd_zone_device_folio_init(
+		(struct zd_folio *)zd_pfn_to_page(pfn0 + ZD_HMM_FOLIO_PAGES),
+		&pgmap, ZD_HMM_FOLIO_ORDER) == 0);
+	dst[0] = zd_migrate_pfn(pfn0 + ZD_HMM_FOLIO_PAGES) |
+		 ZD_MIGRATE_PFN_WRITE | ZD_MIGRATE_PFN_COMPOUND;
+	zd_migrate_vma_pages(&m);
+	zd_migrate_vma_finalize(&m);
+	CHECK(zd_mm_lookup(mm, (unsigned long)buf + 5 * PG, NULL) ==
+	      ZD_MM_PAGE_DEVICE);
+	mode = M_FOLIO;
+	w = zd_warn_count();
+	CHECK(*(volatile char *)(buf + 5 * PG) == 'A' + 5);
+	while (!atomic_load(&returned))
+		sched_yield();
+	fprintf(stderr, "migrate_to_ram calls: %d (1 expected)\n",
+		atomic_load(&calls));
+	CHECK(atomic_load(&calls) == 1);
+	CHECK(zd_warn_count() == w + 1);
+	for (unsigned long i = 0; i < ZD_HMM_FOLIO_PAGES; i++) {
+		CHECK(zd_mm_lookup(mm, (unsigned long)buf + i * PG, NULL) ==
+		      ZD_MM_PAGE_HOST);
+		CHECK(buf[i * PG + PG - 1] == 'A' + (char)(i % 26));
+	}
+	return 0;
+}
+
+static void test_folio_fault_with_a_compound_setup(void **state)
+{
+	(void)state;
+	in_child(folio, 20, "a compound setup from migrate_to_ram");
+}
+
 /* ---- what held ----------------------------------------------------------- */
 
 /*
@@ -777,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_setup_on_a_worker_thread_is_not_inferred),
 		cmocka_unit_test(test_fork_in_a_migration_then_setup_in_the_child),
 		cmocka_unit_test(test_nested_faults_of_two_mms),
+		cmocka_unit_test(test_folio_fault_with_a_compound_setup),
 		cmocka_unit_test(test_one_array_for_consecutive_migrations),
 		cmocka_unit_test(test_two_threads_one_array),
 	};
