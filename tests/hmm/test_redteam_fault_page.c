@@ -53,13 +53,20 @@ enum mode {
 	M_NESTED,		/* a mirror read of another mm's device page
 				 * first (its migrate_to_ram on this thread),
 				 * each without .fault_page */
+	M_DEVICE_RANGE,		/* every page of the device home by pfn (a
+				 * driver's release), the faulting one too */
+	M_HANDOFF,		/* setup here without .fault_page, pages and
+				 * finalize on another thread */
 	M_FOLIO,		/* the whole 2 MiB run, SELECT_COMPOUND, without
 				 * .fault_page */
 };
 
 static enum mode mode;
 static atomic_int calls, returned;
-static struct zd_dev_pagemap pgmap;
+static struct zd_dev_pagemap *pgmap;	/* a new one per scenario */
+/* released after the globals a scenario sets for the driver, acquired
+ * by the driver: a fault hands nothing over that TSan sees */
+static atomic_int epoch;
 static struct zd_resource *res;
 static unsigned long pfn0;
 static char *buf, *buf2;
@@ -179,6 +186,15 @@ static int fhome(struct zd_migrate_vma *m)
 static unsigned long *fsrc, *fdst;	/* M_FOLIO's, a run's worth */
 
 static struct zd_migrate_vma worker_m;
+static struct zd_page *handed_fault_page, *after_fault_page;
+
+static void *finish_it(void *arg)
+{
+	struct zd_migrate_vma *m = arg;
+
+	handed_fault_page = m->fault_page;
+	return (void *)(intptr_t)home(m);
+}
 
 static void *worker(void *arg)
 {
@@ -203,7 +219,8 @@ static int drv_migrate_to_ram_(struct zd_vm_fault *vmf)
 	pthread_t t;
 	void *ret;
 
-	if (fixed && mode != M_HOME_THEN_CHUNK && mode != M_FOLIO)
+	if (fixed && mode != M_HOME_THEN_CHUNK && mode != M_FOLIO &&
+	    mode != M_DEVICE_RANGE)
 		return home_range(vmf->mm, a, 1, vmf->page);
 	switch (mode) {
 	case M_GOOD:
@@ -250,6 +267,37 @@ static int drv_migrate_to_ram_(struct zd_vm_fault *vmf)
 		if (zd_migrate_vma_setup(&m))
 			return -EIO;
 		return home(&m);
+	case M_HANDOFF:
+		if (zd_migrate_vma_setup(&m) ||
+		    pthread_create(&t, NULL, finish_it, &m))
+			return -EIO;
+		pthread_join(t, &ret);
+		after_fault_page = m.fault_page;
+		return (int)(intptr_t)ret;
+	case M_DEVICE_RANGE: {
+		char *stage[NPAGES] = { 0 };
+		int err = 0;
+
+		if (zd_migrate_device_range(ssrc, pfn0, NPAGES))
+			return -EIO;
+		for (unsigned long k = 0; k < NPAGES; k++) {
+			sdst[k] = 0;
+			if (!(ssrc[k] & ZD_MIGRATE_PFN_MIGRATE))
+				continue;
+			stage[k] = zd_alloc_system_page();
+			if (!stage[k]) {
+				err = -EIO;
+				continue;
+			}
+			memset(stage[k], 'A' + (int)k, PG);
+			sdst[k] = zd_migrate_virt(stage[k]);
+		}
+		zd_migrate_device_pages(ssrc, sdst, NPAGES);
+		zd_migrate_device_finalize(ssrc, sdst, NPAGES);
+		for (unsigned long k = 0; k < NPAGES; k++)
+			zd_free_system_page(stage[k]);
+		return err;
+	}
 	case M_FOLIO:
 		m.start = a & ~(FOLIO - 1);
 		m.end = m.start + FOLIO;
@@ -285,7 +333,10 @@ static int drv_migrate_to_ram_(struct zd_vm_fault *vmf)
 
 static int drv_migrate_to_ram(struct zd_vm_fault *vmf)
 {
-	int err = drv_migrate_to_ram_(vmf);
+	int err;
+
+	atomic_load_explicit(&epoch, memory_order_acquire);
+	err = drv_migrate_to_ram_(vmf);
 
 	atomic_fetch_add(&returned, 1);
 	return err;
@@ -321,22 +372,40 @@ static int to_device(struct zd_mm *on, char *b, unsigned long first)
 	return 0;
 }
 
+/* The driver's mode from now on, with what the scenario set before. */
+static void set_mode(enum mode to)
+{
+	mode = to;
+	atomic_fetch_add_explicit(&epoch, 1, memory_order_release);
+}
+
 /* An mm with NPAGES pages ('a' + index), all on the driver's memory;
  * 77: no HMM here. */
 static int scene_up(void)
 {
+	/* under TSan the scenarios run one after another in one process:
+	 * the last one's migrate_to_ram() calls end first */
+	while (atomic_load(&returned) < atomic_load(&calls))
+		sched_yield();
+	atomic_exchange(&calls, 0);
+	atomic_exchange(&returned, 0);
+	set_mode(M_GOOD);
+	buf2 = NULL;
 	PG = zd_page_size();
 	mm = zd_mm_create();
 	if (!mm)
 		return 77;
-	pgmap = (struct zd_dev_pagemap){ .type = ZD_MEMORY_DEVICE_PRIVATE,
+	pgmap = calloc(1, sizeof(*pgmap));	/* a fault thread of the last
+						 * scenario (TSan) may use it */
+	CHECK(pgmap);
+	*pgmap = (struct zd_dev_pagemap){ .type = ZD_MEMORY_DEVICE_PRIVATE,
 		.nr_range = 1, .ops = &drv_ops, .owner = &owner };
 	res = zd_request_free_mem_region(zd_iomem_root(), ZD_SECTION_SIZE,
 					 "redteam_fault_page");
 	CHECK(res);
-	pgmap.range.start = res->start;
-	pgmap.range.end = res->start + ZD_SECTION_SIZE - 1;
-	CHECK(zd_memremap_pages(&pgmap, ZD_NUMA_NO_NODE));
+	pgmap->range.start = res->start;
+	pgmap->range.end = res->start + ZD_SECTION_SIZE - 1;
+	CHECK(zd_memremap_pages(pgmap, ZD_NUMA_NO_NODE));
 	pfn0 = res->start >> zd_page_shift;
 	buf = zd_mm_map(mm, NPAGES * PG);
 	CHECK(buf);
@@ -415,7 +484,7 @@ static int static_struct(void)
 
 	if (err)
 		return err;
-	mode = M_STATIC_STRUCT;
+	set_mode(M_STATIC_STRUCT);
 	w = zd_warn_count();
 	CHECK(touch(0) == 'A');
 	CHECK(touch(1) == 'B');
@@ -448,7 +517,7 @@ static int wrong_fault_page(void)
 
 	if (err)
 		return err;
-	mode = M_WRONG_FAULT_PAGE;
+	set_mode(M_WRONG_FAULT_PAGE);
 	w = zd_warn_count();
 	CHECK(touch(0) == 'A');
 	fprintf(stderr, "migrate_to_ram calls: %d (1 expected)\n",
@@ -480,7 +549,7 @@ static int home_then_chunk(void)
 
 	if (err)
 		return err;
-	mode = M_HOME_THEN_CHUNK;
+	set_mode(M_HOME_THEN_CHUNK);
 	w = zd_warn_count();
 	CHECK(touch(2) == 'C');
 	/* the first finalize woke this thread: the chunk may still move */
@@ -523,9 +592,11 @@ static int busy_array(void)
 	first.end = first.start + 2 * PG;
 	CHECK(zd_migrate_vma_setup(&first) == 0);
 	CHECK(first.cpages == 2);
-	mode = M_BUSY_ARRAY;
+	set_mode(M_BUSY_ARRAY);
 	w = zd_warn_count();
 	CHECK(touch(0) == 'A');
+	while (!atomic_load(&returned))
+		sched_yield();
 	CHECK(busy_err == -EBUSY);
 	CHECK(zd_warn_count() == w + 1);	/* the -EBUSY one */
 	CHECK(busy_fault_page == NULL);
@@ -556,7 +627,7 @@ static int worker_setup(void)
 
 	if (err)
 		return err;
-	mode = M_WORKER;
+	set_mode(M_WORKER);
 	w = zd_warn_count();
 	CHECK(touch(1) == 'B');
 	fprintf(stderr, "migrate_to_ram calls: %d (1 expected)\n",
@@ -597,7 +668,7 @@ static int nested(void)
 	CHECK(to_device(mm2, buf2, NPAGES) == 0);
 	CHECK(zd_mmu_interval_notifier_insert(&sub2, mm2, (unsigned long)buf2,
 					      NPAGES * PG, &sub2_ops) == 0);
-	mode = M_NESTED;
+	set_mode(M_NESTED);
 	w = zd_warn_count();
 	CHECK(touch(0) == 'A');
 	while (atomic_load(&returned) < 2)
@@ -636,7 +707,7 @@ static int fork_then_setup_in_child(void)
 
 	if (err)
 		return err;
-	mode = M_GOOD;
+	set_mode(M_GOOD);
 	for (unsigned long i = 0; i < NPAGES; i++)
 		CHECK(touch(i) == (char)('A' + i));
 	m = (struct zd_migrate_vma){ .mm = mm, .src = src, .dst = dst,
@@ -724,14 +795,14 @@ static int folio(void)
 	/* the pgmap is a section: its first 2 MiB past the 4 pages used */
 	CHECK(zd_zone_device_folio_init(
 		(struct zd_folio *)zd_pfn_to_page(pfn0 + ZD_HMM_FOLIO_PAGES),
-		&pgmap, ZD_HMM_FOLIO_ORDER) == 0);
+		pgmap, ZD_HMM_FOLIO_ORDER) == 0);
 	dst[0] = zd_migrate_pfn(pfn0 + ZD_HMM_FOLIO_PAGES) |
 		 ZD_MIGRATE_PFN_WRITE | ZD_MIGRATE_PFN_COMPOUND;
 	zd_migrate_vma_pages(&m);
 	zd_migrate_vma_finalize(&m);
 	CHECK(zd_mm_lookup(mm, (unsigned long)buf + 5 * PG, NULL) ==
 	      ZD_MM_PAGE_DEVICE);
-	mode = M_FOLIO;
+	set_mode(M_FOLIO);
 	w = zd_warn_count();
 	CHECK(*(volatile char *)(buf + 5 * PG) == 'A' + 5);
 	while (!atomic_load(&returned))
@@ -754,6 +825,69 @@ static void test_folio_fault_with_a_compound_setup(void **state)
 	in_child(folio, 20, "a compound setup from migrate_to_ram");
 }
 
+/*
+ * HOLDS: migrate_to_ram() that brings all of its device home by pfn
+ * (zd_migrate_device_range(), as a driver's release or unbind), the
+ * faulting page among them: no warning, no refusal, one call, every
+ * page home.  (The kernel would deadlock on the faulting page's lock.)
+ */
+static int device_range(void)
+{
+	unsigned long w;
+	int err = scene_up();
+
+	if (err)
+		return err;
+	set_mode(M_DEVICE_RANGE);
+	w = zd_warn_count();
+	CHECK(touch(1) == 'B');
+	while (!atomic_load(&returned))
+		sched_yield();
+	CHECK(atomic_load(&calls) == 1);
+	CHECK(zd_warn_count() == w);
+	for (unsigned long i = 0; i < NPAGES; i++)
+		CHECK(home_with(i));
+	return 0;
+}
+
+static void test_device_range_from_migrate_to_ram(void **state)
+{
+	(void)state;
+	in_child(device_range, 20, "zd_migrate_device_range in migrate_to_ram");
+}
+
+/*
+ * HOLDS: .fault_page inferred, then the struct handed to another thread
+ * for pages and finalize: that thread sees the faulting page in it, the
+ * page comes home, and after finalize the struct has the driver's NULL
+ * back.
+ */
+static int handoff(void)
+{
+	unsigned long w;
+	int err = scene_up();
+
+	if (err)
+		return err;
+	set_mode(M_HANDOFF);
+	w = zd_warn_count();
+	CHECK(touch(3) == 'D');
+	while (!atomic_load(&returned))
+		sched_yield();
+	CHECK(atomic_load(&calls) == 1);
+	CHECK(zd_warn_count() == w + 1);
+	CHECK(handed_fault_page == zd_pfn_to_page(pfn0 + 3));
+	CHECK(after_fault_page == NULL);
+	CHECK(home_with(3));
+	return 0;
+}
+
+static void test_inferred_struct_handed_to_another_thread(void **state)
+{
+	(void)state;
+	in_child(handoff, 20, "finalize on another thread");
+}
+
 /* ---- what held ----------------------------------------------------------- */
 
 /*
@@ -771,12 +905,15 @@ static int reuse_array(void)
 
 	if (err)
 		return err;
-	mode = M_REUSE_ARRAY;
+	set_mode(M_REUSE_ARRAY);
 	w = zd_warn_count();
 	for (unsigned long i = 0; i < NPAGES; i++)
 		CHECK(touch(i) == (char)('A' + i));
 	CHECK(atomic_load(&calls) == 1);	/* the second setup took all */
 	CHECK(zd_warn_count() == w);
+#ifdef __SANITIZE_THREAD__
+	return 0;		/* no fork under TSan */
+#endif
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0)
@@ -828,7 +965,7 @@ static int race(void)
 
 	if (err)
 		return err;
-	mode = M_GOOD;
+	set_mode(M_GOOD);
 	for (unsigned long i = 0; i < NPAGES; i++)
 		CHECK(touch(i) == (char)('A' + i));
 	pthread_barrier_init(&bar, NULL, 2);
@@ -885,6 +1022,8 @@ int main(void)
 		cmocka_unit_test(test_fork_in_a_migration_then_setup_in_the_child),
 		cmocka_unit_test(test_nested_faults_of_two_mms),
 		cmocka_unit_test(test_folio_fault_with_a_compound_setup),
+		cmocka_unit_test(test_device_range_from_migrate_to_ram),
+		cmocka_unit_test(test_inferred_struct_handed_to_another_thread),
 		cmocka_unit_test(test_one_array_for_consecutive_migrations),
 		cmocka_unit_test(test_two_threads_one_array),
 	};
