@@ -520,7 +520,11 @@ ZD_API void zd_free_system_page(void *addr);
  * counts pages either way.  Inside migrate_to_ram, @fault_page must name
  * the faulting page (the fault holds a reference on it, which would keep
  * it from being collected, and the kernel then faults again forever):
- * left NULL for a range that covers it, it is set to it, with a warning.
+ * left NULL or naming another page, for a range that covers the faulting
+ * page still mapped there, that page is used instead, with a warning,
+ * until the migration ends (finalize, or a setup collecting nothing),
+ * which gives @fault_page back.  Only this thread's fault is known: a
+ * setup the driver hands to another thread must set it.
  * Context: may sleep; any thread, including migrate_to_ram.
  * Return: 0 (then call zd_migrate_vma_pages and _finalize), -EBUSY
  * (with a warning: @src is the array of a migration not finalized yet,

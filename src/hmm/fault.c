@@ -416,9 +416,18 @@ struct zd_page *zd_hmm_served_page(struct zd_mm *mm, uintptr_t start,
 				   uintptr_t end)
 {
 	struct zd_vm_fault *v = serving;
+	uintptr_t *pte;
+	bool there;
 
-	return v && v->mm == mm && v->address >= start && v->address < end ?
-	       v->page : NULL;
+	if (!v || v->mm != mm || v->address < start || v->address >= end)
+		return NULL;
+	/* a driver may bring the page home first and then migrate more
+	 * around it: the fault holds nothing in the way any more */
+	pthread_mutex_lock(&mm->lock);
+	pte = zd_hmm_pte(mm, v->address & ~(uintptr_t)(page_bytes() - 1));
+	there = pte && pte_page(*pte) == v->page;
+	pthread_mutex_unlock(&mm->lock);
+	return there ? v->page : NULL;
 }
 
 /* The mm whose fault thread this is, for zd_hmm_wait_events(). */

@@ -312,6 +312,10 @@ struct gate_rec {
 	struct zd_mm *mm;
 	uintptr_t start, end;
 	pthread_t owner;
+	/* the driver's .fault_page, which setup replaced by the faulting
+	 * page: given back at the end, as the kernel never writes it */
+	bool restore;
+	struct zd_page *given;
 };
 static struct gate_rec *gate_recs;
 static size_t gate_nr, gate_cap;
@@ -329,11 +333,13 @@ static unsigned long gate_mine(const struct zd_mm *mm)
 }
 
 /* Whether @m's src array is that of a migration in flight; gate_lock
- * held. */
+ * held.  Not one of a dead mm: in a forked child, the forking thread's
+ * migration came along but no one may finish it, and the child's own
+ * migrations may use the same (the driver's static) array. */
 static bool gate_known(const struct zd_migrate_vma *m)
 {
 	for (size_t i = 0; i < gate_nr; i++)
-		if (gate_recs[i].src == m->src)
+		if (gate_recs[i].src == m->src && !gate_recs[i].mm->dead)
 			return true;
 	return false;
 }
@@ -342,8 +348,9 @@ static bool gate_known(const struct zd_migrate_vma *m)
  * setup to finalize, for zd_mm_destroy() to wait for: the gate_leave()
  * is the migration's last touch of the mm.  -EBUSY: @m's src array is
  * in flight already (a second setup would overwrite what the first
- * collected, and those pages would stay busy for good). */
-static int gate_enter(struct zd_migrate_vma *m)
+ * collected, and those pages would stay busy for good).  @replaced: setup
+ * is to replace @m's .fault_page, to be given back at gate_leave(). */
+static int gate_enter(struct zd_migrate_vma *m, bool replaced)
 {
 	pthread_mutex_lock(&gate_lock);
 	while (gate_closed && !pthread_equal(gate_owner, pthread_self()) &&
@@ -368,7 +375,8 @@ static int gate_enter(struct zd_migrate_vma *m)
 	}
 	if (gate_nr < gate_cap)
 		gate_recs[gate_nr++] = (struct gate_rec){
-			m->src, m->mm, m->start, m->end, pthread_self() };
+			m->src, m->mm, m->start, m->end, pthread_self(),
+			replaced, m->fault_page };
 	pthread_mutex_unlock(&gate_lock);
 	return 0;
 }
@@ -380,6 +388,8 @@ static void gate_leave(struct zd_migrate_vma *m)
 	m->mm->in_flight--;
 	for (size_t i = gate_nr; i-- > 0;)
 		if (gate_recs[i].src == m->src && gate_recs[i].mm == m->mm) {
+			if (gate_recs[i].restore)
+				m->fault_page = gate_recs[i].given;
 			gate_recs[i] = gate_recs[--gate_nr];
 			break;
 		}
@@ -461,6 +471,8 @@ void zd_hmm_migrations_fork(enum hmm_fork stage)
 
 int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 {
+	struct zd_page *served;
+
 	if (migrate_bad(m))
 		return -EINVAL;
 	if (m->fault_page && !zd_is_device_private_page(m->fault_page)) {
@@ -468,15 +480,21 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *m)
 			"page", (void *)m->fault_page);
 		return -EINVAL;
 	}
-	if (!m->fault_page) {
-		m->fault_page = zd_hmm_served_page(m->mm, m->start, m->end);
-		if (m->fault_page)
+	served = zd_hmm_served_page(m->mm, m->start, m->end);
+	if (gate_enter(m, served && served != m->fault_page))
+		return -EBUSY;
+	if (served && served != m->fault_page) {
+		if (!m->fault_page)
 			zd_warn("migrate_vma from migrate_to_ram without "
 				".fault_page: the faulting page %p would never "
-				"move; taken as .fault_page", (void *)m->fault_page);
+				"move; taken as .fault_page", (void *)served);
+		else
+			zd_warn("migrate_vma from migrate_to_ram: .fault_page "
+				"%p is not the faulting page %p, which would "
+				"never move; that one taken", (void *)m->fault_page,
+				(void *)served);
+		m->fault_page = served;	/* given back at finalize */
 	}
-	if (gate_enter(m))
-		return -EBUSY;
 	pthread_mutex_lock(&m->mm->lock);
 	/* the kernel finds no vma: nothing is written.  An application's
 	 * munmap() can cause it, so it is no misuse */
