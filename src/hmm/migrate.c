@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../os/os.h"
+#include "array.h"
 #include "fault.h"
 #include "internal.h"
 #include "log.h"
@@ -364,16 +365,7 @@ static int gate_enter(struct zd_migrate_vma *m, bool replaced)
 	}
 	gate_flight++;
 	m->mm->in_flight++;
-	if (gate_nr == gate_cap) {
-		size_t cap = gate_cap ? 2 * gate_cap : 16;
-		struct gate_rec *r = realloc(gate_recs, cap * sizeof(*r));
-
-		if (r) {
-			gate_recs = r;
-			gate_cap = cap;
-		}
-	}
-	if (gate_nr < gate_cap)
+	if (!zd_array_room(gate_recs, gate_nr, gate_cap, 16))
 		gate_recs[gate_nr++] = (struct gate_rec){
 			m->src, m->mm, m->start, m->end, pthread_self(),
 			replaced, m->fault_page };
