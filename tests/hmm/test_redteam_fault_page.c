@@ -24,6 +24,9 @@
 #include <unistd.h>
 
 #include "../test_util.h"
+#include "in_child.h"
+
+#define NO_HMM "no HMM here"
 
 #define NPAGES		4
 #define MAX_CALLS	20
@@ -424,46 +427,6 @@ static char touch(unsigned long i)
 	return *(volatile char *)(buf + i * PG);
 }
 
-/* Run @fn in a child with @secs to do it; a signal (SIGALRM: it hung)
- * or a non-zero exit fails the test, naming @bug. */
-static void in_child(int (*fn)(void), unsigned int secs, const char *bug)
-{
-	int status;
-	pid_t pid;
-
-#ifdef __SANITIZE_THREAD__
-	/* TSan cannot follow fork() from a process that had threads; the
-	 * driver's own bound (MAX_CALLS) keeps a loop finite */
-	status = fn();
-	if (status == 77)
-		skip_msg("no HMM here");
-	if (status)
-		fail_msg("%s: failed (%d)", bug, status);
-	return;
-#endif
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-					    SIGABRT };
-
-		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
-		alarm(secs);
-		_exit(fn());
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		skip_msg("no HMM here");
-	if (WIFSIGNALED(status))
-		fail_msg("%s: the child %s (signal %d)", bug,
-			 WTERMSIG(status) == SIGALRM ? "hung" : "crashed",
-			 WTERMSIG(status));
-	if (WEXITSTATUS(status))
-		fail_msg("%s: the child failed (exit %d)", bug,
-			 WEXITSTATUS(status));
-}
 
 /* ---- findings ------------------------------------------------------------ */
 
@@ -499,7 +462,7 @@ static int static_struct(void)
 static void test_inferred_fault_page_left_in_a_reused_struct(void **state)
 {
 	(void)state;
-	in_child(static_struct, 20, "a stale inferred .fault_page");
+	in_child(static_struct, 20, "a stale inferred .fault_page", NO_HMM);
 }
 
 /*
@@ -531,7 +494,7 @@ static int wrong_fault_page(void)
 static void test_fault_page_of_another_page_of_the_range(void **state)
 {
 	(void)state;
-	in_child(wrong_fault_page, 20, "a wrong .fault_page");
+	in_child(wrong_fault_page, 20, "a wrong .fault_page", NO_HMM);
 }
 
 /*
@@ -566,7 +529,7 @@ static int home_then_chunk(void)
 static void test_chunk_after_the_faulting_page_is_no_misuse(void **state)
 {
 	(void)state;
-	in_child(home_then_chunk, 20, "a false misuse warning");
+	in_child(home_then_chunk, 20, "a false misuse warning", NO_HMM);
 }
 
 /*
@@ -608,7 +571,7 @@ static int busy_array(void)
 static void test_busy_setup_writes_nothing(void **state)
 {
 	(void)state;
-	in_child(busy_array, 20, "a refused setup wrote .fault_page");
+	in_child(busy_array, 20, "a refused setup wrote .fault_page", NO_HMM);
 }
 
 /*
@@ -643,7 +606,7 @@ static void test_setup_on_a_worker_thread_is_not_inferred(void **state)
 	if (!getenv("ZD_REDTEAM_OPEN"))
 		skip_msg("open finding (see the comment); ZD_REDTEAM_OPEN=1 "
 			 "runs it");
-	in_child(worker_setup, 20, "setup on a worker thread");
+	in_child(worker_setup, 20, "setup on a worker thread", NO_HMM);
 }
 
 /*
@@ -687,7 +650,7 @@ static int nested(void)
 static void test_nested_faults_of_two_mms(void **state)
 {
 	(void)state;
-	in_child(nested, 20, "nested faults");
+	in_child(nested, 20, "nested faults", NO_HMM);
 }
 
 /*
@@ -754,7 +717,7 @@ static void test_fork_in_a_migration_then_setup_in_the_child(void **state)
 #ifdef __SANITIZE_THREAD__
 	skip_msg("a fork under TSan");
 #endif
-	in_child(fork_then_setup_in_child, 20, "setup in a forked child");
+	in_child(fork_then_setup_in_child, 20, "setup in a forked child", NO_HMM);
 }
 
 /*
@@ -822,7 +785,7 @@ static int folio(void)
 static void test_folio_fault_with_a_compound_setup(void **state)
 {
 	(void)state;
-	in_child(folio, 20, "a compound setup from migrate_to_ram");
+	in_child(folio, 20, "a compound setup from migrate_to_ram", NO_HMM);
 }
 
 /*
@@ -853,7 +816,7 @@ static int device_range(void)
 static void test_device_range_from_migrate_to_ram(void **state)
 {
 	(void)state;
-	in_child(device_range, 20, "zd_migrate_device_range in migrate_to_ram");
+	in_child(device_range, 20, "zd_migrate_device_range in migrate_to_ram", NO_HMM);
 }
 
 /*
@@ -885,7 +848,7 @@ static int handoff(void)
 static void test_inferred_struct_handed_to_another_thread(void **state)
 {
 	(void)state;
-	in_child(handoff, 20, "finalize on another thread");
+	in_child(handoff, 20, "finalize on another thread", NO_HMM);
 }
 
 /* ---- what held ----------------------------------------------------------- */
@@ -925,7 +888,7 @@ static int reuse_array(void)
 static void test_one_array_for_consecutive_migrations(void **state)
 {
 	(void)state;
-	in_child(reuse_array, 20, "reusing a finalized src array");
+	in_child(reuse_array, 20, "reusing a finalized src array", NO_HMM);
 }
 
 struct racer {
@@ -1008,7 +971,7 @@ static int race(void)
 static void test_two_threads_one_array(void **state)
 {
 	(void)state;
-	in_child(race, 60, "two setups with one array");
+	in_child(race, 60, "two setups with one array", NO_HMM);
 }
 
 int main(void)

@@ -21,6 +21,9 @@
 
 #include "../test_util.h"
 #include "dmirror.h"
+#include "in_child.h"
+
+#define NOTHING_HERE "nothing to test here (no DEVICE_COHERENT, or a fork under TSan)"
 
 #define NPAGES	4
 
@@ -81,49 +84,6 @@ static long pin(struct scene *s, unsigned long page, unsigned long n,
 					n, flags, pages, p);
 }
 
-/* Run @fn in a child with @secs to do it: a signal (SIGALRM: it hung) or
- * a non-zero exit fails the test, naming @bug. */
-static void in_child(int (*fn)(void), unsigned int secs, const char *bug)
-{
-	int status;
-	pid_t pid;
-
-#ifdef __SANITIZE_THREAD__
-	/* TSan cannot follow fork() from a process that had threads: run it
-	 * here (ctest's timeout catches a hang) */
-	status = fn();
-	if (status == 77)
-		skip_msg("nothing to test here (no DEVICE_COHERENT, or a fork "
-			 "under TSan)");
-	if (status)
-		fail_msg("%s: failed (%d)", bug, status);
-	return;
-#endif
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* cmocka's handlers would unwind into the runner's copy */
-		static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-					    SIGABRT };
-
-		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
-		alarm(secs);
-		_exit(fn());
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		skip_msg("nothing to test here (no DEVICE_COHERENT, or a fork "
-			 "under TSan)");
-	if (WIFSIGNALED(status))
-		fail_msg("%s: the child %s (signal %d)", bug,
-			 WTERMSIG(status) == SIGALRM ? "hung" : "crashed",
-			 WTERMSIG(status));
-	if (WEXITSTATUS(status))
-		fail_msg("%s: the child failed (exit %d)", bug,
-			 WEXITSTATUS(status));
-}
 
 /*
  * BUG (high): a ZD_FOLL_LONGTERM pin of a coherent page that a short-term
@@ -164,7 +124,7 @@ static void test_longterm_pin_over_short_pin_spins(void **state)
 {
 	(void)state;
 	in_child(longterm_over_short_pin, 10,
-		 "FOLL_LONGTERM over a held coherent pin");
+		 "FOLL_LONGTERM over a held coherent pin", NOTHING_HERE);
 }
 
 /*
@@ -206,7 +166,7 @@ static int fork_with_coherent_pin(void)
 static void test_fork_with_own_coherent_pin_hangs(void **state)
 {
 	(void)state;
-	in_child(fork_with_coherent_pin, 15, "fork() holding a coherent pin");
+	in_child(fork_with_coherent_pin, 15, "fork() holding a coherent pin", NOTHING_HERE);
 }
 
 /*
@@ -239,7 +199,7 @@ static void test_unregister_with_own_coherent_pin_hangs(void **state)
 {
 	(void)state;
 	in_child(unregister_with_coherent_pin, 15,
-		 "zd_mm_unregister() holding a coherent pin");
+		 "zd_mm_unregister() holding a coherent pin", NOTHING_HERE);
 }
 
 /*
@@ -304,7 +264,7 @@ static void test_destroy_during_pin_crashes(void **state)
 {
 	(void)state;
 	in_child(destroy_during_pin, 20,
-		 "zd_mm_destroy() racing zd_pin_user_pages_remote()");
+		 "zd_mm_destroy() racing zd_pin_user_pages_remote()", NOTHING_HERE);
 }
 
 /* A migration of @n host pages of @buf set up on this thread (no
@@ -373,7 +333,7 @@ static void test_finalize_on_another_thread_blocks_destroy(void **state)
 {
 	(void)state;
 	in_child(finalize_elsewhere, 15,
-		 "finalize on another thread than setup");
+		 "finalize on another thread than setup", NOTHING_HERE);
 }
 
 /*
@@ -412,7 +372,7 @@ static void test_destroy_of_second_mm_in_flight_hangs(void **state)
 {
 	(void)state;
 	in_child(destroy_second_mm_in_flight, 12,
-		 "zd_mm_destroy() of a second mm with own migration in flight");
+		 "zd_mm_destroy() of a second mm with own migration in flight", NOTHING_HERE);
 }
 
 /*
@@ -461,7 +421,7 @@ static int remap_under_pin(void)
 static void test_pin_outlives_unmapped_page(void **state)
 {
 	(void)state;
-	in_child(remap_under_pin, 15, "a pin after munmap() and a new mapping");
+	in_child(remap_under_pin, 15, "a pin after munmap() and a new mapping", NOTHING_HERE);
 }
 
 static int dontneed_under_pin(void)
@@ -501,7 +461,7 @@ static int dontneed_under_pin(void)
 static void test_pin_guards_address_after_dontneed(void **state)
 {
 	(void)state;
-	in_child(dontneed_under_pin, 15, "a pin after MADV_DONTNEED");
+	in_child(dontneed_under_pin, 15, "a pin after MADV_DONTNEED", NOTHING_HERE);
 }
 
 /*
@@ -545,7 +505,7 @@ static void test_release_and_unbind_with_coherent_pin(void **state)
 {
 	(void)state;
 	in_child(release_unbind_with_pin, 20,
-		 "RELEASE and unbind with a coherent pin");
+		 "RELEASE and unbind with a coherent pin", NOTHING_HERE);
 }
 
 /*
@@ -604,7 +564,7 @@ static int folio_under_pin(void)
 static void test_folio_under_pin(void **state)
 {
 	(void)state;
-	in_child(folio_under_pin, 20, "order-9 folios under a pin");
+	in_child(folio_under_pin, 20, "order-9 folios under a pin", NOTHING_HERE);
 }
 
 /*
@@ -646,7 +606,7 @@ static void test_fork_in_own_migration(void **state)
 {
 	(void)state;
 	in_child(fork_in_own_migration, 12,
-		 "fork() between own setup and finalize");
+		 "fork() between own setup and finalize", NOTHING_HERE);
 }
 
 /*
@@ -687,7 +647,7 @@ static int unpin_racing_destroy(void)
 static void test_unpin_racing_destroy(void **state)
 {
 	(void)state;
-	in_child(unpin_racing_destroy, 20, "unpins racing zd_mm_destroy()");
+	in_child(unpin_racing_destroy, 20, "unpins racing zd_mm_destroy()", NOTHING_HERE);
 }
 
 /*
@@ -724,7 +684,7 @@ static void test_pin_in_own_migration_hangs(void **state)
 {
 	(void)state;
 	in_child(pin_in_own_migration, 10,
-		 "a pin between the pinning thread's own setup and finalize");
+		 "a pin between the pinning thread's own setup and finalize", NOTHING_HERE);
 }
 
 int main(void)
