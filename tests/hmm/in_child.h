@@ -13,6 +13,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* In the child: no cmocka (its failure would unwind into the child's
+ * copy of the runner); a message and exit code 1. */
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
+			__LINE__, #c);					\
+		return 1;						\
+	}								\
+} while (0)
+
 static void in_child(int (*fn)(void), unsigned int secs, const char *bug,
 		     const char *skip_why)
 {

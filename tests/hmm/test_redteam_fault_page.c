@@ -35,14 +35,6 @@
 static size_t PG;
 static int owner;			/* the driver's pgmap_owner */
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
-			__LINE__, #c);					\
-		return 1;						\
-	}								\
-} while (0)
-
 /* ---- the driver ---------------------------------------------------------- */
 
 enum mode {

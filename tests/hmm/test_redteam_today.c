@@ -29,16 +29,6 @@
 
 static size_t PG;
 
-/* In the child: no cmocka (its failure would unwind into the child's
- * copy of the runner); a message and exit code 1. */
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
-			__LINE__, #c);					\
-		return 1;						\
-	}								\
-} while (0)
-
 struct scene {
 	struct zd_mm *mm;
 	struct dmirror *dm;
