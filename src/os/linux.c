@@ -535,8 +535,9 @@ int zd_os_private_anon(const void *addr, size_t len, bool one)
 		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %255s", &lo, &hi, perms,
 			   &ino, path) < 4 || hi <= at)
 			continue;
+		/* named anonymous memory (PR_SET_VMA_ANON_NAME) is anonymous */
 		if (lo > at || perms[3] != 'p' || ino ||
-		    (path[0] && strcmp(path, "[heap]")))
+		    (path[0] && strcmp(path, "[heap]") && strncmp(path, "[anon:", 6)))
 			break;		/* a hole, or not private anonymous */
 		ok = end <= hi;
 		if (ok || one)

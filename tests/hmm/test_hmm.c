@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -267,6 +268,8 @@ static void test_register_several_mappings(void **state)
 	fx_init(&f, MiB(1));
 	fill(own, len, 13);
 	assert_int_equal(mprotect(own + MiB(1), PG, PROT_READ), 0);
+	/* a named piece, where the kernel names them (Linux 5.17) */
+	prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)own, PG, "zd-test");
 	assert_int_equal(zd_mm_register(f.mm, own, len), 0);
 	to_device(&f, own, len / PG, 0);
 	check(own, len, 13);
