@@ -321,6 +321,12 @@ struct gate_rec {
 static struct gate_rec *gate_recs;
 static size_t gate_nr, gate_cap;
 
+/* Whether @r is this thread's migration, of @mm or (NULL) any. */
+static bool rec_mine(const struct gate_rec *r, const struct zd_mm *mm)
+{
+	return pthread_equal(r->owner, pthread_self()) && (!mm || r->mm == mm);
+}
+
 /* This thread's migrations in flight, of @mm or (NULL) any; gate_lock
  * held. */
 static unsigned long gate_mine(const struct zd_mm *mm)
@@ -328,8 +334,7 @@ static unsigned long gate_mine(const struct zd_mm *mm)
 	unsigned long n = 0;
 
 	for (size_t i = 0; i < gate_nr; i++)
-		n += pthread_equal(gate_recs[i].owner, pthread_self()) &&
-		     (!mm || gate_recs[i].mm == mm);
+		n += rec_mine(&gate_recs[i], mm);
 	return n;
 }
 
@@ -395,8 +400,7 @@ bool zd_hmm_migrating_here_at(struct zd_mm *mm, uintptr_t a)
 
 	pthread_mutex_lock(&gate_lock);
 	for (size_t i = 0; i < gate_nr && !mine; i++)
-		mine = pthread_equal(gate_recs[i].owner, pthread_self()) &&
-		       gate_recs[i].mm == mm && gate_recs[i].start <= a &&
+		mine = rec_mine(&gate_recs[i], mm) && gate_recs[i].start <= a &&
 		       a < gate_recs[i].end;
 	pthread_mutex_unlock(&gate_lock);
 	return mine;
@@ -441,7 +445,7 @@ void zd_hmm_migrations_fork(enum hmm_fork stage)
 		gate_closed = false;
 		/* only the forking thread's came along */
 		for (size_t i = gate_nr; i-- > 0;)
-			if (!pthread_equal(gate_recs[i].owner, pthread_self()))
+			if (!rec_mine(&gate_recs[i], NULL))
 				gate_recs[i] = gate_recs[--gate_nr];
 		gate_flight = gate_nr;
 		return;

@@ -131,6 +131,13 @@ static long pin(struct fx *f, unsigned long page, unsigned long n,
 					n, flags, pages, &f->pin);
 }
 
+/* The fixture's pin dropped, so that teardown does not drop it again. */
+static void unpin(struct fx *f)
+{
+	zd_unpin_user_pages(f->pin);
+	f->pin = NULL;
+}
+
 /* Device-private pages come home; the pin holds host pages (NULL). */
 static void test_pin_brings_private_pages_home(void **state)
 {
@@ -160,8 +167,7 @@ static void test_pinned_host_page_stays(void **state)
 	assert_int_equal(state_of(f, 2), ZD_MM_PAGE_HOST);
 	assert_int_equal(state_of(f, 3), ZD_MM_PAGE_HOST);
 	assert_int_equal(state_of(f, 4), ZD_MM_PAGE_DEVICE);
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 	assert_int_equal(to_dev(f, f->dm, 2, 2), 2);
 	check_bytes(f);
 }
@@ -179,8 +185,7 @@ static void test_pin_faults_in_untouched_pages(void **state)
 		assert_int_equal(zd_mm_lookup(f->mm, (unsigned long)fresh + i * PG,
 					      NULL), ZD_MM_PAGE_HOST);
 	assert_int_equal(fresh[0], 0);
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 	munmap(fresh, 4 * PG);
 }
 
@@ -227,8 +232,7 @@ static void test_coherent_pin_short_and_long(void **state)
 	c = cmd(f, 0, 2);
 	assert_int_equal(dmirror_migrate_to_system(f->coh, &c), 0);
 	assert_int_equal(c.cpages, 0);
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 	assert_int_equal(zd_page_ref_count(pages[0]), 1);
 
 	assert_int_equal(pin(f, 0, 2, ZD_FOLL_LONGTERM, pages), 2);
@@ -269,8 +273,7 @@ static void test_fork_with_coherent_page_pinned(void **state)
 	assert_int_equal(state_of(f, 1), ZD_MM_PAGE_HOST);	/* not pinned */
 	assert_int_equal(zd_page_ref_count(pages[0]), 2);
 	f->buf[1] = 'P';
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 	f->buf[1] = 'a';
 	check_bytes(f);
 }
@@ -282,19 +285,16 @@ static void test_partial_and_failed_pins(void **state)
 
 	assert_int_equal(mprotect(f->buf + 3 * PG, PG, PROT_READ), 0);
 	assert_int_equal(pin(f, 0, NPAGES, ZD_FOLL_WRITE, NULL), 3);
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 	assert_int_equal(pin(f, 3, 1, ZD_FOLL_WRITE, NULL), -EFAULT);
 	assert_null(f->pin);
 	assert_int_equal(pin(f, 3, 1, 0, NULL), 1);	/* a read pin */
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 	/* no access at all (not unmapped: teardown unmaps the buffer, and a
 	 * hole may be someone else's mapping by then) */
 	assert_int_equal(mprotect(f->buf + 5 * PG, PG, PROT_NONE), 0);
 	assert_int_equal(pin(f, 4, 2, 0, NULL), 1);
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 	assert_int_equal(pin(f, 5, 1, 0, NULL), -EFAULT);
 	assert_int_equal(pin(f, 0, 0, 0, NULL), 0);
 	assert_null(f->pin);
@@ -365,8 +365,7 @@ static void test_destroy_with_pins_held(void **state)
 	f->mm = NULL;
 	check_bytes(f);
 	zd_unpin_user_pages(coh_pin);
-	zd_unpin_user_pages(f->pin);
-	f->pin = NULL;
+	unpin(f);
 }
 
 /* Migrations back and forth on another thread: while a pin is held, its
@@ -402,8 +401,7 @@ static void test_pin_racing_migrations(void **state)
 		for (int k = 0; k < 50; k++)
 			assert_int_equal(state_of(f, page), ZD_MM_PAGE_HOST);
 		assert_int_equal(f->buf[page * PG], 'a' + (int)page);
-		zd_unpin_user_pages(f->pin);
-		f->pin = NULL;
+		unpin(f);
 		pins++;
 	}
 	atomic_store(&f->stop, true);

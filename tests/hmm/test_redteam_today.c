@@ -67,6 +67,14 @@ static int scene_up(struct scene *s, bool coherent, int id)
 	return 0;
 }
 
+/* The scene's mm and device gone; 0, for a scenario's last line. */
+static int scene_down(struct scene *s)
+{
+	zd_mm_destroy(s->mm);
+	dmirror_destroy(s->dm);
+	return 0;
+}
+
 static long pin(struct scene *s, unsigned long page, unsigned long n,
 		unsigned int flags, struct zd_page **pages, struct zd_pin **p)
 {
@@ -105,9 +113,7 @@ static int longterm_over_short_pin(void)
 	CHECK(pin(&s, 0, 1, ZD_FOLL_LONGTERM, pages, &long_pin) == 1);
 	CHECK(!pages[0] && s.buf[0] == 'a');
 	zd_unpin_user_pages(long_pin);
-	zd_mm_destroy(s.mm);
-	dmirror_destroy(s.dm);
-	return 0;
+	return scene_down(&s);
 }
 
 static void test_longterm_pin_over_short_pin_spins(void **state)
@@ -148,9 +154,7 @@ static int fork_with_coherent_pin(void)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(s.buf[0] == 'a');
 	zd_unpin_user_pages(p);
-	zd_mm_destroy(s.mm);
-	dmirror_destroy(s.dm);
-	return 0;
+	return scene_down(&s);
 }
 
 static void test_fork_with_own_coherent_pin_hangs(void **state)
@@ -180,9 +184,7 @@ static int unregister_with_coherent_pin(void)
 	CHECK(zd_mm_unregister(s.mm, s.buf, NPAGES * PG) == 0);
 	CHECK(s.buf[PG] == 'b');
 	zd_unpin_user_pages(p);
-	zd_mm_destroy(s.mm);
-	dmirror_destroy(s.dm);
-	return 0;
+	return scene_down(&s);
 }
 
 static void test_unregister_with_own_coherent_pin_hangs(void **state)
@@ -403,9 +405,7 @@ static int remap_under_pin(void)
 	CHECK(err == 0 && c.cpages == 1);	/* the new page migrates */
 	CHECK(s.buf[0] == 'n');
 	zd_unpin_user_pages(p);
-	zd_mm_destroy(s.mm);
-	dmirror_destroy(s.dm);
-	return 0;
+	return scene_down(&s);
 }
 
 static void test_pin_outlives_unmapped_page(void **state)
@@ -443,9 +443,7 @@ static int dontneed_under_pin(void)
 	err = dmirror_migrate_to_device(s.dm, &c);
 	CHECK(err == 0 && c.cpages == 1);
 	CHECK(s.buf[0] == 'n');
-	zd_mm_destroy(s.mm);
-	dmirror_destroy(s.dm);
-	return 0;
+	return scene_down(&s);
 }
 
 static void test_pin_guards_address_after_dontneed(void **state)
@@ -486,9 +484,7 @@ static int release_unbind_with_pin(void)
 	pthread_join(t, NULL);
 	CHECK(s.buf[0] == 'a' && s.buf[3 * PG] == 'd');
 	CHECK(zd_mm_device_pages(s.mm) == 0);
-	zd_mm_destroy(s.mm);
-	dmirror_destroy(s.dm);
-	return 0;
+	return scene_down(&s);
 }
 
 static void test_release_and_unbind_with_coherent_pin(void **state)
